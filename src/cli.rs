@@ -1,0 +1,156 @@
+//! The command line (clap derive only; doc comments are the help text). Every flag can
+//! also be set with an `LBC_<FLAG>` environment variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Uniform build, test and deploy verbs for every repository.
+///
+/// lbc reads `lbc.toml` (in the current directory or a parent) and maps the same verbs
+/// onto Docker, Helm and kubectl in every project.
+#[derive(Debug, Parser)]
+#[command(name = "lbc", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Run as if lbc was started in DIR.
+    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true, env = "LBC_DIRECTORY")]
+    pub directory: Option<PathBuf>,
+    /// Print the plan (each command's argv, environment names, directory and purpose) and change nothing.
+    #[arg(long, global = true, env = "LBC_DRY_RUN")]
+    pub dry_run: bool,
+    /// Output format of the result on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true, env = "LBC_OUTPUT")]
+    pub output: OutputFormat,
+    /// Print only errors and data.
+    #[arg(short, long, global = true, env = "LBC_QUIET")]
+    pub quiet: bool,
+    /// No colour and no spinners (also when NO_COLOR or CI is set).
+    #[arg(long, global = true, env = "LBC_NO_COLOR")]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the image (and with --push, log in and push it).
+    Build(BuildArgs),
+    /// Run the test tasks: all of them, or one of unit, functional, integration.
+    Test {
+        #[arg(value_enum)]
+        kind: Option<TestKind>,
+    },
+    /// Run the `style` task (linters).
+    Style,
+    /// Run the `format` task (formatters).
+    Format,
+    /// Run the `complexity` task.
+    Complexity,
+    /// Run the security tasks: all of them, or one of sast, dependency-scan.
+    Security {
+        #[arg(value_enum)]
+        kind: Option<SecurityKind>,
+    },
+    /// Run the `run` task (the service on the host or in a container).
+    Run,
+    /// Run the `watch` task (rebuild or rerun on change).
+    Watch,
+    /// Run the `profile` task.
+    Profile,
+    /// Run any task of lbc.toml by name.
+    Task {
+        /// The task's name in [tasks].
+        name: String,
+    },
+    /// Deploy the last built image to an environment (`local` runs it on this machine's Docker).
+    Deploy(DeployArgs),
+    /// Show what runs in an environment.
+    Status {
+        /// Environment name from lbc.toml.
+        env: String,
+    },
+    /// Show the logs of what runs in an environment.
+    Logs {
+        /// Environment name from lbc.toml.
+        env: String,
+        /// Keep streaming new lines.
+        #[arg(short, long, env = "LBC_FOLLOW")]
+        follow: bool,
+        /// Number of lines from the end.
+        #[arg(long, default_value_t = 200, env = "LBC_TAIL")]
+        tail: u32,
+    },
+    /// Remove what an environment runs.
+    Destroy {
+        /// Environment name from lbc.toml.
+        env: String,
+        /// Skip the confirmation of protected environments.
+        #[arg(long, env = "LBC_YES")]
+        yes: bool,
+    },
+    /// Print the effective configuration (lbc.toml with defaults filled in).
+    Config,
+    /// Print the JSON Schema of lbc.toml.
+    Schema,
+    /// List the base-image catalogue: logical names and the images they resolve to.
+    Catalog,
+    /// Check that docker, helm, kubectl and git are ready for this project, with a fix for each problem.
+    Doctor,
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff).
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Also log in to the registry and push the image.
+    #[arg(long, env = "LBC_PUSH")]
+    pub push: bool,
+    /// Build even when the inputs did not change since the last build.
+    #[arg(long, env = "LBC_FORCE")]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Environment name from lbc.toml.
+    pub env: String,
+    /// Deploy this image reference instead of the last build (wins over --tag).
+    #[arg(long, env = "LBC_IMAGE")]
+    pub image: Option<String>,
+    /// Deploy this tag of the project's repository instead of the last build.
+    #[arg(long, env = "LBC_TAG")]
+    pub tag: Option<String>,
+    /// Confirm a protected environment without a prompt.
+    #[arg(long, env = "LBC_YES")]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestKind {
+    Unit,
+    Functional,
+    Integration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecurityKind {
+    Sast,
+    DependencyScan,
+}

@@ -1,0 +1,481 @@
+//! `lbc build [--push]`: tag from git, OCI labels, the no-op skip by inputs hash,
+//! login with the password on stdin, push, and the build record later verbs use.
+
+use std::path::{Path, PathBuf};
+
+use crate::catalog::Catalog;
+use crate::cli::BuildArgs;
+use crate::commands::{print_plan, print_result, Ctx};
+use crate::config::{Image, Loaded};
+use crate::context;
+use crate::error::Error;
+use crate::plan::{EnvVar, Exec, Plan, Stdin, Step};
+use crate::state::{self, BuildRecord, Builds};
+use crate::tools::{self, docker, git::GitState};
+use crate::ui;
+
+/// What a build will produce.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Target {
+    pub repository: String,
+    pub tag: String,
+    /// Every reference the image gets (`repo:tag`, and `repo:X.Y.Z` at a version tag).
+    pub references: Vec<String>,
+    pub inputs_hash: String,
+    pub context_files: usize,
+    /// The recorded build with the same inputs whose image still exists, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reuse: Option<BuildRecord>,
+    /// Nothing to build or tag: every reference already points at the reused image.
+    pub up_to_date: bool,
+    #[serde(skip)]
+    pub git: Option<GitState>,
+}
+
+/// The paths of the Dockerfile and context, checked to exist.
+pub fn paths(project: &Loaded, image: &Image) -> Result<(PathBuf, PathBuf), Error> {
+    let context = project.root.join(&image.context);
+    if !context.is_dir() {
+        return Err(project.error_at(
+            &["image", "context"],
+            &format!("build context {} is not a directory", context.display()),
+            Some("set `context` under [image] to a directory of the repository (default \".\")".into()),
+        ));
+    }
+    let dockerfile = project.root.join(&image.dockerfile);
+    if !dockerfile.is_file() {
+        let message = format!("Dockerfile not found: {}", dockerfile.display());
+        let hint = Some(format!(
+            "create {}, or set `dockerfile = \"PATH\"` under [image] in {}",
+            image.dockerfile,
+            project.path.display()
+        ));
+        return Err(if project.raw.contains("dockerfile") {
+            project.error_at(&["image", "dockerfile"], &message, hint)
+        } else {
+            Error::usage(message, hint)
+        });
+    }
+    Ok((dockerfile, context))
+}
+
+/// Build arguments: `[image.args]` as written, `[image.bases]` resolved by the catalogue.
+pub fn build_args(image: &Image) -> Result<Vec<(String, String)>, Error> {
+    let mut out: Vec<(String, String)> = image
+        .args
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !image.bases.is_empty() {
+        let catalog = Catalog::load()?;
+        for (arg, logical) in &image.bases {
+            out.push((arg.clone(), catalog.resolve(logical)?));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn push_build_args(argv: &mut Vec<String>, image: &Image, args: &[(String, String)]) {
+    argv.push("--file".into());
+    argv.push(image.dockerfile.clone());
+    for (k, v) in args {
+        argv.push("--build-arg".into());
+        argv.push(format!("{k}={v}"));
+    }
+    if let Some(p) = &image.platform {
+        argv.push("--platform".into());
+        argv.push(p.clone());
+    }
+}
+
+/// The `docker build` of one stage, for tasks that run inside it.
+pub fn stage_build(project: &Loaded, stage: &str) -> Result<(Exec, String), Error> {
+    let image = project.image()?;
+    paths(project, image)?;
+    let args = build_args(image)?;
+    let reference = format!("lbc-task/{}:{stage}", project.project());
+    let mut argv = vec!["docker".to_owned(), "build".into()];
+    push_build_args(&mut argv, image, &args);
+    argv.extend(["--target".into(), stage.to_owned(), "--tag".into(), reference.clone()]);
+    argv.push(image.context.clone());
+    Ok((Exec::new(argv, &project.root), reference))
+}
+
+/// Compute the build: target, and the plan of `docker build` (or `docker tag`, or nothing).
+pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
+    let project = &ctx.project;
+    let image = project.image()?;
+    let (dockerfile, context_dir) = paths(project, image)?;
+    tools::find("docker")?;
+    let args = build_args(image)?;
+
+    let git = tools::git::inspect(&project.root);
+    let mut plan = Plan::new("build");
+    let (tag, extra_tags, revision) = match &git {
+        Some(g) => {
+            let mut extra = Vec::new();
+            if let Some(v) = &g.version {
+                extra.push(v.clone());
+            }
+            if g.dirty.is_some() {
+                plan.note("the working tree has uncommitted changes: the tag carries -dirty-<hash of the changes>");
+            }
+            (g.tag(), extra, Some(g.sha.clone()))
+        }
+        None => {
+            plan.note("not a git repository (or no commit yet): the tag is derived from the inputs hash");
+            (String::new(), Vec::new(), None)
+        }
+    };
+
+    let mut extra_inputs: Vec<String> = args.iter().map(|(k, v)| format!("arg {k}={v}")).collect();
+    extra_inputs.push(format!("target {}", image.target.as_deref().unwrap_or("")));
+    extra_inputs.push(format!("platform {}", image.platform.as_deref().unwrap_or("")));
+    extra_inputs.push(format!("dockerfile {}", image.dockerfile));
+    let (inputs_hash, files) = context::inputs_hash(&context_dir, &dockerfile, &extra_inputs)?;
+    let tag = if tag.is_empty() {
+        format!("inputs-{}", &inputs_hash[..12])
+    } else {
+        tag
+    };
+    let repository = image.repository.clone();
+    let mut references = vec![format!("{repository}:{tag}")];
+    references.extend(extra_tags.iter().map(|t| format!("{repository}:{t}")));
+
+    // The no-op skip: same inputs as a recorded build whose image still exists.
+    let mut reuse = None;
+    let mut up_to_date = false;
+    let mut missing_refs = references.clone();
+    if !force {
+        let builds = Builds::load(&project.root)?;
+        if let Some(rec) = builds.by_inputs(&inputs_hash) {
+            match docker::daemon_version(ctx.runner, &project.root) {
+                Ok(_) => {
+                    if docker::image_inspect(ctx.runner, &project.root, &rec.image_id)?.is_some() {
+                        let mut missing = Vec::new();
+                        for r in &references {
+                            match docker::image_inspect(ctx.runner, &project.root, r)? {
+                                Some(info) if info.id == rec.image_id => {}
+                                _ => missing.push(r.clone()),
+                            }
+                        }
+                        up_to_date = missing.is_empty();
+                        missing_refs = missing;
+                        reuse = Some(rec.clone());
+                    }
+                }
+                Err(e) if ctx.settings.dry_run => {
+                    plan.note(format!("{e}: cannot tell whether the image is up to date"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    let created = match &git {
+        Some(g) if g.dirty.is_none() => state::rfc3339(g.commit_time),
+        _ => state::now_rfc3339(),
+    };
+    match &reuse {
+        Some(rec) if up_to_date => {
+            plan.note(format!(
+                "{} is up to date: its inputs (context, Dockerfile, build args, target) did not change",
+                references[0]
+            ));
+            let _ = rec;
+        }
+        Some(rec) => {
+            plan.note(format!(
+                "inputs unchanged since {}: tagging that image instead of building",
+                rec.image
+            ));
+            for r in &missing_refs {
+                plan.push(Step::exec(
+                    format!("Tag the existing image as {r}"),
+                    docker::exec(["tag".to_owned(), rec.image_id.clone(), r.clone()], &project.root),
+                ));
+            }
+        }
+        None => {
+            let mut argv = vec!["docker".to_owned(), "build".into()];
+            push_build_args(&mut argv, image, &args);
+            for r in &references {
+                argv.push("--tag".into());
+                argv.push(r.clone());
+            }
+            if let Some(t) = &image.target {
+                argv.push("--target".into());
+                argv.push(t.clone());
+            }
+            let mut labels = vec![
+                ("org.opencontainers.image.title", project.project().to_owned()),
+                ("org.opencontainers.image.created", created),
+                (
+                    "org.opencontainers.image.version",
+                    extra_tags.first().cloned().unwrap_or_else(|| tag.clone()),
+                ),
+            ];
+            if let Some(rev) = &revision {
+                labels.push(("org.opencontainers.image.revision", rev.clone()));
+            }
+            labels.push((
+                "org.opencontainers.image.source",
+                git.as_ref()
+                    .and_then(|g| g.source.clone())
+                    .unwrap_or_else(|| project.root.display().to_string()),
+            ));
+            for (k, v) in labels {
+                argv.push("--label".into());
+                argv.push(format!("{k}={v}"));
+            }
+            argv.push(image.context.clone());
+            plan.push(Step::exec(
+                format!("Build {} ({files} files in the context)", references[0]),
+                Exec::new(argv, &project.root),
+            ));
+        }
+    }
+
+    Ok((
+        plan,
+        Target {
+            repository,
+            tag,
+            references,
+            inputs_hash,
+            context_files: files,
+            reuse,
+            up_to_date,
+            git,
+        },
+    ))
+}
+
+/// Credentials for the push, read from the variables `[registry]` names.
+struct Credentials {
+    server: String,
+    username: String,
+    password: String,
+}
+
+fn credentials(project: &Loaded, repository: &str) -> Result<Option<Credentials>, Error> {
+    let Some(reg) = &project.config.registry else {
+        return Ok(None);
+    };
+    let get = |name: &str, key: &str| {
+        std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
+            Error::usage(
+                format!("environment variable {name} is not set; [registry] {key} in {} names it as holding the registry {}",
+                    project.path.display(),
+                    if key == "username_env" { "user name" } else { "password" }),
+                Some(format!("export {name}=... before `lbc build --push` (in CI, from a masked secret variable)")),
+            )
+        })
+    };
+    let username = get(&reg.username_env, "username_env")?;
+    let password = get(&reg.password_env, "password_env")?;
+    ui::register_secret(&password);
+    Ok(Some(Credentials {
+        server: reg
+            .server
+            .clone()
+            .unwrap_or_else(|| docker::registry_host(repository)),
+        username,
+        password,
+    }))
+}
+
+/// The login and push steps. `docker_config` isolates the login: credentials go to a
+/// temporary DOCKER_CONFIG that lbc deletes afterwards, never to ~/.docker.
+fn push_steps(
+    project: &Loaded,
+    target: &Target,
+    creds: Option<&Credentials>,
+    docker_config: &Path,
+) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let cfg_env = || EnvVar::plain("DOCKER_CONFIG", docker_config.display().to_string());
+    if let Some(c) = creds {
+        steps.push(Step::exec(
+            format!("Log in to {} as {}", c.server, c.username),
+            docker::exec(
+                [
+                    "login".to_owned(),
+                    c.server.clone(),
+                    "--username".into(),
+                    c.username.clone(),
+                    "--password-stdin".into(),
+                ],
+                &project.root,
+            )
+            .env(cfg_env())
+            .stdin(Stdin::Secret(c.password.clone())),
+        ));
+    }
+    for r in &target.references {
+        let mut e = docker::exec(["push".to_owned(), r.clone()], &project.root);
+        if creds.is_some() {
+            e = e.env(cfg_env());
+        }
+        steps.push(Step::exec(format!("Push {r}"), e));
+    }
+    steps
+}
+
+pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
+    let (mut plan, target) = plan(ctx, args.force)?;
+    let project = ctx.project.clone();
+
+    // The login goes to a private, temporary docker config, removed when this returns.
+    let creds = if args.push {
+        match credentials(&project, &target.repository) {
+            Ok(c) => c,
+            Err(e) if ctx.settings.dry_run => {
+                plan.note(e.to_string());
+                None
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    let docker_config = if args.push && creds.is_some() && !ctx.settings.dry_run {
+        Some(
+            tempfile::Builder::new()
+                .prefix("lbc-docker-config-")
+                .tempdir()
+                .map_err(|e| Error::Io {
+                    path: std::env::temp_dir(),
+                    source: e,
+                })?,
+        )
+    } else {
+        None
+    };
+    if args.push {
+        let cfg_path = docker_config
+            .as_ref()
+            .map(|d| d.path().to_owned())
+            .unwrap_or_else(|| std::env::temp_dir().join("lbc-docker-config-XXXXXX"));
+        plan.verb = "build --push".into();
+        for s in push_steps(&project, &target, creds.as_ref(), &cfg_path) {
+            plan.push(s);
+        }
+    }
+
+    if ctx.settings.dry_run {
+        if ctx.settings.json {
+            ui::print_json(&serde_json::json!({
+                "dry_run": true,
+                "plan": plan,
+                "image": target.references[0],
+                "target": target,
+            }));
+        } else {
+            print_plan(ctx.settings, &plan);
+        }
+        return Ok(());
+    }
+
+    for n in &plan.notes {
+        ui::info(n);
+    }
+    let login_steps = usize::from(creds.is_some());
+    let build_steps = plan.steps.len() - if args.push { target.references.len() + login_steps } else { 0 };
+    let (build_part, push_part) = plan.steps.split_at(build_steps);
+    let build_plan = Plan {
+        verb: plan.verb.clone(),
+        notes: vec![],
+        steps: build_part.to_vec(),
+    };
+    ctx.runner.run_plan(&build_plan)?;
+
+    let info = docker::image_inspect(ctx.runner, &project.root, &target.references[0])?
+        .ok_or_else(|| Error::failed(format!("{} is missing after the build", target.references[0]), None))?;
+
+    let mut digest = None;
+    if args.push {
+        for (i, step) in push_part.iter().enumerate() {
+            ui::step(&format!("[push {}/{}] {}", i + 1, push_part.len(), step.purpose));
+            let res = ctx.runner.run_step(step);
+            if let Err(e) = res {
+                let is_login = i == 0 && creds.is_some();
+                return Err(match e {
+                    Error::ChildFailed { what, code, .. } if is_login => Error::ChildFailed {
+                        what,
+                        code,
+                        hint: Some(format!(
+                            "check the credentials in {} and {} for {}",
+                            project.config.registry.as_ref().map(|r| r.username_env.as_str()).unwrap_or("?"),
+                            project.config.registry.as_ref().map(|r| r.password_env.as_str()).unwrap_or("?"),
+                            creds.as_ref().map(|c| c.server.as_str()).unwrap_or("?"),
+                        )),
+                    },
+                    Error::ChildFailed { what, code, .. } => Error::ChildFailed {
+                        what,
+                        code,
+                        hint: Some("check that the repository exists and that these credentials may push to it".into()),
+                    },
+                    other => other,
+                });
+            }
+        }
+        let pushed = docker::image_inspect(ctx.runner, &project.root, &target.references[0])?;
+        digest = pushed.and_then(|i| i.digest_in(&target.repository));
+    }
+
+    let record = BuildRecord {
+        image: target.references[0].clone(),
+        repository: target.repository.clone(),
+        tag: target.tag.clone(),
+        tags: target.references.clone(),
+        image_id: info.id.clone(),
+        digest: digest.clone().or_else(|| {
+            target
+                .reuse
+                .as_ref()
+                .filter(|r| r.image_id == info.id && !args.push)
+                .and_then(|r| r.digest.clone())
+        }),
+        inputs_hash: target.inputs_hash.clone(),
+        revision: target.git.as_ref().map(|g| g.sha.clone()),
+        created: state::now_rfc3339(),
+    };
+    let mut builds = Builds::load(&project.root)?;
+    builds.record(record.clone());
+    builds.save(&project.root)?;
+
+    if target.up_to_date {
+        ui::success(&format!("{} is up to date (no build needed)", record.image));
+    } else {
+        ui::success(&format!("built {} ({})", record.image, short_id(&record.image_id)));
+    }
+    if let Some(d) = &digest {
+        ui::success(&format!("pushed {}@{d}", target.repository));
+    }
+    if ctx.settings.json {
+        print_result(
+            ctx.settings,
+            ctx.runner,
+            &plan.verb,
+            serde_json::json!({
+                "image": record.image,
+                "references": record.tags,
+                "image_id": record.image_id,
+                "digest": record.digest,
+                "inputs_hash": record.inputs_hash,
+                "up_to_date": target.up_to_date,
+            }),
+        );
+    } else {
+        ui::data(&record.image);
+    }
+    drop(docker_config);
+    Ok(())
+}
+
+fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..(id.len() - hex.len() + 12.min(hex.len()))]
+}

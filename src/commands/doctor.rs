@@ -1,0 +1,181 @@
+//! `lbc doctor`: is this machine ready for this project? Each check says what it found
+//! and, when something is wrong, how to fix it.
+
+use serde::Serialize;
+
+use crate::config::{EnvKind, Loaded};
+use crate::error::Error;
+use crate::plan::Exec;
+use crate::runner::Runner;
+use crate::settings::Settings;
+use crate::tools::{self, docker, helm, kubectl};
+use crate::ui;
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// A problem that blocks the project (not only an optional tool).
+    pub required: bool,
+}
+
+fn check(name: &str, ok: bool, detail: String, fix: Option<String>, required: bool) -> Check {
+    Check {
+        name: name.to_owned(),
+        ok,
+        detail,
+        fix: if ok { None } else { fix },
+        required,
+    }
+}
+
+pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Result<(), Error> {
+    let cwd = settings.cwd.clone();
+    let mut checks = Vec::new();
+    let k8s_envs: Vec<(&String, &crate::config::Environment)> = project
+        .map(|p| {
+            p.config
+                .env
+                .iter()
+                .filter(|(_, e)| e.kind == EnvKind::Kubernetes)
+                .collect()
+        })
+        .unwrap_or_default();
+
+    // docker
+    match tools::find("docker") {
+        Err(e) => checks.push(check("docker", false, e.to_string(), e.hint().map(str::to_owned), true)),
+        Ok(path) => {
+            let client = runner
+                .query(&Exec::new(["docker", "version", "--format", "{{.Client.Version}}"], &cwd))
+                .map(|o| o.stdout.trim().to_owned())
+                .unwrap_or_default();
+            checks.push(check("docker", true, format!("client {client} at {}", path.display()), None, true));
+            match docker::daemon_version(runner, &cwd) {
+                Ok(v) => checks.push(check("docker daemon", true, format!("engine {v} answers"), None, true)),
+                Err(e) => checks.push(check("docker daemon", false, e.to_string(), e.hint().map(str::to_owned), true)),
+            }
+        }
+    }
+    // git
+    match tools::find("git") {
+        Ok(p) => {
+            let v = runner
+                .query(&Exec::new(["git", "--version"], &cwd))
+                .map(|o| o.stdout.trim().to_owned())
+                .unwrap_or_default();
+            checks.push(check("git", true, format!("{v} at {}", p.display()), None, false));
+        }
+        Err(e) => checks.push(check("git", false, e.to_string(), e.hint().map(str::to_owned), false)),
+    }
+    let in_repo = tools::git::inspect(&cwd).is_some();
+    checks.push(check(
+        "git repository",
+        in_repo,
+        if in_repo { "the project is in a git repository with commits".into() } else { "not a git repository, or no commit yet: image tags fall back to the inputs hash".into() },
+        Some("`git init && git add -A && git commit -m init` so images are tagged by commit".into()),
+        false,
+    ));
+
+    // helm and kubectl: required only when a kubernetes environment exists.
+    let need_k8s = !k8s_envs.is_empty();
+    let helm_bins: Vec<String> = unique(k8s_envs.iter().map(|(_, e)| e.helm.clone().unwrap_or_else(|| "helm".into())), "helm");
+    for bin in helm_bins {
+        match tools::find(&bin) {
+            Ok(p) => {
+                let v = runner
+                    .query(&helm::exec(&bin, ["version", "--short"], &cwd))
+                    .map(|o| o.stdout.trim().to_owned())
+                    .unwrap_or_default();
+                let major = helm::major_version(&v);
+                let ok = matches!(major, Some(3) | Some(4));
+                checks.push(check(&bin, ok, format!("{v} at {}", p.display()), Some("lbc supports helm v3 and v4".into()), need_k8s));
+            }
+            Err(e) => checks.push(check(&bin, false, e.to_string(), e.hint().map(str::to_owned), need_k8s)),
+        }
+    }
+    let kubectl_bins: Vec<String> = unique(k8s_envs.iter().map(|(_, e)| e.kubectl.clone().unwrap_or_else(|| "kubectl".into())), "kubectl");
+    for bin in &kubectl_bins {
+        match tools::find(bin) {
+            Ok(p) => {
+                let v = runner
+                    .query(&kubectl::exec(bin, ["version", "--client", "-o", "json"], &cwd))
+                    .ok()
+                    .and_then(|o| kubectl::client_version(&o.stdout))
+                    .unwrap_or_else(|| "unknown version".into());
+                checks.push(check(bin, true, format!("{v} at {}", p.display()), None, need_k8s));
+            }
+            Err(e) => checks.push(check(bin, false, e.to_string(), e.hint().map(str::to_owned), need_k8s)),
+        }
+    }
+    // contexts of the configured environments
+    for (name, env) in &k8s_envs {
+        let bin = env.kubectl.clone().unwrap_or_else(|| "kubectl".into());
+        if tools::find(&bin).is_err() {
+            continue;
+        }
+        let Some(ctx_name) = &env.context else {
+            checks.push(check(&format!("env {name}"), false, "no `context` set".into(), Some(format!("set `context = \"NAME\"` under [env.{name}]: lbc always passes the context explicitly")), true));
+            continue;
+        };
+        let mut args = vec!["config".to_owned(), "get-contexts".into(), "-o".into(), "name".into()];
+        if let Some(k) = &env.kubeconfig {
+            args.push("--kubeconfig".into());
+            args.push(project.map(|p| p.root.join(k).display().to_string()).unwrap_or_else(|| k.clone()));
+        }
+        let out = runner.query(&kubectl::exec(&bin, args, &cwd))?;
+        let found = out.stdout.lines().any(|l| l.trim() == ctx_name);
+        checks.push(check(
+            &format!("env {name}"),
+            found,
+            if found { format!("context `{ctx_name}` is in the kubeconfig") } else { format!("context `{ctx_name}` is not in the kubeconfig") },
+            Some(format!("add it (`kubectl config set-context {ctx_name} ...`), set `kubeconfig = \"PATH\"` under [env.{name}], or fix `context`")),
+            true,
+        ));
+    }
+    // registry credentials
+    if let Some(reg) = project.and_then(|p| p.config.registry.as_ref()) {
+        for var in [&reg.username_env, &reg.password_env] {
+            let set = std::env::var_os(var).is_some_and(|v| !v.is_empty());
+            checks.push(check(
+                &format!("${var}"),
+                set,
+                if set { "set (value not shown)".into() } else { "not set: `lbc build --push` will refuse".into() },
+                Some(format!("export {var}=... (in CI: a masked secret variable)")),
+                false,
+            ));
+        }
+    }
+
+    let failed_required = checks.iter().any(|c| !c.ok && c.required);
+    if settings.json {
+        ui::print_json(&serde_json::json!({ "ok": !failed_required, "checks": checks }));
+    } else {
+        let mut out = String::new();
+        for c in &checks {
+            let mark = if c.ok { console::style("ok     ").green() } else if c.required { console::style("PROBLEM").red() } else { console::style("warning").yellow() };
+            out.push_str(&format!("{mark}  {:16} {}\n", c.name, c.detail));
+            if let Some(f) = &c.fix {
+                out.push_str(&format!("         {:16} fix: {f}\n", ""));
+            }
+        }
+        ui::data(&out);
+    }
+    if failed_required {
+        return Err(Error::failed("some required checks failed (see above)", None));
+    }
+    Ok(())
+}
+
+fn unique(it: impl Iterator<Item = String>, default: &str) -> Vec<String> {
+    let mut v: Vec<String> = it.collect();
+    if v.is_empty() {
+        v.push(default.to_owned());
+    }
+    v.sort();
+    v.dedup();
+    v
+}

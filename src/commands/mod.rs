@@ -1,0 +1,103 @@
+//! One module per verb. Each computes a [`Plan`] first; `--dry-run` prints it and
+//! stops, otherwise the runner executes it.
+
+pub mod build;
+pub mod doctor;
+pub mod info;
+pub mod local;
+pub mod tasks;
+
+use std::collections::BTreeMap;
+
+use crate::config::Loaded;
+use crate::error::Error;
+use crate::plan::{EnvVar, Plan};
+use crate::runner::Runner;
+use crate::settings::Settings;
+use crate::ui;
+
+/// What every verb that works on a project gets.
+pub struct Ctx<'a> {
+    pub settings: &'a Settings,
+    pub project: Loaded,
+    pub runner: &'a mut Runner,
+}
+
+impl Ctx<'_> {
+    pub fn root(&self) -> &std::path::Path {
+        &self.project.root
+    }
+}
+
+/// Print a plan for `--dry-run`: the human rendering, or JSON.
+pub fn print_plan(settings: &Settings, plan: &Plan) {
+    if settings.json {
+        ui::print_json(&serde_json::json!({
+            "dry_run": true,
+            "plan": plan,
+        }));
+    } else {
+        ui::data(&plan.render_human());
+    }
+}
+
+/// Print the result of a verb that ran: JSON with the executed steps, or nothing extra.
+pub fn print_result(settings: &Settings, runner: &Runner, verb: &str, extra: serde_json::Value) {
+    if settings.json {
+        let mut doc = serde_json::json!({
+            "verb": verb,
+            "ok": true,
+            "steps": runner.results_json(),
+        });
+        if let (Some(d), serde_json::Value::Object(e)) = (doc.as_object_mut(), extra) {
+            d.extend(e);
+        }
+        ui::print_json(&doc);
+    }
+}
+
+/// The `LBC_*` variables lbc gives to tasks and hooks: values reach them only through
+/// the environment, never spliced into a command's text.
+pub fn lbc_env(project: &Loaded, extra: &[(&str, String)]) -> Vec<EnvVar> {
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    vars.insert("LBC_PROJECT".into(), project.project().to_owned());
+    vars.insert("LBC_ROOT".into(), project.root.display().to_string());
+    if let Some(img) = &project.config.image {
+        vars.insert("LBC_IMAGE_REPOSITORY".into(), img.repository.clone());
+    }
+    for (k, v) in extra {
+        vars.insert((*k).to_owned(), v.clone());
+    }
+    vars.into_iter().map(|(k, v)| EnvVar::plain(k, v)).collect()
+}
+
+/// Ask for confirmation before acting on a protected environment: the user types its
+/// name on a terminal; elsewhere only `--yes` lets lbc go on.
+pub fn guard_protected(env_name: &str, what: &str, details: &[(&str, String)], yes: bool) -> Result<(), Error> {
+    if yes {
+        return Ok(());
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(Error::Refused {
+            message: format!("environment `{env_name}` is protected: refusing to {what} without confirmation"),
+            hint: "run it from a terminal to confirm, or pass --yes (e.g. in a CI job that is itself guarded)".into(),
+        });
+    }
+    for (k, v) in details {
+        ui::info(&format!("  {k}: {v}"));
+    }
+    let typed: String = dialoguer::Input::new()
+        .with_prompt(format!("`{env_name}` is protected. Type its name to {what}"))
+        .allow_empty(true)
+        .interact_text()
+        .map_err(|_| Error::Interrupted)?;
+    if typed.trim() == env_name {
+        Ok(())
+    } else {
+        Err(Error::Refused {
+            message: format!("confirmation did not match `{env_name}`: nothing was changed"),
+            hint: format!("type `{env_name}` exactly, or pass --yes"),
+        })
+    }
+}

@@ -1,0 +1,932 @@
+//! `lbc.toml`: the model (a public contract: keys are added, never renamed), loading
+//! with errors that point at file, line and column, and semantic validation.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+pub const FILE_NAME: &str = "lbc.toml";
+/// The newest `schema = N` this binary understands.
+pub const CURRENT_SCHEMA: u32 = 1;
+
+fn default_schema() -> u32 {
+    CURRENT_SCHEMA
+}
+
+/// The whole of `lbc.toml`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Version of the lbc.toml format. Older versions are migrated in memory.
+    #[serde(default = "default_schema")]
+    pub schema: u32,
+    pub project: Project,
+    /// The container image this repository builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Image>,
+    /// Names of the environment variables that hold push credentials (never the values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<Registry>,
+    /// The uniform verbs (gazr's names): `test-unit`, `style`, `format`, `security-sast`, ...
+    /// A string runs with `sh -c` exactly as written; an array is an argv run directly;
+    /// a table adds where it runs (`stage` or `image`) and extra environment.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tasks: BTreeMap<String, Task>,
+    /// How to deploy to Kubernetes environments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<Deploy>,
+    /// Deployment targets by name: `local` (kind "docker"), `qualification`, `staging`, ...
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, Environment>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// The project's name: a DNS-1123 label (lowercase letters, digits, '-').
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    /// What builds are tagged as and pushed to, e.g. `registry.example.com/team/hello`.
+    pub repository: String,
+    /// Path of the Dockerfile, relative to the repository root.
+    #[serde(default = "default_dockerfile")]
+    pub dockerfile: String,
+    /// Build context, relative to the repository root.
+    #[serde(default = "default_context")]
+    pub context: String,
+    /// Optional build stage (`docker build --target`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Optional platform (`docker build --platform`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// Build arguments, passed as `--build-arg NAME=VALUE` (values are never interpreted by a shell).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
+    /// Build arguments whose value is a logical base image resolved through the base-image
+    /// catalogue (`lbc catalog`), e.g. `BUILDER_IMAGE = "python"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bases: BTreeMap<String, String>,
+}
+
+fn default_dockerfile() -> String {
+    "Dockerfile".into()
+}
+fn default_context() -> String {
+    ".".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    /// Registry host to log in to; default: the host part of `image.repository`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// Name of the environment variable holding the user name.
+    pub username_env: String,
+    /// Name of the environment variable holding the password or token.
+    pub password_env: String,
+}
+
+/// What a task runs: a shell string (run with `sh -c` as written) or an argv.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum TaskCommand {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+/// A task of `[tasks]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    pub run: TaskCommand,
+    /// Run inside a container of the image built from this Dockerfile stage, with the
+    /// repository mounted at `/workspace`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// Run inside a container of this image (a catalogue name or an image reference),
+    /// with the repository mounted at `/workspace`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Extra environment variables for the task.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// One line saying what the task does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The table form of a task.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TaskTable {
+    /// The command: a string runs with `sh -c`, an array is an argv.
+    run: TaskCommandRepr,
+    /// Run in a container of the image built from this Dockerfile stage.
+    #[serde(default)]
+    stage: Option<String>,
+    /// Run in a container of this image (catalogue name or image reference).
+    #[serde(default)]
+    image: Option<String>,
+    /// Extra environment variables.
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum TaskCommandRepr {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+impl From<TaskCommandRepr> for TaskCommand {
+    fn from(r: TaskCommandRepr) -> Self {
+        match r {
+            TaskCommandRepr::Shell(s) => TaskCommand::Shell(s),
+            TaskCommandRepr::Argv(v) => TaskCommand::Argv(v),
+        }
+    }
+}
+
+/// Only for the JSON Schema: the three accepted forms of a task.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum TaskSchema {
+    /// A shell string, run with `sh -c` exactly as written.
+    Shell(String),
+    /// An argv, run directly.
+    Argv(Vec<String>),
+    /// A table with `run` and where to run it.
+    Table(TaskTable),
+}
+
+impl JsonSchema for Task {
+    fn schema_name() -> String {
+        "Task".into()
+    }
+    fn json_schema(gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        TaskSchema::json_schema(gen)
+    }
+}
+
+impl<'de> Deserialize<'de> for Task {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Task;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a shell string, an array of strings (argv), or a table with `run`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Task, E> {
+                Ok(Task::simple(TaskCommand::Shell(v.to_owned())))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Task, A::Error> {
+                let mut argv = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    argv.push(s);
+                }
+                if argv.is_empty() {
+                    return Err(de::Error::invalid_length(0, &"a non-empty argv"));
+                }
+                Ok(Task::simple(TaskCommand::Argv(argv)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Task, A::Error> {
+                let t = TaskTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                if t.stage.is_some() && t.image.is_some() {
+                    return Err(de::Error::custom(
+                        "a task runs either in a `stage` or in an `image`, not both",
+                    ));
+                }
+                Ok(Task {
+                    run: t.run.into(),
+                    stage: t.stage,
+                    image: t.image,
+                    env: t.env,
+                    description: t.description,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Task {
+    pub fn simple(run: TaskCommand) -> Self {
+        Task {
+            run,
+            stage: None,
+            image: None,
+            env: BTreeMap::new(),
+            description: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    /// A Helm chart directory (default when `deploy/chart` exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<String>,
+    /// A directory of plain Kubernetes manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifests: Option<String>,
+    /// A kustomize directory; `{env}` is replaced by the environment's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kustomize: Option<String>,
+    /// Helm release name; default: the project name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvKind {
+    /// Runs on this machine's Docker engine.
+    Docker,
+    /// Deploys to a Kubernetes cluster with Helm or kubectl.
+    #[default]
+    Kubernetes,
+}
+
+/// One deployment target.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// `docker` (this machine) or `kubernetes` (default).
+    #[serde(default)]
+    pub kind: EnvKind,
+    /// Refuse to act without confirmation (typed name on a terminal, `--yes` elsewhere).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
+
+    // --- kind = "docker" ---
+    /// Host port to publish (docker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Port the service listens on inside the container (docker; default: `port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_port: Option<u16>,
+    /// Host address the port is published on (docker; default 127.0.0.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    /// HTTP path polled until it answers 200 (docker). Without it, lbc waits for the
+    /// image's HEALTHCHECK, or for the container to be running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// Environment variables for the container (docker).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, String>,
+
+    // --- kind = "kubernetes" ---
+    /// Kube context; always passed explicitly to helm and kubectl.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// Namespace; always passed explicitly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Path to a kubeconfig file for this environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<String>,
+    /// Helm values files, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// Helm values set as strings (`--set-string KEY=VALUE`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub set: BTreeMap<String, String>,
+    /// How long a deploy may take before it is rolled back (`30s`, `5m`, `1h`; default 5m;
+    /// for docker environments: how long to wait for health, default 60s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Only images running in this environment may be deployed here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote_from: Option<String>,
+    /// helm binary to use (default `helm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm: Option<String>,
+    /// kubectl binary to use (default `kubectl`; `oc` works).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubectl: Option<String>,
+}
+
+impl Environment {
+    pub fn host_port(&self) -> u16 {
+        self.port.unwrap_or(8080)
+    }
+    pub fn container_port(&self) -> u16 {
+        self.container_port.unwrap_or_else(|| self.host_port())
+    }
+    pub fn bind_address(&self) -> &str {
+        self.bind.as_deref().unwrap_or("127.0.0.1")
+    }
+}
+
+/// A loaded configuration with where it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    /// The `lbc.toml` file.
+    pub path: PathBuf,
+    /// The directory holding it: the project root.
+    pub root: PathBuf,
+    /// The file's text, kept for pointing errors at lines.
+    pub raw: String,
+    /// The `schema` the file declared, before in-memory migration.
+    pub declared_schema: u32,
+}
+
+/// Find `lbc.toml` in `start` or a parent directory.
+pub fn discover(start: &Path) -> Result<PathBuf, Error> {
+    let mut dir = Some(start);
+    while let Some(d) = dir {
+        let candidate = d.join(FILE_NAME);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        dir = d.parent();
+    }
+    Err(Error::usage(
+        format!(
+            "no {FILE_NAME} in {} or any parent directory",
+            start.display()
+        ),
+        Some("run `lbc init DIR --stack STACK` to create a project, `lbc init --adopt` in an existing repository, or pass `-C DIR`".to_owned()),
+    ))
+}
+
+/// Read, parse and validate `lbc.toml` at `path`.
+pub fn load(path: &Path) -> Result<Loaded, Error> {
+    let raw = fs_err::read_to_string(path).map_err(|e| Error::Io {
+        path: path.to_owned(),
+        source: e.into(),
+    })?;
+    parse(path, &raw)
+}
+
+/// Parse and validate the text of an `lbc.toml`; `path` is only used in messages.
+pub fn parse(path: &Path, raw: &str) -> Result<Loaded, Error> {
+    let config: Config = toml::from_str(raw).map_err(|e| {
+        let message = e.message().trim().to_owned();
+        let hint = did_you_mean(&message);
+        Error::Config {
+            rendered: render_at(path, raw, e.span(), &message),
+            hint,
+        }
+    })?;
+    let declared_schema = config.schema;
+    let loaded = Loaded {
+        config,
+        path: path.to_owned(),
+        root: path
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| PathBuf::from(".")),
+        raw: raw.to_owned(),
+        declared_schema,
+    };
+    validate(&loaded)?;
+    Ok(loaded)
+}
+
+impl Loaded {
+    /// A semantic error about the value at `key` (a dotted path like `project.name`).
+    pub fn error_at(&self, key: &[&str], message: &str, hint: Option<String>) -> Error {
+        let span = locate(&self.raw, key);
+        Error::Config {
+            rendered: render_at(&self.path, &self.raw, span, message),
+            hint,
+        }
+    }
+
+    pub fn project(&self) -> &str {
+        &self.config.project.name
+    }
+
+    /// The named environment, or a usage error listing the known ones.
+    pub fn environment(&self, name: &str) -> Result<&Environment, Error> {
+        self.config.env.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.config.env.keys().map(String::as_str).collect();
+            Error::usage(
+                format!(
+                    "unknown environment `{name}` in {}",
+                    self.path.display()
+                ),
+                Some(if known.is_empty() {
+                    format!("declare it in {} as `[env.{name}]`", self.path.display())
+                } else {
+                    format!(
+                        "known environments: {}; or declare `[env.{name}]`",
+                        known.join(", ")
+                    )
+                }),
+            )
+        })
+    }
+
+    /// The image section, or a configuration error saying how to declare it.
+    pub fn image(&self) -> Result<&Image, Error> {
+        self.config.image.as_ref().ok_or_else(|| {
+            Error::usage(
+                format!("{} has no [image] section", self.path.display()),
+                Some(format!(
+                    "add\n  [image]\n  repository = \"registry.example.com/team/{}\"",
+                    self.project()
+                )),
+            )
+        })
+    }
+}
+
+fn validate(l: &Loaded) -> Result<(), Error> {
+    let c = &l.config;
+    if c.schema == 0 {
+        return Err(l.error_at(
+            &["schema"],
+            "`schema` starts at 1",
+            Some(format!("set `schema = {CURRENT_SCHEMA}`")),
+        ));
+    }
+    if c.schema > CURRENT_SCHEMA {
+        return Err(l.error_at(
+            &["schema"],
+            &format!(
+                "this file uses lbc.toml schema {}, but this lbc ({}) only knows schemas up to {CURRENT_SCHEMA}: this lbc is too old",
+                c.schema,
+                env!("CARGO_PKG_VERSION")
+            ),
+            Some("install a newer lbc (see install.sh)".into()),
+        ));
+    }
+    if let Err(why) = check_dns_label(&c.project.name) {
+        return Err(l.error_at(
+            &["project", "name"],
+            &format!("project name `{}` is not a DNS-1123 label: {why}", c.project.name),
+            Some(format!("use a name like `{}`", suggest_dns_label(&c.project.name))),
+        ));
+    }
+    if let Some(img) = &c.image {
+        if let Err(why) = check_repository(&img.repository) {
+            return Err(l.error_at(
+                &["image", "repository"],
+                &format!("image repository `{}` is not valid: {why}", img.repository),
+                Some("use lowercase, like `registry.example.com/team/hello`, without a tag".into()),
+            ));
+        }
+        for name in img.args.keys().chain(img.bases.keys()) {
+            if !is_env_name(name) {
+                return Err(l.error_at(
+                    &["image", "args"],
+                    &format!("build argument name `{name}` is not valid"),
+                    Some("use letters, digits and '_', not starting with a digit".into()),
+                ));
+            }
+        }
+        for dup in img.args.keys().filter(|k| img.bases.contains_key(*k)) {
+            return Err(l.error_at(
+                &["image", "bases", dup],
+                &format!("build argument `{dup}` is set in both [image.args] and [image.bases]"),
+                Some("keep it in one of the two tables".into()),
+            ));
+        }
+    }
+    if let Some(r) = &c.registry {
+        for (key, v) in [("username_env", &r.username_env), ("password_env", &r.password_env)] {
+            if !is_env_name(v) {
+                return Err(l.error_at(
+                    &["registry", key],
+                    &format!("`{v}` is not an environment variable name: `{key}` names the variable that holds the credential, never the credential itself"),
+                    Some(format!("set `{key} = \"REGISTRY_{}\"` and export that variable", if key == "username_env" { "USER" } else { "PASSWORD" })),
+                ));
+            }
+        }
+    }
+    for (name, task) in &c.tasks {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            return Err(l.error_at(
+                &["tasks", name],
+                &format!("task name `{name}` is not valid"),
+                Some("use letters, digits, '-' and '_'".into()),
+            ));
+        }
+        if let TaskCommand::Shell(s) = &task.run {
+            if s.trim().is_empty() {
+                return Err(l.error_at(
+                    &["tasks", name],
+                    &format!("task `{name}` has an empty command"),
+                    Some("give the command to run, e.g. `\"python3 -m unittest\"`".into()),
+                ));
+            }
+        }
+        if task.stage.is_some() && c.image.is_none() {
+            return Err(l.error_at(
+                &["tasks", name, "stage"],
+                &format!("task `{name}` runs in a Dockerfile stage, but there is no [image] section"),
+                Some("add an [image] section, or use `image = \"NAME\"` instead of `stage`".into()),
+            ));
+        }
+    }
+    for (name, env) in &c.env {
+        if let Err(why) = check_dns_label(name) {
+            return Err(l.error_at(
+                &["env", name],
+                &format!("environment name `{name}` is not valid: {why}"),
+                Some("use lowercase letters, digits and '-'".into()),
+            ));
+        }
+        match env.kind {
+            EnvKind::Docker => {
+                let k8s_only = [
+                    ("context", env.context.is_some()),
+                    ("namespace", env.namespace.is_some()),
+                    ("kubeconfig", env.kubeconfig.is_some()),
+                    ("values", !env.values.is_empty()),
+                    ("set", !env.set.is_empty()),
+                    ("promote_from", env.promote_from.is_some()),
+                    ("helm", env.helm.is_some()),
+                    ("kubectl", env.kubectl.is_some()),
+                ];
+                if let Some((key, _)) = k8s_only.iter().find(|(_, set)| *set) {
+                    return Err(l.error_at(
+                        &["env", name, key],
+                        &format!("`{key}` applies to kubernetes environments, but `env.{name}` has kind = \"docker\""),
+                        Some(format!("remove `{key}`, or set `kind = \"kubernetes\"`")),
+                    ));
+                }
+                if let Some(h) = &env.health {
+                    if !h.starts_with('/') {
+                        return Err(l.error_at(
+                            &["env", name, "health"],
+                            &format!("health path `{h}` must start with '/'"),
+                            Some(format!("write `health = \"/{h}\"`")),
+                        ));
+                    }
+                }
+                if env.port == Some(0) || env.container_port == Some(0) {
+                    return Err(l.error_at(
+                        &["env", name, "port"],
+                        "port 0 is not a usable port",
+                        Some("choose a port between 1 and 65535, e.g. 8080".into()),
+                    ));
+                }
+                if let Some(b) = &env.bind {
+                    if b.parse::<std::net::IpAddr>().is_err() {
+                        return Err(l.error_at(
+                            &["env", name, "bind"],
+                            &format!("`{b}` is not an IP address"),
+                            Some("use `127.0.0.1` (this machine only) or `0.0.0.0`".into()),
+                        ));
+                    }
+                }
+            }
+            EnvKind::Kubernetes => {
+                let docker_only = [
+                    ("port", env.port.is_some()),
+                    ("container_port", env.container_port.is_some()),
+                    ("bind", env.bind.is_some()),
+                    ("health", env.health.is_some()),
+                    ("vars", !env.vars.is_empty()),
+                ];
+                if let Some((key, _)) = docker_only.iter().find(|(_, set)| *set) {
+                    return Err(l.error_at(
+                        &["env", name, key],
+                        &format!("`{key}` applies to docker environments, but `env.{name}` is a kubernetes environment"),
+                        Some(format!("add `kind = \"docker\"` to [env.{name}], or remove `{key}`")),
+                    ));
+                }
+                if let Some(from) = &env.promote_from {
+                    if !c.env.contains_key(from) {
+                        return Err(l.error_at(
+                            &["env", name, "promote_from"],
+                            &format!("`promote_from = \"{from}\"` names no environment"),
+                            Some(format!(
+                                "known environments: {}",
+                                c.env.keys().cloned().collect::<Vec<_>>().join(", ")
+                            )),
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(t) = &env.timeout {
+            if let Err(why) = parse_duration(t) {
+                return Err(l.error_at(
+                    &["env", name, "timeout"],
+                    &format!("timeout `{t}` is not a duration: {why}"),
+                    Some("write it like `90s`, `5m` or `1h30m`".into()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Check a DNS-1123 label (what Kubernetes accepts as a name).
+pub fn check_dns_label(s: &str) -> Result<(), &'static str> {
+    if s.is_empty() {
+        return Err("it is empty");
+    }
+    if s.len() > 63 {
+        return Err("it is longer than 63 characters");
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err("only lowercase letters, digits and '-' are allowed");
+    }
+    if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err("it must start with a lowercase letter");
+    }
+    if s.ends_with('-') {
+        return Err("it must not end with '-'");
+    }
+    Ok(())
+}
+
+pub fn suggest_dns_label(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-').trim_start_matches(|c: char| c.is_ascii_digit());
+    let mut out: String = out.chars().take(63).collect();
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if out.is_empty() {
+        "my-service".into()
+    } else {
+        out
+    }
+}
+
+fn check_repository(r: &str) -> Result<(), &'static str> {
+    if r.is_empty() {
+        return Err("it is empty");
+    }
+    let last = r.rsplit('/').next().unwrap_or(r);
+    if last.contains(':') || r.contains('@') {
+        return Err("it must not carry a tag or digest: lbc computes the tag");
+    }
+    let (host, path) = match r.split_once('/') {
+        Some((h, p)) if h.contains('.') || h.contains(':') || h == "localhost" => (Some(h), p),
+        _ => (None, r),
+    };
+    if let Some(h) = host {
+        if h.chars().any(|c| c.is_whitespace()) {
+            return Err("the registry host contains spaces");
+        }
+    }
+    for comp in path.split('/') {
+        if comp.is_empty() {
+            return Err("it has an empty path component");
+        }
+        if !comp.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+        }) {
+            return Err("path components allow only lowercase letters, digits, '.', '_' and '-'");
+        }
+        if !comp.starts_with(|c: char| c.is_ascii_alphanumeric())
+            || !comp.ends_with(|c: char| c.is_ascii_alphanumeric())
+        {
+            return Err("path components must start and end with a letter or digit");
+        }
+    }
+    Ok(())
+}
+
+pub fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Parse `90s`, `5m`, `1h30m`, `250ms` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("it is empty".into());
+    }
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    let mut total_ms: u64 = 0;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit_ms = match c {
+            'h' => 3_600_000,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                1
+            }
+            'm' => 60_000,
+            's' => 1000,
+            _ => return Err(format!("unexpected `{c}`")),
+        };
+        let n: u64 = num
+            .parse()
+            .map_err(|_| "a unit must follow a number".to_owned())?;
+        total_ms = total_ms.saturating_add(n.saturating_mul(unit_ms));
+        num.clear();
+        any = true;
+    }
+    if !num.is_empty() || !any {
+        return Err("a number needs a unit (h, m, s or ms)".into());
+    }
+    Ok(std::time::Duration::from_millis(total_ms))
+}
+
+/// The byte span of the value (or, failing that, the key or table) at `key`.
+fn locate(raw: &str, key: &[&str]) -> Option<Range<usize>> {
+    let doc = toml_edit::ImDocument::parse(raw).ok()?;
+    let mut item: &toml_edit::Item = doc.as_item();
+    let mut best = None;
+    for k in key {
+        let next = match item {
+            toml_edit::Item::Table(t) => t.get(k),
+            toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) => t.get(k).map(|_| {
+                // inline tables hold values; re-enter through the table view
+                &item[k]
+            }),
+            _ => None,
+        };
+        match next {
+            Some(n) => {
+                if let Some(s) = n.span() {
+                    best = Some(s);
+                } else if let toml_edit::Item::Table(t) = n {
+                    if let Some(s) = t.span() {
+                        best = Some(s);
+                    }
+                }
+                item = n;
+            }
+            None => break,
+        }
+    }
+    best
+}
+
+/// Render a message at a byte span of a file: `--> file:line:col`, the line, a caret line.
+pub fn render_at(path: &Path, raw: &str, span: Option<Range<usize>>, message: &str) -> String {
+    let Some(span) = span else {
+        return format!("{}: {message}", path.display());
+    };
+    let start = span.start.min(raw.len());
+    let line_start = raw[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = raw[start..]
+        .find('\n')
+        .map(|i| start + i)
+        .unwrap_or(raw.len());
+    let line_no = raw[..start].matches('\n').count() + 1;
+    let col = raw[line_start..start].chars().count() + 1;
+    let line = raw[line_start..line_end].trim_end_matches('\r');
+    let end = span.end.clamp(start, line_end);
+    let width = raw[start..end].chars().count().max(1);
+    let gutter = line_no.to_string().len();
+    let pad = " ".repeat(gutter);
+    format!(
+        "{message}\n{pad}--> {}:{line_no}:{col}\n{pad} |\n{line_no} | {line}\n{pad} | {}{}",
+        path.display(),
+        " ".repeat(col - 1),
+        "^".repeat(width)
+    )
+}
+
+/// From serde's "unknown field `x`, expected one of `a`, `b`" make "did you mean `a`?".
+fn did_you_mean(message: &str) -> Option<String> {
+    let (unknown, rest) = if let Some(r) = message.strip_prefix("unknown field `") {
+        r.split_once('`')?
+    } else if let Some(r) = message.strip_prefix("unknown variant `") {
+        r.split_once('`')?
+    } else {
+        return None;
+    };
+    let expected: Vec<&str> = rest
+        .split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| s)
+        .collect();
+    let best = expected
+        .iter()
+        .map(|e| (levenshtein(unknown, e), *e))
+        .min()?;
+    if best.0 <= (unknown.len().max(3) / 2).max(2) {
+        Some(format!("did you mean `{}`?", best.1))
+    } else {
+        Some(format!("valid keys here: {}", expected.join(", ")))
+    }
+}
+
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The JSON Schema of `lbc.toml`, as committed in `docs/lbc.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(Config);
+    serde_json::to_value(schema).expect("schema serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(s: &str) -> Result<Loaded, Error> {
+        parse(Path::new("/repo/lbc.toml"), s)
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
+        assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
+        assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
+        assert_eq!(parse_duration("42").unwrap().as_secs(), 42);
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn unknown_key_points_at_line_and_suggests() {
+        let err = parse_str("[project]\nname = \"x\"\n\n[image]\nrepositry = \"r/x\"\n").unwrap_err();
+        let Error::Config { rendered, hint } = err else {
+            panic!("wrong error")
+        };
+        assert!(rendered.contains("/repo/lbc.toml:5:1"), "{rendered}");
+        assert!(rendered.contains("repositry"), "{rendered}");
+        assert_eq!(hint.as_deref(), Some("did you mean `repository`?"));
+    }
+
+    #[test]
+    fn semantic_error_points_at_value() {
+        let err = parse_str("[project]\nname = \"Hello_World\"\n").unwrap_err();
+        let Error::Config { rendered, hint } = err else {
+            panic!("wrong error")
+        };
+        assert!(rendered.contains("/repo/lbc.toml:2:8"), "{rendered}");
+        assert_eq!(hint.as_deref(), Some("use a name like `hello-world`"));
+    }
+
+    #[test]
+    fn task_forms() {
+        let l = parse_str(
+            "[project]\nname = \"x\"\n[image]\nrepository = \"r/x\"\n[tasks]\na = \"echo hi\"\nb = [\"true\"]\nc = { run = \"make\", stage = \"test\" }\n",
+        )
+        .unwrap();
+        assert_eq!(l.config.tasks["a"].run, TaskCommand::Shell("echo hi".into()));
+        assert_eq!(l.config.tasks["b"].run, TaskCommand::Argv(vec!["true".into()]));
+        assert_eq!(l.config.tasks["c"].stage.as_deref(), Some("test"));
+        let err = parse_str("[project]\nname = \"x\"\n[tasks]\nc = { run = \"make\", stag = \"test\" }\n")
+            .unwrap_err();
+        assert_eq!(err.hint(), Some("did you mean `stage`?"));
+    }
+
+    #[test]
+    fn too_new_schema() {
+        let err = parse_str("schema = 99\n[project]\nname = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("this lbc is too old"), "{err}");
+    }
+}

@@ -1,0 +1,154 @@
+//! Domain errors and the one place that maps them to lbc's documented exit codes
+//! (see `docs/exit-codes.md`).
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Exit codes are a public contract: scripts and CI jobs branch on them.
+pub mod code {
+    pub const OK: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const CONFLICT: u8 = 3;
+    pub const TOOL: u8 = 4;
+    pub const REFUSED: u8 = 5;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// An error that knows its exit code and, where there is one, the fix to suggest.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad `lbc.toml`: already rendered with file, line, column and the offending line.
+    #[error("{rendered}")]
+    Config {
+        rendered: String,
+        hint: Option<String>,
+    },
+    /// Wrong use of the command line or of a value that is not in a file.
+    #[error("{message}")]
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
+    /// A required external tool is not installed.
+    #[error("`{tool}` was not found on PATH")]
+    ToolMissing { tool: String, hint: String },
+    /// The Docker daemon (or another service lbc needs) does not answer.
+    #[error("{message}")]
+    Unreachable { message: String, hint: String },
+    /// A child process failed; its exit code is passed through.
+    #[error("{what} failed with exit code {code}")]
+    ChildFailed {
+        what: String,
+        code: i32,
+        hint: Option<String>,
+    },
+    /// A child process was killed by a signal.
+    #[error("{what} was killed by signal {signal}")]
+    ChildKilled { what: String, signal: i32 },
+    /// Something lbc checks itself failed (health check, port taken, ...).
+    #[error("{message}")]
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
+    /// A guard refused the action; nothing was changed.
+    #[error("{message}")]
+    Refused { message: String, hint: String },
+    /// The user interrupted lbc (Ctrl-C).
+    #[error("interrupted")]
+    Interrupted,
+    /// An I/O error on a file lbc reads or writes.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>, hint: impl Into<Option<String>>) -> Self {
+        Error::Usage {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub fn failed(message: impl Into<String>, hint: impl Into<Option<String>>) -> Self {
+        Error::Failed {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config { .. } | Error::Usage { .. } => code::USAGE,
+            Error::ToolMissing { .. } | Error::Unreachable { .. } => code::TOOL,
+            Error::ChildFailed { code: c, .. } => {
+                if (1..=255).contains(c) {
+                    *c as u8
+                } else {
+                    code::FAILURE
+                }
+            }
+            Error::ChildKilled { .. } | Error::Failed { .. } | Error::Io { .. } => code::FAILURE,
+            Error::Refused { .. } => code::REFUSED,
+            Error::Interrupted => code::INTERRUPTED,
+        }
+    }
+
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::Config { hint, .. }
+            | Error::Usage { hint, .. }
+            | Error::ChildFailed { hint, .. }
+            | Error::Failed { hint, .. } => hint.as_deref(),
+            Error::ToolMissing { hint, .. }
+            | Error::Unreachable { hint, .. }
+            | Error::Refused { hint, .. } => Some(hint),
+            Error::ChildKilled { .. } | Error::Interrupted | Error::Io { .. } => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Find the `lbc::Error` inside an anyhow chain, if any, for exit code and hint.
+pub fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<Error>() {
+            return (e.exit_code(), e.hint().map(str::to_owned));
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::Interrupted {
+                return (code::INTERRUPTED, None);
+            }
+        }
+    }
+    (code::FAILURE, None)
+}
+
+/// A short human name for a command line, used in messages ("docker build").
+pub struct CommandName<'a>(pub &'a [String]);
+
+impl fmt::Display for CommandName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prog = self
+            .0
+            .first()
+            .map(|p| {
+                std::path::Path::new(p)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| p.clone())
+            })
+            .unwrap_or_default();
+        match self.0.get(1) {
+            Some(sub) if !sub.starts_with('-') && !sub.contains(' ') && sub.len() < 24 => {
+                write!(f, "`{prog} {sub}`")
+            }
+            _ => write!(f, "`{prog}`"),
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! A plan is what a verb will do: ordered steps, each an argv with its environment,
+//! working directory and one-line purpose, or a wait lbc performs itself. Plans are
+//! computed without side effects; `--dry-run` prints them and the runner executes them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// An environment variable given to a child. Secret values never reach any output.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
+    #[serde(skip)]
+    secret_value: Option<String>,
+}
+
+impl EnvVar {
+    pub fn plain(name: impl Into<String>, value: impl Into<String>) -> Self {
+        EnvVar {
+            name: name.into(),
+            value: Some(value.into()),
+            secret: false,
+            secret_value: None,
+        }
+    }
+    /// A secret: the value is registered for redaction and never serialized.
+    pub fn secret(name: impl Into<String>, value: impl Into<String>) -> Self {
+        let value = value.into();
+        crate::ui::register_secret(&value);
+        EnvVar {
+            name: name.into(),
+            value: None,
+            secret: true,
+            secret_value: Some(value),
+        }
+    }
+    pub fn real_value(&self) -> &str {
+        self.secret_value
+            .as_deref()
+            .or(self.value.as_deref())
+            .unwrap_or("")
+    }
+}
+
+/// What a child reads on standard input.
+#[derive(Debug, Clone, Default)]
+pub enum Stdin {
+    /// The terminal or whatever lbc's own stdin is.
+    #[default]
+    Inherit,
+    /// Nothing (`/dev/null`).
+    Null,
+    /// A secret, written to the child's stdin and never printed.
+    Secret(String),
+}
+
+impl Serialize for Stdin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self {
+            Stdin::Inherit => "inherit",
+            Stdin::Null => "null",
+            Stdin::Secret(_) => "secret (redacted)",
+        })
+    }
+}
+
+/// A child process to run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exec {
+    pub argv: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    pub cwd: PathBuf,
+    #[serde(skip_serializing_if = "is_inherit")]
+    pub stdin: Stdin,
+    /// Capture stdout (for lbc to read) instead of streaming it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub capture: bool,
+}
+
+fn is_inherit(s: &Stdin) -> bool {
+    matches!(s, Stdin::Inherit)
+}
+
+impl Exec {
+    pub fn new<I, S>(argv: I, cwd: impl Into<PathBuf>) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Exec {
+            argv: argv.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+            cwd: cwd.into(),
+            stdin: Stdin::Inherit,
+            capture: false,
+        }
+    }
+    pub fn env(mut self, var: EnvVar) -> Self {
+        self.env.push(var);
+        self
+    }
+    pub fn envs(mut self, vars: impl IntoIterator<Item = EnvVar>) -> Self {
+        self.env.extend(vars);
+        self
+    }
+    pub fn stdin(mut self, stdin: Stdin) -> Self {
+        if let Stdin::Secret(s) = &stdin {
+            crate::ui::register_secret(s);
+        }
+        self.stdin = stdin;
+        self
+    }
+    pub fn capture(mut self) -> Self {
+        self.capture = true;
+        self
+    }
+    /// The command as one line a person can read (and paste); secrets are redacted by
+    /// the printer.
+    pub fn display(&self) -> String {
+        self.argv
+            .iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// What a step does.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// Run a child process.
+    Exec(Exec),
+    /// Poll an HTTP URL until it answers 200, while a container keeps running.
+    WaitHttp {
+        url: String,
+        container: String,
+        #[serde(serialize_with = "ser_secs")]
+        timeout: Duration,
+    },
+    /// Wait until a container's HEALTHCHECK reports healthy (or, without one, it runs).
+    WaitHealthy {
+        container: String,
+        #[serde(serialize_with = "ser_secs")]
+        timeout: Duration,
+    },
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{}s", d.as_secs()))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub purpose: String,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+impl Step {
+    pub fn exec(purpose: impl Into<String>, exec: Exec) -> Self {
+        Step {
+            purpose: purpose.into(),
+            action: Action::Exec(exec),
+        }
+    }
+    pub fn argv(&self) -> Option<&[String]> {
+        match &self.action {
+            Action::Exec(e) => Some(&e.argv),
+            _ => None,
+        }
+    }
+}
+
+/// The ordered steps of a verb, plus what lbc decided while planning.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub verb: String,
+    /// Decisions and facts found while planning ("image is up to date", the target...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn new(verb: impl Into<String>) -> Self {
+        Plan {
+            verb: verb.into(),
+            ..Plan::default()
+        }
+    }
+    pub fn push(&mut self, step: Step) {
+        self.steps.push(step);
+    }
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.notes.push(note.into());
+    }
+
+    /// The human rendering of `--dry-run`.
+    pub fn render_human(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!("plan for `lbc {}`", self.verb));
+        if self.steps.is_empty() {
+            out.push_str(": nothing to do");
+        }
+        out.push('\n');
+        for n in &self.notes {
+            out.push_str(&format!("  note: {n}\n"));
+        }
+        for (i, s) in self.steps.iter().enumerate() {
+            out.push_str(&format!("{}. {}\n", i + 1, s.purpose));
+            match &s.action {
+                Action::Exec(e) => {
+                    out.push_str(&format!("   $ {}\n", e.display()));
+                    out.push_str(&format!("     cwd: {}\n", e.cwd.display()));
+                    if !e.env.is_empty() {
+                        let names: Vec<String> = e
+                            .env
+                            .iter()
+                            .map(|v| {
+                                if v.secret {
+                                    format!("{} (secret)", v.name)
+                                } else {
+                                    v.name.clone()
+                                }
+                            })
+                            .collect();
+                        out.push_str(&format!("     env: {}\n", names.join(", ")));
+                    }
+                    if let Stdin::Secret(_) = e.stdin {
+                        out.push_str("     stdin: secret (redacted)\n");
+                    }
+                }
+                Action::WaitHttp {
+                    url,
+                    container,
+                    timeout,
+                } => out.push_str(&format!(
+                    "   wait for GET {url} = 200 while {container} runs (timeout {}s)\n",
+                    timeout.as_secs()
+                )),
+                Action::WaitHealthy { container, timeout } => out.push_str(&format!(
+                    "   wait for {container} to be healthy (timeout {}s)\n",
+                    timeout.as_secs()
+                )),
+            }
+        }
+        out
+    }
+}
+
+/// Quote an argument for display so that it can be pasted into a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '-' | '_' | '.' | '/' | ':' | '=' | '@' | ',' | '+' | '%')
+        })
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_is_literal() {
+        assert_eq!(shell_quote("abc"), "abc");
+        assert_eq!(shell_quote("$(touch /tmp/x); echo"), "'$(touch /tmp/x); echo'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn secrets_never_serialize() {
+        let e = Exec::new(["docker", "login"], "/")
+            .env(EnvVar::secret("PW", "hunter2-very-secret"))
+            .stdin(Stdin::Secret("hunter2-very-secret".into()));
+        let json = serde_json::to_string(&Step::exec("login", e)).unwrap();
+        assert!(!json.contains("hunter2"), "{json}");
+        assert!(json.contains("secret (redacted)"));
+    }
+}

@@ -1,0 +1,263 @@
+//! The one runner: every child process lbc starts goes through here.
+//!
+//! - argv vectors only, resolved once on PATH; never a shell string built from values;
+//! - each command is echoed (secrets redacted) before it runs; output streams through,
+//!   with a child's stdout sent to stderr when lbc's own stdout carries JSON;
+//! - SIGINT: a foreground child on a terminal got it already, so lbc waits for it; off a
+//!   terminal lbc forwards it. SIGTERM and SIGHUP are forwarded. lbc exits 130 after an
+//!   interrupt;
+//! - the child's exit code is passed through.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::error::{CommandName, Error};
+use crate::plan::{Action, Exec, Plan, Stdin, Step};
+use crate::tools;
+use crate::ui;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static CHILD_PID: AtomicI32 = AtomicI32::new(0);
+static SIGNALS: OnceLock<()> = OnceLock::new();
+
+/// True once the user pressed Ctrl-C or lbc got SIGTERM/SIGHUP.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Fail with [`Error::Interrupted`] if an interrupt arrived; loops call this.
+pub fn check_interrupt() -> Result<(), Error> {
+    if interrupted() {
+        Err(Error::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+fn install_signal_handlers() {
+    SIGNALS.get_or_init(|| {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+            return;
+        };
+        let stdin_is_terminal = std::io::stdin().is_terminal();
+        std::thread::spawn(move || {
+            for sig in signals.forever() {
+                INTERRUPTED.store(true, Ordering::SeqCst);
+                let pid = CHILD_PID.load(Ordering::SeqCst);
+                // On a terminal the child is in our foreground process group and got
+                // SIGINT from the terminal already: sending it again would double it.
+                let forward = pid > 0 && (sig != SIGINT || !stdin_is_terminal);
+                if forward {
+                    if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
+                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), s);
+                    }
+                }
+                if pid == 0 && sig != SIGINT {
+                    // Nothing running to wait for: stop now, as an uncaught signal would.
+                    std::process::exit(i32::from(crate::error::code::INTERRUPTED));
+                }
+            }
+        });
+    });
+}
+
+/// What one executed step did, for `--output json` and summaries.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    pub purpose: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Vec<String>>,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip)]
+    pub stdout: String,
+}
+
+/// The output of a read-only query (a probe lbc runs while planning).
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+pub struct Runner {
+    /// lbc's stdout carries one JSON document: children's stdout goes to stderr.
+    json: bool,
+    pub results: Vec<StepResult>,
+    resolved: Mutex<HashMap<String, PathBuf>>,
+}
+
+impl Runner {
+    pub fn new(json: bool) -> Self {
+        Runner {
+            json,
+            results: Vec::new(),
+            resolved: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn resolve(&self, prog: &str) -> Result<PathBuf, Error> {
+        if let Some(p) = self.resolved.lock().unwrap().get(prog) {
+            return Ok(p.clone());
+        }
+        let p = tools::find(prog)?;
+        self.resolved
+            .lock()
+            .unwrap()
+            .insert(prog.to_owned(), p.clone());
+        Ok(p)
+    }
+
+    /// Run every step of a plan in order; stop at the first failure.
+    pub fn run_plan(&mut self, plan: &Plan) -> Result<(), Error> {
+        let total = plan.steps.len();
+        for (i, step) in plan.steps.iter().enumerate() {
+            if total > 1 {
+                ui::step(&format!("[{}/{}] {}", i + 1, total, step.purpose));
+            } else {
+                ui::step(&step.purpose);
+            }
+            self.run_step(step)?;
+        }
+        Ok(())
+    }
+
+    /// Run one step and record its result.
+    pub fn run_step(&mut self, step: &Step) -> Result<StepResult, Error> {
+        let started = Instant::now();
+        let (code, stdout) = match &step.action {
+            Action::Exec(exec) => {
+                ui::echo_command(&exec.display());
+                let out = self.spawn(exec, exec.capture)?;
+                (out.code, out.stdout)
+            }
+            Action::WaitHttp {
+                url,
+                container,
+                timeout,
+            } => {
+                crate::tools::docker::wait_http(self, url, container, *timeout)?;
+                (None, String::new())
+            }
+            Action::WaitHealthy { container, timeout } => {
+                crate::tools::docker::wait_healthy(self, container, *timeout)?;
+                (None, String::new())
+            }
+        };
+        let result = StepResult {
+            purpose: step.purpose.clone(),
+            argv: step.argv().map(<[String]>::to_vec),
+            duration_ms: started.elapsed().as_millis() as u64,
+            exit_code: code,
+            stdout,
+        };
+        self.results.push(result.clone());
+        Ok(result)
+    }
+
+    /// Run a read-only query: not echoed, output captured, a non-zero exit is not an
+    /// error (the caller reads `code`).
+    pub fn query(&self, exec: &Exec) -> Result<Output, Error> {
+        self.run_child(exec, true, true)
+    }
+
+    fn spawn(&self, exec: &Exec, capture: bool) -> Result<Output, Error> {
+        let out = self.run_child(exec, capture, false)?;
+        match out.code {
+            Some(0) => Ok(out),
+            Some(code) => {
+                if capture && !out.stderr.trim().is_empty() {
+                    ui::info(out.stderr.trim_end());
+                }
+                Err(Error::ChildFailed {
+                    what: CommandName(&exec.argv).to_string(),
+                    code,
+                    hint: None,
+                })
+            }
+            None => Err(Error::ChildKilled {
+                what: CommandName(&exec.argv).to_string(),
+                signal: 0,
+            }),
+        }
+    }
+
+    fn run_child(&self, exec: &Exec, capture: bool, quiet_stderr: bool) -> Result<Output, Error> {
+        check_interrupt()?;
+        install_signal_handlers();
+        let prog = self.resolve(&exec.argv[0])?;
+        let mut expr = duct::cmd(prog, &exec.argv[1..])
+            .dir(&exec.cwd)
+            .unchecked();
+        for v in &exec.env {
+            expr = expr.env(&v.name, v.real_value());
+        }
+        expr = match &exec.stdin {
+            Stdin::Inherit => expr,
+            Stdin::Null => expr.stdin_null(),
+            Stdin::Secret(s) => expr.stdin_bytes(s.as_bytes().to_vec()),
+        };
+        if capture {
+            expr = expr.stdout_capture();
+            if quiet_stderr {
+                expr = expr.stderr_capture();
+            }
+        } else if self.json {
+            expr = expr.stdout_to_stderr();
+        }
+        let handle = expr.start().map_err(|e| {
+            Error::failed(
+                format!("could not start {}: {e}", CommandName(&exec.argv)),
+                None,
+            )
+        })?;
+        if let Some(pid) = handle.pids().first() {
+            CHILD_PID.store(*pid as i32, Ordering::SeqCst);
+        }
+        let waited = handle.wait();
+        CHILD_PID.store(0, Ordering::SeqCst);
+        let output = waited.map_err(|e| {
+            Error::failed(
+                format!("waiting for {} failed: {e}", CommandName(&exec.argv)),
+                None,
+            )
+        })?;
+        check_interrupt()?;
+        Ok(Output {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
+    /// Results as JSON, for `--output json`.
+    pub fn results_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.results).expect("serializable")
+    }
+}
+
+/// Sleep in small slices so that an interrupt is noticed quickly.
+pub fn sleep(d: Duration) -> Result<(), Error> {
+    install_signal_handlers();
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        check_interrupt()?;
+        std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
+    }
+    check_interrupt()
+}

@@ -1,0 +1,162 @@
+//! What lbc records between runs, under `.lbc/state/` in the project (git-ignored by a
+//! `.gitignore` of its own): the builds, so that later verbs use exactly what was built.
+//! Every write goes to a temporary file first and is renamed into place.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+const DIR: &str = ".lbc/state";
+const BUILDS: &str = "builds.json";
+const KEEP: usize = 20;
+
+/// One recorded build.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BuildRecord {
+    /// `repository:tag`, the reference deploys use.
+    pub image: String,
+    pub repository: String,
+    pub tag: String,
+    /// Every reference the image was tagged with.
+    pub tags: Vec<String>,
+    /// The local image ID (`sha256:...`).
+    pub image_id: String,
+    /// The registry digest (`sha256:...`), once pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Hash of everything that went into the build.
+    pub inputs_hash: String,
+    /// Full commit SHA, when built from a git repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// RFC 3339 time of the build.
+    pub created: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Builds {
+    /// Newest first.
+    #[serde(default)]
+    pub builds: Vec<BuildRecord>,
+}
+
+fn state_dir(root: &Path) -> PathBuf {
+    root.join(DIR)
+}
+
+impl Builds {
+    pub fn load(root: &Path) -> Result<Self, Error> {
+        let path = state_dir(root).join(BUILDS);
+        match fs_err::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                Error::failed(
+                    format!("{} is damaged: {e}", path.display()),
+                    Some(format!(
+                        "delete it (lbc only loses its memory of earlier builds): rm {}",
+                        path.display()
+                    )),
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Builds::default()),
+            Err(e) => Err(Error::Io {
+                path,
+                source: std::io::Error::new(e.kind(), e.to_string()),
+            }),
+        }
+    }
+
+    pub fn last(&self) -> Option<&BuildRecord> {
+        self.builds.first()
+    }
+
+    pub fn by_inputs(&self, hash: &str) -> Option<&BuildRecord> {
+        self.builds.iter().find(|b| b.inputs_hash == hash)
+    }
+
+    pub fn by_tag(&self, tag: &str) -> Option<&BuildRecord> {
+        self.builds.iter().find(|b| b.tag == tag)
+    }
+
+    /// Add a build as the newest, keeping the last few.
+    pub fn record(&mut self, rec: BuildRecord) {
+        self.builds.retain(|b| b.image != rec.image);
+        self.builds.insert(0, rec);
+        self.builds.truncate(KEEP);
+    }
+
+    pub fn save(&self, root: &Path) -> Result<(), Error> {
+        let dir = state_dir(root);
+        ensure_dir(&dir)?;
+        let text = serde_json::to_string_pretty(self).expect("serializable");
+        write_atomic(&dir.join(BUILDS), text.as_bytes())
+    }
+}
+
+fn ensure_dir(dir: &Path) -> Result<(), Error> {
+    if !dir.is_dir() {
+        fs_err::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        write_atomic(&dir.join(".gitignore"), b"# lbc's local state; never committed\n*\n")?;
+    }
+    Ok(())
+}
+
+fn io(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
+/// Write a file by writing a temporary sibling and renaming it over the target.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".lbc-tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| io(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| io(path, e))?;
+    tmp.persist(path).map_err(|e| io(path, e.error))?;
+    Ok(())
+}
+
+/// Now, as RFC 3339 UTC (`2026-11-22T04:15:46Z`).
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+/// Seconds since the epoch as RFC 3339 UTC.
+pub fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if mo <= 2 { y + 1 } else { y };
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_328_146), "2026-11-22T06:15:46Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}
