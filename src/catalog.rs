@@ -72,7 +72,9 @@ impl Catalog {
             })?;
             let parsed: CatalogFile = toml::from_str(&raw).map_err(|e| Error::Config {
                 rendered: crate::config::render_at(path, &raw, e.span(), e.message().trim()),
-                hint: Some("a catalogue file holds one table: [images] with NAME = \"IMAGE\" lines".into()),
+                hint: Some(
+                    "a catalogue file holds one table: [images] with NAME = \"IMAGE\" lines".into(),
+                ),
             })?;
             for (name, image) in parsed.images {
                 entries.insert(
@@ -105,7 +107,9 @@ impl Catalog {
                 self.file
                     .as_ref()
                     .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "~/.config/lbc/catalog.toml (or the file named by LBC_CATALOG)".into())
+                    .unwrap_or_else(|| {
+                        "~/.config/lbc/catalog.toml (or the file named by LBC_CATALOG)".into()
+                    })
             )),
         ))
     }
@@ -117,7 +121,9 @@ fn override_path() -> Result<Option<PathBuf>, Error> {
         if !p.is_file() {
             return Err(Error::usage(
                 format!("LBC_CATALOG names {}, which is not a file", p.display()),
-                Some("point LBC_CATALOG at a catalogue file, or unset it to use the defaults".into()),
+                Some(
+                    "point LBC_CATALOG at a catalogue file, or unset it to use the defaults".into(),
+                ),
             ));
         }
         return Ok(Some(p));

@@ -21,7 +21,13 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
     /// Run as if lbc was started in DIR.
-    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true, env = "LBC_DIRECTORY")]
+    #[arg(
+        short = 'C',
+        long = "directory",
+        value_name = "DIR",
+        global = true,
+        env = "LBC_DIRECTORY"
+    )]
     pub directory: Option<PathBuf>,
     /// Print the plan (each command's argv, environment names, directory and purpose) and change nothing.
     #[arg(long, global = true, env = "LBC_DRY_RUN")]

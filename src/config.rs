@@ -375,7 +375,7 @@ pub fn discover(start: &Path) -> Result<PathBuf, Error> {
 pub fn load(path: &Path) -> Result<Loaded, Error> {
     let raw = fs_err::read_to_string(path).map_err(|e| Error::Io {
         path: path.to_owned(),
-        source: e.into(),
+        source: e,
     })?;
     parse(path, &raw)
 }
@@ -424,10 +424,7 @@ impl Loaded {
         self.config.env.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.config.env.keys().map(String::as_str).collect();
             Error::usage(
-                format!(
-                    "unknown environment `{name}` in {}",
-                    self.path.display()
-                ),
+                format!("unknown environment `{name}` in {}", self.path.display()),
                 Some(if known.is_empty() {
                     format!("declare it in {} as `[env.{name}]`", self.path.display())
                 } else {
@@ -477,8 +474,14 @@ fn validate(l: &Loaded) -> Result<(), Error> {
     if let Err(why) = check_dns_label(&c.project.name) {
         return Err(l.error_at(
             &["project", "name"],
-            &format!("project name `{}` is not a DNS-1123 label: {why}", c.project.name),
-            Some(format!("use a name like `{}`", suggest_dns_label(&c.project.name))),
+            &format!(
+                "project name `{}` is not a DNS-1123 label: {why}",
+                c.project.name
+            ),
+            Some(format!(
+                "use a name like `{}`",
+                suggest_dns_label(&c.project.name)
+            )),
         ));
     }
     if let Some(img) = &c.image {
@@ -498,7 +501,7 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                 ));
             }
         }
-        for dup in img.args.keys().filter(|k| img.bases.contains_key(*k)) {
+        if let Some(dup) = img.args.keys().find(|k| img.bases.contains_key(*k)) {
             return Err(l.error_at(
                 &["image", "bases", dup],
                 &format!("build argument `{dup}` is set in both [image.args] and [image.bases]"),
@@ -507,7 +510,10 @@ fn validate(l: &Loaded) -> Result<(), Error> {
         }
     }
     if let Some(r) = &c.registry {
-        for (key, v) in [("username_env", &r.username_env), ("password_env", &r.password_env)] {
+        for (key, v) in [
+            ("username_env", &r.username_env),
+            ("password_env", &r.password_env),
+        ] {
             if !is_env_name(v) {
                 return Err(l.error_at(
                     &["registry", key],
@@ -541,7 +547,9 @@ fn validate(l: &Loaded) -> Result<(), Error> {
         if task.stage.is_some() && c.image.is_none() {
             return Err(l.error_at(
                 &["tasks", name, "stage"],
-                &format!("task `{name}` runs in a Dockerfile stage, but there is no [image] section"),
+                &format!(
+                    "task `{name}` runs in a Dockerfile stage, but there is no [image] section"
+                ),
                 Some("add an [image] section, or use `image = \"NAME\"` instead of `stage`".into()),
             ));
         }
@@ -673,7 +681,9 @@ pub fn suggest_dns_label(s: &str) -> String {
             out.push('-');
         }
     }
-    let out = out.trim_matches('-').trim_start_matches(|c: char| c.is_ascii_digit());
+    let out = out
+        .trim_matches('-')
+        .trim_start_matches(|c: char| c.is_ascii_digit());
     let mut out: String = out.chars().take(63).collect();
     while out.ends_with('-') {
         out.pop();
@@ -706,9 +716,10 @@ fn check_repository(r: &str) -> Result<(), &'static str> {
         if comp.is_empty() {
             return Err("it has an empty path component");
         }
-        if !comp.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
-        }) {
+        if !comp
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        {
             return Err("path components allow only lowercase letters, digits, '.', '_' and '-'");
         }
         if !comp.starts_with(|c: char| c.is_ascii_alphanumeric())
@@ -891,7 +902,8 @@ mod tests {
 
     #[test]
     fn unknown_key_points_at_line_and_suggests() {
-        let err = parse_str("[project]\nname = \"x\"\n\n[image]\nrepositry = \"r/x\"\n").unwrap_err();
+        let err =
+            parse_str("[project]\nname = \"x\"\n\n[image]\nrepositry = \"r/x\"\n").unwrap_err();
         let Error::Config { rendered, hint } = err else {
             panic!("wrong error")
         };
@@ -916,11 +928,19 @@ mod tests {
             "[project]\nname = \"x\"\n[image]\nrepository = \"r/x\"\n[tasks]\na = \"echo hi\"\nb = [\"true\"]\nc = { run = \"make\", stage = \"test\" }\n",
         )
         .unwrap();
-        assert_eq!(l.config.tasks["a"].run, TaskCommand::Shell("echo hi".into()));
-        assert_eq!(l.config.tasks["b"].run, TaskCommand::Argv(vec!["true".into()]));
+        assert_eq!(
+            l.config.tasks["a"].run,
+            TaskCommand::Shell("echo hi".into())
+        );
+        assert_eq!(
+            l.config.tasks["b"].run,
+            TaskCommand::Argv(vec!["true".into()])
+        );
         assert_eq!(l.config.tasks["c"].stage.as_deref(), Some("test"));
-        let err = parse_str("[project]\nname = \"x\"\n[tasks]\nc = { run = \"make\", stag = \"test\" }\n")
-            .unwrap_err();
+        let err = parse_str(
+            "[project]\nname = \"x\"\n[tasks]\nc = { run = \"make\", stag = \"test\" }\n",
+        )
+        .unwrap_err();
         assert_eq!(err.hint(), Some("did you mean `stage`?"));
     }
 

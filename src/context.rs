@@ -235,6 +235,10 @@ fn io_err(path: &Path, e: std::io::Error) -> Error {
     }
 }
 
+/// lbc's own bookkeeping (`.lbc/state/`): it changes with every build, so it never
+/// counts as an input, even when `.dockerignore` forgets it.
+const LBC_STATE: &str = ".lbc/state";
+
 fn walk(root: &Path, rel: &str, ignore: &DockerIgnore, out: &mut Vec<String>) -> Result<(), Error> {
     let dir = if rel.is_empty() {
         root.to_owned()
@@ -253,6 +257,9 @@ fn walk(root: &Path, rel: &str, ignore: &DockerIgnore, out: &mut Vec<String>) ->
         let ft = entry.file_type().map_err(|e| io_err(&entry.path(), e))?;
         let excluded = ignore.excluded(&child);
         if ft.is_dir() {
+            if child == LBC_STATE {
+                continue;
+            }
             // An excluded directory can only hold included files when a `!` pattern
             // re-includes something; otherwise skip it whole.
             if excluded && !ignore.has_negations {
@@ -272,11 +279,16 @@ mod tests {
 
     #[test]
     fn dockerignore_rules() {
-        let ig = DockerIgnore::parse("# comment\n.git\n*.md\n!README.md\n**/node_modules\ntarget/\nsrc/*.tmp\n");
+        let ig = DockerIgnore::parse(
+            "# comment\n.git\n*.md\n!README.md\n**/node_modules\ntarget/\nsrc/*.tmp\n",
+        );
         assert!(ig.excluded(".git/config"));
         assert!(ig.excluded("NOTES.md"));
         assert!(!ig.excluded("README.md"));
-        assert!(!ig.excluded("docs/NOTES.md"), "*.md is anchored at the root");
+        assert!(
+            !ig.excluded("docs/NOTES.md"),
+            "*.md is anchored at the root"
+        );
         assert!(ig.excluded("a/b/node_modules/x.js"));
         assert!(ig.excluded("node_modules/x.js"));
         assert!(ig.excluded("target/debug/lbc"));

@@ -40,7 +40,11 @@ where
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { code::USAGE } else { code::OK };
+            return if e.use_stderr() {
+                code::USAGE
+            } else {
+                code::OK
+            };
         }
     };
     ui::init(cli.global.no_color, cli.global.quiet);
@@ -138,7 +142,11 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
                 EnvKind::Kubernetes => Err(kubernetes_pending(&name)),
             }
         }
-        Command::Logs { env: name, follow, tail } => {
+        Command::Logs {
+            env: name,
+            follow,
+            tail,
+        } => {
             let env = ctx.project.environment(&name)?.clone();
             match env.kind {
                 EnvKind::Docker => commands::local::logs(&mut ctx, &name, follow, tail),

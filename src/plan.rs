@@ -81,6 +81,10 @@ pub struct Exec {
     /// Capture stdout (for lbc to read) instead of streaming it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub capture: bool,
+    /// The child's stdout is progress (a tool's chatter), not data: it goes to stderr so
+    /// that lbc's stdout keeps only lbc's own result.
+    #[serde(skip)]
+    pub progress: bool,
 }
 
 fn is_inherit(s: &Stdin) -> bool {
@@ -99,6 +103,7 @@ impl Exec {
             cwd: cwd.into(),
             stdin: Stdin::Inherit,
             capture: false,
+            progress: false,
         }
     }
     pub fn env(mut self, var: EnvVar) -> Self {
@@ -114,6 +119,16 @@ impl Exec {
             crate::ui::register_secret(s);
         }
         self.stdin = stdin;
+        self
+    }
+    /// Mark the child's stdout as progress output (see [`Exec::progress`]).
+    pub fn progress(mut self) -> Self {
+        self.progress = true;
+        self
+    }
+    /// The child's stdout is data for the user (`docker logs`): keep it on stdout.
+    pub fn data(mut self) -> Self {
+        self.progress = false;
         self
     }
     pub fn capture(mut self) -> Self {
@@ -276,7 +291,10 @@ mod tests {
     #[test]
     fn quoting_is_literal() {
         assert_eq!(shell_quote("abc"), "abc");
-        assert_eq!(shell_quote("$(touch /tmp/x); echo"), "'$(touch /tmp/x); echo'");
+        assert_eq!(
+            shell_quote("$(touch /tmp/x); echo"),
+            "'$(touch /tmp/x); echo'"
+        );
         assert_eq!(shell_quote("it's"), "'it'\\''s'");
         assert_eq!(shell_quote(""), "''");
     }

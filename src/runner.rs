@@ -4,8 +4,9 @@
 //! - each command is echoed (secrets redacted) before it runs; output streams through,
 //!   with a child's stdout sent to stderr when lbc's own stdout carries JSON;
 //! - SIGINT: a foreground child on a terminal got it already, so lbc waits for it; off a
-//!   terminal lbc forwards it. SIGTERM and SIGHUP are forwarded. lbc exits 130 after an
-//!   interrupt;
+//!   terminal each child runs in a process group of its own and lbc forwards SIGINT to
+//!   that group. SIGTERM and SIGHUP are forwarded (to the child on a terminal, to its
+//!   group elsewhere). lbc exits 130 after an interrupt;
 //! - the child's exit code is passed through.
 
 use std::collections::HashMap;
@@ -25,6 +26,13 @@ use crate::ui;
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static CHILD_PID: AtomicI32 = AtomicI32::new(0);
 static SIGNALS: OnceLock<()> = OnceLock::new();
+/// Off a terminal children get a process group of their own, and signals go to the whole
+/// group, so that `sh -c "a; b"` and the programs it started all stop.
+static OWN_GROUP: OnceLock<bool> = OnceLock::new();
+
+fn own_group() -> bool {
+    *OWN_GROUP.get_or_init(|| !std::io::stdin().is_terminal())
+}
 
 /// True once the user pressed Ctrl-C or lbc got SIGTERM/SIGHUP.
 pub fn interrupted() -> bool {
@@ -46,17 +54,19 @@ fn install_signal_handlers() {
         let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
             return;
         };
-        let stdin_is_terminal = std::io::stdin().is_terminal();
+        let group = own_group();
         std::thread::spawn(move || {
             for sig in signals.forever() {
                 INTERRUPTED.store(true, Ordering::SeqCst);
                 let pid = CHILD_PID.load(Ordering::SeqCst);
                 // On a terminal the child is in our foreground process group and got
                 // SIGINT from the terminal already: sending it again would double it.
-                let forward = pid > 0 && (sig != SIGINT || !stdin_is_terminal);
+                let forward = pid > 0 && (sig != SIGINT || group);
                 if forward {
                     if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
-                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), s);
+                        // A negative pid names the child's whole process group.
+                        let target = if group { -pid } else { pid };
+                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(target), s);
                     }
                 }
                 if pid == 0 && sig != SIGINT {
@@ -201,9 +211,14 @@ impl Runner {
         check_interrupt()?;
         install_signal_handlers();
         let prog = self.resolve(&exec.argv[0])?;
-        let mut expr = duct::cmd(prog, &exec.argv[1..])
-            .dir(&exec.cwd)
-            .unchecked();
+        let mut expr = duct::cmd(prog, &exec.argv[1..]).dir(&exec.cwd).unchecked();
+        if own_group() {
+            expr = expr.before_spawn(|cmd| {
+                use std::os::unix::process::CommandExt;
+                cmd.process_group(0);
+                Ok(())
+            });
+        }
         for v in &exec.env {
             expr = expr.env(&v.name, v.real_value());
         }
@@ -217,7 +232,7 @@ impl Runner {
             if quiet_stderr {
                 expr = expr.stderr_capture();
             }
-        } else if self.json {
+        } else if self.json || exec.progress {
             expr = expr.stdout_to_stderr();
         }
         let handle = expr.start().map_err(|e| {

@@ -97,7 +97,10 @@ impl Builds {
 fn ensure_dir(dir: &Path) -> Result<(), Error> {
     if !dir.is_dir() {
         fs_err::create_dir_all(dir).map_err(|e| io(dir, e))?;
-        write_atomic(&dir.join(".gitignore"), b"# lbc's local state; never committed\n*\n")?;
+        write_atomic(
+            &dir.join(".gitignore"),
+            b"# lbc's local state; never committed\n*\n",
+        )?;
     }
     Ok(())
 }

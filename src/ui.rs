@@ -113,7 +113,12 @@ pub fn error(msg: &str, causes: &[String], hint: Option<&str>) {
         let _ = writeln!(err, "  caused by: {}", redact(c));
     }
     if let Some(h) = hint {
-        let _ = writeln!(err, "{} {}", console::style("hint:").cyan().bold(), redact(h));
+        let _ = writeln!(
+            err,
+            "{} {}",
+            console::style("hint:").cyan().bold(),
+            redact(h)
+        );
     }
 }
 

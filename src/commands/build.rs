@@ -39,7 +39,10 @@ pub fn paths(project: &Loaded, image: &Image) -> Result<(PathBuf, PathBuf), Erro
         return Err(project.error_at(
             &["image", "context"],
             &format!("build context {} is not a directory", context.display()),
-            Some("set `context` under [image] to a directory of the repository (default \".\")".into()),
+            Some(
+                "set `context` under [image] to a directory of the repository (default \".\")"
+                    .into(),
+            ),
         ));
     }
     let dockerfile = project.root.join(&image.dockerfile);
@@ -97,9 +100,14 @@ pub fn stage_build(project: &Loaded, stage: &str) -> Result<(Exec, String), Erro
     let reference = format!("lbc-task/{}:{stage}", project.project());
     let mut argv = vec!["docker".to_owned(), "build".into()];
     push_build_args(&mut argv, image, &args);
-    argv.extend(["--target".into(), stage.to_owned(), "--tag".into(), reference.clone()]);
+    argv.extend([
+        "--target".into(),
+        stage.to_owned(),
+        "--tag".into(),
+        reference.clone(),
+    ]);
     argv.push(image.context.clone());
-    Ok((Exec::new(argv, &project.root), reference))
+    Ok((Exec::new(argv, &project.root).progress(), reference))
 }
 
 /// Compute the build: target, and the plan of `docker build` (or `docker tag`, or nothing).
@@ -112,6 +120,14 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
 
     let git = tools::git::inspect(&project.root);
     let mut plan = Plan::new("build");
+    let reachable = match docker::daemon_version(ctx.runner, &project.root) {
+        Ok(_) => true,
+        Err(e) if ctx.settings.dry_run => {
+            plan.note(format!("{e}: cannot tell whether the image is up to date"));
+            false
+        }
+        Err(e) => return Err(e),
+    };
     let (tag, extra_tags, revision) = match &git {
         Some(g) => {
             let mut extra = Vec::new();
@@ -124,14 +140,19 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
             (g.tag(), extra, Some(g.sha.clone()))
         }
         None => {
-            plan.note("not a git repository (or no commit yet): the tag is derived from the inputs hash");
+            plan.note(
+                "not a git repository (or no commit yet): the tag is derived from the inputs hash",
+            );
             (String::new(), Vec::new(), None)
         }
     };
 
     let mut extra_inputs: Vec<String> = args.iter().map(|(k, v)| format!("arg {k}={v}")).collect();
     extra_inputs.push(format!("target {}", image.target.as_deref().unwrap_or("")));
-    extra_inputs.push(format!("platform {}", image.platform.as_deref().unwrap_or("")));
+    extra_inputs.push(format!(
+        "platform {}",
+        image.platform.as_deref().unwrap_or("")
+    ));
     extra_inputs.push(format!("dockerfile {}", image.dockerfile));
     let (inputs_hash, files) = context::inputs_hash(&context_dir, &dockerfile, &extra_inputs)?;
     let tag = if tag.is_empty() {
@@ -149,26 +170,18 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
     let mut missing_refs = references.clone();
     if !force {
         let builds = Builds::load(&project.root)?;
-        if let Some(rec) = builds.by_inputs(&inputs_hash) {
-            match docker::daemon_version(ctx.runner, &project.root) {
-                Ok(_) => {
-                    if docker::image_inspect(ctx.runner, &project.root, &rec.image_id)?.is_some() {
-                        let mut missing = Vec::new();
-                        for r in &references {
-                            match docker::image_inspect(ctx.runner, &project.root, r)? {
-                                Some(info) if info.id == rec.image_id => {}
-                                _ => missing.push(r.clone()),
-                            }
-                        }
-                        up_to_date = missing.is_empty();
-                        missing_refs = missing;
-                        reuse = Some(rec.clone());
+        if let Some(rec) = builds.by_inputs(&inputs_hash).filter(|_| reachable) {
+            if docker::image_inspect(ctx.runner, &project.root, &rec.image_id)?.is_some() {
+                let mut missing = Vec::new();
+                for r in &references {
+                    match docker::image_inspect(ctx.runner, &project.root, r)? {
+                        Some(info) if info.id == rec.image_id => {}
+                        _ => missing.push(r.clone()),
                     }
                 }
-                Err(e) if ctx.settings.dry_run => {
-                    plan.note(format!("{e}: cannot tell whether the image is up to date"));
-                }
-                Err(e) => return Err(e),
+                up_to_date = missing.is_empty();
+                missing_refs = missing;
+                reuse = Some(rec.clone());
             }
         }
     }
@@ -178,12 +191,11 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
         _ => state::now_rfc3339(),
     };
     match &reuse {
-        Some(rec) if up_to_date => {
+        Some(_) if up_to_date => {
             plan.note(format!(
                 "{} is up to date: its inputs (context, Dockerfile, build args, target) did not change",
                 references[0]
             ));
-            let _ = rec;
         }
         Some(rec) => {
             plan.note(format!(
@@ -193,7 +205,10 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
             for r in &missing_refs {
                 plan.push(Step::exec(
                     format!("Tag the existing image as {r}"),
-                    docker::exec(["tag".to_owned(), rec.image_id.clone(), r.clone()], &project.root),
+                    docker::exec(
+                        ["tag".to_owned(), rec.image_id.clone(), r.clone()],
+                        &project.root,
+                    ),
                 ));
             }
         }
@@ -209,7 +224,10 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
                 argv.push(t.clone());
             }
             let mut labels = vec![
-                ("org.opencontainers.image.title", project.project().to_owned()),
+                (
+                    "org.opencontainers.image.title",
+                    project.project().to_owned(),
+                ),
                 ("org.opencontainers.image.created", created),
                 (
                     "org.opencontainers.image.version",
@@ -232,7 +250,7 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
             argv.push(image.context.clone());
             plan.push(Step::exec(
                 format!("Build {} ({files} files in the context)", references[0]),
-                Exec::new(argv, &project.root),
+                Exec::new(argv, &project.root).progress(),
             ));
         }
     }
@@ -382,7 +400,12 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
         ui::info(n);
     }
     let login_steps = usize::from(creds.is_some());
-    let build_steps = plan.steps.len() - if args.push { target.references.len() + login_steps } else { 0 };
+    let build_steps = plan.steps.len()
+        - if args.push {
+            target.references.len() + login_steps
+        } else {
+            0
+        };
     let (build_part, push_part) = plan.steps.split_at(build_steps);
     let build_plan = Plan {
         verb: plan.verb.clone(),
@@ -392,12 +415,22 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
     ctx.runner.run_plan(&build_plan)?;
 
     let info = docker::image_inspect(ctx.runner, &project.root, &target.references[0])?
-        .ok_or_else(|| Error::failed(format!("{} is missing after the build", target.references[0]), None))?;
+        .ok_or_else(|| {
+            Error::failed(
+                format!("{} is missing after the build", target.references[0]),
+                None,
+            )
+        })?;
 
     let mut digest = None;
     if args.push {
         for (i, step) in push_part.iter().enumerate() {
-            ui::step(&format!("[push {}/{}] {}", i + 1, push_part.len(), step.purpose));
+            ui::step(&format!(
+                "[push {}/{}] {}",
+                i + 1,
+                push_part.len(),
+                step.purpose
+            ));
             let res = ctx.runner.run_step(step);
             if let Err(e) = res {
                 let is_login = i == 0 && creds.is_some();
@@ -449,7 +482,11 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
     if target.up_to_date {
         ui::success(&format!("{} is up to date (no build needed)", record.image));
     } else {
-        ui::success(&format!("built {} ({})", record.image, short_id(&record.image_id)));
+        ui::success(&format!(
+            "built {} ({})",
+            record.image,
+            short_id(&record.image_id)
+        ));
     }
     if let Some(d) = &digest {
         ui::success(&format!("pushed {}@{d}", target.repository));

@@ -47,16 +47,43 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
 
     // docker
     match tools::find("docker") {
-        Err(e) => checks.push(check("docker", false, e.to_string(), e.hint().map(str::to_owned), true)),
+        Err(e) => checks.push(check(
+            "docker",
+            false,
+            e.to_string(),
+            e.hint().map(str::to_owned),
+            true,
+        )),
         Ok(path) => {
             let client = runner
-                .query(&Exec::new(["docker", "version", "--format", "{{.Client.Version}}"], &cwd))
+                .query(&Exec::new(
+                    ["docker", "version", "--format", "{{.Client.Version}}"],
+                    &cwd,
+                ))
                 .map(|o| o.stdout.trim().to_owned())
                 .unwrap_or_default();
-            checks.push(check("docker", true, format!("client {client} at {}", path.display()), None, true));
+            checks.push(check(
+                "docker",
+                true,
+                format!("client {client} at {}", path.display()),
+                None,
+                true,
+            ));
             match docker::daemon_version(runner, &cwd) {
-                Ok(v) => checks.push(check("docker daemon", true, format!("engine {v} answers"), None, true)),
-                Err(e) => checks.push(check("docker daemon", false, e.to_string(), e.hint().map(str::to_owned), true)),
+                Ok(v) => checks.push(check(
+                    "docker daemon",
+                    true,
+                    format!("engine {v} answers"),
+                    None,
+                    true,
+                )),
+                Err(e) => checks.push(check(
+                    "docker daemon",
+                    false,
+                    e.to_string(),
+                    e.hint().map(str::to_owned),
+                    true,
+                )),
             }
         }
     }
@@ -67,22 +94,45 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
                 .query(&Exec::new(["git", "--version"], &cwd))
                 .map(|o| o.stdout.trim().to_owned())
                 .unwrap_or_default();
-            checks.push(check("git", true, format!("{v} at {}", p.display()), None, false));
+            checks.push(check(
+                "git",
+                true,
+                format!("{v} at {}", p.display()),
+                None,
+                false,
+            ));
         }
-        Err(e) => checks.push(check("git", false, e.to_string(), e.hint().map(str::to_owned), false)),
+        Err(e) => checks.push(check(
+            "git",
+            false,
+            e.to_string(),
+            e.hint().map(str::to_owned),
+            false,
+        )),
     }
     let in_repo = tools::git::inspect(&cwd).is_some();
     checks.push(check(
         "git repository",
         in_repo,
-        if in_repo { "the project is in a git repository with commits".into() } else { "not a git repository, or no commit yet: image tags fall back to the inputs hash".into() },
-        Some("`git init && git add -A && git commit -m init` so images are tagged by commit".into()),
+        if in_repo {
+            "the project is in a git repository with commits".into()
+        } else {
+            "not a git repository, or no commit yet: image tags fall back to the inputs hash".into()
+        },
+        Some(
+            "`git init && git add -A && git commit -m init` so images are tagged by commit".into(),
+        ),
         false,
     ));
 
     // helm and kubectl: required only when a kubernetes environment exists.
     let need_k8s = !k8s_envs.is_empty();
-    let helm_bins: Vec<String> = unique(k8s_envs.iter().map(|(_, e)| e.helm.clone().unwrap_or_else(|| "helm".into())), "helm");
+    let helm_bins: Vec<String> = unique(
+        k8s_envs
+            .iter()
+            .map(|(_, e)| e.helm.clone().unwrap_or_else(|| "helm".into())),
+        "helm",
+    );
     for bin in helm_bins {
         match tools::find(&bin) {
             Ok(p) => {
@@ -92,23 +142,56 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
                     .unwrap_or_default();
                 let major = helm::major_version(&v);
                 let ok = matches!(major, Some(3) | Some(4));
-                checks.push(check(&bin, ok, format!("{v} at {}", p.display()), Some("lbc supports helm v3 and v4".into()), need_k8s));
+                checks.push(check(
+                    &bin,
+                    ok,
+                    format!("{v} at {}", p.display()),
+                    Some("lbc supports helm v3 and v4".into()),
+                    need_k8s,
+                ));
             }
-            Err(e) => checks.push(check(&bin, false, e.to_string(), e.hint().map(str::to_owned), need_k8s)),
+            Err(e) => checks.push(check(
+                &bin,
+                false,
+                e.to_string(),
+                e.hint().map(str::to_owned),
+                need_k8s,
+            )),
         }
     }
-    let kubectl_bins: Vec<String> = unique(k8s_envs.iter().map(|(_, e)| e.kubectl.clone().unwrap_or_else(|| "kubectl".into())), "kubectl");
+    let kubectl_bins: Vec<String> = unique(
+        k8s_envs
+            .iter()
+            .map(|(_, e)| e.kubectl.clone().unwrap_or_else(|| "kubectl".into())),
+        "kubectl",
+    );
     for bin in &kubectl_bins {
         match tools::find(bin) {
             Ok(p) => {
                 let v = runner
-                    .query(&kubectl::exec(bin, ["version", "--client", "-o", "json"], &cwd))
+                    .query(&kubectl::exec(
+                        bin,
+                        ["version", "--client", "-o", "json"],
+                        &cwd,
+                    ))
                     .ok()
                     .and_then(|o| kubectl::client_version(&o.stdout))
                     .unwrap_or_else(|| "unknown version".into());
-                checks.push(check(bin, true, format!("{v} at {}", p.display()), None, need_k8s));
+                checks.push(check(
+                    bin,
+                    true,
+                    format!("{v} at {}", p.display()),
+                    None,
+                    need_k8s,
+                ));
             }
-            Err(e) => checks.push(check(bin, false, e.to_string(), e.hint().map(str::to_owned), need_k8s)),
+            Err(e) => checks.push(check(
+                bin,
+                false,
+                e.to_string(),
+                e.hint().map(str::to_owned),
+                need_k8s,
+            )),
         }
     }
     // contexts of the configured environments
@@ -121,10 +204,19 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
             checks.push(check(&format!("env {name}"), false, "no `context` set".into(), Some(format!("set `context = \"NAME\"` under [env.{name}]: lbc always passes the context explicitly")), true));
             continue;
         };
-        let mut args = vec!["config".to_owned(), "get-contexts".into(), "-o".into(), "name".into()];
+        let mut args = vec![
+            "config".to_owned(),
+            "get-contexts".into(),
+            "-o".into(),
+            "name".into(),
+        ];
         if let Some(k) = &env.kubeconfig {
             args.push("--kubeconfig".into());
-            args.push(project.map(|p| p.root.join(k).display().to_string()).unwrap_or_else(|| k.clone()));
+            args.push(
+                project
+                    .map(|p| p.root.join(k).display().to_string())
+                    .unwrap_or_else(|| k.clone()),
+            );
         }
         let out = runner.query(&kubectl::exec(&bin, args, &cwd))?;
         let found = out.stdout.lines().any(|l| l.trim() == ctx_name);
@@ -143,8 +235,14 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
             checks.push(check(
                 &format!("${var}"),
                 set,
-                if set { "set (value not shown)".into() } else { "not set: `lbc build --push` will refuse".into() },
-                Some(format!("export {var}=... (in CI: a masked secret variable)")),
+                if set {
+                    "set (value not shown)".into()
+                } else {
+                    "not set: `lbc build --push` will refuse".into()
+                },
+                Some(format!(
+                    "export {var}=... (in CI: a masked secret variable)"
+                )),
                 false,
             ));
         }
@@ -156,7 +254,13 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
     } else {
         let mut out = String::new();
         for c in &checks {
-            let mark = if c.ok { console::style("ok     ").green() } else if c.required { console::style("PROBLEM").red() } else { console::style("warning").yellow() };
+            let mark = if c.ok {
+                console::style("ok     ").green()
+            } else if c.required {
+                console::style("PROBLEM").red()
+            } else {
+                console::style("warning").yellow()
+            };
             out.push_str(&format!("{mark}  {:16} {}\n", c.name, c.detail));
             if let Some(f) = &c.fix {
                 out.push_str(&format!("         {:16} fix: {f}\n", ""));
@@ -165,7 +269,10 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
         ui::data(&out);
     }
     if failed_required {
-        return Err(Error::failed("some required checks failed (see above)", None));
+        return Err(Error::failed(
+            "some required checks failed (see above)",
+            None,
+        ));
     }
     Ok(())
 }

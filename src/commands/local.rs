@@ -49,13 +49,21 @@ pub fn chosen_image(ctx: &Ctx, args: &DeployArgs) -> Result<String, Error> {
     }
     builds.last().map(|b| b.image.clone()).ok_or_else(|| {
         Error::usage(
-            format!("no image has been built for `{}` yet", ctx.project.project()),
+            format!(
+                "no image has been built for `{}` yet",
+                ctx.project.project()
+            ),
             Some("run `lbc build` first, or pass `--image REF`".into()),
         )
     })
 }
 
-pub fn deploy(ctx: &mut Ctx, env_name: &str, env: &Environment, args: &DeployArgs) -> Result<(), Error> {
+pub fn deploy(
+    ctx: &mut Ctx,
+    env_name: &str,
+    env: &Environment,
+    args: &DeployArgs,
+) -> Result<(), Error> {
     debug_assert_eq!(env.kind, EnvKind::Docker);
     tools::find("docker")?;
     let root = ctx.root().to_owned();
@@ -69,7 +77,9 @@ pub fn deploy(ctx: &mut Ctx, env_name: &str, env: &Environment, args: &DeployArg
         .map_err(|e| Error::usage(e, None))?
         .unwrap_or(DEFAULT_TIMEOUT);
     let mut plan = Plan::new(format!("deploy {env_name}"));
-    plan.note(format!("target: Docker engine on this machine, container {name}"));
+    plan.note(format!(
+        "target: Docker engine on this machine, container {name}"
+    ));
 
     let reachable = match docker::daemon_version(ctx.runner, &root) {
         Ok(_) => true,
@@ -109,7 +119,12 @@ pub fn deploy(ctx: &mut Ctx, env_name: &str, env: &Environment, args: &DeployArg
         ));
     }
     if env.protected && !ctx.settings.dry_run {
-        guard_protected(env_name, "deploy", &[("image", image.clone()), ("container", name.clone())], args.yes)?;
+        guard_protected(
+            env_name,
+            "deploy",
+            &[("image", image.clone()), ("container", name.clone())],
+            args.yes,
+        )?;
     }
     if let Some(c) = &existing {
         plan.push(Step::exec(
@@ -127,7 +142,12 @@ pub fn deploy(ctx: &mut Ctx, env_name: &str, env: &Environment, args: &DeployArg
         "--label".into(),
         format!("lbc.env={env_name}"),
         "--publish".into(),
-        format!("{}:{}:{}", env.bind_address(), env.host_port(), env.container_port()),
+        format!(
+            "{}:{}:{}",
+            env.bind_address(),
+            env.host_port(),
+            env.container_port()
+        ),
     ];
     let mut vars = Vec::new();
     for (k, v) in &env.vars {
@@ -138,7 +158,7 @@ pub fn deploy(ctx: &mut Ctx, env_name: &str, env: &Environment, args: &DeployArg
     argv.push(image.clone());
     plan.push(Step::exec(
         format!("Start {image} as {name}"),
-        docker::exec(argv, &root).envs(vars),
+        docker::exec(argv, &root).envs(vars).capture(),
     ));
     let url = url(env);
     match &env.health {
@@ -173,7 +193,10 @@ pub fn deploy(ctx: &mut Ctx, env_name: &str, env: &Environment, args: &DeployArg
     if let Err(e) = ctx.runner.run_plan(&plan) {
         // Leave nothing half-done: show why, then remove the container that failed.
         if !matches!(e, Error::Interrupted) {
-            if let Ok(out) = ctx.runner.query(&docker::exec(["logs", "--tail", "30", &name], &root)) {
+            if let Ok(out) = ctx
+                .runner
+                .query(&docker::exec(["logs", "--tail", "30", &name], &root))
+            {
                 let text = format!("{}{}", out.stdout, out.stderr);
                 if !text.trim().is_empty() {
                     ui::info(&format!("last log lines of {name}:"));
@@ -181,17 +204,24 @@ pub fn deploy(ctx: &mut Ctx, env_name: &str, env: &Environment, args: &DeployArg
                 }
             }
         }
-        let _ = ctx.runner.query(&docker::exec(["rm", "--force", &name], &root));
+        let _ = ctx
+            .runner
+            .query(&docker::exec(["rm", "--force", &name], &root));
         return Err(e);
     }
     ui::success(&format!("{name} is running {image}"));
     if ctx.settings.json {
-        print_result(ctx.settings, ctx.runner, &plan.verb, serde_json::json!({
-            "environment": env_name,
-            "container": name,
-            "image": image,
-            "url": url,
-        }));
+        print_result(
+            ctx.settings,
+            ctx.runner,
+            &plan.verb,
+            serde_json::json!({
+                "environment": env_name,
+                "container": name,
+                "image": image,
+                "url": url,
+            }),
+        );
     } else {
         ui::data(&url);
     }
@@ -209,7 +239,10 @@ pub fn status(ctx: &mut Ctx, env_name: &str, env: &Environment) -> Result<(), Er
     let name = container_name(ctx.project.project(), env_name);
     if ctx.settings.dry_run {
         let mut plan = Plan::new(format!("status {env_name}"));
-        plan.push(Step::exec("Inspect the container", docker::exec(["container", "inspect", &name], &root)));
+        plan.push(Step::exec(
+            "Inspect the container",
+            docker::exec(["container", "inspect", &name], &root),
+        ));
         print_plan(ctx.settings, &plan);
         return Ok(());
     }
@@ -236,7 +269,11 @@ pub fn status(ctx: &mut Ctx, env_name: &str, env: &Environment) -> Result<(), Er
             Some(c) => ui::data(&format!(
                 "{env_name}: {}{}\n  container: {name}\n  image: {}\n  started: {}\n  url: {}",
                 c.state.status,
-                c.state.health.as_ref().map(|h| format!(" ({})", h.status)).unwrap_or_default(),
+                c.state
+                    .health
+                    .as_ref()
+                    .map(|h| format!(" ({})", h.status))
+                    .unwrap_or_default(),
                 c.config.image,
                 c.state.started_at,
                 url(env)
@@ -256,7 +293,10 @@ pub fn logs(ctx: &mut Ctx, env_name: &str, follow: bool, tail: u32) -> Result<()
     }
     args.push(name.clone());
     let mut plan = Plan::new(format!("logs {env_name}"));
-    plan.push(Step::exec(format!("Show the logs of {name}"), docker::exec(args, &root)));
+    plan.push(Step::exec(
+        format!("Show the logs of {name}"),
+        docker::exec(args, &root).data(),
+    ));
     if ctx.settings.dry_run {
         print_plan(ctx.settings, &plan);
         return Ok(());
@@ -307,6 +347,11 @@ pub fn destroy(ctx: &mut Ctx, env_name: &str, env: &Environment, yes: bool) -> R
     if exists {
         ui::success(&format!("removed {name}"));
     }
-    print_result(ctx.settings, ctx.runner, &plan.verb, serde_json::json!({"environment": env_name, "container": name, "removed": exists}));
+    print_result(
+        ctx.settings,
+        ctx.runner,
+        &plan.verb,
+        serde_json::json!({"environment": env_name, "container": name, "removed": exists}),
+    );
     Ok(())
 }

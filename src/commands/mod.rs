@@ -73,7 +73,12 @@ pub fn lbc_env(project: &Loaded, extra: &[(&str, String)]) -> Vec<EnvVar> {
 
 /// Ask for confirmation before acting on a protected environment: the user types its
 /// name on a terminal; elsewhere only `--yes` lets lbc go on.
-pub fn guard_protected(env_name: &str, what: &str, details: &[(&str, String)], yes: bool) -> Result<(), Error> {
+pub fn guard_protected(
+    env_name: &str,
+    what: &str,
+    details: &[(&str, String)],
+    yes: bool,
+) -> Result<(), Error> {
     if yes {
         return Ok(());
     }
@@ -88,7 +93,9 @@ pub fn guard_protected(env_name: &str, what: &str, details: &[(&str, String)], y
         ui::info(&format!("  {k}: {v}"));
     }
     let typed: String = dialoguer::Input::new()
-        .with_prompt(format!("`{env_name}` is protected. Type its name to {what}"))
+        .with_prompt(format!(
+            "`{env_name}` is protected. Type its name to {what}"
+        ))
         .allow_empty(true)
         .interact_text()
         .map_err(|_| Error::Interrupted)?;

@@ -88,7 +88,8 @@ fn example_for(task: &str) -> String {
 }
 
 /// The plan of one verb's tasks.
-pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
+/// The plan, and for each step the task it runs (`None` for a stage build).
+pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error> {
     let selected = select(ctx, verb)?;
     let mut plan = Plan::new(verb.name.replace('-', " "));
     let project = &ctx.project;
@@ -99,6 +100,7 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
         None
     };
     let mut built_stages: Vec<String> = Vec::new();
+    let mut owners: Vec<Option<String>> = Vec::new();
     let catalog = if selected.iter().any(|(_, t)| t.image.is_some()) {
         Some(Catalog::load()?)
     } else {
@@ -124,6 +126,7 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
                 let (exec, reference) = build::stage_build(project, stage)?;
                 if !built_stages.contains(stage) {
                     built_stages.push(stage.clone());
+                    owners.push(None);
                     plan.push(Step::exec(
                         format!("Build the `{stage}` stage for tasks"),
                         exec,
@@ -180,21 +183,35 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
                 }
                 argv.push(image);
                 argv.extend(command);
-                docker::exec(argv.into_iter().skip(1), &project.root).envs(in_env)
+                docker::exec(argv.into_iter().skip(1), &project.root)
+                    .envs(in_env)
+                    .data()
             }
         };
+        owners.push(Some(name.clone()));
         plan.push(Step::exec(purpose, exec));
     }
-    Ok(plan)
+    Ok((plan, owners))
 }
 
 pub fn run(ctx: &mut Ctx, verb: &Verb) -> Result<(), Error> {
-    let plan = plan(ctx, verb)?;
+    let (plan, owners) = plan(ctx, verb)?;
     if ctx.settings.dry_run {
         print_plan(ctx.settings, &plan);
         return Ok(());
     }
-    ctx.runner.run_plan(&plan)?;
+    let done_before = ctx.runner.results.len();
+    ctx.runner.run_plan(&plan).map_err(|e| {
+        let failed = ctx.runner.results.len() - done_before;
+        match (e, owners.get(failed).cloned().flatten()) {
+            (Error::ChildFailed { code, .. }, Some(task)) => Error::ChildFailed {
+                what: format!("task `{task}`"),
+                code,
+                hint: None,
+            },
+            (e, _) => e,
+        }
+    })?;
     print_result(ctx.settings, ctx.runner, &plan.verb, serde_json::json!({}));
     Ok(())
 }

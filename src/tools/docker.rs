@@ -20,15 +20,12 @@ where
 {
     let mut argv = vec!["docker".to_owned()];
     argv.extend(args.into_iter().map(Into::into));
-    Exec::new(argv, cwd)
+    Exec::new(argv, cwd).progress()
 }
 
 /// Check that the daemon answers; returns the server version.
 pub fn daemon_version(runner: &Runner, cwd: &Path) -> Result<String, Error> {
-    let out = runner.query(&exec(
-        ["version", "--format", "{{.Server.Version}}"],
-        cwd,
-    ))?;
+    let out = runner.query(&exec(["version", "--format", "{{.Server.Version}}"], cwd))?;
     let version = out.stdout.trim();
     if out.ok() && !version.is_empty() {
         return Ok(version.to_owned());
@@ -87,7 +84,11 @@ impl ImageInfo {
 }
 
 /// `docker image inspect REF`, or `None` when there is no such image.
-pub fn image_inspect(runner: &Runner, cwd: &Path, reference: &str) -> Result<Option<ImageInfo>, Error> {
+pub fn image_inspect(
+    runner: &Runner,
+    cwd: &Path,
+    reference: &str,
+) -> Result<Option<ImageInfo>, Error> {
     let out = runner.query(&exec(["image", "inspect", "--", reference], cwd))?;
     if !out.ok() {
         if out.stderr.contains("No such") || out.stderr.contains("no such") {
@@ -97,7 +98,10 @@ pub fn image_inspect(runner: &Runner, cwd: &Path, reference: &str) -> Result<Opt
         return Ok(None);
     }
     let mut infos: Vec<ImageInfo> = serde_json::from_str(&out.stdout).map_err(|e| {
-        Error::failed(format!("could not read `docker image inspect` output: {e}"), None)
+        Error::failed(
+            format!("could not read `docker image inspect` output: {e}"),
+            None,
+        )
     })?;
     Ok(infos.pop())
 }
@@ -177,7 +181,12 @@ pub fn registry_host(repository: &str) -> String {
 }
 
 /// Poll `url` until it answers 200 while `container` keeps running.
-pub fn wait_http(runner: &Runner, url: &str, container: &str, timeout: Duration) -> Result<(), Error> {
+pub fn wait_http(
+    runner: &Runner,
+    url: &str,
+    container: &str,
+    timeout: Duration,
+) -> Result<(), Error> {
     let spinner = ui::spinner(&format!("waiting for {url}"));
     let start = Instant::now();
     let cwd = std::env::temp_dir();
@@ -234,22 +243,37 @@ pub fn wait_healthy(runner: &Runner, container: &str, timeout: Duration) -> Resu
     let start = Instant::now();
     let result = loop {
         let Some(c) = container_inspect(runner, &cwd, container)? else {
-            break Err(Error::failed(format!("container {container} disappeared"), None));
+            break Err(Error::failed(
+                format!("container {container} disappeared"),
+                None,
+            ));
         };
-        match (c.state.status.as_str(), c.state.health.as_ref().map(|h| h.status.as_str())) {
+        match (
+            c.state.status.as_str(),
+            c.state.health.as_ref().map(|h| h.status.as_str()),
+        ) {
             ("running", None | Some("healthy")) => break Ok(()),
             ("running" | "created", _) => {}
             (status, _) => {
                 break Err(Error::failed(
-                    format!("container {container} stopped ({status}, exit code {})", c.state.exit_code),
+                    format!(
+                        "container {container} stopped ({status}, exit code {})",
+                        c.state.exit_code
+                    ),
                     Some("its last log lines are above".to_owned()),
                 ))
             }
         }
         if start.elapsed() >= timeout {
             break Err(Error::failed(
-                format!("container {container} was not healthy within {}s", timeout.as_secs()),
-                Some("raise `timeout` for the environment, or check the image's HEALTHCHECK".to_owned()),
+                format!(
+                    "container {container} was not healthy within {}s",
+                    timeout.as_secs()
+                ),
+                Some(
+                    "raise `timeout` for the environment, or check the image's HEALTHCHECK"
+                        .to_owned(),
+                ),
             ));
         }
         runner::sleep(Duration::from_millis(300))?;

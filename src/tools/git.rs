@@ -114,10 +114,16 @@ fn version_at(repo: &git2::Repository, head: git2::Oid) -> Option<String> {
             let v = name.strip_prefix('v')?;
             let core = v.split(['-', '+']).next()?;
             let parts: Vec<&str> = core.split('.').collect();
-            (parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())))
-                .then(|| v.to_owned())
+            (parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())))
+            .then(|| v.to_owned())
         })
-        .filter(|v| v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+        .filter(|v| {
+            v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        })
         .collect();
     found.sort();
     found.pop()
@@ -127,7 +133,10 @@ fn version_at(repo: &git2::Repository, head: git2::Oid) -> Option<String> {
 pub fn strip_credentials(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+        let host = authority
+            .rsplit_once('@')
+            .map(|(_, h)| h)
+            .unwrap_or(authority);
         if path.is_empty() {
             format!("{scheme}://{host}")
         } else {
@@ -158,6 +167,9 @@ mod tests {
             strip_credentials("https://bob:s3cret@git.example.com/team/x.git"),
             "https://git.example.com/team/x.git"
         );
-        assert_eq!(strip_credentials("git@host:team/x.git"), "git@host:team/x.git");
+        assert_eq!(
+            strip_credentials("git@host:team/x.git"),
+            "git@host:team/x.git"
+        );
     }
 }

@@ -11,7 +11,7 @@ where
 {
     let mut argv = vec![helm.to_owned()];
     argv.extend(args.into_iter().map(Into::into));
-    Exec::new(argv, cwd)
+    Exec::new(argv, cwd).progress()
 }
 
 /// `helm version --short` prints `v4.1.4+g...`; returns the major version.

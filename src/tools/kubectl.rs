@@ -11,7 +11,7 @@ where
 {
     let mut argv = vec![kubectl.to_owned()];
     argv.extend(args.into_iter().map(Into::into));
-    Exec::new(argv, cwd)
+    Exec::new(argv, cwd).progress()
 }
 
 /// `kubectl version --client -o json` -> `v1.35.0`.

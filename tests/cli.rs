@@ -1,0 +1,8 @@
+//! The one integration test binary: drives the real `lbc` binary on fixture projects,
+//! against the real Docker engine and registry where the test needs them.
+
+mod support;
+
+mod core_config;
+mod core_docker;
+mod core_tasks;
