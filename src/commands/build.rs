@@ -120,14 +120,6 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
 
     let git = tools::git::inspect(&project.root);
     let mut plan = Plan::new("build");
-    let reachable = match docker::daemon_version(ctx.runner, &project.root) {
-        Ok(_) => true,
-        Err(e) if ctx.settings.dry_run => {
-            plan.note(format!("{e}: cannot tell whether the image is up to date"));
-            false
-        }
-        Err(e) => return Err(e),
-    };
     let (tag, extra_tags, revision) = match &git {
         Some(g) => {
             let mut extra = Vec::new();
@@ -164,26 +156,40 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
     let mut references = vec![format!("{repository}:{tag}")];
     references.extend(extra_tags.iter().map(|t| format!("{repository}:{t}")));
 
-    // The no-op skip: same inputs as a recorded build whose image still exists.
+    // The no-op skip: same inputs as a recorded build whose image still exists. Each
+    // probe also proves the daemon answers (an unreachable one is exit 4 before anything
+    // runs; in a dry run, a note).
     let mut reuse = None;
     let mut up_to_date = false;
     let mut missing_refs = references.clone();
-    if !force {
+    let probe = (|| -> Result<(), Error> {
         let builds = Builds::load(&project.root)?;
-        if let Some(rec) = builds.by_inputs(&inputs_hash).filter(|_| reachable) {
-            if docker::image_inspect(ctx.runner, &project.root, &rec.image_id)?.is_some() {
-                let mut missing = Vec::new();
-                for r in &references {
-                    match docker::image_inspect(ctx.runner, &project.root, r)? {
-                        Some(info) if info.id == rec.image_id => {}
-                        _ => missing.push(r.clone()),
-                    }
-                }
-                up_to_date = missing.is_empty();
-                missing_refs = missing;
-                reuse = Some(rec.clone());
+        let Some(rec) = builds.by_inputs(&inputs_hash).filter(|_| !force) else {
+            docker::daemon_version(ctx.runner, &project.root)?;
+            return Ok(());
+        };
+        let mut missing = Vec::new();
+        for r in &references {
+            match docker::image_inspect(ctx.runner, &project.root, r)? {
+                Some(info) if info.id == rec.image_id => {}
+                _ => missing.push(r.clone()),
             }
         }
+        if missing.is_empty()
+            || docker::image_inspect(ctx.runner, &project.root, &rec.image_id)?.is_some()
+        {
+            up_to_date = missing.is_empty();
+            missing_refs = missing;
+            reuse = Some(rec.clone());
+        }
+        Ok(())
+    })();
+    match probe {
+        Ok(()) => {}
+        Err(e @ Error::Unreachable { .. }) if ctx.settings.dry_run => {
+            plan.note(format!("{e}: cannot tell whether the image is up to date"));
+        }
+        Err(e) => return Err(e),
     }
 
     let created = match &git {
@@ -414,13 +420,19 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
     };
     ctx.runner.run_plan(&build_plan)?;
 
-    let info = docker::image_inspect(ctx.runner, &project.root, &target.references[0])?
-        .ok_or_else(|| {
-            Error::failed(
-                format!("{} is missing after the build", target.references[0]),
-                None,
-            )
-        })?;
+    let image_id = match (&target.reuse, target.up_to_date) {
+        (Some(rec), true) => rec.image_id.clone(),
+        _ => {
+            docker::image_inspect(ctx.runner, &project.root, &target.references[0])?
+                .ok_or_else(|| {
+                    Error::failed(
+                        format!("{} is missing after the build", target.references[0]),
+                        None,
+                    )
+                })?
+                .id
+        }
+    };
 
     let mut digest = None;
     if args.push {
@@ -463,12 +475,12 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
         repository: target.repository.clone(),
         tag: target.tag.clone(),
         tags: target.references.clone(),
-        image_id: info.id.clone(),
+        image_id: image_id.clone(),
         digest: digest.clone().or_else(|| {
             target
                 .reuse
                 .as_ref()
-                .filter(|r| r.image_id == info.id && !args.push)
+                .filter(|r| r.image_id == image_id && !args.push)
                 .and_then(|r| r.digest.clone())
         }),
         inputs_hash: target.inputs_hash.clone(),

@@ -23,8 +23,51 @@ where
     Exec::new(argv, cwd).progress()
 }
 
+fn unreachable(reason: &str) -> Error {
+    Error::Unreachable {
+        message: format!("the Docker daemon is not reachable: {reason}"),
+        hint: "start it (`systemctl start docker`, or `dockerd &` as root), or point DOCKER_HOST at a running engine; `lbc doctor` checks the setup".into(),
+    }
+}
+
+/// A read-only probe through the Engine API: `Ok(None)` for 404, the parsed body for
+/// 200, `Err` when the daemon is down; the outer `None` means "use the CLI".
+fn api_probe<T: serde::de::DeserializeOwned>(path: &str) -> Option<Result<Option<T>, Error>> {
+    let ep = super::docker_api::endpoint()?;
+    Some(match super::docker_api::get(&ep, path) {
+        super::docker_api::Reply::Unreachable(why) => Err(unreachable(&why)),
+        super::docker_api::Reply::Http(404, _) => Ok(None),
+        super::docker_api::Reply::Http(200, body) => {
+            serde_json::from_slice(&body).map(Some).map_err(|e| {
+                Error::failed(
+                    format!("could not read the Docker API's answer to {path}: {e}"),
+                    None,
+                )
+            })
+        }
+        super::docker_api::Reply::Http(code, body) => Err(Error::failed(
+            format!(
+                "the Docker daemon answered {code} to {path}: {}",
+                String::from_utf8_lossy(&body).trim()
+            ),
+            None,
+        )),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VersionInfo {
+    version: String,
+}
+
 /// Check that the daemon answers; returns the server version.
 pub fn daemon_version(runner: &Runner, cwd: &Path) -> Result<String, Error> {
+    if let Some(r) = api_probe::<VersionInfo>("/version") {
+        return r?
+            .map(|v| v.version)
+            .ok_or_else(|| unreachable("no version answer"));
+    }
     let out = runner.query(&exec(["version", "--format", "{{.Server.Version}}"], cwd))?;
     let version = out.stdout.trim();
     if out.ok() && !version.is_empty() {
@@ -37,10 +80,7 @@ pub fn daemon_version(runner: &Runner, cwd: &Path) -> Result<String, Error> {
         .unwrap_or("no answer")
         .trim()
         .to_owned();
-    Err(Error::Unreachable {
-        message: format!("the Docker daemon is not reachable: {reason}"),
-        hint: "start it (`systemctl start docker`, or `dockerd &` as root), or point DOCKER_HOST at a running engine; `lbc doctor` checks the setup".into(),
-    })
+    Err(unreachable(&reason))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,6 +129,12 @@ pub fn image_inspect(
     cwd: &Path,
     reference: &str,
 ) -> Result<Option<ImageInfo>, Error> {
+    if let Some(r) = api_probe(&format!(
+        "/images/{}/json",
+        super::docker_api::escape(reference)
+    )) {
+        return r;
+    }
     let out = runner.query(&exec(["image", "inspect", "--", reference], cwd))?;
     if !out.ok() {
         if out.stderr.contains("No such") || out.stderr.contains("no such") {
@@ -155,6 +201,12 @@ pub fn container_inspect(
     cwd: &Path,
     name: &str,
 ) -> Result<Option<ContainerInfo>, Error> {
+    if let Some(r) = api_probe(&format!(
+        "/containers/{}/json",
+        super::docker_api::escape(name)
+    )) {
+        return r;
+    }
     let out = runner.query(&exec(["container", "inspect", "--", name], cwd))?;
     if !out.ok() {
         if out.stderr.contains("No such") || out.stderr.contains("no such") {

@@ -2,6 +2,7 @@
 //! the tool's output; none runs anything itself (the runner does).
 
 pub mod docker;
+pub mod docker_api;
 pub mod git;
 pub mod helm;
 pub mod kubectl;
