@@ -48,33 +48,44 @@ pub fn check_interrupt() -> Result<(), Error> {
     }
 }
 
+/// What a signal does while lbc runs: note the interrupt, forward it to the child (or
+/// its group), and stop at once when no child is running and it is not SIGINT (loops
+/// notice SIGINT through [`check_interrupt`] and clean up).
+fn on_signal(sig: i32) {
+    use signal_hook::consts::SIGINT;
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    let pid = CHILD_PID.load(Ordering::SeqCst);
+    let group = *OWN_GROUP.get().unwrap_or(&false);
+    // On a terminal the child is in our foreground process group and got SIGINT from
+    // the terminal already: sending it again would double it.
+    if pid > 0 && (sig != SIGINT || group) {
+        if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
+            // A negative pid names the child's whole process group.
+            let target = if group { -pid } else { pid };
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(target), s);
+        }
+    }
+    if pid == 0 && sig != SIGINT {
+        signal_hook::low_level::exit(i32::from(crate::error::code::INTERRUPTED));
+    }
+}
+
+// A handler instead of a thread that waits for signals: it costs no thread start-up
+// on every run, which matters for short tasks (see docs/performance.md).
+#[allow(unsafe_code)]
 fn install_signal_handlers() {
     SIGNALS.get_or_init(|| {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
-            return;
-        };
-        let group = own_group();
-        std::thread::spawn(move || {
-            for sig in signals.forever() {
-                INTERRUPTED.store(true, Ordering::SeqCst);
-                let pid = CHILD_PID.load(Ordering::SeqCst);
-                // On a terminal the child is in our foreground process group and got
-                // SIGINT from the terminal already: sending it again would double it.
-                let forward = pid > 0 && (sig != SIGINT || group);
-                if forward {
-                    if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
-                        // A negative pid names the child's whole process group.
-                        let target = if group { -pid } else { pid };
-                        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(target), s);
-                    }
-                }
-                if pid == 0 && sig != SIGINT {
-                    // Nothing running to wait for: stop now, as an uncaught signal would.
-                    std::process::exit(i32::from(crate::error::code::INTERRUPTED));
-                }
-            }
-        });
+        own_group();
+        for sig in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
+            // SAFETY: `on_signal` only touches atomics and calls kill(2) or _exit(2),
+            // all async-signal-safe; it allocates nothing and takes no lock (OWN_GROUP
+            // is initialised just above, before any handler can run).
+            let _ = unsafe { signal_hook::low_level::register(sig, move || on_signal(sig)) };
+        }
     });
 }
 
