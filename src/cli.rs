@@ -80,17 +80,53 @@ pub enum Command {
         /// The task's name in [tasks].
         name: String,
     },
-    /// Deploy the last built image to an environment (`local` runs it on this machine's Docker).
+    /// Deploy the last built image to an environment and wait until it is rolled out
+    /// (`local` runs it on this machine's Docker; Kubernetes environments use Helm or kubectl).
     Deploy(DeployArgs),
+    /// Print the manifests a Kubernetes deploy would apply.
+    Render {
+        /// Environment name from lbc.toml.
+        env: String,
+        /// Render this image reference instead of the last build.
+        #[arg(long, env = "LBC_IMAGE")]
+        image: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Deploy to TO exactly the image (by digest) that runs in FROM: no rebuild.
+    Promote(PromoteArgs),
+    /// Show the release history of a Kubernetes environment.
+    History {
+        /// Environment name from lbc.toml.
+        env: String,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Roll a Kubernetes environment back to a revision (default: the previous one).
+    Rollback {
+        /// Environment name from lbc.toml.
+        env: String,
+        /// Revision to return to (see `lbc history ENV`).
+        revision: Option<u32>,
+        /// Confirm a protected environment without a prompt.
+        #[arg(long, env = "LBC_YES")]
+        yes: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// Show what runs in an environment.
     Status {
         /// Environment name from lbc.toml.
         env: String,
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// Show the logs of what runs in an environment.
     Logs {
         /// Environment name from lbc.toml.
         env: String,
+        #[command(flatten)]
+        target: TargetArgs,
         /// Keep streaming new lines.
         #[arg(short, long, env = "LBC_FOLLOW")]
         follow: bool,
@@ -105,6 +141,8 @@ pub enum Command {
         /// Skip the confirmation of protected environments.
         #[arg(long, env = "LBC_YES")]
         yes: bool,
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// Print the effective configuration (lbc.toml with defaults filled in).
     Config,
@@ -146,6 +184,40 @@ pub struct DeployArgs {
     /// Confirm a protected environment without a prompt.
     #[arg(long, env = "LBC_YES")]
     pub yes: bool,
+    /// Deploy to a protected environment from a git tree with uncommitted changes.
+    #[arg(long, env = "LBC_ALLOW_DIRTY")]
+    pub allow_dirty: bool,
+    /// Deploy to an environment with `promote_from` an image that does not run there.
+    #[arg(long, env = "LBC_FORCE")]
+    pub force: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Where a Kubernetes verb acts. Precedence: these flags, then lbc.toml, then the
+/// kubeconfig's current context and its namespace.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TargetArgs {
+    /// Kube context to use (overrides the environment's `context`).
+    #[arg(long, env = "LBC_CONTEXT")]
+    pub context: Option<String>,
+    /// Namespace to use (overrides the environment's `namespace`).
+    #[arg(long, env = "LBC_NAMESPACE")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The environment whose running image is promoted.
+    pub from: String,
+    /// The environment it is deployed to.
+    pub to: String,
+    /// Confirm a protected environment without a prompt.
+    #[arg(long, env = "LBC_YES")]
+    pub yes: bool,
+    /// Promote from a git tree with uncommitted changes.
+    #[arg(long, env = "LBC_ALLOW_DIRTY")]
+    pub allow_dirty: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

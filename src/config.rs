@@ -239,7 +239,7 @@ impl Task {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Deploy {
     /// A Helm chart directory (default when `deploy/chart` exists).

@@ -132,32 +132,48 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
             let env = ctx.project.environment(&args.env)?.clone();
             match env.kind {
                 EnvKind::Docker => commands::local::deploy(&mut ctx, &args.env, &env, &args),
-                EnvKind::Kubernetes => Err(kubernetes_pending(&args.env)),
+                EnvKind::Kubernetes => commands::kube::deploy(&mut ctx, &args),
             }
         }
-        Command::Status { env: name } => {
+        Command::Render { env, image, target } => {
+            commands::kube::render(&mut ctx, &env, image.as_deref(), &target)
+        }
+        Command::Promote(args) => commands::kube::promote(&mut ctx, &args),
+        Command::History { env, target } => commands::kube::history(&mut ctx, &env, &target),
+        Command::Rollback {
+            env,
+            revision,
+            yes,
+            target,
+        } => commands::kube::rollback(&mut ctx, &env, revision, yes, &target),
+        Command::Status { env: name, target } => {
             let env = ctx.project.environment(&name)?.clone();
             match env.kind {
                 EnvKind::Docker => commands::local::status(&mut ctx, &name, &env),
-                EnvKind::Kubernetes => Err(kubernetes_pending(&name)),
+                EnvKind::Kubernetes => commands::kube::status(&mut ctx, &name, &target),
             }
         }
         Command::Logs {
             env: name,
             follow,
             tail,
+            target,
         } => {
             let env = ctx.project.environment(&name)?.clone();
             match env.kind {
                 EnvKind::Docker => commands::local::logs(&mut ctx, &name, follow, tail),
-                EnvKind::Kubernetes => Err(kubernetes_pending(&name)),
+                EnvKind::Kubernetes => commands::kube::logs(&mut ctx, &name, follow, tail, &target),
             }
         }
-        Command::Destroy { env: name, yes } => {
+        Command::Destroy {
+            env: name,
+            yes,
+            target,
+        } => {
             let env = ctx.project.environment(&name)?.clone();
             match env.kind {
                 EnvKind::Docker => commands::local::destroy(&mut ctx, &name, &env, yes),
-                EnvKind::Kubernetes => Err(kubernetes_pending(&name)),
+                EnvKind::Kubernetes => commands::kube::destroy(&mut ctx, &name, yes, &target),
             }
         }
         Command::Schema
@@ -167,11 +183,4 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         | Command::Doctor
         | Command::Config => unreachable!("handled above"),
     }
-}
-
-fn kubernetes_pending(env: &str) -> Error {
-    Error::usage(
-        format!("environment `{env}` is a kubernetes environment, and this version of lbc deploys only to docker environments"),
-        Some("use a `kind = \"docker\"` environment such as `local` for now".to_owned()),
-    )
 }

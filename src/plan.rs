@@ -57,6 +57,8 @@ pub enum Stdin {
     Null,
     /// A secret, written to the child's stdin and never printed.
     Secret(String),
+    /// Data lbc produced (rendered manifests), written to the child's stdin.
+    Data(String),
 }
 
 impl Serialize for Stdin {
@@ -65,6 +67,7 @@ impl Serialize for Stdin {
             Stdin::Inherit => "inherit",
             Stdin::Null => "null",
             Stdin::Secret(_) => "secret (redacted)",
+            Stdin::Data(_) => "data (from lbc)",
         })
     }
 }

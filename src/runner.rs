@@ -236,7 +236,7 @@ impl Runner {
         expr = match &exec.stdin {
             Stdin::Inherit => expr,
             Stdin::Null => expr.stdin_null(),
-            Stdin::Secret(s) => expr.stdin_bytes(s.as_bytes().to_vec()),
+            Stdin::Secret(s) | Stdin::Data(s) => expr.stdin_bytes(s.as_bytes().to_vec()),
         };
         if capture {
             expr = expr.stdout_capture();

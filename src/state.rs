@@ -94,6 +94,32 @@ impl Builds {
     }
 }
 
+/// Read a JSON file of the state directory; `None` when it does not exist.
+pub fn load_json<T: serde::de::DeserializeOwned>(
+    root: &Path,
+    file: &str,
+) -> Result<Option<T>, Error> {
+    let path = state_dir(root).join(file);
+    match fs_err::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+            Error::failed(
+                format!("{} is damaged: {e}", path.display()),
+                Some(format!("delete it: rm {}", path.display())),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(&path, e)),
+    }
+}
+
+/// Write a JSON file of the state directory, atomically.
+pub fn save_json<T: Serialize>(root: &Path, file: &str, value: &T) -> Result<(), Error> {
+    let dir = state_dir(root);
+    ensure_dir(&dir)?;
+    let text = serde_json::to_string_pretty(value).expect("serializable");
+    write_atomic(&dir.join(file), text.as_bytes())
+}
+
 fn ensure_dir(dir: &Path) -> Result<(), Error> {
     if !dir.is_dir() {
         fs_err::create_dir_all(dir).map_err(|e| io(dir, e))?;

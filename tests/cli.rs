@@ -6,3 +6,4 @@ mod support;
 mod core_config;
 mod core_docker;
 mod core_tasks;
+mod k8s_deploy;

@@ -4,6 +4,7 @@
 pub mod build;
 pub mod doctor;
 pub mod info;
+pub mod kube;
 pub mod local;
 pub mod tasks;
 

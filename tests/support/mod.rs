@@ -333,3 +333,130 @@ impl Drop for Cleanup {
         }
     }
 }
+
+/// The Kubernetes side of the test environment: helm, kubectl and the API emulator
+/// (or a real cluster named by `LBC_TEST_KUBECONFIG`).
+#[derive(Debug, Clone)]
+pub struct KubeEnv {
+    pub helm: PathBuf,
+    pub kubectl: PathBuf,
+    pub python: Option<PathBuf>,
+    /// A real cluster's kubeconfig and context(s), instead of emulators.
+    pub real: Option<(PathBuf, String, Option<String>)>,
+    /// Repository of the images deployed (`:1.0`, `:2.0` must run; `:broken` must not).
+    pub repository: String,
+}
+
+pub fn kube_env(test: &str) -> Option<KubeEnv> {
+    let expected = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+        || std::env::var_os("LBC_TEST_ENV").is_some();
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let helm = get("LBC_TEST_HELM")
+        .map(PathBuf::from)
+        .or_else(|| which::which("helm").ok());
+    let kubectl = get("LBC_TEST_KUBECTL")
+        .map(PathBuf::from)
+        .or_else(|| which::which("kubectl").ok());
+    let real = get("LBC_TEST_KUBECONFIG").map(|k| {
+        (
+            PathBuf::from(k),
+            get("LBC_TEST_KUBE_CONTEXT")
+                .expect("LBC_TEST_KUBE_CONTEXT names the context to test in"),
+            get("LBC_TEST_KUBE_CONTEXT_B"),
+        )
+    });
+    let python = get("LBC_TEST_PYTHON").map(PathBuf::from);
+    let missing = match (&helm, &kubectl, &python, &real) {
+        (None, _, _, _) => Some("helm"),
+        (_, None, _, _) => Some("kubectl"),
+        (_, _, None, None) => Some("the emulator's python (LBC_TEST_PYTHON)"),
+        _ => None,
+    };
+    if let Some(m) = missing {
+        if expected {
+            panic!("{test}: the test environment is expected here but {m} is missing; run `bash scripts/test-env.sh`");
+        }
+        eprintln!("skipped {test}: needs {m} (run `bash scripts/test.sh` to provision it)");
+        return None;
+    }
+    Some(KubeEnv {
+        helm: helm.unwrap(),
+        kubectl: kubectl.unwrap(),
+        python,
+        real,
+        repository: get("LBC_TEST_IMAGE_REPOSITORY")
+            .unwrap_or_else(|| "registry.example.com/team/hello".into()),
+    })
+}
+
+/// One Kubernetes API emulator on 127.0.0.1 (stopped by its PID when dropped), or a
+/// context of the real cluster.
+pub struct Cluster {
+    child: Option<std::process::Child>,
+    pub context: String,
+}
+
+impl Cluster {
+    /// Start an emulator whose context `context` is merged into `kubeconfig`.
+    pub fn start(env: &KubeEnv, kubeconfig: &Path, context: &str, second: bool) -> Option<Cluster> {
+        if let Some((_, a, b)) = &env.real {
+            let ctx = if second { b.clone()? } else { a.clone() };
+            return Some(Cluster {
+                child: None,
+                context: ctx,
+            });
+        }
+        let dir = kubeconfig.parent().unwrap();
+        let port_file = dir.join(format!("{context}.port"));
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/kube-emulator/emulator.py");
+        let log = std::fs::File::create(dir.join(format!("{context}.log"))).unwrap();
+        let child = Command::new(env.python.as_ref().unwrap())
+            .arg(script)
+            .args(["--host", "127.0.0.1", "--port", "0", "--port-file"])
+            .arg(&port_file)
+            .arg("--kubeconfig-out")
+            .arg(kubeconfig)
+            .args(["--context", context, "--progress-deadline", "2"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the emulator starts");
+        let mut cluster = Cluster {
+            child: Some(child),
+            context: context.to_owned(),
+        };
+        for _ in 0..300 {
+            if std::fs::read_to_string(&port_file).is_ok_and(|p| !p.trim().is_empty()) {
+                // The kubeconfig is merged right after the port file is written.
+                for _ in 0..100 {
+                    if std::fs::read_to_string(kubeconfig).is_ok_and(|k| k.contains(context)) {
+                        return Some(cluster);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+            if let Some(Ok(Some(status))) = cluster.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "the emulator exited ({status}); see {}",
+                    dir.join(format!("{context}.log")).display()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the emulator did not start within 15 s");
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,583 @@
+//! Kubernetes deploys (issue #4) with the real helm v4 and kubectl against the API
+//! emulator (tests/support/kube-emulator), which plays the controller: workloads whose
+//! image tag says `broken` never become ready. With `LBC_TEST_KUBECONFIG` (and
+//! `LBC_TEST_KUBE_CONTEXT`, optionally `LBC_TEST_KUBE_CONTEXT_B`,
+//! `LBC_TEST_IMAGE_REPOSITORY`) the same scenarios run against a real cluster.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::support::{kube_env, unique, Cluster, KubeEnv, Lbc, Project};
+
+struct Kube {
+    env: KubeEnv,
+    project: Project,
+    state: tempfile::TempDir,
+    clusters: Vec<Cluster>,
+    ns: String,
+}
+
+impl Kube {
+    /// A project with a `helm create` chart and environments `staging` and
+    /// `production` (protected, promote_from staging), in one cluster.
+    fn new(test: &str) -> Option<Kube> {
+        Self::with(test, "", false)
+    }
+
+    fn with(test: &str, extra_toml: &str, two_clusters: bool) -> Option<Kube> {
+        let env = kube_env(test)?;
+        let state = tempfile::tempdir().unwrap();
+        let kubeconfig = Self::kubeconfig_path(&env, &state);
+        let mut clusters = vec![Cluster::start(&env, &kubeconfig, "emu-a", false)?];
+        if two_clusters {
+            clusters.push(Cluster::start(&env, &kubeconfig, "emu-b", true)?);
+        }
+        let ns = unique("ns");
+        let ctx_a = clusters[0].context.clone();
+        let ctx_b = clusters
+            .get(1)
+            .map(|c| c.context.clone())
+            .unwrap_or_else(|| ctx_a.clone());
+        let project = Project::with(&[(
+            "lbc.toml",
+            &format!(
+                r#"[project]
+name = "hello"
+[image]
+repository = "{repo}"
+[env.staging]
+context = "{ctx_a}"
+namespace = "{ns}-staging"
+timeout = "40s"
+[env.production]
+context = "{ctx_b}"
+namespace = "{ns}-prod"
+timeout = "40s"
+protected = true
+promote_from = "staging"
+{extra_toml}"#,
+                repo = env.repository
+            ),
+        )]);
+        let k = Kube {
+            env,
+            project,
+            state,
+            clusters,
+            ns,
+        };
+        let out = Command::new(&k.env.helm)
+            .args(["create", "chart"])
+            .current_dir({
+                std::fs::create_dir_all(k.project.path().join("deploy")).unwrap();
+                k.project.path().join("deploy")
+            })
+            .envs(k.tool_env())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "helm create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        k.project.git_init();
+        Some(k)
+    }
+
+    fn kubeconfig_path(env: &KubeEnv, state: &tempfile::TempDir) -> PathBuf {
+        match &env.real {
+            Some((k, _, _)) => k.clone(),
+            None => state.path().join("kubeconfig"),
+        }
+    }
+
+    fn tool_env(&self) -> Vec<(String, String)> {
+        let s = self.state.path();
+        let bin_dirs = format!(
+            "{}:{}:{}",
+            self.env.helm.parent().unwrap().display(),
+            self.env.kubectl.parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        vec![
+            (
+                "KUBECONFIG".into(),
+                Self::kubeconfig_path(&self.env, &self.state)
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "HELM_CACHE_HOME".into(),
+                s.join("helm-cache").display().to_string(),
+            ),
+            (
+                "HELM_CONFIG_HOME".into(),
+                s.join("helm-config").display().to_string(),
+            ),
+            (
+                "HELM_DATA_HOME".into(),
+                s.join("helm-data").display().to_string(),
+            ),
+            (
+                "KUBECACHEDIR".into(),
+                s.join("kube-cache").display().to_string(),
+            ),
+            ("PATH".into(), bin_dirs),
+        ]
+    }
+
+    fn lbc(&self) -> Lbc {
+        let mut l = self.project.lbc();
+        for (k, v) in self.tool_env() {
+            l = l.env(&k, v);
+        }
+        l
+    }
+
+    fn image(&self, tag: &str) -> String {
+        format!("{}:{tag}", self.env.repository)
+    }
+
+    fn helm(&self, args: &[&str]) -> String {
+        let out = Command::new(&self.env.helm)
+            .args(args)
+            .envs(self.tool_env())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn status(&self, env: &str) -> serde_json::Value {
+        self.lbc()
+            .args(["status", env, "--output", "json"])
+            .run()
+            .success()
+            .json()
+    }
+}
+
+#[test]
+fn deploy_upgrade_noop_status_history_rollback_destroy() {
+    let Some(k) = Kube::new("deploy_upgrade_noop_status_history_rollback_destroy") else {
+        return;
+    };
+    let first = k
+        .lbc()
+        .args([
+            "deploy",
+            "staging",
+            "--image",
+            &k.image("1.0"),
+            "--output",
+            "json",
+        ])
+        .run()
+        .success();
+    let j = first.json();
+    assert_eq!(j["revision"], 1);
+    assert_eq!(j["namespace"], format!("{}-staging", k.ns));
+    first.stderr_has(&format!(
+        "environment staging: context emu-a, namespace {}-staging",
+        k.ns
+    ));
+    let argv: Vec<String> = j["steps"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    for flag in [
+        "--kube-context",
+        "--namespace",
+        "--create-namespace",
+        "--wait",
+        "--rollback-on-failure",
+    ] {
+        assert!(
+            argv.contains(&flag.to_owned()),
+            "{flag} missing from {argv:?}"
+        );
+    }
+    let s = k.status("staging");
+    assert_eq!(s["state"], "deployed");
+    assert_eq!(s["image"], k.image("1.0"));
+    assert_eq!(s["workloads"][0]["ready"], 1);
+
+    // Upgrade with a new image.
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("2.0")])
+        .run()
+        .success();
+    assert_eq!(k.status("staging")["revision"], 2);
+
+    // The same again: no helm upgrade at all.
+    let noop = k
+        .lbc()
+        .args([
+            "deploy",
+            "staging",
+            "--image",
+            &k.image("2.0"),
+            "--output",
+            "json",
+        ])
+        .run()
+        .success();
+    let j = noop.json();
+    assert_eq!(j["up_to_date"], true);
+    assert_eq!(j["steps"].as_array().unwrap().len(), 0);
+    noop.stderr_has("already runs this chart, these values and this image");
+    assert_eq!(k.status("staging")["revision"], 2);
+
+    // A values change is not a no-op.
+    let chart_values = k
+        .project
+        .read("deploy/chart/values.yaml")
+        .replace("replicaCount: 1", "replicaCount: 2");
+    k.project.write("deploy/chart/values.yaml", &chart_values);
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("2.0")])
+        .run()
+        .success();
+    assert_eq!(k.status("staging")["revision"], 3);
+
+    let hist = k
+        .lbc()
+        .args(["history", "staging", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(hist["history"].as_array().unwrap().len(), 3);
+
+    k.lbc().args(["rollback", "staging", "1"]).run().success();
+    let s = k.status("staging");
+    assert_eq!(s["revision"], 4);
+    assert_eq!(s["image"], k.image("1.0"));
+
+    k.lbc().args(["destroy", "staging"]).run().success();
+    assert_eq!(k.status("staging")["state"], "absent");
+    k.lbc()
+        .args(["destroy", "staging"])
+        .run()
+        .success()
+        .stderr_has("nothing to destroy");
+}
+
+#[test]
+fn a_failing_rollout_is_rolled_back_with_a_clear_message() {
+    let Some(k) = Kube::new("a_failing_rollout_is_rolled_back_with_a_clear_message") else {
+        return;
+    };
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("1.0")])
+        .run()
+        .success();
+    let out = k
+        .lbc()
+        .args(["deploy", "staging", "--image", &k.image("broken")])
+        .run()
+        .code_is(1)
+        .stderr_has("error: deploy to `staging` failed")
+        .stderr_has("hint: release hello is back at revision 3 (deployed)");
+    assert!(
+        out.stderr().contains("deployment/hello-chart") || out.stderr().contains("Deployment/"),
+        "names the resource:\n{}",
+        out.stderr()
+    );
+    let s = k.status("staging");
+    assert_eq!(s["image"], k.image("1.0"));
+    assert_eq!(s["state"], "deployed");
+    let hist = k
+        .lbc()
+        .args(["history", "staging", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let statuses: Vec<&str> = hist["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["superseded", "failed", "deployed"]);
+}
+
+#[test]
+fn promote_deploys_the_same_digest_and_records_the_source() {
+    let Some(k) = Kube::new("promote_deploys_the_same_digest_and_records_the_source") else {
+        return;
+    };
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let image = format!("{}@{digest}", k.image("1.0"));
+    k.lbc()
+        .args(["deploy", "staging", "--image", &image])
+        .run()
+        .success();
+    k.lbc()
+        .args(["promote", "staging", "production", "--yes"])
+        .run()
+        .success();
+    let s = k.status("production");
+    assert_eq!(s["image"], image);
+    assert_eq!(s["promoted_from"], "staging");
+    let meta = k.helm(&[
+        "get",
+        "metadata",
+        "hello",
+        "--kube-context",
+        &k.clusters[0].context,
+        "-n",
+        &format!("{}-prod", k.ns),
+        "-o",
+        "json",
+    ]);
+    assert!(meta.contains("\"lbc-source-revision\":\"1\""), "{meta}");
+}
+
+#[test]
+fn the_production_guard_refuses_and_changes_nothing() {
+    let Some(k) = Kube::new("the_production_guard_refuses_and_changes_nothing") else {
+        return;
+    };
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("1.0")])
+        .run()
+        .success();
+    // Off a terminal, without --yes.
+    k.lbc()
+        .args(["deploy", "production", "--image", &k.image("1.0")])
+        .run()
+        .code_is(5)
+        .stderr_has("environment `production` is protected");
+    // An image that does not run in staging.
+    k.lbc()
+        .args(["deploy", "production", "--image", &k.image("2.0"), "--yes"])
+        .run()
+        .code_is(5)
+        .stderr_has("only takes images that run in `staging`");
+    // A dirty tree.
+    k.project.write("NOTES", "uncommitted\n");
+    k.lbc()
+        .args(["deploy", "production", "--image", &k.image("1.0"), "--yes"])
+        .run()
+        .code_is(5)
+        .stderr_has("uncommitted changes")
+        .stderr_has("--allow-dirty");
+    assert_eq!(
+        k.status("production")["state"],
+        "absent",
+        "no refusal changed the cluster"
+    );
+    k.lbc()
+        .args([
+            "deploy",
+            "production",
+            "--image",
+            &k.image("1.0"),
+            "--yes",
+            "--allow-dirty",
+        ])
+        .run()
+        .success();
+    assert_eq!(k.status("production")["state"], "deployed");
+    // --force lets another image through.
+    k.lbc()
+        .args([
+            "deploy",
+            "production",
+            "--image",
+            &k.image("2.0"),
+            "--yes",
+            "--allow-dirty",
+            "--force",
+        ])
+        .run()
+        .success();
+}
+
+#[test]
+fn two_environments_in_two_contexts() {
+    let Some(k) = Kube::with("two_environments_in_two_contexts", "", true) else {
+        return;
+    };
+    if k.clusters.len() < 2 {
+        return;
+    }
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("1.0")])
+        .run()
+        .success();
+    k.lbc()
+        .args(["promote", "staging", "production", "--yes"])
+        .run()
+        .success();
+    let a = k.helm(&[
+        "list",
+        "--all-namespaces",
+        "--kube-context",
+        &k.clusters[0].context,
+        "-o",
+        "json",
+    ]);
+    let b = k.helm(&[
+        "list",
+        "--all-namespaces",
+        "--kube-context",
+        &k.clusters[1].context,
+        "-o",
+        "json",
+    ]);
+    assert!(
+        a.contains(&format!("{}-staging", k.ns)) && !a.contains(&format!("{}-prod", k.ns)),
+        "{a}"
+    );
+    assert!(
+        b.contains(&format!("{}-prod", k.ns)) && !b.contains(&format!("{}-staging", k.ns)),
+        "{b}"
+    );
+    // The flag wins over lbc.toml.
+    let plan = k
+        .lbc()
+        .args([
+            "deploy",
+            "staging",
+            "--image",
+            &k.image("1.0"),
+            "--context",
+            "emu-b",
+            "--namespace",
+            "other",
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .run()
+        .success()
+        .json();
+    let argv = plan["plan"]["steps"][0]["argv"].to_string();
+    assert!(
+        argv.contains("\"--kube-context\",\"emu-b\"") && argv.contains("\"--namespace\",\"other\""),
+        "{argv}"
+    );
+}
+
+#[test]
+fn kubectl_path_applies_waits_and_undoes_a_failed_rollout() {
+    let extra = "[deploy]\nmanifests = \"deploy/k8s\"\n";
+    let Some(k) = Kube::with(
+        "kubectl_path_applies_waits_and_undoes_a_failed_rollout",
+        extra,
+        false,
+    ) else {
+        return;
+    };
+    k.project.write(
+        "deploy/k8s/app.yaml",
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hello\n  labels:\n    app.kubernetes.io/instance: hello\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: hello\n  template:\n    metadata:\n      labels:\n        app: hello\n    spec:\n      containers:\n      - name: app\n        image: {}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: hello\nspec:\n  selector:\n    app: hello\n  ports:\n  - port: 80\n",
+            k.image("placeholder")
+        ),
+    );
+    k.project.commit("manifests");
+    let render = k
+        .lbc()
+        .args(["render", "staging", "--image", &k.image("1.0")])
+        .run()
+        .success();
+    render.stdout_has(&format!("image: {}", k.image("1.0")));
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("1.0")])
+        .run()
+        .success();
+    let s = k.status("staging");
+    assert_eq!(s["image"], k.image("1.0"));
+    assert_eq!(s["workloads"][0]["ready"], 1);
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("broken")])
+        .run()
+        .code_is(1)
+        .stderr_has("the rollout in `staging` failed")
+        .stderr_has("rolled back");
+    k.lbc().args(["destroy", "staging"]).run().success();
+    assert_eq!(k.status("staging")["state"], "absent");
+}
+
+#[test]
+fn kustomize_path_deploys() {
+    let extra = "[deploy]\nkustomize = \"deploy/overlays/{env}\"\n";
+    let Some(k) = Kube::with("kustomize_path_deploys", extra, false) else {
+        return;
+    };
+    k.project.write(
+        "deploy/base/app.yaml",
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hello\nspec:\n  selector:\n    matchLabels:\n      app: hello\n  template:\n    metadata:\n      labels:\n        app: hello\n    spec:\n      containers:\n      - name: app\n        image: {}\n",
+            k.image("placeholder")
+        ),
+    );
+    k.project
+        .write("deploy/base/kustomization.yaml", "resources:\n- app.yaml\n");
+    k.project.write(
+        "deploy/overlays/staging/kustomization.yaml",
+        "resources:\n- ../../base\ncommonLabels:\n  env: staging\n",
+    );
+    k.project.commit("kustomize");
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("1.0")])
+        .run()
+        .success();
+    let s = k.status("staging");
+    assert_eq!(s["image"], k.image("1.0"));
+}
+
+#[test]
+fn bad_inputs_are_clear_and_change_nothing() {
+    let Some(k) = Kube::new("bad_inputs_are_clear_and_change_nothing") else {
+        return;
+    };
+    k.lbc()
+        .args(["deploy", "qualification"])
+        .run()
+        .code_is(2)
+        .stderr_has("unknown environment `qualification`")
+        .stderr_has("known environments: production, staging");
+    k.lbc()
+        .args([
+            "deploy",
+            "staging",
+            "--image",
+            &k.image("1.0"),
+            "--context",
+            "nowhere",
+        ])
+        .run()
+        .code_is(2)
+        .stderr_has("kube context `nowhere` of environment `staging` is not in the kubeconfig");
+    k.lbc()
+        .args(["deploy", "staging"])
+        .run()
+        .code_is(2)
+        .stderr_has("no image has been built");
+    k.lbc()
+        .env("PATH", "/nonexistent")
+        .args(["deploy", "staging", "--image", &k.image("1.0")])
+        .run()
+        .code_is(4)
+        .stderr_has("`helm` was not found");
+    // A chart that does not render.
+    k.project.write(
+        "deploy/chart/templates/broken.yaml",
+        "{{ .Values.nope.deeper }}\n",
+    );
+    k.project.commit("break the chart");
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("1.0")])
+        .run()
+        .code_is(1);
+    k.lbc()
+        .args(["render", "staging", "--image", &k.image("1.0")])
+        .run()
+        .code_is(1)
+        .stderr_has("helm lint");
+    assert_eq!(k.status("staging")["state"], "absent");
+}
