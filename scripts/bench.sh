@@ -2,7 +2,9 @@
 # Benchmarks of lbc's own overhead, each ratio measured in one run (see docs/performance.md):
 #   1. verb overhead: `lbc test unit` whose task is `true`, against `make test-unit` doing the same;
 #   2. no-op build: `lbc build` with unchanged inputs, against a fully cached `docker build`
-#      of the same context.
+#      of the same context;
+#   3. no-op deploy: `lbc deploy` of an unchanged release, against `helm upgrade` of it,
+#      on the Kubernetes API emulator.
 # Needs the Docker engine (run scripts/test-env.sh first) and hyperfine (installed from
 # Debian's packages when missing). Usage: scripts/bench.sh [--runs N]
 set -euo pipefail
@@ -63,16 +65,51 @@ echo "## no-op build: lbc build (up to date) vs cached docker build ($BUILD_RUNS
     --export-json "$WORK/build.json" \
     "$LBC -q build" "docker build -q -t bench-cached:latest ." >&2 )
 
-python3 - "$WORK/verb.json" "$WORK/build.json" <<'PY'
+# --- 3. no-op deploy ---------------------------------------------------------
+# lbc deploy of an unchanged release against `helm upgrade` of the same release, both
+# against the Kubernetes API emulator (tests/support/kube-emulator).
+PY_EMU="${LBC_TEST_PYTHON:-python3}"
+HELM="${LBC_TEST_HELM:-helm}"
+mkdir -p "$WORK/kube"
+export KUBECONFIG="$WORK/kube/kubeconfig" HELM_CACHE_HOME="$WORK/kube/hc" HELM_CONFIG_HOME="$WORK/kube/hcf" \
+  HELM_DATA_HOME="$WORK/kube/hd" KUBECACHEDIR="$WORK/kube/kc"
+"$PY_EMU" "$ROOT/tests/support/kube-emulator/emulator.py" --port 0 --port-file "$WORK/kube/port" \
+  --kubeconfig-out "$KUBECONFIG" --context bench >"$WORK/kube/emu.log" 2>&1 &
+EMU_PID=$!
+trap 'kill -TERM $EMU_PID 2>/dev/null; wait $EMU_PID 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 100); do [ -s "$WORK/kube/port" ] && grep -q bench "$KUBECONFIG" 2>/dev/null && break; sleep 0.1; done
+mkdir -p "$WORK/kube/proj/deploy" && cd "$WORK/kube/proj"
+"$HELM" create deploy/chart >/dev/null
+cat > lbc.toml <<'TOML'
+[project]
+name = "bench"
+[image]
+repository = "registry.example.com/bench/app"
+[env.staging]
+context = "bench"
+namespace = "bench"
+TOML
+git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm init
+IMG="registry.example.com/bench/app:1.0"
+"$LBC" -q deploy staging --image "$IMG" >/dev/null
+echo "## no-op deploy: lbc deploy (unchanged) vs helm upgrade of the same release ($BUILD_RUNS runs each)" >&2
+NO_COLOR=1 hyperfine -N --warmup 3 --runs "$BUILD_RUNS" --export-json "$WORK/deploy.json" \
+  "$LBC -q deploy staging --image $IMG" \
+  "$HELM upgrade --install bench deploy/chart --kube-context bench --namespace bench --set-string image.repository=registry.example.com/bench/app --set-string image.tag=1.0 --wait --timeout 60s --labels lbc-deploy-hash=unchanged" >&2
+cd "$ROOT"
+
+python3 - "$WORK/verb.json" "$WORK/build.json" "$WORK/deploy.json" <<'PY'
 import json, sys
 def means(path):
     r = json.load(open(path))["results"]
     return [(x["command"], x["mean"] * 1000, x["stddev"] * 1000) for x in r]
 (v_lbc, v_make) = means(sys.argv[1])
 (b_lbc, b_docker) = means(sys.argv[2])
+(d_lbc, d_helm) = means(sys.argv[3])
 print("| benchmark | lbc (ms) | baseline (ms) | ratio | goal |")
 print("| --- | --- | --- | --- | --- |")
 print(f"| `lbc test unit` (task `true`) vs `make test-unit` | {v_lbc[1]:.2f} ± {v_lbc[2]:.2f} | {v_make[1]:.2f} ± {v_make[2]:.2f} | {v_lbc[1]/v_make[1]:.2f}x | <= 1.2x |")
 print(f"| `lbc build` no-op vs cached `docker build` | {b_lbc[1]:.1f} ± {b_lbc[2]:.1f} | {b_docker[1]:.1f} ± {b_docker[2]:.1f} | {b_lbc[1]/b_docker[1]:.2f}x | <= 0.2x |")
+print(f"| `lbc deploy` no-op vs `helm upgrade` (emulator) | {d_lbc[1]:.1f} ± {d_lbc[2]:.1f} | {d_helm[1]:.1f} ± {d_helm[2]:.1f} | {d_lbc[1]/d_helm[1]:.2f}x | <= 0.2x |")
 PY
 docker rmi -f bench-cached:latest >/dev/null 2>&1 || true
