@@ -581,3 +581,38 @@ fn bad_inputs_are_clear_and_change_nothing() {
         .stderr_has("helm lint");
     assert_eq!(k.status("staging")["state"], "absent");
 }
+
+#[test]
+fn doctor_checks_the_contexts_of_the_environments() {
+    let Some(k) = Kube::new("doctor_checks_the_contexts_of_the_environments") else {
+        return;
+    };
+    let ok = k
+        .lbc()
+        .args(["doctor", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let names: Vec<&str> = ok["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"env staging") && names.contains(&"helm"),
+        "{names:?}"
+    );
+    let toml = k.project.read("lbc.toml").replacen(
+        &format!("context = \"{}\"", k.clusters[0].context),
+        "context = \"missing-ctx\"",
+        1,
+    );
+    k.project.write("lbc.toml", &toml);
+    k.lbc()
+        .args(["doctor"])
+        .run()
+        .code_is(1)
+        .stdout_has("context `missing-ctx` is not in the kubeconfig")
+        .stdout_has("fix:");
+}
