@@ -616,3 +616,44 @@ fn doctor_checks_the_contexts_of_the_environments() {
         .stdout_has("context `missing-ctx` is not in the kubeconfig")
         .stdout_has("fix:");
 }
+
+#[test]
+fn a_kubeconfig_per_environment_and_an_unreachable_cluster() {
+    let Some(k) = Kube::new("a_kubeconfig_per_environment_and_an_unreachable_cluster") else {
+        return;
+    };
+    if k.env.real.is_some() {
+        return;
+    }
+    // The environment names its kubeconfig; KUBECONFIG points nowhere useful.
+    let kc = k.state.path().join("kubeconfig");
+    let dead = k.state.path().join("dead-kubeconfig");
+    std::fs::write(
+        &dead,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: dead\n  cluster:\n    server: http://127.0.0.1:1\ncontexts:\n- name: dead\n  context:\n    cluster: dead\n    user: dead\nusers:\n- name: dead\n  user: {}\ncurrent-context: dead\n",
+    )
+    .unwrap();
+    let toml = k.project.read("lbc.toml").replacen(
+        "[env.staging]\n",
+        &format!("[env.staging]\nkubeconfig = \"{}\"\n", kc.display()),
+        1,
+    );
+    k.project.write(
+        "lbc.toml",
+        &format!(
+            "{toml}\n[env.gone]\ncontext = \"dead\"\nnamespace = \"x\"\nkubeconfig = \"{}\"\n",
+            dead.display()
+        ),
+    );
+    k.project.commit("kubeconfigs");
+    k.lbc()
+        .env("KUBECONFIG", &dead)
+        .args(["deploy", "staging", "--image", &k.image("1.0")])
+        .run()
+        .success();
+    k.lbc()
+        .args(["deploy", "gone", "--image", &k.image("1.0")])
+        .run()
+        .code_is(4)
+        .stderr_has("the cluster of environment `gone` (context dead) did not answer");
+}
