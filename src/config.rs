@@ -13,8 +13,13 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 
 pub const FILE_NAME: &str = "lbc.toml";
-/// The newest `schema = N` this binary understands.
-pub const CURRENT_SCHEMA: u32 = 1;
+/// The newest `schema = N` this binary understands. Older files are migrated in memory
+/// (and rewritten by `lbc upgrade`, see `upgrade::schema`).
+///
+/// - 1: an environment without `kind` is a kubernetes environment.
+/// - 2: an environment without `kind` is inferred from its keys (`port`, `health`, ...
+///   make it docker; `context`, `namespace`, ... kubernetes); neither is an error.
+pub const CURRENT_SCHEMA: u32 = 2;
 
 fn default_schema() -> u32 {
     CURRENT_SCHEMA
@@ -270,8 +275,12 @@ pub enum EnvKind {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
-    /// `docker` (this machine) or `kubernetes` (default).
-    #[serde(default)]
+    /// `docker` (this machine) or `kubernetes`. Without it, schema 1 means kubernetes;
+    /// schema 2 infers it from the other keys.
+    #[serde(default, rename = "kind", skip_serializing_if = "Option::is_none")]
+    pub declared_kind: Option<EnvKind>,
+    /// The kind in effect, after the rules of the file's schema.
+    #[serde(skip)]
     pub kind: EnvKind,
     /// Refuse to act without confirmation (typed name on a terminal, `--yes` elsewhere).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -390,7 +399,27 @@ pub fn parse(path: &Path, raw: &str) -> Result<Loaded, Error> {
             hint,
         }
     })?;
+    let mut config = config;
     let declared_schema = config.schema;
+    let kinds = resolve_kinds(&config);
+    let loaded_for_errors = Loaded {
+        config: config.clone(),
+        path: path.to_owned(),
+        root: PathBuf::new(),
+        raw: raw.to_owned(),
+        declared_schema,
+    };
+    check_schema(&loaded_for_errors)?;
+    for (name, kind) in kinds {
+        let kind = kind
+            .map_err(|(msg, hint)| loaded_for_errors.error_at(&["env", &name], &msg, Some(hint)))?;
+        let env = config.env.get_mut(&name).expect("listed above");
+        env.kind = kind;
+        env.declared_kind = Some(kind);
+    }
+    if declared_schema < CURRENT_SCHEMA && declared_schema > 0 {
+        config.schema = CURRENT_SCHEMA;
+    }
     let loaded = Loaded {
         config,
         path: path.to_owned(),
@@ -451,26 +480,76 @@ impl Loaded {
     }
 }
 
-fn validate(l: &Loaded) -> Result<(), Error> {
-    let c = &l.config;
-    if c.schema == 0 {
+fn check_schema(l: &Loaded) -> Result<(), Error> {
+    if l.declared_schema == 0 {
         return Err(l.error_at(
             &["schema"],
             "`schema` starts at 1",
             Some(format!("set `schema = {CURRENT_SCHEMA}`")),
         ));
     }
-    if c.schema > CURRENT_SCHEMA {
+    if l.declared_schema > CURRENT_SCHEMA {
         return Err(l.error_at(
             &["schema"],
             &format!(
                 "this file uses lbc.toml schema {}, but this lbc ({}) only knows schemas up to {CURRENT_SCHEMA}: this lbc is too old",
-                c.schema,
+                l.declared_schema,
                 env!("CARGO_PKG_VERSION")
             ),
             Some("install a newer lbc (see install.sh)".into()),
         ));
     }
+    Ok(())
+}
+
+type KindResult = Result<EnvKind, (String, String)>;
+
+/// The kind of every environment under the rules of the file's schema.
+fn resolve_kinds(c: &Config) -> Vec<(String, KindResult)> {
+    c.env
+        .iter()
+        .map(|(name, env)| {
+            let kind = match env.declared_kind {
+                Some(k) => Ok(k),
+                None if c.schema <= 1 => Ok(EnvKind::Kubernetes),
+                None => infer_kind(name, env),
+            };
+            (name.clone(), kind)
+        })
+        .collect()
+}
+
+fn infer_kind(name: &str, env: &Environment) -> KindResult {
+    let docker = env.port.is_some()
+        || env.container_port.is_some()
+        || env.bind.is_some()
+        || env.health.is_some()
+        || !env.vars.is_empty();
+    let kube = env.context.is_some()
+        || env.namespace.is_some()
+        || env.kubeconfig.is_some()
+        || !env.values.is_empty()
+        || !env.set.is_empty()
+        || env.promote_from.is_some()
+        || env.helm.is_some()
+        || env.kubectl.is_some();
+    match (docker, kube) {
+        (true, false) => Ok(EnvKind::Docker),
+        (false, true) => Ok(EnvKind::Kubernetes),
+        (true, true) => Err((
+            format!("environment `{name}` mixes docker keys (port, health, ...) and kubernetes keys (context, namespace, ...)"),
+            format!("say which it is with `kind = \"docker\"` or `kind = \"kubernetes\"` under [env.{name}], and remove the other keys"),
+        )),
+        (false, false) => Err((
+            format!("environment `{name}` does not say what it is"),
+            format!("add `kind = \"docker\"` (this machine) or `kind = \"kubernetes\"` with `context` and `namespace` under [env.{name}]"),
+        )),
+    }
+}
+
+fn validate(l: &Loaded) -> Result<(), Error> {
+    let c = &l.config;
+    check_schema(l)?;
     if let Err(why) = check_dns_label(&c.project.name) {
         return Err(l.error_at(
             &["project", "name"],

@@ -54,6 +54,15 @@ impl Settings {
     /// Find and load the project's `lbc.toml`.
     pub fn load_project(&self) -> Result<Loaded, Error> {
         let path = config::discover(&self.cwd)?;
-        config::load(&path)
+        let loaded = config::load(&path)?;
+        if loaded.declared_schema < config::CURRENT_SCHEMA {
+            crate::ui::warn(&format!(
+                "{} uses lbc.toml schema {} (read as schema {} in memory); `lbc upgrade` rewrites it",
+                path.display(),
+                loaded.declared_schema,
+                config::CURRENT_SCHEMA
+            ));
+        }
+        Ok(loaded)
     }
 }

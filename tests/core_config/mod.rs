@@ -136,13 +136,13 @@ fn unknown_environment_lists_the_known_ones() {
 fn docker_keys_in_a_kubernetes_environment_are_refused() {
     let p = Project::with(&[(
         "lbc.toml",
-        "[project]\nname = \"hello\"\n[env.staging]\nport = 80\n",
+        "[project]\nname = \"hello\"\n[env.staging]\nkind = \"kubernetes\"\nport = 80\n",
     )]);
     p.lbc()
         .args(["config"])
         .run()
         .code_is(2)
-        .stderr_has(":4:8")
+        .stderr_has(":5:8")
         .stderr_has("hint: add `kind = \"docker\"` to [env.staging], or remove `port`");
 }
 
@@ -243,7 +243,7 @@ fn config_prints_defaults_filled_in() {
     let j = out.json();
     assert_eq!(j["config"]["image"]["dockerfile"], "Dockerfile");
     assert_eq!(j["config"]["image"]["context"], ".");
-    assert_eq!(j["config"]["schema"], 1);
+    assert_eq!(j["config"]["schema"], 2);
 }
 
 #[test]
@@ -262,4 +262,53 @@ fn catalog_lists_defaults_and_overrides() {
     assert_eq!(python["image"], "registry.corp/approved/python:3.12");
     let go = images.iter().find(|e| e["name"] == "go-builder").unwrap();
     assert_eq!(go["source"], "default");
+}
+
+#[test]
+fn schema_1_is_read_with_its_own_default_kind_and_a_hint() {
+    // Schema 1: an environment without `kind` is kubernetes, whatever its keys.
+    let p = Project::with(&[(
+        "lbc.toml",
+        "schema = 1\n[project]\nname = \"x\"\n[env.staging]\nport = 80\n",
+    )]);
+    p.lbc()
+        .args(["config"])
+        .run()
+        .code_is(2)
+        .stderr_has("`port` applies to docker environments");
+    let p = Project::with(&[(
+        "lbc.toml",
+        "schema = 1\n[project]\nname = \"x\"\n[env.staging]\ncontext = \"c\"\n",
+    )]);
+    let out = p.lbc().args(["config", "--output", "json"]).run().success();
+    let out = out.stderr_has(
+        "uses lbc.toml schema 1 (read as schema 2 in memory); `lbc upgrade` rewrites it",
+    );
+    assert_eq!(out.json()["config"]["env"]["staging"]["kind"], "kubernetes");
+}
+
+#[test]
+fn schema_2_infers_the_kind_of_an_environment() {
+    let p = Project::with(&[(
+        "lbc.toml",
+        "schema = 2\n[project]\nname = \"x\"\n[env.local]\nport = 8081\n[env.staging]\nnamespace = \"n\"\n",
+    )]);
+    let j = p
+        .lbc()
+        .args(["config", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(j["config"]["env"]["local"]["kind"], "docker");
+    assert_eq!(j["config"]["env"]["staging"]["kind"], "kubernetes");
+    let p = Project::with(&[(
+        "lbc.toml",
+        "schema = 2\n[project]\nname = \"x\"\n[env.qa]\ntimeout = \"1m\"\n",
+    )]);
+    p.lbc()
+        .args(["config"])
+        .run()
+        .code_is(2)
+        .stderr_has("environment `qa` does not say what it is")
+        .stderr_has(":4:1");
 }

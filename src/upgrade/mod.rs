@@ -1,0 +1,5 @@
+//! `lbc upgrade`: bring a repository up to its template's newest version without losing
+//! a local edit.
+
+pub mod merge;
+pub mod schema;
