@@ -1,0 +1,197 @@
+//! Applying an upgrade all or nothing: every file that will be touched is copied to a
+//! backup under `.lbc/state/` first; each write goes to a temporary sibling and is
+//! renamed into place; on any error (or an interrupt) every touched path is restored
+//! from the backup and files the upgrade created are removed, so the repository is as
+//! it was.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::upgrade::files::FileData;
+
+/// One operation on the repository.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Write(String, FileData),
+    Delete(String),
+}
+
+impl Op {
+    fn path(&self) -> &str {
+        match self {
+            Op::Write(p, _) | Op::Delete(p) => p,
+        }
+    }
+}
+
+fn io(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
+struct Touched {
+    path: PathBuf,
+    backup: Option<PathBuf>,
+    mode: Option<u32>,
+}
+
+/// Apply `ops` under `root`, all or nothing.
+pub fn apply(root: &Path, ops: &[Op]) -> Result<(), Error> {
+    let backup_dir = root
+        .join(".lbc/state")
+        .join(format!("upgrade-backup-{}", std::process::id()));
+    fs_err::create_dir_all(&backup_dir).map_err(|e| io(&backup_dir, e))?;
+    let state_ignore = root.join(".lbc/state/.gitignore");
+    if !state_ignore.exists() {
+        crate::state::write_atomic(&state_ignore, b"# lbc's local state; never committed\n*\n")?;
+    }
+    // A test hook: fail after N operations, to prove that nothing is left half-done.
+    let fail_after: Option<usize> = std::env::var("LBC_UPGRADE_FAIL_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let mut touched: Vec<Touched> = Vec::new();
+    let mut created_dirs: Vec<PathBuf> = Vec::new();
+    let result = (|| -> Result<(), Error> {
+        for (n, op) in ops.iter().enumerate() {
+            crate::runner::check_interrupt()?;
+            if fail_after == Some(n) {
+                return Err(Error::failed(
+                    format!("LBC_UPGRADE_FAIL_AFTER={n}: stopping the upgrade on purpose"),
+                    None,
+                ));
+            }
+            let path = root.join(op.path());
+            let (backup, mode) = if path.is_file() {
+                let b = backup_dir.join(format!("{n}"));
+                fs_err::copy(&path, &b).map_err(|e| io(&path, e))?;
+                let mode = {
+                    use std::os::unix::fs::PermissionsExt;
+                    fs_err::metadata(&path).map(|m| m.permissions().mode()).ok()
+                };
+                (Some(b), mode)
+            } else {
+                (None, None)
+            };
+            touched.push(Touched {
+                path: path.clone(),
+                backup,
+                mode,
+            });
+            match op {
+                Op::Write(_, data) => {
+                    if let Some(parent) = path.parent() {
+                        let mut missing = Vec::new();
+                        let mut p = parent.to_path_buf();
+                        while !p.exists() {
+                            missing.push(p.clone());
+                            if !p.pop() {
+                                break;
+                            }
+                        }
+                        fs_err::create_dir_all(parent).map_err(|e| io(parent, e))?;
+                        created_dirs.extend(missing);
+                    }
+                    crate::state::write_atomic(&path, &data.bytes)?;
+                    set_executable(&path, data.executable)?;
+                }
+                Op::Delete(_) => {
+                    if path.exists() {
+                        fs_err::remove_file(&path).map_err(|e| io(&path, e))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for t in touched.iter().rev() {
+            match &t.backup {
+                Some(b) => {
+                    let _ = fs_err::copy(b, &t.path);
+                    if let Some(mode) = t.mode {
+                        use std::os::unix::fs::PermissionsExt;
+                        let _ =
+                            fs_err::set_permissions(&t.path, std::fs::Permissions::from_mode(mode));
+                    }
+                }
+                None => {
+                    let _ = fs_err::remove_file(&t.path);
+                }
+            }
+        }
+        created_dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for d in created_dirs {
+            let _ = fs_err::remove_dir(&d);
+        }
+        let _ = fs_err::remove_dir_all(&backup_dir);
+        return Err(e);
+    }
+    fs_err::remove_dir_all(&backup_dir).map_err(|e| io(&backup_dir, e))?;
+    Ok(())
+}
+
+fn set_executable(path: &Path, executable: bool) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs_err::metadata(path).map_err(|e| io(path, e))?;
+    let mode = meta.permissions().mode();
+    let want = if executable {
+        mode | 0o111
+    } else {
+        mode & !0o111
+    };
+    if want != mode {
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(want))
+            .map_err(|e| io(path, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(s: &str) -> FileData {
+        FileData {
+            bytes: s.as_bytes().to_vec(),
+            executable: false,
+        }
+    }
+
+    #[test]
+    fn all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a"), "old a").unwrap();
+        std::fs::write(root.join("b"), "old b").unwrap();
+        let ops = vec![
+            Op::Write("a".into(), data("new a")),
+            Op::Delete("b".into()),
+            Op::Write("deep/new/c".into(), data("c")),
+        ];
+        // Fail before the last operation: everything is restored.
+        std::env::set_var("LBC_UPGRADE_FAIL_AFTER", "2");
+        let err = apply(root, &ops);
+        std::env::remove_var("LBC_UPGRADE_FAIL_AFTER");
+        assert!(err.is_err());
+        assert_eq!(std::fs::read_to_string(root.join("a")).unwrap(), "old a");
+        assert_eq!(std::fs::read_to_string(root.join("b")).unwrap(), "old b");
+        assert!(!root.join("deep").exists());
+        assert_eq!(
+            std::fs::read_dir(root.join(".lbc/state"))
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().file_name() != ".gitignore")
+                .count(),
+            0
+        );
+        // And then for real.
+        apply(root, &ops).unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("a")).unwrap(), "new a");
+        assert!(!root.join("b").exists());
+        assert_eq!(
+            std::fs::read_to_string(root.join("deep/new/c")).unwrap(),
+            "c"
+        );
+    }
+}
