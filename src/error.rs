@@ -12,6 +12,7 @@ pub mod code {
     pub const CONFLICT: u8 = 3;
     pub const TOOL: u8 = 4;
     pub const REFUSED: u8 = 5;
+    pub const UPGRADE_AVAILABLE: u8 = 6;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -55,6 +56,12 @@ pub enum Error {
     /// A guard refused the action; nothing was changed.
     #[error("{message}")]
     Refused { message: String, hint: String },
+    /// `lbc upgrade` wrote conflict markers (or `.lbc-new` files) that need a person.
+    #[error("the upgrade left conflicts in {} file{}: {}", files.len(), if files.len() == 1 { "" } else { "s" }, files.join(", "))]
+    Conflicts { files: Vec<String> },
+    /// `lbc upgrade --check`: the repository is behind its template or schema.
+    #[error("an upgrade is available")]
+    UpgradeAvailable,
     /// The user interrupted lbc (Ctrl-C).
     #[error("interrupted")]
     Interrupted,
@@ -94,6 +101,8 @@ impl Error {
             }
             Error::ChildKilled { .. } | Error::Failed { .. } | Error::Io { .. } => code::FAILURE,
             Error::Refused { .. } => code::REFUSED,
+            Error::Conflicts { .. } => code::CONFLICT,
+            Error::UpgradeAvailable => code::UPGRADE_AVAILABLE,
             Error::Interrupted => code::INTERRUPTED,
         }
     }
@@ -107,6 +116,8 @@ impl Error {
             Error::ToolMissing { hint, .. }
             | Error::Unreachable { hint, .. }
             | Error::Refused { hint, .. } => Some(hint),
+            Error::Conflicts { .. } => Some("resolve the conflict markers (<<<<<<< local ... >>>>>>> template) and any FILE.lbc-new, then commit; `git diff` shows everything the upgrade changed"),
+            Error::UpgradeAvailable => Some("run `lbc upgrade` (`--dry-run` shows the diff first)"),
             Error::ChildKilled { .. } | Error::Interrupted | Error::Io { .. } => None,
         }
     }

@@ -15,8 +15,10 @@ pub mod plan;
 pub mod runner;
 pub mod settings;
 pub mod state;
+pub mod template;
 pub mod tools;
 pub mod ui;
+pub mod upgrade;
 
 use std::ffi::OsString;
 
@@ -87,6 +89,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         Command::Completions { shell } => return commands::info::completions(*shell),
         Command::Man => return commands::info::man(),
         Command::Catalog => return commands::info::catalog(settings),
+        Command::Init(args) => return commands::init::run(settings, runner, args),
         Command::Doctor => {
             let project = settings.load_project().ok();
             return commands::doctor::run(settings, runner, project.as_ref());
@@ -180,6 +183,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         | Command::Completions { .. }
         | Command::Man
         | Command::Catalog
+        | Command::Init(_)
         | Command::Doctor
         | Command::Config => unreachable!("handled above"),
     }

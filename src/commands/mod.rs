@@ -1,9 +1,11 @@
 //! One module per verb. Each computes a [`Plan`] first; `--dry-run` prints it and
 //! stops, otherwise the runner executes it.
 
+pub mod adopt;
 pub mod build;
 pub mod doctor;
 pub mod info;
+pub mod init;
 pub mod kube;
 pub mod local;
 pub mod tasks;

@@ -1,0 +1,841 @@
+//! `lbc init --adopt`: give an existing repository an lbc.toml, and touch nothing else.
+//!
+//! lbc detects the stack from the files at the root (pyproject.toml or requirements.txt,
+//! package.json, go.mod, Cargo.toml, pom.xml or build.gradle, else a static site),
+//! reads an existing Dockerfile (its stages, EXPOSE and the base images given as build
+//! arguments) and finds an existing Helm chart, then writes an lbc.toml that uses them.
+//! The text is checked with lbc's own parser before it is written. A repository with more
+//! than one stack is asked about on a terminal; elsewhere lbc fails, listing the
+//! candidates and the flag that chooses.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use crate::catalog;
+use crate::cli::InitArgs;
+use crate::config::{self, check_dns_label, suggest_dns_label};
+use crate::error::Error;
+use crate::settings::Settings;
+use crate::template::builtin;
+use crate::ui;
+
+/// A stack lbc found evidence for.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Candidate {
+    pub stack: String,
+    /// The files that point at it.
+    pub evidence: Vec<String>,
+}
+
+/// What the Dockerfile says.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DockerfileInfo {
+    pub path: String,
+    pub stages: Vec<String>,
+    pub expose: Option<u16>,
+    pub healthcheck: bool,
+    /// Build arguments used in FROM whose default is a catalogue default: (arg, name).
+    pub bases: Vec<(String, String)>,
+}
+
+impl DockerfileInfo {
+    fn stage(&self, names: &[&str]) -> Option<&str> {
+        self.stages
+            .iter()
+            .find(|s| names.contains(&s.to_ascii_lowercase().as_str()))
+            .map(String::as_str)
+    }
+    pub fn runtime_stage(&self) -> Option<&str> {
+        self.stage(&["runtime", "production", "prod", "release", "final"])
+    }
+    pub fn test_stage(&self) -> Option<&str> {
+        self.stage(&["test", "tests", "testing", "unit-test"])
+    }
+}
+
+/// What `--adopt` found, and the lbc.toml it makes of it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Adoption {
+    pub stack: String,
+    pub name: String,
+    pub dockerfile: Option<DockerfileInfo>,
+    pub chart: Option<String>,
+    pub notes: Vec<String>,
+    pub text: String,
+}
+
+const KEYS: &[&str] = &[
+    "registry",
+    "local_port",
+    "kube_context",
+    "kube_context_production",
+];
+
+pub fn run(settings: &Settings, args: &InitArgs) -> Result<(), Error> {
+    let root = super::init::destination(settings, args.dir.as_deref());
+    if !root.is_dir() {
+        return Err(Error::usage(
+            format!("{}: no such directory to adopt", root.display()),
+            Some("run `lbc init --adopt` in an existing repository, or pass its directory".into()),
+        ));
+    }
+    let target = root.join(config::FILE_NAME);
+    let exists = target.exists();
+    if exists && !args.force {
+        return Err(Error::usage(
+            format!("{} already exists: nothing was written", target.display()),
+            Some("`lbc config` shows what it declares; pass --force to replace it with a detected one".into()),
+        ));
+    }
+    let mut sets = Vec::new();
+    for s in &args.set {
+        let Some((k, v)) = s.split_once('=') else {
+            return Err(Error::usage(format!("--set {s}: expected KEY=VALUE"), None));
+        };
+        if !KEYS.contains(&k) {
+            return Err(Error::usage(
+                format!("--adopt has no variable `{k}`"),
+                Some(format!("with --adopt, --set takes: {}", KEYS.join(", "))),
+            ));
+        }
+        sets.push((k.to_owned(), v.to_owned()));
+    }
+    let interactive =
+        !args.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let adoption = adopt(
+        &root,
+        args.stack.as_deref(),
+        args.name.as_deref(),
+        &sets,
+        interactive,
+    )?;
+    let action = if exists { "overwrite" } else { "create" };
+
+    if settings.dry_run {
+        if settings.json {
+            ui::print_json(&serde_json::json!({
+                "dry_run": true,
+                "plan": {"verb": "init --adopt", "notes": adoption.notes, "steps": []},
+                "dir": root,
+                "stack": adoption.stack,
+                "files": [{"path": config::FILE_NAME, "action": action, "bytes": adoption.text.len()}],
+                "lbc_toml": adoption.text,
+            }));
+        } else {
+            let mut out = String::from("plan for `lbc init --adopt`\n");
+            for n in &adoption.notes {
+                out.push_str(&format!("  note: {n}\n"));
+            }
+            out.push_str(&format!(
+                "write 1 file into {} (lbc writes it itself; nothing else is touched):\n  {action:9} {} ({} bytes)\n\n{}",
+                root.display(),
+                config::FILE_NAME,
+                adoption.text.len(),
+                adoption.text
+            ));
+            ui::data(&out);
+        }
+        return Ok(());
+    }
+    for n in &adoption.notes {
+        ui::info(n);
+    }
+    crate::state::write_atomic(&target, adoption.text.as_bytes())?;
+    {
+        // A file of the repository, not a secret: the usual mode, not the temp file's 0600.
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).map_err(|e| {
+            Error::Io {
+                path: target.clone(),
+                source: std::io::Error::new(e.kind(), e.to_string()),
+            }
+        })?;
+    }
+    ui::success(&format!(
+        "wrote {} for `{}` ({} stack); no other file was touched",
+        target.display(),
+        adoption.name,
+        adoption.stack
+    ));
+    if settings.json {
+        ui::print_json(&serde_json::json!({
+            "verb": "init --adopt",
+            "ok": true,
+            "dir": root,
+            "stack": adoption.stack,
+            "name": adoption.name,
+            "files": [{"path": config::FILE_NAME, "action": action, "bytes": adoption.text.len()}],
+        }));
+    } else {
+        ui::data(&target.display().to_string());
+    }
+    Ok(())
+}
+
+/// Detect and build the lbc.toml (no writes).
+pub fn adopt(
+    root: &Path,
+    stack: Option<&str>,
+    name: Option<&str>,
+    sets: &[(String, String)],
+    interactive: bool,
+) -> Result<Adoption, Error> {
+    let candidates = detect(root);
+    let stack = match stack {
+        Some(s) => {
+            if !builtin::names().contains(&s) {
+                return Err(Error::usage(
+                    format!("unknown stack `{s}`"),
+                    Some(format!("the stacks are: {}", builtin::names().join(", "))),
+                ));
+            }
+            s.to_owned()
+        }
+        None => match candidates.as_slice() {
+            [one] => one.stack.clone(),
+            [] => {
+                return Err(Error::usage(
+                    format!(
+                        "lbc found no stack in {} (no pyproject.toml, requirements.txt, package.json, go.mod, Cargo.toml, pom.xml, build.gradle or index.html at its root)",
+                        root.display()
+                    ),
+                    Some(format!(
+                        "choose one with --stack ({})",
+                        builtin::names().join(", ")
+                    )),
+                ))
+            }
+            many if interactive => {
+                let items: Vec<String> = many
+                    .iter()
+                    .map(|c| format!("{:8} ({})", c.stack, c.evidence.join(", ")))
+                    .collect();
+                let i = dialoguer::Select::new()
+                    .with_prompt("This repository holds more than one stack; which one does lbc build?")
+                    .items(&items)
+                    .default(0)
+                    .interact()
+                    .map_err(|_| Error::Interrupted)?;
+                many[i].stack.clone()
+            }
+            many => {
+                let list: Vec<String> = many
+                    .iter()
+                    .map(|c| format!("{} ({})", c.stack, c.evidence.join(", ")))
+                    .collect();
+                return Err(Error::usage(
+                    format!(
+                        "{} holds more than one stack: {}",
+                        root.display(),
+                        list.join("; ")
+                    ),
+                    Some(format!(
+                        "choose one with --stack, e.g. `lbc init --adopt --stack {}`",
+                        many[0].stack
+                    )),
+                ));
+            }
+        },
+    };
+    let get = |k: &str| {
+        sets.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    let dir_name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match name {
+        Some(n) => {
+            check_dns_label(n).map_err(|why| {
+                Error::usage(
+                    format!("bad value for `name`: `{n}`: {why}"),
+                    Some(format!("use a name like `{}`", suggest_dns_label(n))),
+                )
+            })?;
+            n.to_owned()
+        }
+        None => suggest_dns_label(&project_name(root, &stack).unwrap_or(dir_name)),
+    };
+    let registry = get("registry").unwrap_or_else(|| format!("registry.example.com/{name}"));
+    let local_port: u16 = match get("local_port") {
+        Some(p) => p.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
+            Error::usage(
+                format!("bad value for `local_port`: `{p}`: expected a port number"),
+                None,
+            )
+        })?,
+        None => 8080,
+    };
+    let context = get("kube_context").unwrap_or_else(|| "nonprod".into());
+    let context_prod = get("kube_context_production").unwrap_or_else(|| "prod".into());
+
+    let mut notes = vec![format!("stack: {stack}")];
+    if let Some(c) = candidates.iter().find(|c| c.stack == stack) {
+        notes[0].push_str(&format!(" ({})", c.evidence.join(", ")));
+    }
+    let dockerfile = find_dockerfile(root);
+    let chart = find_chart(root);
+    let mut t = String::new();
+    t.push_str(&format!(
+        "# lbc.toml of {name}, written by `lbc init --adopt` for an existing {stack} repository.\n\
+         # Every key is documented in lbc's docs/lbc-toml.md; `lbc config` shows the result.\n\
+         schema = {}\n\n[project]\nname = \"{name}\"\n\n[image]\nrepository = {}\n",
+        config::CURRENT_SCHEMA,
+        quote(&registry)
+    ));
+    match &dockerfile {
+        Some(d) => {
+            if d.path != "Dockerfile" {
+                t.push_str(&format!("dockerfile = {}\n", quote(&d.path)));
+            }
+            if let Some(s) = d.runtime_stage() {
+                t.push_str(&format!("target = {}\n", quote(s)));
+            }
+            notes.push(format!(
+                "uses {} (stages: {}{})",
+                d.path,
+                if d.stages.is_empty() {
+                    "none named".to_owned()
+                } else {
+                    d.stages.join(", ")
+                },
+                d.runtime_stage()
+                    .map(|s| format!("; target `{s}`"))
+                    .unwrap_or_default()
+            ));
+            if !d.bases.is_empty() {
+                t.push_str("\n# Build arguments resolved through the base-image catalogue (`lbc catalog`).\n[image.bases]\n");
+                for (arg, logical) in &d.bases {
+                    t.push_str(&format!("{arg} = {}\n", quote(logical)));
+                }
+            }
+        }
+        None => {
+            t.insert_str(
+                t.find("[image]").unwrap_or(0),
+                "# No Dockerfile was found: `lbc build` needs one (`lbc init --stack STACK` in an\n# empty directory shows one for this stack).\n",
+            );
+            notes.push(format!(
+                "no Dockerfile: `lbc build` and `lbc deploy local` need one (the `{stack}` template of `lbc init` has an example)"
+            ));
+        }
+    }
+    t.push('\n');
+    t.push_str(tasks(root, &stack, dockerfile.as_ref()).trim_end());
+    t.push('\n');
+    let container_port = dockerfile.as_ref().and_then(|d| d.expose).unwrap_or(8080);
+    t.push_str(&format!(
+        "\n# `lbc deploy local`: this machine's Docker engine, no cluster needed.\n[env.local]\nkind = \"docker\"\nport = {local_port}\ncontainer_port = {container_port}\n"
+    ));
+    if dockerfile.as_ref().is_some_and(|d| d.healthcheck) {
+        t.push_str(
+            "# Without `health`, lbc waits for the image's HEALTHCHECK.\n# health = \"/healthz\"\n",
+        );
+    } else {
+        t.push_str("# Without `health` (an HTTP path answering 200), lbc waits until the container runs.\n# health = \"/healthz\"\n");
+    }
+    match &chart {
+        Some(c) => {
+            notes.push(format!("uses the Helm chart in {c}"));
+            for (env, ctx, extra) in [
+                ("qualification", &context, ""),
+                ("staging", &context, ""),
+                (
+                    "production",
+                    &context_prod,
+                    "protected = true\npromote_from = \"staging\"\n",
+                ),
+            ] {
+                let values_file = format!("{c}/values-{env}.yaml");
+                let values = if root.join(&values_file).is_file() {
+                    format!("values = [{}]\n", quote(&values_file))
+                } else {
+                    String::new()
+                };
+                t.push_str(&format!(
+                    "\n[env.{env}]\nkind = \"kubernetes\"\ncontext = {}\nnamespace = {}\n{values}{extra}",
+                    quote(ctx),
+                    quote(&format!("{name}-{env}"))
+                ));
+            }
+            t.push_str(&format!("\n[deploy]\nchart = {}\n", quote(c)));
+        }
+        None => {
+            notes.push("no Helm chart found: only the `local` environment is declared".into());
+            t.push_str(
+                "\n# No Helm chart was found (deploy/chart, chart, charts/*, helm): add one and\n\
+                 # [env.NAME] tables for your clusters (docs/lbc-toml.md).\n",
+            );
+        }
+    }
+    // Never write what lbc itself would refuse to read.
+    config::parse(&root.join(config::FILE_NAME), &t).map_err(|e| {
+        Error::failed(
+            format!("the detected lbc.toml does not validate (a defect of lbc): {e}"),
+            Some("pass --stack, --name or --set registry=... to steer detection".into()),
+        )
+    })?;
+    Ok(Adoption {
+        stack,
+        name,
+        dockerfile,
+        chart,
+        notes,
+        text: t,
+    })
+}
+
+/// A TOML basic string.
+fn quote(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+/// The stacks the files at `root` point at.
+pub fn detect(root: &Path) -> Vec<Candidate> {
+    let found = |stack: &str, files: &[&str]| {
+        let evidence: Vec<String> = files
+            .iter()
+            .filter(|f| root.join(f).is_file())
+            .map(|f| (*f).to_owned())
+            .collect();
+        (!evidence.is_empty()).then(|| Candidate {
+            stack: stack.to_owned(),
+            evidence,
+        })
+    };
+    let mut out: Vec<Candidate> = [
+        found("go", &["go.mod"]),
+        found(
+            "java",
+            &[
+                "pom.xml",
+                "build.gradle",
+                "build.gradle.kts",
+                "settings.gradle",
+                "settings.gradle.kts",
+            ],
+        ),
+        found("node", &["package.json"]),
+        found(
+            "python",
+            &[
+                "pyproject.toml",
+                "requirements.txt",
+                "setup.py",
+                "setup.cfg",
+                "Pipfile",
+            ],
+        ),
+        found("rust", &["Cargo.toml"]),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if out.is_empty() {
+        out.extend(found(
+            "static",
+            &[
+                "index.html",
+                "public/index.html",
+                "site/index.html",
+                "www/index.html",
+                "dist/index.html",
+            ],
+        ));
+    }
+    out
+}
+
+fn read(root: &Path, rel: &str) -> Option<String> {
+    fs_err::read_to_string(root.join(rel)).ok()
+}
+
+/// The project's own name, from its manifest.
+fn project_name(root: &Path, stack: &str) -> Option<String> {
+    match stack {
+        "node" => {
+            let v: serde_json::Value = serde_json::from_str(&read(root, "package.json")?).ok()?;
+            let n = v.get("name")?.as_str()?;
+            Some(n.rsplit('/').next().unwrap_or(n).to_owned())
+        }
+        "rust" => {
+            let v: toml::Value = toml::from_str(&read(root, "Cargo.toml")?).ok()?;
+            Some(v.get("package")?.get("name")?.as_str()?.to_owned())
+        }
+        "python" => {
+            let v: toml::Value = toml::from_str(&read(root, "pyproject.toml")?).ok()?;
+            let project = v.get("project").and_then(|p| p.get("name"));
+            let poetry = v
+                .get("tool")
+                .and_then(|t| t.get("poetry"))
+                .and_then(|p| p.get("name"));
+            Some(project.or(poetry)?.as_str()?.to_owned())
+        }
+        "go" => {
+            let text = read(root, "go.mod")?;
+            let module = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("module "))?
+                .trim()
+                .trim_matches('"');
+            let last = module.rsplit('/').next()?;
+            // example.com/x/v2: the name is the element before the major version.
+            let is_major = last.len() > 1
+                && last.starts_with('v')
+                && last[1..].chars().all(|c| c.is_ascii_digit());
+            if is_major {
+                module.rsplit('/').nth(1).map(str::to_owned)
+            } else {
+                Some(last.to_owned())
+            }
+        }
+        "java" => {
+            if let Some(pom) = read(root, "pom.xml") {
+                let without_parent = regex::Regex::new(r"(?s)<parent>.*?</parent>")
+                    .expect("valid regex")
+                    .replace(&pom, "");
+                let re = regex::Regex::new(r"<artifactId>\s*([^<\s]+)\s*</artifactId>")
+                    .expect("valid regex");
+                return re.captures(&without_parent).map(|c| c[1].to_owned());
+            }
+            let settings =
+                read(root, "settings.gradle").or_else(|| read(root, "settings.gradle.kts"))?;
+            let re = regex::Regex::new(r#"rootProject\.name\s*=\s*['"]([^'"]+)['"]"#)
+                .expect("valid regex");
+            re.captures(&settings).map(|c| c[1].to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// The first Dockerfile at the usual places, parsed.
+pub fn find_dockerfile(root: &Path) -> Option<DockerfileInfo> {
+    let path = [
+        "Dockerfile",
+        "Containerfile",
+        "docker/Dockerfile",
+        "build/Dockerfile",
+    ]
+    .into_iter()
+    .find(|p| root.join(p).is_file())?;
+    let text = read(root, path)?;
+    Some(parse_dockerfile(path, &text))
+}
+
+/// Stages, EXPOSE, HEALTHCHECK and catalogue base images of a Dockerfile.
+pub fn parse_dockerfile(path: &str, text: &str) -> DockerfileInfo {
+    // Join continuation lines, drop comments.
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for raw in text.lines() {
+        let l = raw.trim();
+        if l.starts_with('#') && cur.is_empty() {
+            continue;
+        }
+        if let Some(stripped) = l.strip_suffix('\\') {
+            cur.push_str(stripped);
+            cur.push(' ');
+        } else {
+            cur.push_str(l);
+            lines.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    let mut info = DockerfileInfo {
+        path: path.to_owned(),
+        ..DockerfileInfo::default()
+    };
+    let mut global_args: Vec<(String, String)> = Vec::new();
+    let mut seen_from = false;
+    // Image -> logical name; the first name wins (`python` before `python-runtime`).
+    let mut defaults: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
+    for (n, i) in catalog::DEFAULTS {
+        defaults.entry(*i).or_insert(*n);
+    }
+    for line in &lines {
+        let mut words = line.split_whitespace();
+        let Some(instr) = words.next() else { continue };
+        let rest: Vec<&str> = words.collect();
+        match instr.to_ascii_uppercase().as_str() {
+            "ARG" if !seen_from => {
+                for a in &rest {
+                    if let Some((k, v)) = a.split_once('=') {
+                        global_args.push((k.to_owned(), v.trim_matches('"').to_owned()));
+                    }
+                }
+            }
+            "FROM" => {
+                seen_from = true;
+                let args: Vec<&str> = rest
+                    .iter()
+                    .copied()
+                    .filter(|w| !w.starts_with("--"))
+                    .collect();
+                if let Some(image) = args.first() {
+                    let var = image
+                        .trim_start_matches('$')
+                        .trim_start_matches('{')
+                        .trim_end_matches('}');
+                    if image.starts_with('$') {
+                        if let Some((_, default)) = global_args.iter().find(|(k, _)| k == var) {
+                            // Prefer the runtime name for a runtime stage when both map.
+                            if let Some(logical) = defaults.get(default.as_str()) {
+                                let logical = (*logical).to_owned();
+                                if !info.bases.iter().any(|(a, _)| a == var) {
+                                    info.bases.push((var.to_owned(), logical));
+                                }
+                            }
+                        }
+                    }
+                }
+                if args.len() >= 3 && args[1].eq_ignore_ascii_case("as") {
+                    info.stages.push(args[2].to_owned());
+                }
+            }
+            "EXPOSE" if info.expose.is_none() => {
+                info.expose = rest
+                    .first()
+                    .and_then(|p| p.split('/').next())
+                    .and_then(|p| p.parse().ok());
+            }
+            "HEALTHCHECK" => {
+                info.healthcheck = !rest.first().is_some_and(|w| w.eq_ignore_ascii_case("none"));
+            }
+            _ => {}
+        }
+    }
+    info
+}
+
+/// The first Helm chart at the usual places (the directory holding Chart.yaml).
+pub fn find_chart(root: &Path) -> Option<String> {
+    for p in ["deploy/chart", "chart", "helm", "deploy/helm"] {
+        if root.join(p).join("Chart.yaml").is_file() {
+            return Some(p.to_owned());
+        }
+    }
+    for parent in ["charts", "helm", "deploy/helm", "deploy/charts", "deploy"] {
+        let Ok(entries) = fs_err::read_dir(root.join(parent)) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.join("Chart.yaml").is_file())
+            .collect();
+        found.sort();
+        if let Some(f) = found.first() {
+            let name = f.file_name()?.to_string_lossy().into_owned();
+            return Some(format!("{parent}/{name}"));
+        }
+    }
+    None
+}
+
+/// The [tasks] of an adopted repository: tests in the Dockerfile's test stage when there
+/// is one, else in the catalogue's builder image; linters and formatters in containers.
+fn tasks(root: &Path, stack: &str, dockerfile: Option<&DockerfileInfo>) -> String {
+    let test_stage = dockerfile.and_then(DockerfileInfo::test_stage);
+    let has = |p: &str| root.join(p).exists();
+    let where_ = |image: &str| match test_stage {
+        Some(s) => format!("stage = {}\n", quote(s)),
+        None => format!("image = {}\n", quote(image)),
+    };
+    let mut t = String::new();
+    let mut hint = "";
+    let mut task = |name: &str, run: &str, place: &str, description: &str| {
+        t.push_str(&format!(
+            "[tasks.{name}]\nrun = {run}\n{place}description = {}\n\n",
+            quote(description)
+        ));
+    };
+    let in_container = if test_stage.is_some() {
+        "in the Dockerfile's test stage"
+    } else {
+        "in the builder image"
+    };
+    match stack {
+        "python" => {
+            let text = [
+                "pyproject.toml",
+                "requirements.txt",
+                "requirements-dev.txt",
+                "setup.cfg",
+            ]
+            .iter()
+            .filter_map(|f| read(root, f))
+            .collect::<String>();
+            let (run, what) = if text.contains("pytest") {
+                (r#"["python3", "-m", "pytest"]"#, "pytest")
+            } else if has("tests") {
+                (
+                    r#"["python3", "-m", "unittest", "discover", "-s", "tests", "-v"]"#,
+                    "unittest",
+                )
+            } else {
+                (
+                    r#"["python3", "-m", "unittest", "discover", "-v"]"#,
+                    "unittest",
+                )
+            };
+            task(
+                "test-unit",
+                run,
+                &where_("python"),
+                &format!("unit tests ({what}) {in_container}"),
+            );
+            task(
+                "style",
+                r#""pip install -q --root-user-action=ignore --target /tmp/tools ruff==0.8.4 && /tmp/tools/bin/ruff check --no-cache .""#,
+                "image = \"python\"\n",
+                "lint with ruff (installed in the container; needs network access)",
+            );
+            task(
+                "format",
+                r#""pip install -q --root-user-action=ignore --target /tmp/tools ruff==0.8.4 && /tmp/tools/bin/ruff format --no-cache .""#,
+                "image = \"python\"\n",
+                "format with ruff (installed in the container; needs network access)",
+            );
+        }
+        "node" => {
+            let run = if test_stage.is_some() {
+                r#"["npm", "test"]"#
+            } else {
+                r#""npm ci && npm test""#
+            };
+            task(
+                "test-unit",
+                run,
+                &where_("node"),
+                &format!("unit tests (npm test) {in_container}"),
+            );
+            task(
+                "style",
+                r#"["npx", "--yes", "eslint@9.17.0", "."]"#,
+                "image = \"node\"\n",
+                "lint with ESLint (fetched by npx; needs network access)",
+            );
+            task(
+                "format",
+                r#"["npx", "--yes", "prettier@3.4.2", "--write", "."]"#,
+                "image = \"node\"\n",
+                "format with Prettier (fetched by npx; needs network access)",
+            );
+        }
+        "go" => {
+            task(
+                "test-unit",
+                r#"["go", "test", "./..."]"#,
+                &where_("go-builder"),
+                &format!("unit tests (go test) {in_container}"),
+            );
+            task(
+                "style",
+                r#"["golangci-lint", "run", "./..."]"#,
+                "image = \"golangci/golangci-lint:v1.62.2\"\n",
+                "lint with golangci-lint",
+            );
+            task(
+                "format",
+                r#"["gofmt", "-l", "-w", "."]"#,
+                "image = \"go-builder\"\n",
+                "format with gofmt",
+            );
+        }
+        "rust" => {
+            task(
+                "test-unit",
+                r#"["cargo", "test", "--locked"]"#,
+                &where_("rust-builder"),
+                &format!("unit tests (cargo test) {in_container}"),
+            );
+            task(
+                "style",
+                r#""rustup component add clippy >/dev/null 2>&1; cargo clippy --locked --all-targets -- -D warnings""#,
+                "image = \"rust-builder\"\n",
+                "lint with clippy",
+            );
+            task(
+                "format",
+                r#""rustup component add rustfmt >/dev/null 2>&1; cargo fmt --all""#,
+                "image = \"rust-builder\"\n",
+                "format with rustfmt",
+            );
+        }
+        "java" => {
+            if has("pom.xml") {
+                let place = match test_stage {
+                    Some(s) => format!("stage = {}\n", quote(s)),
+                    None => "image = \"maven:3-eclipse-temurin-21\"\n".to_owned(),
+                };
+                task(
+                    "test-unit",
+                    r#"["mvn", "-B", "test"]"#,
+                    &place,
+                    &format!(
+                        "unit tests (Maven) {}",
+                        if test_stage.is_some() {
+                            in_container
+                        } else {
+                            "in a Maven image"
+                        }
+                    ),
+                );
+            } else if has("gradlew") {
+                task(
+                    "test-unit",
+                    r#"["./gradlew", "test", "--no-daemon"]"#,
+                    &where_("java-builder"),
+                    &format!("unit tests (Gradle wrapper) {in_container}"),
+                );
+            } else {
+                let place = match test_stage {
+                    Some(s) => format!("stage = {}\n", quote(s)),
+                    None => "image = \"gradle:8-jdk21\"\n".to_owned(),
+                };
+                task(
+                    "test-unit",
+                    r#"["gradle", "test", "--no-daemon"]"#,
+                    &place,
+                    "unit tests (Gradle)",
+                );
+            }
+        }
+        _ => {
+            if test_stage.is_some() {
+                hint = "# The Dockerfile has a test stage: declare what runs in it, e.g.\n# [tasks.test-unit]\n# run = [\"sh\", \"tests/check.sh\"]\n# stage = \"test\"\n\n";
+            }
+            task(
+                "style",
+                r#"["npx", "--yes", "htmlhint@1.1.4", "."]"#,
+                "image = \"node\"\n",
+                "lint the HTML with HTMLHint (fetched by npx; needs network access)",
+            );
+        }
+    }
+    format!("{hint}{t}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerfile_stages_and_bases() {
+        let d = parse_dockerfile(
+            "Dockerfile",
+            "# syntax\nARG PYTHON_IMAGE=python:3.12-slim-bookworm\nARG OTHER=acme/base:1\nFROM ${PYTHON_IMAGE} AS base\nFROM base AS test\nFROM $OTHER as runtime\nEXPOSE 9000/tcp\nHEALTHCHECK \\\n  CMD true\n",
+        );
+        assert_eq!(d.stages, ["base", "test", "runtime"]);
+        assert_eq!(d.expose, Some(9000));
+        assert!(d.healthcheck);
+        assert_eq!(d.bases, [("PYTHON_IMAGE".to_owned(), "python".to_owned())]);
+        assert_eq!(d.runtime_stage(), Some("runtime"));
+        assert_eq!(d.test_stage(), Some("test"));
+    }
+}

@@ -1,0 +1,34 @@
+//! The built-in stack templates, embedded in the binary by `build.rs` from
+//! `templates/<stack>/`. They use exactly the public template format. Earlier releases
+//! of a stack live in `templates/.releases/<stack>/<version>/`: when a stack's version
+//! is bumped, its previous directory is copied there unchanged, so that the exact bytes
+//! a repository was generated from can always be rendered again.
+
+include!(concat!(env!("OUT_DIR"), "/stacks.rs"));
+
+/// The names of the built-in stacks, sorted.
+pub fn names() -> Vec<&'static str> {
+    STACKS.iter().map(|(n, _)| *n).collect()
+}
+
+/// The files of one built-in stack: (path, content, executable).
+pub fn files(stack: &str) -> Option<&'static [EmbeddedFile]> {
+    STACKS.iter().find(|(n, _)| *n == stack).map(|(_, f)| *f)
+}
+
+/// The files of an earlier release of a stack, if this binary carries it.
+pub fn release_files(stack: &str, version: &str) -> Option<&'static [EmbeddedFile]> {
+    RELEASES
+        .iter()
+        .find(|(s, v, _)| *s == stack && *v == version)
+        .map(|(_, _, f)| *f)
+}
+
+/// The versions of `stack` this binary can render: earlier releases, then the current one.
+pub fn versions(stack: &str) -> Vec<&'static str> {
+    RELEASES
+        .iter()
+        .filter(|(s, _, _)| *s == stack)
+        .map(|(_, v, _)| *v)
+        .collect()
+}

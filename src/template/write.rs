@@ -1,0 +1,278 @@
+//! Putting rendered files in place, safely:
+//! - compare with the destination first (create, overwrite, unchanged), refusing to
+//!   write through a symbolic link or over a directory;
+//! - write everything into a temporary directory next to the destination, then move
+//!   into place: a new directory is one rename; into an existing one, file by file, with
+//!   the files it replaces kept aside and put back if a move fails. Nothing is left
+//!   half-written by an error.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::template::render::{OutContent, OutFile};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Overwrite,
+    Unchanged,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Overwrite => "overwrite",
+            Action::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// What will happen to one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Planned {
+    pub path: String,
+    pub action: Action,
+    pub bytes: usize,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub executable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
+/// Entries of `dir` that make it "not empty" (`.git` alone does not count), sorted.
+pub fn existing_entries(dir: &Path) -> Result<Vec<String>, Error> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    if !dir.is_dir() {
+        return Err(Error::usage(
+            format!("{} exists and is not a directory", dir.display()),
+            None,
+        ));
+    }
+    let mut names: Vec<String> = fs_err::read_dir(dir)
+        .map_err(|e| io_err(dir, e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".git")
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Compare the files with what `dest` holds.
+pub fn compare(dest: &Path, files: &[OutFile]) -> Result<Vec<Planned>, Error> {
+    let mut out = Vec::new();
+    for f in files {
+        // No existing parent may be a link (writing through it could leave `dest`) or a file.
+        let comps: Vec<&str> = f.path.split('/').collect();
+        let mut here = dest.to_owned();
+        for c in &comps[..comps.len() - 1] {
+            here.push(c);
+            match fs_err::symlink_metadata(&here) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(Error::usage(
+                        format!(
+                            "{} is a symbolic link: lbc will not write through it",
+                            here.display()
+                        ),
+                        Some("remove the link, or generate into another directory".into()),
+                    ))
+                }
+                Ok(m) if !m.is_dir() => {
+                    return Err(Error::usage(
+                        format!(
+                            "{} is a file, and the template needs a directory there ({})",
+                            here.display(),
+                            f.path
+                        ),
+                        Some("move it away, or generate into another directory".into()),
+                    ))
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        let target = dest.join(&f.path);
+        let action = match fs_err::symlink_metadata(&target) {
+            Err(_) => Action::Create,
+            Ok(m) if m.file_type().is_symlink() => {
+                let same = matches!(&f.content, OutContent::Link { target: t }
+                    if fs_err::read_link(&target).map(|x| x == Path::new(t)).unwrap_or(false));
+                if same {
+                    Action::Unchanged
+                } else {
+                    return Err(Error::usage(
+                        format!(
+                            "{} is a symbolic link: lbc will not write through it",
+                            target.display()
+                        ),
+                        Some("remove the link, or generate into another directory".into()),
+                    ));
+                }
+            }
+            Ok(m) if m.is_dir() => {
+                return Err(Error::usage(
+                    format!(
+                        "{} is a directory, and the template generates a file there",
+                        target.display()
+                    ),
+                    Some("move it away, or generate into another directory".into()),
+                ))
+            }
+            Ok(m) => match &f.content {
+                OutContent::File { bytes, executable } => {
+                    use std::os::unix::fs::PermissionsExt;
+                    let exec_now = m.permissions().mode() & 0o111 != 0;
+                    let current = fs_err::read(&target).map_err(|e| io_err(&target, e))?;
+                    if &current == bytes && exec_now == *executable {
+                        Action::Unchanged
+                    } else {
+                        Action::Overwrite
+                    }
+                }
+                OutContent::Link { .. } => Action::Overwrite,
+            },
+        };
+        let (executable, link) = match &f.content {
+            OutContent::File { executable, .. } => (*executable, None),
+            OutContent::Link { target } => (false, Some(target.clone())),
+        };
+        out.push(Planned {
+            path: f.path.clone(),
+            action,
+            bytes: f.content.len(),
+            executable,
+            link,
+        });
+    }
+    Ok(out)
+}
+
+fn write_one(root: &Path, f: &OutFile) -> Result<(), Error> {
+    let path = root.join(&f.path);
+    if let Some(parent) = path.parent() {
+        fs_err::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+    }
+    match &f.content {
+        OutContent::File { bytes, executable } => {
+            fs_err::write(&path, bytes).map_err(|e| io_err(&path, e))?;
+            if *executable {
+                // Like `chmod +x` under the umask: execute wherever read is allowed.
+                use std::os::unix::fs::PermissionsExt;
+                let mode = fs_err::metadata(&path)
+                    .map_err(|e| io_err(&path, e))?
+                    .permissions()
+                    .mode();
+                fs_err::set_permissions(
+                    &path,
+                    std::fs::Permissions::from_mode(mode | ((mode & 0o444) >> 2)),
+                )
+                .map_err(|e| io_err(&path, e))?;
+            }
+        }
+        OutContent::Link { target } => {
+            std::os::unix::fs::symlink(target, &path).map_err(|e| io_err(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Write `files` into `dest` as planned (files planned `unchanged` are not touched).
+pub fn apply(dest: &Path, files: &[OutFile], planned: &[Planned]) -> Result<(), Error> {
+    let todo: Vec<&OutFile> = files
+        .iter()
+        .zip(planned)
+        .filter(|(_, p)| p.action != Action::Unchanged)
+        .map(|(f, _)| f)
+        .collect();
+    if !dest.exists() {
+        // A new directory: stage next to it, then one rename.
+        let parent = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs_err::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+        let stage = tempfile::Builder::new()
+            .prefix(".lbc-init-")
+            .tempdir_in(parent)
+            .map_err(|e| io_err(parent, e))?;
+        let tree = stage.path().join("tree");
+        fs_err::create_dir(&tree).map_err(|e| io_err(&tree, e))?;
+        for f in &todo {
+            write_one(&tree, f)?;
+        }
+        fs_err::rename(&tree, dest).map_err(|e| io_err(dest, e))?;
+        return Ok(());
+    }
+    // An existing directory: stage inside it (same filesystem), then move file by file.
+    let stage = tempfile::Builder::new()
+        .prefix(".lbc-init-")
+        .tempdir_in(dest)
+        .map_err(|e| io_err(dest, e))?;
+    let tree = stage.path().join("tree");
+    let backup = stage.path().join("backup");
+    for f in &todo {
+        write_one(&tree, f)?;
+    }
+    let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    let mut made_dirs: Vec<PathBuf> = Vec::new();
+    let result = (|| -> Result<(), Error> {
+        for f in &todo {
+            let target = dest.join(&f.path);
+            let parent = target.parent().expect("a file has a parent");
+            let mut missing = Vec::new();
+            let mut p = parent.to_owned();
+            while !p.exists() {
+                missing.push(p.clone());
+                if !p.pop() {
+                    break;
+                }
+            }
+            fs_err::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+            made_dirs.extend(missing.into_iter().rev());
+            let saved = if fs_err::symlink_metadata(&target).is_ok() {
+                let b = backup.join(&f.path);
+                fs_err::create_dir_all(b.parent().expect("has a parent"))
+                    .map_err(|e| io_err(&b, e))?;
+                fs_err::rename(&target, &b).map_err(|e| io_err(&target, e))?;
+                Some(b)
+            } else {
+                None
+            };
+            let staged = tree.join(&f.path);
+            if let Err(e) = fs_err::rename(&staged, &target) {
+                if let Some(b) = &saved {
+                    let _ = fs_err::rename(b, &target);
+                }
+                return Err(io_err(&target, e));
+            }
+            done.push((target, saved));
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for (target, saved) in done.iter().rev() {
+            let _ = fs_err::remove_file(target);
+            if let Some(b) = saved {
+                let _ = fs_err::rename(b, target);
+            }
+        }
+        for d in made_dirs.iter().rev() {
+            let _ = fs_err::remove_dir(d);
+        }
+        return Err(e);
+    }
+    Ok(())
+}
