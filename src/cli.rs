@@ -150,6 +150,9 @@ pub enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Bring the repository up to the newest version of its template (three-way merge that
+    /// keeps local edits) and lbc.toml up to the newest schema.
+    Upgrade(UpgradeArgs),
     /// Print the effective configuration (lbc.toml with defaults filled in).
     Config,
     /// Print the JSON Schema of lbc.toml.
@@ -177,13 +180,9 @@ pub struct InitArgs {
     /// Your own template: a directory, or a git repository (path or URL).
     #[arg(long, value_name = "SRC", env = "LBC_TEMPLATE")]
     pub template: Option<String>,
-    /// Tag, branch or commit of a git template (default: HEAD).
-    #[arg(
-        long,
-        value_name = "REF",
-        requires = "template",
-        env = "LBC_TEMPLATE_VERSION"
-    )]
+    /// Tag, branch or commit of a git template (default: HEAD); with --stack, an earlier
+    /// version of the stack that this lbc carries (default: the newest).
+    #[arg(long, value_name = "REF", env = "LBC_TEMPLATE_VERSION")]
     pub template_version: Option<String>,
     /// The service's name (the template's `name` variable; default: from DIR).
     #[arg(long, env = "LBC_NAME")]
@@ -248,6 +247,20 @@ pub struct TargetArgs {
     /// Namespace to use (overrides the environment's `namespace`).
     #[arg(long, env = "LBC_NAMESPACE")]
     pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// The template version to upgrade to: a tag, branch or commit of a git template, a
+    /// version of a built-in stack (default: the newest).
+    #[arg(long, value_name = "REF", env = "LBC_TO")]
+    pub to: Option<String>,
+    /// Change nothing; exit 0 when up to date, 6 when an upgrade is available.
+    #[arg(long, env = "LBC_CHECK")]
+    pub check: bool,
+    /// Upgrade even though the git tree has uncommitted changes.
+    #[arg(long, env = "LBC_ALLOW_DIRTY")]
+    pub allow_dirty: bool,
 }
 
 #[derive(Debug, Args)]

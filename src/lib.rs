@@ -65,12 +65,16 @@ where
 
 fn report(e: &Error, runner: Option<&Runner>, json: bool) -> u8 {
     let exit = e.exit_code();
-    if matches!(e, Error::Interrupted) {
+    // `upgrade --check` said it on stdout already, and an upgrade with conflicts printed
+    // its summary (or JSON document) with every conflicted file.
+    let already_reported = matches!(e, Error::UpgradeAvailable | Error::Conflicts { .. });
+    if matches!(e, Error::UpgradeAvailable) {
+    } else if matches!(e, Error::Interrupted) {
         ui::error("interrupted", &[], None);
     } else {
         ui::error(&e.to_string(), &[], e.hint());
     }
-    if json {
+    if json && !already_reported {
         ui::print_json(&serde_json::json!({
             "ok": false,
             "error": e.to_string(),
@@ -89,6 +93,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         Command::Completions { shell } => return commands::info::completions(*shell),
         Command::Man => return commands::info::man(),
         Command::Catalog => return commands::info::catalog(settings),
+        Command::Upgrade(args) => return commands::upgrade::run(settings, runner, args),
         Command::Init(args) => return commands::init::run(settings, runner, args),
         Command::Doctor => {
             let project = settings.load_project().ok();
@@ -183,6 +188,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         | Command::Completions { .. }
         | Command::Man
         | Command::Catalog
+        | Command::Upgrade(_)
         | Command::Init(_)
         | Command::Doctor
         | Command::Config => unreachable!("handled above"),

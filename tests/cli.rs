@@ -13,3 +13,4 @@ mod init_stacks;
 mod init_support;
 mod init_template;
 mod k8s_deploy;
+mod upgrade;

@@ -239,7 +239,19 @@ fn load_template(
         return Template::directory(&path);
     }
     if let Some(stack) = &args.stack {
-        return Template::builtin(stack);
+        let current = Template::builtin(stack)?;
+        return match &args.template_version {
+            None => Ok(current),
+            // An earlier release of a built-in stack, as this binary carries it.
+            Some(v) => Template::builtin_release(stack, v).ok_or_else(|| {
+                let mut known = builtin::versions(stack);
+                known.push(&current.manifest.template.version);
+                Error::usage(
+                    format!("this lbc does not carry version {v} of the `{stack}` stack"),
+                    Some(format!("versions it carries: {}", known.join(", "))),
+                )
+            }),
+        };
     }
     let names = builtin::names();
     if interactive {

@@ -9,6 +9,7 @@ pub mod init;
 pub mod kube;
 pub mod local;
 pub mod tasks;
+pub mod upgrade;
 
 use std::collections::BTreeMap;
 

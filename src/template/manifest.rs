@@ -39,6 +39,11 @@ pub struct TemplateInfo {
     /// `template.toml` is always excluded.
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// Files this version renamed, old path to new path (as generated, after rendering):
+    /// `lbc upgrade` moves a repository's local edits along. Renames it does not declare
+    /// are still found by content.
+    #[serde(default)]
+    pub renames: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

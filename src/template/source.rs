@@ -417,6 +417,19 @@ fn git_err(src: &str, e: &git2::Error) -> Error {
     Error::usage(format!("template {src}: {}", e.message()), None)
 }
 
+/// The tags of a git template repository.
+pub fn git_tags(src: &str, runner: &mut Runner) -> Result<Vec<String>, Error> {
+    let (repo, _clone) = open_repo(src, runner)?;
+    let tags = repo
+        .tag_names(None)
+        .map_err(|e| git_err(src, &e))?
+        .iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect();
+    Ok(tags)
+}
+
 fn tag_list(repo: &git2::Repository) -> String {
     let tags: Vec<String> = repo
         .tag_names(None)

@@ -188,7 +188,7 @@ fn a_broken_unit_test_fails_lbc_test_unit() {
         return;
     };
     let g = generate(&env, "python");
-    let t = g.dir.join("tests/test_app.py");
+    let t = g.dir.join("tests/test_service.py");
     let text = std::fs::read_to_string(&t).unwrap();
     std::fs::write(&t, text.replace("(200, \"ok\\n\")", "(500, \"ok\\n\")")).unwrap();
     let out = lbc(&g, &env).args(["test", "unit"]).run();

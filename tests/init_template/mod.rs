@@ -235,7 +235,7 @@ fn dry_run_lists_the_files_and_writes_nothing() {
         .stdout_has("plan for `lbc init`")
         .stdout_has("create    lbc.toml")
         .stdout_has("create    .lbc/template.toml")
-        .stdout_has("template python 1.0.0");
+        .stdout_has("template python 1.1.0");
     assert!(out
         .stdout()
         .contains("deploy/chart/templates/deployment.yaml"));

@@ -1,0 +1,460 @@
+//! `lbc upgrade`: bring a repository up to the newest version of the template it was
+//! generated from, file by file with a three-way merge that never loses a local edit,
+//! and rewrite `lbc.toml` to the newest schema.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::cli::UpgradeArgs;
+use crate::commands::init;
+use crate::config::{self, FILE_NAME};
+use crate::error::{code, Error};
+use crate::runner::Runner;
+use crate::settings::Settings;
+use crate::template::answers::{self, Inputs};
+use crate::template::provenance::{self, Provenance};
+use crate::template::render::OutContent;
+use crate::template::{builtin, Template};
+use crate::ui;
+use crate::upgrade::apply::{self, Op};
+use crate::upgrade::files::{self, Change, FileData, Outcome, Tree};
+use crate::upgrade::schema;
+
+/// The template of a recorded provenance, at a version.
+fn load(
+    recorded: &provenance::Recorded,
+    version: Option<&str>,
+    runner: &mut Runner,
+) -> Result<Template, Error> {
+    match recorded.kind.as_str() {
+        "builtin" => {
+            let stack = recorded
+                .source
+                .strip_prefix("builtin:")
+                .unwrap_or(&recorded.source);
+            let t = match version {
+                None => Template::builtin(stack)?,
+                Some(v) => builtin_version(stack, v)?,
+            };
+            Ok(t)
+        }
+        "git" => Template::git(
+            &recorded.source,
+            Some(version.unwrap_or(&recorded.identity)),
+            runner,
+        ),
+        "directory" => {
+            let t = Template::directory(Path::new(&recorded.source))?;
+            if version.is_some() && t.identity != recorded.identity {
+                return Err(Error::usage(
+                    format!(
+                        "the template directory {} changed since this repository was generated ({} then, {} now): its old version cannot be reproduced",
+                        recorded.source, recorded.identity, t.identity
+                    ),
+                    Some("publish the template as a git repository with tags; lbc then re-renders the recorded commit exactly".into()),
+                ));
+            }
+            Ok(t)
+        }
+        other => Err(Error::usage(
+            format!("{}: unknown template kind `{other}`", provenance::PATH),
+            None,
+        )),
+    }
+}
+
+/// A built-in stack at a released version.
+fn builtin_version(stack: &str, version: &str) -> Result<Template, Error> {
+    let current = Template::builtin(stack)?;
+    if current.manifest.template.version == version {
+        return Ok(current);
+    }
+    Template::builtin_release(stack, version).ok_or_else(|| {
+        let mut known = builtin::versions(stack);
+        known.push(&current.manifest.template.version);
+        Error::usage(
+            format!("this lbc cannot reproduce version {version} of the `{stack}` stack"),
+            Some(format!(
+                "versions it carries: {}; a newer lbc may know it",
+                known.join(", ")
+            )),
+        )
+    })
+}
+
+/// Render a template with the recorded answers (new variables take their defaults).
+fn render(
+    template: &Template,
+    recorded: &Provenance,
+    dir_name: &str,
+) -> Result<(Tree, answers::Answers), Error> {
+    let set: Vec<(String, String)> = recorded
+        .answers
+        .iter()
+        .filter(|(k, _)| template.manifest.variable(k).is_some())
+        .map(|(k, v)| {
+            let text = match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), text)
+        })
+        .collect();
+    let answers = answers::resolve(
+        template,
+        &Inputs {
+            set: &set,
+            interactive: false,
+            dir_name: dir_name.to_owned(),
+        },
+    )?;
+    let generated = init::generate(template, dir_name, &answers)?;
+    let tree = generated
+        .files
+        .into_iter()
+        .filter(|f| f.path != provenance::PATH)
+        .filter_map(|f| match f.content {
+            OutContent::File { bytes, executable } => {
+                Some((f.path, FileData { bytes, executable }))
+            }
+            OutContent::Link { .. } => None,
+        })
+        .collect();
+    Ok((tree, answers))
+}
+
+fn read_ours(root: &Path, rel: &str) -> Option<FileData> {
+    let p = root.join(rel);
+    let meta = std::fs::symlink_metadata(&p).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    Some(FileData {
+        bytes: std::fs::read(&p).ok()?,
+        executable: meta.permissions().mode() & 0o111 != 0,
+    })
+}
+
+pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Result<(), Error> {
+    let path = config::discover(&settings.cwd)?;
+    let root = path.parent().unwrap_or(Path::new(".")).to_owned();
+    if !args.allow_dirty && !args.check && !settings.dry_run && crate::tools::git::is_dirty(&root) {
+        return Err(Error::usage(
+            "the git tree has uncommitted changes: lbc upgrade needs a clean tree, so that what it changes can be reviewed and undone with git",
+            Some("commit or stash your changes first, or pass --allow-dirty".to_owned()),
+        ));
+    }
+    let dir_name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let provenance = Provenance::load(&root)?;
+
+    let mut changes: Vec<Change> = Vec::new();
+    let mut new_provenance: Option<Provenance> = None;
+    let mut label = String::new();
+    let mut from_version = String::new();
+    if let Some(prov) = &provenance {
+        // Git templates are re-rendered at the recorded commit, never at a tag that may
+        // have moved; built-in stacks at the recorded version.
+        let base_version = match prov.template.kind.as_str() {
+            "git" => prov.template.identity.clone(),
+            _ => prov.template.version.clone(),
+        };
+        let base_t = load(&prov.template, Some(&base_version), runner)?;
+        let theirs_t = load(
+            &prov.template,
+            args.to
+                .as_deref()
+                .or(newest(&prov.template, runner)?.as_deref()),
+            runner,
+        )?;
+        from_version = prov.template.version.clone();
+        label = theirs_t.manifest.template.version.clone();
+        if theirs_t.identity != prov.template.identity {
+            let (base, _) = render(&base_t, prov, &dir_name)?;
+            let (theirs, answers) = render(&theirs_t, prov, &dir_name)?;
+            let declared: BTreeMap<String, String> = theirs_t.manifest.template.renames.clone();
+            let renames = files::renames(&base, &theirs, &declared);
+            changes = files::decide(&base, &theirs, &renames, &|p| read_ours(&root, p), &label);
+            new_provenance = Some(Provenance::new(&theirs_t, &answers));
+        }
+    }
+
+    // lbc.toml: the newest schema, on top of whatever the merge made of it.
+    let current_toml = changes
+        .iter()
+        .find(|c| c.path == FILE_NAME)
+        .and_then(|c| c.write.clone())
+        .or_else(|| read_ours(&root, FILE_NAME))
+        .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
+        .unwrap_or_default();
+    let migration = if crate::upgrade::merge::has_markers(&current_toml) {
+        None
+    } else {
+        schema::migrate(&path, &current_toml)?
+    };
+    if let Some((text, _)) = &migration {
+        match changes.iter_mut().find(|c| c.path == FILE_NAME) {
+            Some(c) => {
+                c.write = Some(FileData {
+                    bytes: text.clone().into_bytes(),
+                    executable: false,
+                })
+            }
+            None => {
+                let mut c = Change {
+                    path: FILE_NAME.to_owned(),
+                    outcome: Outcome::Updated,
+                    from: None,
+                    write: Some(FileData {
+                        bytes: text.clone().into_bytes(),
+                        executable: false,
+                    }),
+                    delete: vec![],
+                    beside: None,
+                    conflicts: 0,
+                };
+                c.outcome = Outcome::Updated;
+                changes.push(c);
+            }
+        }
+    }
+
+    let up_to_date = new_provenance.is_none() && migration.is_none();
+    let conflicts: Vec<&Change> = changes.iter().filter(|c| c.outcome.is_conflict()).collect();
+    let summary = serde_json::json!({
+        "from": from_version,
+        "to": if label.is_empty() { from_version.clone() } else { label.clone() },
+        "up_to_date": up_to_date,
+        "template": provenance.as_ref().map(|p| p.template.source.clone()),
+        "files": changes,
+        "schema": migration.as_ref().map(|(_, c)| c.clone()),
+        "conflicts": conflicts.iter().map(|c| c.path.clone()).collect::<Vec<_>>(),
+    });
+
+    if args.check {
+        if settings.json {
+            ui::print_json(&summary);
+        } else if up_to_date {
+            ui::data("up to date");
+        } else {
+            ui::data(&format!(
+                "upgrade available: {}{}",
+                if label.is_empty() {
+                    String::new()
+                } else {
+                    format!("template {from_version} -> {label}")
+                },
+                migration
+                    .as_ref()
+                    .map(|_| format!("; lbc.toml schema -> {}", config::CURRENT_SCHEMA))
+                    .unwrap_or_default()
+            ));
+        }
+        return if up_to_date {
+            Ok(())
+        } else {
+            Err(Error::UpgradeAvailable)
+        };
+    }
+    if up_to_date {
+        if settings.json {
+            ui::print_json(&summary);
+        } else {
+            ui::success(&format!(
+                "already up to date{}",
+                provenance
+                    .as_ref()
+                    .map(|p| format!(" ({} {})", p.template.name, p.template.version))
+                    .unwrap_or_default()
+            ));
+        }
+        return Ok(());
+    }
+
+    if settings.dry_run {
+        if settings.json {
+            ui::print_json(&serde_json::json!({"dry_run": true, "upgrade": summary}));
+        } else {
+            ui::data(&diff_report(
+                &root,
+                &changes,
+                &from_version,
+                &label,
+                migration.as_ref().map(|(_, c)| c.as_slice()),
+            ));
+        }
+        return Ok(());
+    }
+
+    let mut ops: Vec<Op> = Vec::new();
+    for c in &changes {
+        if let Some(w) = &c.write {
+            ops.push(Op::Write(c.path.clone(), w.clone()));
+        }
+        for d in &c.delete {
+            ops.push(Op::Delete(d.clone()));
+        }
+        if let Some((p, d)) = &c.beside {
+            ops.push(Op::Write(p.clone(), d.clone()));
+        }
+    }
+    // Provenance last: it moves to the new version only with everything else.
+    if let Some(p) = &new_provenance {
+        ops.push(Op::Write(
+            provenance::PATH.to_owned(),
+            FileData {
+                bytes: p.to_text().into_bytes(),
+                executable: false,
+            },
+        ));
+    }
+    apply::apply(&root, &ops)?;
+
+    if !settings.json {
+        ui::data(&summary_lines(
+            &changes,
+            migration.as_ref().map(|(_, c)| c.as_slice()),
+        ));
+    }
+    if !label.is_empty() {
+        ui::success(&format!("upgraded from {from_version} to {label}"));
+    }
+    if settings.json {
+        ui::print_json(&summary);
+    }
+    if !conflicts.is_empty() {
+        return Err(Error::Conflicts {
+            files: conflicts.iter().map(|c| c.path.clone()).collect(),
+        });
+    }
+    let _ = code::OK;
+    Ok(())
+}
+
+/// The newest version of a template: the highest `vX.Y.Z` tag of a git template, the
+/// embedded version of a built-in stack.
+fn newest(recorded: &provenance::Recorded, runner: &mut Runner) -> Result<Option<String>, Error> {
+    match recorded.kind.as_str() {
+        "git" => {
+            let tags = crate::template::source::git_tags(&recorded.source, runner)?;
+            let mut versions: Vec<(Vec<u64>, String)> = tags
+                .into_iter()
+                .filter_map(|t| {
+                    let v = t.strip_prefix('v').unwrap_or(&t);
+                    let parts: Option<Vec<u64>> = v.split('.').map(|p| p.parse().ok()).collect();
+                    parts.filter(|p| p.len() == 3).map(|p| (p, t.clone()))
+                })
+                .collect();
+            versions.sort();
+            Ok(versions
+                .pop()
+                .map(|(_, t)| t)
+                .or_else(|| recorded.reference.clone()))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn summary_lines(changes: &[Change], schema: Option<&[String]>) -> String {
+    let mut out = String::new();
+    for c in changes {
+        let what = match c.outcome {
+            Outcome::Updated => "updated".to_owned(),
+            Outcome::KeptLocal => "kept (local change)".to_owned(),
+            Outcome::Merged => "merged".to_owned(),
+            Outcome::Conflict => format!(
+                "CONFLICT ({} region{})",
+                c.conflicts,
+                if c.conflicts == 1 { "" } else { "s" }
+            ),
+            Outcome::BinaryConflict => format!(
+                "CONFLICT (binary: yours kept, the template's is {}.lbc-new)",
+                c.path
+            ),
+            Outcome::Added => "added".to_owned(),
+            Outcome::AddedConflict => {
+                "CONFLICT (the template adds a file you already have)".to_owned()
+            }
+            Outcome::StaysDeleted => {
+                "stays deleted (you deleted it; the template still has it)".to_owned()
+            }
+            Outcome::Removed => "removed (the template removed it)".to_owned(),
+            Outcome::KeptRemoved => "kept (the template removed it, but you changed it)".to_owned(),
+            Outcome::Renamed => format!(
+                "renamed from {} (local edits moved along)",
+                c.from.as_deref().unwrap_or("?")
+            ),
+        };
+        out.push_str(&format!("  {:<40} {what}\n", c.path));
+    }
+    if let Some(lines) = schema {
+        for l in lines {
+            out.push_str(&format!("  {:<40} {l}\n", FILE_NAME));
+        }
+    }
+    out
+}
+
+/// `--dry-run`: a unified diff of every file that would change, then the summary.
+fn diff_report(
+    root: &Path,
+    changes: &[Change],
+    from: &str,
+    to: &str,
+    schema: Option<&[String]>,
+) -> String {
+    let mut out = String::new();
+    for c in changes {
+        let old_path = c.from.as_deref().unwrap_or(&c.path);
+        let old = read_ours(root, old_path)
+            .map(|f| f.bytes)
+            .unwrap_or_default();
+        let new = match (&c.write, c.delete.contains(&c.path)) {
+            (Some(w), _) => w.bytes.clone(),
+            (None, true) => vec![],
+            (None, false) => old.clone(),
+        };
+        if old != new {
+            if files::is_binary(&old) || files::is_binary(&new) {
+                out.push_str(&format!(
+                    "Binary files a/{old_path} and b/{} differ\n",
+                    c.path
+                ));
+            } else {
+                let old_s = String::from_utf8_lossy(&old);
+                let new_s = String::from_utf8_lossy(&new);
+                let diff = similar::TextDiff::from_lines(old_s.as_ref(), new_s.as_ref());
+                out.push_str(
+                    &diff
+                        .unified_diff()
+                        .context_radius(3)
+                        .header(&format!("a/{old_path}"), &format!("b/{}", c.path))
+                        .to_string(),
+                );
+            }
+        }
+        if let Some((p, _)) = &c.beside {
+            out.push_str(&format!(
+                "new file {p} (the template's version of a binary file you changed)\n"
+            ));
+        }
+        for d in &c.delete {
+            if d != &c.path && c.from.as_deref() != Some(d.as_str()) {
+                out.push_str(&format!("deleted {d}\n"));
+            }
+        }
+    }
+    out.push_str(&format!(
+        "\nupgrade {}:\n",
+        if to.is_empty() {
+            "of lbc.toml".to_owned()
+        } else {
+            format!("{from} -> {to}")
+        }
+    ));
+    out.push_str(&summary_lines(changes, schema));
+    out
+}
