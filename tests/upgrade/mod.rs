@@ -462,3 +462,33 @@ fn to_picks_a_version_and_check_reports_it() {
         "one\ntwo\nthree\nfour\nfive\nSIX (template)\n"
     );
 }
+
+#[test]
+fn a_repository_without_a_template_gets_its_schema_migrated() {
+    let p = Project::with(&[(
+        "lbc.toml",
+        "schema = 1\n# hand-written\n[project]\nname = \"x\"\n\n[env.staging] # the cluster\ncontext = \"c\"\n",
+    )]);
+    p.git_init();
+    lbc(p.path())
+        .args(["upgrade", "--check"])
+        .run()
+        .code_is(6)
+        .stdout_has("lbc.toml schema -> 2");
+    lbc(p.path()).args(["upgrade"]).run().success();
+    assert_eq!(
+        p.read("lbc.toml"),
+        "schema = 2\n# hand-written\n[project]\nname = \"x\"\n\n[env.staging] # the cluster\ncontext = \"c\"\nkind = \"kubernetes\"\n"
+    );
+    p.commit("migrated");
+    lbc(p.path())
+        .args(["upgrade", "--check"])
+        .run()
+        .success()
+        .stdout_has("up to date");
+    lbc(p.path())
+        .args(["config"])
+        .run()
+        .success()
+        .nowhere("uses lbc.toml schema");
+}
