@@ -933,18 +933,7 @@ fn deploy_image(
                     return finish_noop(ctx, t, &plan, &image, meta.revision);
                 }
             }
-            if t.env.protected && !ctx.settings.dry_run {
-                guard_protected(
-                    &t.env_name,
-                    "deploy",
-                    &[
-                        ("context", t.context.clone()),
-                        ("namespace", t.namespace.clone()),
-                        ("image", image.reference.clone()),
-                    ],
-                    guard.yes,
-                )?;
-            }
+            confirm_deploy(ctx, t, &image, guard.yes)?;
             let major = helm_major(ctx, t)?;
             let mut argv = vec![
                 "upgrade".to_owned(),
@@ -998,20 +987,7 @@ fn deploy_image(
         }
         Source::Manifests(_) | Source::Kustomize(_) => {
             let text = manifests(ctx, t, &image)?;
-            let record: Option<KubeRecord> = state::load_json(&root, &record_file(t))?;
-            if t.env.protected && !ctx.settings.dry_run {
-                guard_protected(
-                    &t.env_name,
-                    "deploy",
-                    &[
-                        ("context", t.context.clone()),
-                        ("namespace", t.namespace.clone()),
-                        ("image", image.reference.clone()),
-                    ],
-                    guard.yes,
-                )?;
-            }
-            let _ = record;
+            confirm_deploy(ctx, t, &image, guard.yes)?;
             // Like helm's --create-namespace.
             let ns_query = t.kubectl(
                 &root,
@@ -1112,6 +1088,23 @@ fn deploy_image(
             Ok(())
         }
     }
+}
+
+/// The guard of a protected environment, just before anything changes.
+fn confirm_deploy(ctx: &Ctx, t: &Target, image: &ImageRef, yes: bool) -> Result<(), Error> {
+    if !t.env.protected || ctx.settings.dry_run {
+        return Ok(());
+    }
+    guard_protected(
+        &t.env_name,
+        "deploy",
+        &[
+            ("context", t.context.clone()),
+            ("namespace", t.namespace.clone()),
+            ("image", image.reference.clone()),
+        ],
+        yes,
+    )
 }
 
 fn result_json(t: &Target, image: &ImageRef, revision: u64, up_to_date: bool) -> serde_json::Value {
