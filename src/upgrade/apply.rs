@@ -94,7 +94,9 @@ pub fn apply(root: &Path, ops: &[Op]) -> Result<(), Error> {
                         created_dirs.extend(missing);
                     }
                     crate::state::write_atomic(&path, &data.bytes)?;
-                    set_executable(&path, data.executable)?;
+                    // The temporary file was private (0600): give the file the mode it
+                    // had, or an ordinary file's, with the executable bits of the data.
+                    set_mode(&path, mode.unwrap_or(0o644), data.executable)?;
                 }
                 Op::Delete(_) => {
                     if path.exists() {
@@ -132,20 +134,16 @@ pub fn apply(root: &Path, ops: &[Op]) -> Result<(), Error> {
     Ok(())
 }
 
-fn set_executable(path: &Path, executable: bool) -> Result<(), Error> {
+fn set_mode(path: &Path, mode: u32, executable: bool) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = fs_err::metadata(path).map_err(|e| io(path, e))?;
-    let mode = meta.permissions().mode();
+    let mode = mode & 0o7777;
     let want = if executable {
-        mode | 0o111
+        // Executable for whoever may read it.
+        mode | ((mode & 0o444) >> 2)
     } else {
         mode & !0o111
     };
-    if want != mode {
-        fs_err::set_permissions(path, std::fs::Permissions::from_mode(want))
-            .map_err(|e| io(path, e))?;
-    }
-    Ok(())
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(want)).map_err(|e| io(path, e))
 }
 
 #[cfg(test)]
@@ -193,5 +191,48 @@ mod tests {
             std::fs::read_to_string(root.join("deep/new/c")).unwrap(),
             "c"
         );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| {
+            std::fs::metadata(root.join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(
+            mode("deep/new/c"),
+            0o644,
+            "new files are ordinary files, not private ones"
+        );
+    }
+
+    #[test]
+    fn modes_are_kept_and_executable_bits_follow_the_data() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("group"), "x").unwrap();
+        std::fs::set_permissions(root.join("group"), std::fs::Permissions::from_mode(0o664))
+            .unwrap();
+        let ops = vec![
+            Op::Write("group".into(), data("y")),
+            Op::Write(
+                "run.sh".into(),
+                FileData {
+                    bytes: b"#!/bin/sh\n".to_vec(),
+                    executable: true,
+                },
+            ),
+        ];
+        apply(root, &ops).unwrap();
+        let mode = |p: &str| {
+            std::fs::metadata(root.join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("group"), 0o664);
+        assert_eq!(mode("run.sh"), 0o755);
     }
 }
