@@ -302,6 +302,10 @@ fn git_template(dir: &Path) {
     );
     w("legacy.sh", b"#!/bin/sh\necho legacy\n");
     w("logo.bin", b"\0\x01\x02 v1");
+    w(
+        "CONTRIBUTING.md",
+        b"# Contributing\n\nopen a merge request\n",
+    );
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "v1"]);
     git(dir, &["tag", "v1.0.0"]);
@@ -317,6 +321,10 @@ fn git_template(dir: &Path) {
     git(dir, &["rm", "-q", "legacy.sh"]);
     w("logo.bin", b"\0\x01\x02 v2");
     w("added.md", b"new in 1.1.0\n");
+    w(
+        "CONTRIBUTING.md",
+        b"# Contributing\n\nopen a merge request with a changelog entry\n",
+    );
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "v1.1"]);
     git(dir, &["tag", "v1.1.0"]);
@@ -365,6 +373,7 @@ fn git_template_corpus() {
     .unwrap(); // rename + edit
     std::fs::write(repo.join("logo.bin"), b"\0\x01\x02 local").unwrap(); // binary both sides
     std::fs::remove_file(repo.join("legacy.sh")).unwrap(); // deleted locally, removed upstream too
+    std::fs::remove_file(repo.join("CONTRIBUTING.md")).unwrap(); // deleted locally, changed upstream
     std::fs::write(
         repo.join("lbc.toml"),
         "schema = 1 # the format\n\n# who owns it\n[project]\nname = \"svc\" # keep\n\n[env.staging]\ncontext = \"nonprod\"\nnamespace = \"svc-staging\"\n",
@@ -376,7 +385,11 @@ fn git_template_corpus() {
     git(&tpl, &["tag", "-f", "v1.0.0", "v1.1.0"]);
 
     let out = lbc(&repo).args(["upgrade"]).run().code_is(3);
-    out.stderr_has("conflicts in 2 files: config/app.yaml, logo.bin");
+    let out = out.stderr_has("conflicts in 2 files: config/app.yaml, logo.bin");
+    // Deleted locally while the template changed it: stays deleted, and says so.
+    assert!(!repo.join("CONTRIBUTING.md").exists());
+    out.stdout_has("CONTRIBUTING.md")
+        .stdout_has("stays deleted (you deleted it; the template still has it)");
     assert_eq!(
         read(&repo, "notes.md"),
         "one (local)\ntwo\nthree\nfour\nfive\nSIX (template)\n"
