@@ -738,7 +738,7 @@ fn git_template_is_read_at_a_tag_with_its_commit_recorded() {
 
 /// Drives `lbc init` on a pseudo-terminal (Python's `pty`, from the standard library):
 /// each answer is sent once its prompt appears.
-const PTY_DRIVER: &str = r#"
+pub const PTY_DRIVER: &str = r#"
 import os, pty, select, sys, time
 lbc, args, script = sys.argv[1], sys.argv[2].split("\x1f"), sys.argv[3].split("\x1f")
 pid, fd = pty.fork()

@@ -657,3 +657,54 @@ fn a_kubeconfig_per_environment_and_an_unreachable_cluster() {
         .code_is(4)
         .stderr_has("the cluster of environment `gone` (context dead) did not answer");
 }
+
+/// The guard on a terminal: it shows where lbc is about to act and asks to type the
+/// environment's name; anything else refuses (exit 5) and changes nothing.
+#[test]
+fn the_guard_asks_on_a_terminal() {
+    let Some(k) = Kube::new("the_guard_asks_on_a_terminal") else {
+        return;
+    };
+    let Ok(python) = which::which("python3") else {
+        assert!(
+            !crate::init_support::expected(),
+            "python3 is needed to drive a terminal"
+        );
+        return;
+    };
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("1.0")])
+        .run()
+        .success();
+    let drive = |answer: &str| {
+        let args = ["deploy", "production", "--image", &k.image("1.0")].join("\x1f");
+        let script = ["Type its name to deploy", answer].join("\x1f");
+        let out = Command::new(&python)
+            .args([
+                "-c",
+                crate::init_template::PTY_DRIVER,
+                crate::support::LBC,
+                &args,
+                &script,
+            ])
+            .current_dir(k.project.path())
+            .envs(k.tool_env())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, screen) = drive("prod");
+    assert_eq!(code, Some(5), "{screen}");
+    assert!(
+        screen.contains(&format!("namespace: {}-prod", k.ns))
+            && screen.contains("confirmation did not match"),
+        "{screen}"
+    );
+    assert_eq!(k.status("production")["state"], "absent");
+    let (code, screen) = drive("production");
+    assert_eq!(code, Some(0), "{screen}");
+    assert_eq!(k.status("production")["state"], "deployed");
+}
