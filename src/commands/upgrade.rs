@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::cli::UpgradeArgs;
 use crate::commands::init;
 use crate::config::{self, FILE_NAME};
-use crate::error::{code, Error};
+use crate::error::Error;
 use crate::runner::Runner;
 use crate::settings::Settings;
 use crate::template::answers::{self, Inputs};
@@ -204,7 +204,7 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Resu
                 })
             }
             None => {
-                let mut c = Change {
+                let c = Change {
                     path: FILE_NAME.to_owned(),
                     outcome: Outcome::Updated,
                     from: None,
@@ -216,7 +216,6 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Resu
                     beside: None,
                     conflicts: 0,
                 };
-                c.outcome = Outcome::Updated;
                 changes.push(c);
             }
         }
@@ -330,7 +329,6 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Resu
             files: conflicts.iter().map(|c| c.path.clone()).collect(),
         });
     }
-    let _ = code::OK;
     Ok(())
 }
 
