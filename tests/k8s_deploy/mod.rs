@@ -203,6 +203,18 @@ fn deploy_upgrade_noop_status_history_rollback_destroy() {
     assert_eq!(s["image"], k.image("1.0"));
     assert_eq!(s["workloads"][0]["ready"], 1);
 
+    // Logs of the release's pods (the emulator's pods answer with one fixed line).
+    let logs = k
+        .lbc()
+        .args(["logs", "staging", "--tail", "5"])
+        .run()
+        .success();
+    assert!(
+        !logs.stdout().trim().is_empty(),
+        "no log lines:\n{}",
+        logs.stderr()
+    );
+
     // Upgrade with a new image.
     k.lbc()
         .args(["deploy", "staging", "--image", &k.image("2.0")])
