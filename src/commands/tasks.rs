@@ -95,7 +95,7 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
     let project = &ctx.project;
     let needs_tag = project.config.image.is_some();
     let git = if needs_tag {
-        tools::git::inspect(&project.root)
+        tools::git::inspect_tag(&project.root)
     } else {
         None
     };

@@ -37,19 +37,32 @@ const LBC_STATE: &str = ".lbc/state/";
 /// Read the git state of the repository containing `dir`; `None` outside a repository
 /// or before the first commit.
 pub fn inspect(dir: &Path) -> Option<GitState> {
+    inspect_with(dir, true)
+}
+
+/// Only what the image tag needs (commit and dirtiness), not the version tag at HEAD
+/// nor the remote: what tasks get as `LBC_TAG`, on every run of a task.
+pub fn inspect_tag(dir: &Path) -> Option<GitState> {
+    inspect_with(dir, false)
+}
+
+fn inspect_with(dir: &Path, full: bool) -> Option<GitState> {
     let repo = git2::Repository::discover(dir).ok()?;
     let head = repo.head().ok()?.peel_to_commit().ok()?;
     let sha = head.id().to_string();
     let dirty = dirty_hash(&repo);
-    let version = if dirty.is_none() {
+    let version = if dirty.is_none() && full {
         version_at(&repo, head.id())
     } else {
         None
     };
-    let source = repo
-        .find_remote("origin")
-        .ok()
-        .and_then(|r| r.url().map(strip_credentials));
+    let source = if full {
+        repo.find_remote("origin")
+            .ok()
+            .and_then(|r| r.url().map(strip_credentials))
+    } else {
+        None
+    };
     Some(GitState {
         sha,
         dirty,
