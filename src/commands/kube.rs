@@ -460,7 +460,41 @@ fn release_metadata(ctx: &Ctx, t: &Target) -> Result<Option<Metadata>, Error> {
         check_context(ctx, t)?;
         return Err(unreachable_cluster(t, &out.stderr));
     }
-    Ok(serde_json::from_str(&out.stdout).ok())
+    let Ok(mut meta) = serde_json::from_str::<Metadata>(&out.stdout) else {
+        return Ok(None);
+    };
+    if !out.stdout.contains("\"labels\"") {
+        // helm v3 does not show a release's labels; they are on its storage Secret.
+        meta.labels = release_secret_labels(ctx, t, meta.revision)?;
+    }
+    Ok(Some(meta))
+}
+
+/// The labels of a release revision's storage Secret (helm's default driver).
+fn release_secret_labels(
+    ctx: &Ctx,
+    t: &Target,
+    revision: u64,
+) -> Result<BTreeMap<String, String>, Error> {
+    if tools::find(&t.kubectl).is_err() {
+        return Ok(BTreeMap::new());
+    }
+    let selector = format!("owner=helm,name={},version={revision}", t.release);
+    let out = ctx.runner.query(&t.kubectl(
+        ctx.root(),
+        &[
+            "get",
+            "secrets",
+            "--selector",
+            &selector,
+            "--output",
+            "json",
+        ],
+    ))?;
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    Ok(v.pointer("/items/0/metadata/labels")
+        .and_then(|l| serde_json::from_value(l.clone()).ok())
+        .unwrap_or_default())
 }
 
 fn unreachable_cluster(t: &Target, stderr: &str) -> Error {
@@ -1258,6 +1292,7 @@ pub fn status(ctx: &mut Ctx, env_name: &str, flags: &TargetArgs) -> Result<(), E
         "state": meta.as_ref().map(|m| m.status.clone()).unwrap_or_else(|| if ws.is_empty() { "absent".into() } else { "applied".into() }),
         "revision": meta.as_ref().map(|m| m.revision),
         "promoted_from": meta.as_ref().and_then(|m| m.labels.get("lbc-promoted-from").cloned()),
+        "promoted_revision": meta.as_ref().and_then(|m| m.labels.get("lbc-source-revision").and_then(|r| r.parse::<u64>().ok())),
         "image": image.as_ref().map(|i| i.reference.clone()),
         "workloads": ws,
     });
