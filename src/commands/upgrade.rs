@@ -215,6 +215,7 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Resu
                     delete: vec![],
                     beside: None,
                     conflicts: 0,
+                    sides: None,
                 };
                 changes.push(c);
             }
@@ -325,6 +326,9 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Resu
         ui::print_json(&summary);
     }
     if !conflicts.is_empty() {
+        if let Err(e) = record_conflicts(&root, &conflicts) {
+            ui::warn(&format!("could not mark the conflicts in git's index: {e}"));
+        }
         return Err(Error::Conflicts {
             files: conflicts.iter().map(|c| c.path.clone()).collect(),
         });
@@ -455,4 +459,54 @@ fn diff_report(
     ));
     out.push_str(&summary_lines(changes, schema));
     out
+}
+
+/// Record each conflict in git's index as `git merge` does (stages 1, 2 and 3), so that
+/// `git status` shows it as unmerged and `git commit` refuses until it is resolved and
+/// added: conflict markers cannot be committed by accident.
+fn record_conflicts(root: &Path, conflicts: &[&Change]) -> Result<(), git2::Error> {
+    let repo = match git2::Repository::discover(root) {
+        Ok(r) => r,
+        Err(_) => return Ok(()),
+    };
+    let Some(workdir) = repo.workdir().map(Path::to_owned) else {
+        return Ok(());
+    };
+    let prefix = root
+        .canonicalize()
+        .ok()
+        .and_then(|r| {
+            r.strip_prefix(workdir.canonicalize().ok()?)
+                .ok()
+                .map(Path::to_owned)
+        })
+        .unwrap_or_default();
+    let mut index = repo.index()?;
+    for c in conflicts {
+        let Some(sides) = &c.sides else { continue };
+        let rel = prefix.join(&c.path);
+        let path = rel.to_string_lossy().into_owned().into_bytes();
+        // The stage lives in bits 12-13 of the flags: 1 base, 2 ours, 3 theirs.
+        let entry = |bytes: &[u8], stage: u16| -> Result<git2::IndexEntry, git2::Error> {
+            Ok(git2::IndexEntry {
+                ctime: git2::IndexTime::new(0, 0),
+                mtime: git2::IndexTime::new(0, 0),
+                dev: 0,
+                ino: 0,
+                mode: 0o100644,
+                uid: 0,
+                gid: 0,
+                file_size: bytes.len() as u32,
+                id: repo.blob(bytes)?,
+                flags: stage << 12,
+                flags_extended: 0,
+                path: path.clone(),
+            })
+        };
+        index.remove_path(&rel)?;
+        for (stage, bytes) in (1u16..).zip(sides.iter()) {
+            index.add(&entry(bytes, stage)?)?;
+        }
+    }
+    index.write()
 }

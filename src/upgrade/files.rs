@@ -79,6 +79,10 @@ pub struct Change {
     /// Number of conflict regions (text conflicts).
     #[serde(skip_serializing_if = "is_zero")]
     pub conflicts: usize,
+    /// For a conflict: the three versions (base, local, template), so that the conflict
+    /// can be recorded in git's index as a merge would.
+    #[serde(skip)]
+    pub sides: Option<[Vec<u8>; 3]>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -95,6 +99,7 @@ impl Change {
             delete: vec![],
             beside: None,
             conflicts: 0,
+            sides: None,
         }
     }
 }
@@ -261,6 +266,7 @@ fn three_way(path: &str, b: &FileData, o: &FileData, t: &FileData, label: &str) 
     if is_binary(&b.bytes) || is_binary(&o.bytes) || is_binary(&t.bytes) {
         let mut c = Change::new(path, Outcome::BinaryConflict);
         c.beside = Some((format!("{path}.lbc-new"), t.clone()));
+        c.sides = Some([b.bytes.clone(), o.bytes.clone(), t.bytes.clone()]);
         return c;
     }
     let m = merge(
@@ -278,6 +284,9 @@ fn three_way(path: &str, b: &FileData, o: &FileData, t: &FileData, label: &str) 
         },
     );
     c.conflicts = m.conflicts;
+    if m.conflicts > 0 {
+        c.sides = Some([b.bytes.clone(), o.bytes.clone(), t.bytes.clone()]);
+    }
     c.write = Some(FileData {
         bytes: m.text.into_bytes(),
         executable: o.executable,

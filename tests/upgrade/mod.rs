@@ -413,6 +413,28 @@ fn git_template_corpus() {
     );
     assert!(!repo.join("legacy.sh").exists());
     assert_eq!(read(&repo, "added.md"), "new in 1.1.0\n");
+    // The conflicts are unmerged in git's index, as after `git merge`: a commit refuses
+    // until they are resolved and added (`git commit -a` would add them, as after a merge).
+    let st = status(&repo);
+    assert!(
+        st.contains("UU config/app.yaml") && st.contains("UU logo.bin"),
+        "{st}"
+    );
+    let commit_all = Command::new("git")
+        .args(["commit", "-q", "-m", "careless"])
+        .current_dir(&repo)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t.invalid")
+        .output()
+        .unwrap();
+    let why = String::from_utf8_lossy(&commit_all.stderr);
+    assert!(
+        !commit_all.status.success() && why.contains("unmerged"),
+        "committing conflict markers must fail for the unmerged files: {why}"
+    );
     // lbc.toml rewritten to schema 2, comments and order kept.
     assert_eq!(
         read(&repo, "lbc.toml"),
