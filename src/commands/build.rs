@@ -92,6 +92,18 @@ fn push_build_args(argv: &mut Vec<String>, image: &Image, args: &[(String, Strin
     }
 }
 
+/// A failed `docker build`, with the hint that fits most first builds.
+pub fn build_failed(e: Error) -> Error {
+    match e {
+        Error::ChildFailed { what, code, hint: None } if what.contains("docker build") => Error::ChildFailed {
+            what,
+            code,
+            hint: Some("docker's output above says why; when a base image cannot be pulled, `lbc catalog` shows which images lbc asks for, and LBC_CATALOG (or ~/.config/lbc/catalog.toml) points them at images you can reach".into()),
+        },
+        e => e,
+    }
+}
+
 /// The `docker build` of one stage, for tasks that run inside it.
 pub fn stage_build(project: &Loaded, stage: &str) -> Result<(Exec, String), Error> {
     let image = project.image()?;
@@ -418,7 +430,7 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
         notes: vec![],
         steps: build_part.to_vec(),
     };
-    ctx.runner.run_plan(&build_plan)?;
+    ctx.runner.run_plan(&build_plan).map_err(build_failed)?;
 
     let image_id = match (&target.reuse, target.up_to_date) {
         (Some(rec), true) => rec.image_id.clone(),

@@ -209,7 +209,7 @@ pub fn run(ctx: &mut Ctx, verb: &Verb) -> Result<(), Error> {
                 code,
                 hint: None,
             },
-            (e, _) => e,
+            (e, _) => build::build_failed(e),
         }
     })?;
     print_result(ctx.settings, ctx.runner, &plan.verb, serde_json::json!({}));

@@ -524,3 +524,30 @@ fn dry_run_builds_and_deploys_nothing() {
     );
     assert!(!p.path().join(".lbc").exists(), "dry run recorded nothing");
 }
+
+#[test]
+fn a_base_image_that_cannot_be_pulled_points_at_the_catalogue() {
+    let Some(_env) = docker_env("a_base_image_that_cannot_be_pulled_points_at_the_catalogue")
+    else {
+        return;
+    };
+    let name = unique("nobase");
+    let p = Project::with(&[
+        (
+            "lbc.toml",
+            &format!("[project]\nname = \"{name}\"\n[image]\nrepository = \"127.0.0.1:1/{name}\"\n[image.bases]\nBASE = \"lbc-test/never-built:none\"\n"),
+        ),
+        ("Dockerfile", "ARG BASE\nFROM ${BASE}\n"),
+    ]);
+    p.git_init();
+    p.lbc()
+        .args(["build"])
+        .run()
+        .code_is(1)
+        .stderr_has("error: `docker build` failed")
+        .stderr_has("hint: docker's output above says why; when a base image cannot be pulled, `lbc catalog`");
+    assert!(
+        !p.path().join(".lbc/state/builds.json").exists(),
+        "no record of a failed build"
+    );
+}
