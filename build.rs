@@ -28,20 +28,8 @@ fn main() {
          pub static STACKS: &[(&str, &[EmbeddedFile])] = &[\n",
     );
     for stack in &stacks {
-        let dir = root.join(stack);
-        let mut files = Vec::new();
-        walk(&dir, "", &mut files);
-        files.sort();
         writeln!(out, "    ({stack:?}, &[").unwrap();
-        for (rel, exec) in files {
-            let abs = dir.join(&rel);
-            writeln!(
-                out,
-                "        ({rel:?}, include_bytes!({:?}), {exec}),",
-                abs.display().to_string()
-            )
-            .unwrap();
-        }
+        embed_dir(&mut out, &root.join(stack));
         out.push_str("    ]),\n");
     }
     out.push_str("];\n");
@@ -55,20 +43,8 @@ fn main() {
     if releases.is_dir() {
         for stack in subdirs(&releases) {
             for version in subdirs(&releases.join(&stack)) {
-                let dir = releases.join(&stack).join(&version);
-                let mut files = Vec::new();
-                walk(&dir, "", &mut files);
-                files.sort();
                 writeln!(out, "    ({stack:?}, {version:?}, &[").unwrap();
-                for (rel, exec) in files {
-                    let abs = dir.join(&rel);
-                    writeln!(
-                        out,
-                        "        ({rel:?}, include_bytes!({:?}), {exec}),",
-                        abs.display().to_string()
-                    )
-                    .unwrap();
-                }
+                embed_dir(&mut out, &releases.join(&stack).join(&version));
                 out.push_str("    ]),\n");
             }
         }
@@ -76,6 +52,23 @@ fn main() {
     out.push_str("];\n");
     let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("stacks.rs");
     fs::write(dest, out).expect("write stacks.rs");
+}
+
+/// One `(path, include_bytes!(...), executable)` line per file of `dir`, in byte order of
+/// the paths, so that the embedding is deterministic.
+fn embed_dir(out: &mut String, dir: &Path) {
+    let mut files = Vec::new();
+    walk(dir, "", &mut files);
+    files.sort();
+    for (rel, exec) in files {
+        let abs = dir.join(&rel);
+        writeln!(
+            out,
+            "        ({rel:?}, include_bytes!({:?}), {exec}),",
+            abs.display().to_string()
+        )
+        .unwrap();
+    }
 }
 
 /// The sub-directories of `dir` whose names do not start with '.', sorted.

@@ -967,7 +967,7 @@ fn deploy_image(
                     return finish_noop(ctx, t, &plan, &image, meta.revision);
                 }
             }
-            confirm_deploy(ctx, t, &image, guard.yes)?;
+            confirm(ctx, t, "deploy", Some(&image), guard.yes)?;
             let major = helm_major(ctx, t)?;
             let mut argv = vec![
                 "upgrade".to_owned(),
@@ -1021,7 +1021,7 @@ fn deploy_image(
         }
         Source::Manifests(_) | Source::Kustomize(_) => {
             let text = manifests(ctx, t, &image)?;
-            confirm_deploy(ctx, t, &image, guard.yes)?;
+            confirm(ctx, t, "deploy", Some(&image), guard.yes)?;
             // Like helm's --create-namespace.
             let ns_query = t.kubectl(
                 &root,
@@ -1124,21 +1124,26 @@ fn deploy_image(
     }
 }
 
-/// The guard of a protected environment, just before anything changes.
-fn confirm_deploy(ctx: &Ctx, t: &Target, image: &ImageRef, yes: bool) -> Result<(), Error> {
+/// The guard of a protected environment, just before anything changes: the user sees
+/// where lbc acts (and which image) and confirms.
+fn confirm(
+    ctx: &Ctx,
+    t: &Target,
+    what: &str,
+    image: Option<&ImageRef>,
+    yes: bool,
+) -> Result<(), Error> {
     if !t.env.protected || ctx.settings.dry_run {
         return Ok(());
     }
-    guard_protected(
-        &t.env_name,
-        "deploy",
-        &[
-            ("context", t.context.clone()),
-            ("namespace", t.namespace.clone()),
-            ("image", image.reference.clone()),
-        ],
-        yes,
-    )
+    let mut details = vec![
+        ("context", t.context.clone()),
+        ("namespace", t.namespace.clone()),
+    ];
+    if let Some(i) = image {
+        details.push(("image", i.reference.clone()));
+    }
+    guard_protected(&t.env_name, what, &details, yes)
 }
 
 fn result_json(t: &Target, image: &ImageRef, revision: u64, up_to_date: bool) -> serde_json::Value {
@@ -1436,17 +1441,7 @@ pub fn rollback(
         print_plan(ctx.settings, &plan);
         return Ok(());
     }
-    if t.env.protected {
-        guard_protected(
-            env_name,
-            "roll back",
-            &[
-                ("context", t.context.clone()),
-                ("namespace", t.namespace.clone()),
-            ],
-            yes,
-        )?;
-    }
+    confirm(ctx, &t, "roll back", None, yes)?;
     ctx.runner.run_plan(&plan)?;
     let now = release_metadata(ctx, &t).ok().flatten();
     ui::success(&format!(
@@ -1518,16 +1513,8 @@ pub fn destroy(ctx: &mut Ctx, env_name: &str, yes: bool, flags: &TargetArgs) -> 
     for n in &plan.notes {
         ui::info(n);
     }
-    if !plan.steps.is_empty() && t.env.protected {
-        guard_protected(
-            env_name,
-            "destroy",
-            &[
-                ("context", t.context.clone()),
-                ("namespace", t.namespace.clone()),
-            ],
-            yes,
-        )?;
+    if !plan.steps.is_empty() {
+        confirm(ctx, &t, "destroy", None, yes)?;
     }
     ctx.runner.run_plan(&plan)?;
     if !matches!(t.source, Source::Chart(_)) && !plan.steps.is_empty() {

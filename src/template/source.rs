@@ -63,6 +63,20 @@ impl Origin {
     }
 }
 
+/// Files embedded in the binary by build.rs, as template source files.
+fn embedded(files: &[builtin::EmbeddedFile]) -> Vec<SourceFile> {
+    files
+        .iter()
+        .map(|(p, b, x)| SourceFile {
+            path: (*p).to_owned(),
+            content: Content::File {
+                bytes: b.to_vec(),
+                executable: *x,
+            },
+        })
+        .collect()
+}
+
 /// A template, read and parsed.
 #[derive(Debug, Clone)]
 pub struct Template {
@@ -94,16 +108,7 @@ impl Template {
                 )),
             ));
         };
-        let files = files
-            .iter()
-            .map(|(p, b, x)| SourceFile {
-                path: (*p).to_owned(),
-                content: Content::File {
-                    bytes: b.to_vec(),
-                    executable: *x,
-                },
-            })
-            .collect();
+        let files = embedded(files);
         Self::assemble(
             files,
             Origin::Builtin {
@@ -121,16 +126,7 @@ impl Template {
         if current.manifest.template.version == version {
             return Some(current);
         }
-        let files = builtin::release_files(stack, version)?
-            .iter()
-            .map(|(p, b, x)| SourceFile {
-                path: (*p).to_owned(),
-                content: Content::File {
-                    bytes: b.to_vec(),
-                    executable: *x,
-                },
-            })
-            .collect();
+        let files = embedded(builtin::release_files(stack, version)?);
         Self::assemble(
             files,
             Origin::Builtin {
