@@ -114,24 +114,7 @@ impl Project {
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(self.path())
-            .env("GIT_AUTHOR_NAME", "lbc test")
-            .env("GIT_AUTHOR_EMAIL", "test@lbc.invalid")
-            .env("GIT_COMMITTER_NAME", "lbc test")
-            .env("GIT_COMMITTER_EMAIL", "test@lbc.invalid")
-            .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
-            .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        git_in(self.path(), args)
     }
 
     pub fn head(&self) -> String {
@@ -142,6 +125,29 @@ impl Project {
     pub fn lbc(&self) -> Lbc {
         Lbc::new().current_dir(self.path())
     }
+}
+
+/// Run git in `dir` with a fixed identity and fixed dates (reproducible SHAs) and no
+/// user configuration; panics with git's message when it fails.
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "lbc test")
+        .env("GIT_AUTHOR_EMAIL", "test@lbc.invalid")
+        .env("GIT_COMMITTER_NAME", "lbc test")
+        .env("GIT_COMMITTER_EMAIL", "test@lbc.invalid")
+        .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// A fluent builder for one run of the real binary.

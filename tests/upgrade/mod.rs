@@ -10,22 +10,7 @@ use crate::support::{Lbc, Project};
 const LOGO_LOCAL: &[u8] = b"\x89PNG\r\n\x1a\n\0local logo bytes";
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t.invalid")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    crate::support::git_in(dir, args)
 }
 
 fn read(dir: &Path, rel: &str) -> String {
@@ -229,7 +214,7 @@ fn a_dirty_tree_is_refused_and_nothing_changes() {
         .code_is(2)
         .stderr_has("uncommitted changes")
         .stderr_has("--allow-dirty");
-    assert_eq!(status(&repo), "?? NOTES\n");
+    assert_eq!(status(&repo), "?? NOTES");
     assert!(read(&repo, ".lbc/template.toml").contains("version = \"1.0.0\""));
 }
 
