@@ -13,28 +13,14 @@
 # Usage: scripts/bench-init.sh [--runs N]
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH_NAME=bench-init
+# shellcheck source=scripts/bench-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 RUNS=30
 if [ "${1:-}" = "--runs" ]; then RUNS="$2"; fi
-BENCH_DIR="${LBC_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lbc-bench}"
-COPIER_VERSION="${LBC_BENCH_COPIER_VERSION:-9.4.1}"
-VENV="$BENCH_DIR/copier-$COPIER_VERSION"
-
-log() { printf '[bench-init] %s\n' "$*" >&2; }
-
-if ! command -v hyperfine >/dev/null; then
-  log "installing hyperfine"
-  apt-get install -y -qq hyperfine >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
-fi
-if [ ! -x "$VENV/bin/copier" ]; then
-  log "creating $VENV with copier==$COPIER_VERSION (PyPI)"
-  mkdir -p "$BENCH_DIR"
-  python3 -m venv "$VENV"
-  PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install -q "copier==$COPIER_VERSION"
-fi
-COPIER="$VENV/bin/copier"
-cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml"
-LBC="$ROOT/target/release/lbc"
+need_hyperfine
+need_copier
+build_lbc
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -44,6 +30,8 @@ TPL="$WORK/lbc-template"
 CTPL="$WORK/copier-template"
 cp -r "$ROOT/templates/python" "$TPL"
 cp -r "$ROOT/templates/python" "$CTPL"
+# The stack's current version, as lbc gives it to the template.
+TPL_VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$CTPL/template.toml" | head -n1)"
 rm "$CTPL/template.toml"
 # The answers, given to both tools explicitly.
 ANSWERS=(
@@ -56,14 +44,14 @@ ANSWERS=(
   "local_port=8080"
   "ci=all"
 )
-cat > "$CTPL/copier.yml" <<'YAML'
+cat > "$CTPL/copier.yml" <<YAML
 _templates_suffix: .jinja
 _exclude: [copier.yml, template.toml, .git]
 _answers_file: .copier-answers.yml
-# lbc provides `template` to every template; copier gets it as a fixed value.
+# lbc provides \`template\` to every template; copier gets it as a fixed value.
 template:
   type: yaml
-  default: "{name: python, version: 1.0.0}"
+  default: "{name: python, version: $TPL_VERSION}"
   when: false
 name: {type: str, default: hello}
 description: {type: str, default: A tiny HTTP service}

@@ -25,28 +25,14 @@
 # Usage: scripts/bench-upgrade.sh [--runs N]
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH_NAME=bench-upgrade
+# shellcheck source=scripts/bench-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 RUNS=20
 if [ "${1:-}" = "--runs" ]; then RUNS="$2"; fi
-BENCH_DIR="${LBC_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lbc-bench}"
-COPIER_VERSION="${LBC_BENCH_COPIER_VERSION:-9.4.1}"
-VENV="$BENCH_DIR/copier-$COPIER_VERSION"
-
-log() { printf '[bench-upgrade] %s\n' "$*" >&2; }
-
-if ! command -v hyperfine >/dev/null; then
-  log "installing hyperfine"
-  apt-get install -y -qq hyperfine >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
-fi
-if [ ! -x "$VENV/bin/copier" ]; then
-  log "creating $VENV with copier==$COPIER_VERSION (PyPI)"
-  mkdir -p "$BENCH_DIR"
-  python3 -m venv "$VENV"
-  PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install -q "copier==$COPIER_VERSION"
-fi
-COPIER="$VENV/bin/copier"
-cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml"
-LBC="$ROOT/target/release/lbc"
+need_hyperfine
+need_copier
+build_lbc
 
 WORK="$(mktemp -d)"
 if [ -n "${LBC_BENCH_KEEP:-}" ]; then

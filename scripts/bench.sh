@@ -9,17 +9,14 @@
 # Debian's packages when missing). Usage: scripts/bench.sh [--runs N]
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH_NAME=bench
+# shellcheck source=scripts/bench-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 RUNS=200
 BUILD_RUNS=20
 if [ "${1:-}" = "--runs" ]; then RUNS="$2"; fi
-
-if ! command -v hyperfine >/dev/null; then
-  echo "[bench] installing hyperfine" >&2
-  apt-get install -y -qq hyperfine >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
-fi
-cargo build --release --locked -q --manifest-path "$ROOT/Cargo.toml"
-LBC="$ROOT/target/release/lbc"
+need_hyperfine
+build_lbc
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
