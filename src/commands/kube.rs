@@ -523,7 +523,11 @@ fn helm_major(ctx: &Ctx, t: &Target) -> Result<u32, Error> {
 /// The image that runs in an environment: the container of the release's workloads
 /// whose repository is the project's (else the first container).
 pub fn running_image(ctx: &Ctx, t: &Target) -> Result<Option<ImageRef>, Error> {
-    let workloads = workloads(ctx, t)?;
+    Ok(image_of(ctx, &workloads(ctx, t)?))
+}
+
+/// The project's image among the workloads' containers (else the first container's).
+fn image_of(ctx: &Ctx, workloads: &[Workload]) -> Option<ImageRef> {
     let repo = ctx
         .project
         .config
@@ -531,16 +535,16 @@ pub fn running_image(ctx: &Ctx, t: &Target) -> Result<Option<ImageRef>, Error> {
         .as_ref()
         .map(|i| i.repository.clone());
     let mut first = None;
-    for w in &workloads {
+    for w in workloads {
         for img in &w.images {
             let r = ImageRef::parse(img);
             if Some(&r.repository) == repo.as_ref() {
-                return Ok(Some(r));
+                return Some(r);
             }
             first.get_or_insert(r);
         }
     }
-    Ok(first)
+    first
 }
 
 /// A Deployment or StatefulSet of the release, as `kubectl get -o json` shows it.
@@ -1288,7 +1292,7 @@ pub fn status(ctx: &mut Ctx, env_name: &str, flags: &TargetArgs) -> Result<(), E
         _ => None,
     };
     let ws = workloads(ctx, &t)?;
-    let image = running_image(ctx, &t)?;
+    let image = image_of(ctx, &ws);
     let doc = serde_json::json!({
         "environment": t.env_name,
         "context": t.context,

@@ -174,7 +174,7 @@ pub fn decide(
         let target = renames.get(path).unwrap_or(path);
         let t = theirs.get(target);
         let o = ours(path);
-        let mut c = match (t, o) {
+        let mut c = match (t, &o) {
             // Removed by the template.
             (None, None) => continue,
             (None, Some(o)) if o.bytes == b.bytes => {
@@ -190,17 +190,17 @@ pub fn decide(
                 }
                 Change::new(target, Outcome::StaysDeleted)
             }
-            (Some(t), Some(o)) => three_way(target, b, &o, t, label),
+            (Some(t), Some(o)) => three_way(target, b, o, t, label),
         };
         if target != path {
             if c.outcome == Outcome::StaysDeleted {
                 c.from = Some(path.clone());
-            } else if ours(path).is_some() {
+            } else if let Some(local) = o {
                 c.from = Some(path.clone());
                 c.delete.push(path.clone());
                 if c.write.is_none() {
                     // Unchanged on both sides but moved: carry the local file over.
-                    c.write = ours(path);
+                    c.write = Some(local);
                 }
                 if matches!(
                     c.outcome,
