@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::cli::{DeployArgs, PromoteArgs, TargetArgs};
-use crate::commands::{guard_protected, print_plan, print_result, Ctx};
+use crate::commands::{chosen_image, guard_protected, print_plan, print_result, Chosen, Ctx};
 use crate::config::{parse_duration, EnvKind, Environment};
 use crate::error::Error;
 use crate::plan::{Exec, Plan, Stdin, Step};
@@ -306,43 +306,13 @@ impl ImageRef {
     }
 }
 
-/// The image to deploy: `--image`, `--tag`, or the last build — by digest when the
-/// build was pushed.
-fn chosen_image(ctx: &Ctx, image: Option<&str>, tag: Option<&str>) -> Result<ImageRef, Error> {
-    if let Some(i) = image {
-        return Ok(ImageRef::parse(i));
-    }
-    let builds = Builds::load(ctx.root())?;
-    let rec = match tag {
-        Some(t) => builds.by_tag(t).cloned().or_else(|| {
-            ctx.project
-                .config
-                .image
-                .as_ref()
-                .map(|img| state::BuildRecord {
-                    image: format!("{}:{t}", img.repository),
-                    repository: img.repository.clone(),
-                    tag: t.to_owned(),
-                    tags: vec![],
-                    image_id: String::new(),
-                    digest: None,
-                    inputs_hash: String::new(),
-                    revision: None,
-                    created: String::new(),
-                })
-        }),
-        None => builds.last().cloned(),
+/// The image to deploy: by digest when the build was pushed.
+fn image_to_deploy(ctx: &Ctx, image: Option<&str>, tag: Option<&str>) -> Result<ImageRef, Error> {
+    let rec = match chosen_image(ctx, image, tag, "run `lbc build --push` first")? {
+        Chosen::Reference(r) => return Ok(ImageRef::parse(&r)),
+        Chosen::Build(b) => b,
     };
-    let rec = rec.ok_or_else(|| {
-        Error::usage(
-            format!(
-                "no image has been built for `{}` yet",
-                ctx.project.project()
-            ),
-            Some("run `lbc build --push` first, or pass `--image REF`".into()),
-        )
-    })?;
-    if rec.digest.is_none() && !rec.image_id.is_empty() {
+    if rec.digest.is_none() {
         ui::warn(&format!(
             "{} was built but not pushed: a cluster can only pull it if it can reach this machine's images (`lbc build --push` records its digest)",
             rec.image
@@ -821,7 +791,7 @@ pub fn render(
     let t = resolve(ctx, env_name, flags)?;
     let img = match image {
         Some(i) => ImageRef::parse(i),
-        None => chosen_image(ctx, None, None).unwrap_or_else(|_| {
+        None => image_to_deploy(ctx, None, None).unwrap_or_else(|_| {
             let repo = ctx
                 .project
                 .config
@@ -873,7 +843,7 @@ pub fn render(
 
 pub fn deploy(ctx: &mut Ctx, args: &DeployArgs) -> Result<(), Error> {
     let t = resolve(ctx, &args.env, &args.target)?;
-    let image = chosen_image(ctx, args.image.as_deref(), args.tag.as_deref())?;
+    let image = image_to_deploy(ctx, args.image.as_deref(), args.tag.as_deref())?;
     deploy_image(
         ctx,
         &t,

@@ -6,11 +6,10 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use crate::cli::DeployArgs;
-use crate::commands::{guard_protected, print_plan, print_result, Ctx};
+use crate::commands::{chosen_image, guard_protected, print_plan, print_result, Chosen, Ctx};
 use crate::config::{parse_duration, EnvKind, Environment};
 use crate::error::Error;
 use crate::plan::{Action, EnvVar, Plan, Step};
-use crate::state::Builds;
 use crate::tools::{self, docker};
 use crate::ui;
 
@@ -34,30 +33,6 @@ fn url(env: &Environment) -> String {
     format!("http://{host}:{}", env.host_port())
 }
 
-/// Which image to deploy: `--image`, `--tag`, or the last build.
-pub fn chosen_image(ctx: &Ctx, args: &DeployArgs) -> Result<String, Error> {
-    if let Some(i) = &args.image {
-        return Ok(i.clone());
-    }
-    let builds = Builds::load(ctx.root())?;
-    if let Some(t) = &args.tag {
-        let repo = &ctx.project.image()?.repository;
-        return Ok(builds
-            .by_tag(t)
-            .map(|b| b.image.clone())
-            .unwrap_or_else(|| format!("{repo}:{t}")));
-    }
-    builds.last().map(|b| b.image.clone()).ok_or_else(|| {
-        Error::usage(
-            format!(
-                "no image has been built for `{}` yet",
-                ctx.project.project()
-            ),
-            Some("run `lbc build` first, or pass `--image REF`".into()),
-        )
-    })
-}
-
 pub fn deploy(
     ctx: &mut Ctx,
     env_name: &str,
@@ -67,7 +42,15 @@ pub fn deploy(
     debug_assert_eq!(env.kind, EnvKind::Docker);
     tools::find("docker")?;
     let root = ctx.root().to_owned();
-    let image = chosen_image(ctx, args)?;
+    let image = match chosen_image(
+        ctx,
+        args.image.as_deref(),
+        args.tag.as_deref(),
+        "run `lbc build` first",
+    )? {
+        Chosen::Reference(r) => r,
+        Chosen::Build(b) => b.image,
+    };
     let name = container_name(ctx.project.project(), env_name);
     let timeout = env
         .timeout

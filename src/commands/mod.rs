@@ -33,6 +33,43 @@ impl Ctx<'_> {
     }
 }
 
+/// The image a deploy targets.
+pub enum Chosen {
+    /// `--image REF` as given, or `--tag TAG` of the project's repository never built here.
+    Reference(String),
+    /// A recorded build: `--tag TAG`'s, or the last one.
+    Build(crate::state::BuildRecord),
+}
+
+/// `--image` wins; else the build recorded for `--tag` (or that tag of the project's
+/// repository); else the last build. `build_hint` says how to get one.
+pub fn chosen_image(
+    ctx: &Ctx,
+    image: Option<&str>,
+    tag: Option<&str>,
+    build_hint: &str,
+) -> Result<Chosen, Error> {
+    if let Some(i) = image {
+        return Ok(Chosen::Reference(i.to_owned()));
+    }
+    let builds = crate::state::Builds::load(ctx.root())?;
+    if let Some(t) = tag {
+        return Ok(match builds.by_tag(t) {
+            Some(b) => Chosen::Build(b.clone()),
+            None => Chosen::Reference(format!("{}:{t}", ctx.project.image()?.repository)),
+        });
+    }
+    builds.last().cloned().map(Chosen::Build).ok_or_else(|| {
+        Error::usage(
+            format!(
+                "no image has been built for `{}` yet",
+                ctx.project.project()
+            ),
+            Some(format!("{build_hint}, or pass `--image REF`")),
+        )
+    })
+}
+
 /// Print a plan for `--dry-run`: the human rendering, or JSON.
 pub fn print_plan(settings: &Settings, plan: &Plan) {
     if settings.json {
