@@ -99,14 +99,44 @@ pub fn print_result(settings: &Settings, runner: &Runner, verb: &str, extra: ser
 
 /// The `LBC_*` variables lbc gives to tasks and hooks: values reach them only through
 /// the environment, never spliced into a command's text.
+/// The names of the variables lbc hands to tasks (docs/lbc-toml.md, "Tasks").
+///
+/// They never share a name with the environment form of a flag (`LBC_<FLAG>`, see
+/// `cli.rs`): a task that runs lbc itself (`lbc build && lbc deploy local`) would otherwise
+/// have its nested lbc read them as flags (issue #17). A test over clap's definitions keeps
+/// the two sets apart.
+pub mod task_vars {
+    pub const PROJECT: &str = "LBC_PROJECT";
+    pub const ROOT: &str = "LBC_ROOT";
+    pub const TASK: &str = "LBC_TASK";
+    pub const IMAGE_REPOSITORY: &str = "LBC_IMAGE_REPOSITORY";
+    /// The tag `lbc build` gives the tree when the task starts (was `LBC_TAG`, which is
+    /// the environment form of `lbc deploy --tag`).
+    pub const BUILD_TAG: &str = "LBC_BUILD_TAG";
+    /// `repository:tag` of that build (was `LBC_IMAGE`, the form of `--image`).
+    pub const BUILD_IMAGE: &str = "LBC_BUILD_IMAGE";
+    pub const ALL: &[&str] = &[
+        PROJECT,
+        ROOT,
+        TASK,
+        IMAGE_REPOSITORY,
+        BUILD_TAG,
+        BUILD_IMAGE,
+    ];
+    /// The names tasks got before issue #17, with their replacements: a task whose
+    /// command still reads one of them is told (it would now see the flag's variable).
+    pub const RENAMED: &[(&str, &str)] = &[("LBC_TAG", BUILD_TAG), ("LBC_IMAGE", BUILD_IMAGE)];
+}
+
 pub fn lbc_env(project: &Loaded, extra: &[(&str, String)]) -> Vec<EnvVar> {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
-    vars.insert("LBC_PROJECT".into(), project.project().to_owned());
-    vars.insert("LBC_ROOT".into(), project.root.display().to_string());
+    vars.insert(task_vars::PROJECT.into(), project.project().to_owned());
+    vars.insert(task_vars::ROOT.into(), project.root.display().to_string());
     if let Some(img) = &project.config.image {
-        vars.insert("LBC_IMAGE_REPOSITORY".into(), img.repository.clone());
+        vars.insert(task_vars::IMAGE_REPOSITORY.into(), img.repository.clone());
     }
     for (k, v) in extra {
+        debug_assert!(task_vars::ALL.contains(k), "{k} is not in task_vars::ALL");
         vars.insert((*k).to_owned(), v.clone());
     }
     vars.into_iter().map(|(k, v)| EnvVar::plain(k, v)).collect()

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 
 use crate::catalog::Catalog;
-use crate::commands::{build, lbc_env, print_plan, print_result, Ctx};
+use crate::commands::{build, lbc_env, print_plan, print_result, task_vars, Ctx};
 use crate::config::{Task, TaskCommand};
 use crate::error::Error;
 use crate::plan::{EnvVar, Exec, Plan, Step};
@@ -107,10 +107,16 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
         None
     };
     for (name, task) in selected {
-        let mut extra = vec![("LBC_TASK", name.clone())];
+        let mut extra = vec![(task_vars::TASK, name.clone())];
         if let (Some(img), Some(g)) = (&project.config.image, &git) {
-            extra.push(("LBC_TAG", g.tag()));
-            extra.push(("LBC_IMAGE", format!("{}:{}", img.repository, g.tag())));
+            extra.push((task_vars::BUILD_TAG, g.tag()));
+            extra.push((
+                task_vars::BUILD_IMAGE,
+                format!("{}:{}", img.repository, g.tag()),
+            ));
+        }
+        if let Some(note) = renamed_variable_note(name, task) {
+            plan.note(note);
         }
         let mut env = lbc_env(project, &extra);
         env.extend(task.env.iter().map(|(k, v)| EnvVar::plain(k, v)));
@@ -172,8 +178,8 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
                 }
                 let mut in_env = env.clone();
                 for v in &mut in_env {
-                    if v.name == "LBC_ROOT" {
-                        *v = EnvVar::plain("LBC_ROOT", WORKSPACE);
+                    if v.name == task_vars::ROOT {
+                        *v = EnvVar::plain(task_vars::ROOT, WORKSPACE);
                     }
                 }
                 for v in &in_env {
@@ -194,11 +200,55 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
     Ok((plan, owners))
 }
 
+/// A note for a task whose command (or its `env`) still reads a variable that lbc used
+/// to hand to tasks under a name that is now only a flag's environment form.
+fn renamed_variable_note(name: &str, task: &Task) -> Option<String> {
+    let mut texts: Vec<&str> = match &task.run {
+        TaskCommand::Shell(s) => vec![s.as_str()],
+        TaskCommand::Argv(a) => a.iter().map(String::as_str).collect(),
+    };
+    texts.extend(task.env.values().map(String::as_str));
+    let found: Vec<String> = task_vars::RENAMED
+        .iter()
+        .filter(|(old, _)| texts.iter().any(|t| reads_variable(t, old)))
+        .map(|(old, new)| format!("`{old}` is now `{new}`"))
+        .collect();
+    (!found.is_empty()).then(|| {
+        format!(
+            "task `{name}` reads a variable lbc no longer sets for tasks: {} (the old names are the environment forms of `lbc deploy --tag/--image`; docs/lbc-toml.md)",
+            found.join(", ")
+        )
+    })
+}
+
+/// Whether `text` mentions `$NAME` or `${NAME...}` as a whole variable name.
+fn reads_variable(text: &str, name: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = text[from..].find(name) {
+        let start = from + i;
+        let end = start + name.len();
+        let before = text[..start].trim_end_matches('{');
+        let dollar = before.ends_with('$');
+        let whole_after = bytes
+            .get(end)
+            .is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'_'));
+        if dollar && whole_after {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
 pub fn run(ctx: &mut Ctx, verb: &Verb) -> Result<(), Error> {
     let (plan, owners) = plan(ctx, verb)?;
     if ctx.settings.dry_run {
         print_plan(ctx.settings, &plan);
         return Ok(());
+    }
+    for n in &plan.notes {
+        crate::ui::warn(n);
     }
     let done_before = ctx.runner.results.len();
     ctx.runner.run_plan(&plan).map_err(|e| {

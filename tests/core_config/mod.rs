@@ -10,6 +10,50 @@ fn cli_definition_is_consistent() {
     lbc::cli::Cli::command().debug_assert();
 }
 
+/// Issue #17: a task that runs lbc itself must not have its nested lbc read the values
+/// lbc handed to the task as flags. So no flag's environment form (`LBC_<FLAG>`) may be
+/// one of the names lbc sets for tasks, in any subcommand.
+#[test]
+fn no_flag_reads_a_variable_that_lbc_sets_for_tasks() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: String, found: &mut Vec<(String, String)>) {
+        for arg in cmd.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                found.push((
+                    format!(
+                        "{path} --{}",
+                        arg.get_long().unwrap_or(arg.get_id().as_str())
+                    ),
+                    env.to_string_lossy().into_owned(),
+                ));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, format!("{path} {}", sub.get_name()), found);
+        }
+    }
+    let mut flags = Vec::new();
+    walk(&lbc::cli::Cli::command(), "lbc".into(), &mut flags);
+    assert!(
+        flags.iter().any(|(_, env)| env == "LBC_TAG"),
+        "the walk sees the subcommands' flags: {flags:?}"
+    );
+    let task_vars = lbc::commands::task_vars::ALL;
+    let clashes: Vec<_> = flags
+        .iter()
+        .filter(|(_, env)| task_vars.contains(&env.as_str()))
+        .collect();
+    assert!(
+        clashes.is_empty(),
+        "flags whose environment form is a variable lbc sets for tasks: {clashes:?}"
+    );
+    // The renamed ones are really flag variables now, and their replacements are set.
+    for (old, new) in lbc::commands::task_vars::RENAMED {
+        assert!(flags.iter().any(|(_, env)| env == old), "{old}");
+        assert!(task_vars.contains(new), "{new}");
+    }
+}
+
 #[test]
 fn committed_schema_is_current() {
     let committed =

@@ -496,6 +496,72 @@ image = "python"
     );
 }
 
+/// Issue #17: a task that runs `lbc build` then `lbc deploy local` (a `watch` task, a CI
+/// step wrapped in a task) deploys the build it just made, not the image of the tree as it
+/// was when the task started.
+#[test]
+fn a_task_that_builds_and_deploys_deploys_the_new_image() {
+    let Some(env) = docker_env("a_task_that_builds_and_deploys_deploys_the_new_image") else {
+        return;
+    };
+    let name = unique("nested");
+    let port = free_port();
+    let extra = r#"
+[tasks]
+redeploy = "printf changed > greeting.txt && lbc build && lbc deploy local"
+"#;
+    let p = service(&env, &name, port, extra);
+    p.write(
+        "Dockerfile",
+        "ARG BASE\nFROM ${BASE} AS runtime\nCOPY app.py /app/app.py\nCOPY greeting.txt /app/greeting\nEXPOSE 8080\nCMD [\"python3\", \"/app/app.py\"]\n",
+    )
+    .write("greeting.txt", "first")
+    .commit("greeting from a file");
+    let mut clean = Cleanup::new();
+    clean.containers.push(format!("lbc-{name}-local"));
+    let first = lbc_env(&p, &env)
+        .args(["build"])
+        .run()
+        .success()
+        .stdout()
+        .trim()
+        .to_owned();
+    clean.images.push(first.clone());
+    lbc_env(&p, &env).args(["deploy", "local"]).run().success();
+    let url = format!("http://127.0.0.1:{port}/");
+    let body = || {
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys,urllib.request;print(urllib.request.urlopen(sys.argv[1],timeout=5).read().decode(),end='')",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(body(), "first");
+
+    // The task changes the tree, then builds and deploys through a nested lbc found on PATH.
+    let bin = std::path::Path::new(crate::support::LBC).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    lbc_env(&p, &env)
+        .env("PATH", path)
+        .args(["task", "redeploy"])
+        .run()
+        .success();
+    let deployed = docker_ok(&[
+        "inspect",
+        "--format",
+        "{{.Config.Image}}",
+        &format!("lbc-{name}-local"),
+    ]);
+    clean.images.push(deployed.clone());
+    assert_ne!(deployed, first, "the nested deploy used the new build");
+    assert!(deployed.contains("-dirty-"), "{deployed}");
+    assert_eq!(body(), "changed");
+}
+
 #[test]
 fn dry_run_builds_and_deploys_nothing() {
     let Some(env) = docker_env("dry_run_builds_and_deploys_nothing") else {

@@ -53,10 +53,47 @@ fn values_reach_tasks_only_as_environment_variables() {
     // The project name and tag are values lbc supplies: they must arrive in the
     // environment, and the task's text runs exactly as written.
     let p =
-        project("run = 'printf \"%s|%s|%s\" \"$LBC_PROJECT\" \"$LBC_TAG\" \"$LBC_TASK\" > out'\n");
+        project("run = 'printf \"%s|%s|%s|%s\" \"$LBC_PROJECT\" \"$LBC_BUILD_TAG\" \"$LBC_TASK\" \"$LBC_BUILD_IMAGE\" > out'\n");
     p.lbc().args(["run"]).run().success();
     let sha = p.head();
-    assert_eq!(p.read("out"), format!("hello|{}|run", &sha[..12]));
+    let tag = &sha[..12];
+    assert_eq!(
+        p.read("out"),
+        format!("hello|{tag}|run|registry.example.com/team/hello:{tag}")
+    );
+}
+
+/// Issue #17: the tree's tag reaches tasks as LBC_BUILD_TAG, never under the names that
+/// are the environment forms of `lbc deploy --tag/--image`; a task still reading the old
+/// names is told, and sees only what its caller exported.
+#[test]
+fn tasks_get_the_tag_under_a_name_no_flag_reads() {
+    let p = project(
+        "run = 'printf \"[%s][%s][%s]\" \"${LBC_TAG:-unset}\" \"${LBC_IMAGE:-unset}\" \"$LBC_BUILD_TAG\" > out'\nformat = \"true\"\n",
+    );
+    p.write(".gitignore", "out\n").commit("ignore the output");
+    let tag = &p.head()[..12];
+    p.lbc()
+        .args(["run"])
+        .run()
+        .success()
+        .stderr_has("task `run` reads a variable lbc no longer sets for tasks: `LBC_TAG` is now `LBC_BUILD_TAG`, `LBC_IMAGE` is now `LBC_BUILD_IMAGE`");
+    assert_eq!(p.read("out"), format!("[unset][unset][{tag}]"));
+    // What the caller exported still passes through, as for any variable.
+    p.lbc().env("LBC_TAG", "mine").args(["run"]).run().success();
+    assert_eq!(p.read("out"), format!("[mine][unset][{tag}]"));
+    // A task that does not read them gets no note.
+    p.lbc()
+        .args(["format"])
+        .run()
+        .success()
+        .nowhere("no longer sets");
+    // The dry run shows the note too.
+    p.lbc()
+        .args(["run", "--dry-run"])
+        .run()
+        .success()
+        .stdout_has("note: task `run` reads a variable lbc no longer sets");
 }
 
 #[test]
@@ -86,7 +123,7 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
         .map(|v| v["name"].as_str().unwrap())
         .collect();
     assert!(
-        names.contains(&"LBC_PROJECT") && names.contains(&"LBC_TAG"),
+        names.contains(&"LBC_PROJECT") && names.contains(&"LBC_BUILD_TAG"),
         "{names:?}"
     );
     assert!(!p.path().join("ran").exists());
