@@ -9,6 +9,7 @@ mod core_tasks;
 mod init_adopt;
 mod init_chart;
 mod init_ci;
+mod init_renders;
 mod init_stacks;
 mod init_support;
 mod init_template;
