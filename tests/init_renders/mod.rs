@@ -200,3 +200,60 @@ fn regenerate() {
     std::fs::create_dir_all(fixture_path().parent().unwrap()).unwrap();
     std::fs::write(fixture_path(), text).unwrap();
 }
+
+#[test]
+fn assemble_script_gives_the_embedded_stacks() {
+    // scripts/assemble-stack.sh (for custom templates, benchmarks and freezing a release)
+    // must assemble exactly what build.rs embeds: the same content hash.
+    let parent = Project::empty();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/assemble-stack.sh");
+    let list = parent
+        .lbc()
+        .args(["init", "--list", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    for s in list["stacks"].as_array().unwrap() {
+        let stack = s["stack"].as_str().unwrap();
+        let dir = parent.path().join(format!("tpl-{stack}"));
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg(stack)
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let plan = parent
+            .lbc()
+            .args([
+                "init",
+                &format!("out-{stack}"),
+                "--template",
+                dir.to_str().unwrap(),
+                "--yes",
+                "--dry-run",
+                "--output",
+                "json",
+            ])
+            .run()
+            .success()
+            .json();
+        assert_eq!(
+            plan["template"]["identity"], s["identity"],
+            "{stack}: the assembled directory is not the embedded stack"
+        );
+    }
+    // Nothing is overwritten: a non-empty destination is refused.
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .args(["python"])
+        .arg(parent.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"));
+}
