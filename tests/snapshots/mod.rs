@@ -130,6 +130,8 @@ fn build_values(mut doc: Value) -> Value {
         .map(str::to_owned);
     if let Some(h) = hash {
         let mut r = Redact { subs: Vec::new() };
+        // Outside git, the tag is `inputs-` and the hash's first 12 characters.
+        r.add(&h[..12.min(h.len())], "[INPUTS_HASH_12]");
         r.add(h, "[INPUTS_HASH]");
         doc = r.apply(&doc);
     }
@@ -790,6 +792,49 @@ fn init_adopt_upgrade() {
         "upgrade",
         Lbc::new().current_dir(&repo),
         &["upgrade"],
+        true,
+        0,
+        &redact,
+    );
+    // `--check` (CI): the same summary, exit 6.
+    snap(
+        "upgrade_check",
+        Lbc::new().current_dir(&repo),
+        &["upgrade", "--check"],
+        false,
+        6,
+        &redact,
+    );
+
+    // --force into a generated directory: what is overwritten, created, unchanged.
+    parent
+        .lbc()
+        .args([
+            "init",
+            "forced",
+            "--stack",
+            "go",
+            "--yes",
+            "--set",
+            "ci=github",
+        ])
+        .run()
+        .success();
+    parent.write("forced/README.md", "edited by hand\n");
+    std::fs::remove_file(parent.path().join("forced/Dockerfile")).unwrap();
+    snap(
+        "init_force",
+        parent.lbc(),
+        &[
+            "init",
+            "forced",
+            "--stack",
+            "go",
+            "--yes",
+            "--set",
+            "ci=github",
+            "--force",
+        ],
         true,
         0,
         &redact,
