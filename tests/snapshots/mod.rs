@@ -108,17 +108,34 @@ impl Redact {
 }
 
 /// `docker run` of a task gets `--user UID:GID --env HOME=/tmp` when lbc does not run as
-/// root (tests/core_tasks checks it); the snapshots are the same for root and others.
+/// root, so that files written in the mounted repository stay the user's. Checked here
+/// for the user running the tests, then removed: the snapshots are the same for root
+/// and for anyone else.
 fn strip_user(argv: &mut Vec<Value>) {
-    let uid = regex::Regex::new(r"^[0-9]+:[0-9]+$").unwrap();
-    if let Some(i) = argv.windows(4).position(|w| {
-        w[0] == "--user"
-            && w[1].as_str().is_some_and(|s| uid.is_match(s))
-            && w[2] == "--env"
-            && w[3] == "HOME=/tmp"
-    }) {
-        argv.drain(i..i + 4);
+    let is_task_run =
+        argv.len() > 3 && argv[0] == "docker" && argv[1] == "run" && argv[2] == "--rm";
+    if !is_task_run {
+        return;
     }
+    let uid = nix::unistd::getuid();
+    if uid.is_root() {
+        assert!(
+            !argv.iter().any(|a| a == "--user"),
+            "as root, a task's container needs no --user: {argv:?}"
+        );
+        return;
+    }
+    let want = [
+        Value::from("--user"),
+        Value::from(format!("{uid}:{}", nix::unistd::getgid())),
+        Value::from("--env"),
+        Value::from("HOME=/tmp"),
+    ];
+    let at = argv
+        .windows(4)
+        .position(|w| w == want)
+        .unwrap_or_else(|| panic!("a task's container must run as {want:?}: {argv:?}"));
+    argv.drain(at..at + 4);
 }
 
 /// A build's inputs hash covers lbc.toml (which holds the unique project name and port),
@@ -847,9 +864,20 @@ fn redaction_keeps_what_matters() {
     let mut r = Redact::new();
     r.add("/work/x/lbc-test-abc", "[ROOT]")
         .add("snap-1-0", "[PROJECT]");
+    let mut argv = vec!["docker", "run", "--rm"];
+    let user = format!("{}:{}", nix::unistd::getuid(), nix::unistd::getgid());
+    if !nix::unistd::getuid().is_root() {
+        argv.extend(["--user", &user, "--env", "HOME=/tmp"]);
+    }
+    argv.extend([
+        "--volume",
+        "/work/x/lbc-test-abc:/workspace",
+        "--env",
+        "HOME=/tmp",
+        "img@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    ]);
     let doc = serde_json::json!({
-        "argv": ["docker", "run", "--user", "1000:1000", "--env", "HOME=/tmp", "--volume",
-                 "/work/x/lbc-test-abc:/workspace", "img@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"],
+        "argv": argv,
         "name": "lbc-snap-1-0-local",
         "labels": "lbc-deploy-hash=0123456789abcdef0123456789abcdef01234567,other=1",
         "port": 8080,
@@ -857,7 +885,8 @@ fn redaction_keeps_what_matters() {
     assert_eq!(
         r.apply(&doc),
         serde_json::json!({
-            "argv": ["docker", "run", "--volume", "[ROOT]:/workspace", "img@sha256:[DIGEST]"],
+            "argv": ["docker", "run", "--rm", "--volume", "[ROOT]:/workspace", "--env", "HOME=/tmp",
+                     "img@sha256:[DIGEST]"],
             "name": "lbc-[PROJECT]-local",
             "labels": "lbc-deploy-hash=[DEPLOY_HASH],other=1",
             "port": 8080,
