@@ -365,6 +365,22 @@ fn shared_files_are_the_same_in_every_stack() {
             "static/deploy/chart/values.yaml.jinja",
         ]
     );
+    // And the other way round: a file that every stack carries with the same bytes
+    // belongs in the shared layer.
+    let first = tree(&templates_dir().join(STACKS[0]));
+    let everywhere: Vec<&String> = first
+        .iter()
+        .filter(|(f, content)| {
+            STACKS[1..]
+                .iter()
+                .all(|s| tree(&templates_dir().join(s)).get(*f) == Some(content))
+        })
+        .map(|(f, _)| f)
+        .collect();
+    assert!(
+        everywhere.is_empty(),
+        "identical in every stack, move them to templates/_shared/: {everywhere:?}"
+    );
 }
 
 // ---- bad inputs: exit 2, a clear message, nothing written --------------------------
