@@ -1,11 +1,20 @@
-//! Embeds the built-in stack templates (`templates/<stack>/`) in the binary, so that
-//! `lbc init --stack STACK` works offline, and their earlier releases
-//! (`templates/.releases/<stack>/<version>/`), so that `lbc upgrade` can re-render them. Each file keeps its path and executable bit;
+//! Embeds the built-in stack templates in the binary, so that `lbc init --stack STACK`
+//! works offline, and their earlier releases, so that `lbc upgrade` can re-render them.
+//!
+//! A stack is assembled from two layers (docs/templates.md): `templates/_shared/` (the
+//! chart, the CI pipelines: the files every stack generates alike, kept once) and
+//! `templates/<stack>/` (its own files; one with the same path as a shared file replaces
+//! it). Earlier releases are frozen snapshots, embedded as they are:
+//! `templates/.releases/<stack>/<version>/`. Each file keeps its path and executable bit;
 //! files are listed in byte order of their paths, so the embedding is deterministic.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+/// The layer every stack is assembled on.
+const SHARED: &str = "_shared";
 
 fn main() {
     // lbc starts before every task it runs: pack its ~18,000 relative relocations (RELR,
@@ -21,6 +30,10 @@ fn main() {
         .join("templates");
     println!("cargo:rerun-if-changed=templates");
     let stacks = subdirs(&root);
+    let shared = files_of(&root.join(SHARED));
+    if shared.contains_key("template.toml") {
+        panic!("templates/{SHARED}/template.toml: each stack declares its own template.toml");
+    }
     let mut out = String::from(
         "/// One embedded file: (path, content, executable).\n\
          pub type EmbeddedFile = (&'static str, &'static [u8], bool);\n\
@@ -29,7 +42,7 @@ fn main() {
     );
     for stack in &stacks {
         writeln!(out, "    ({stack:?}, &[").unwrap();
-        embed_dir(&mut out, &root.join(stack));
+        embed(&mut out, &assemble(&shared, &root.join(stack), stack));
         out.push_str("    ]),\n");
     }
     out.push_str("];\n");
@@ -44,7 +57,7 @@ fn main() {
         for stack in subdirs(&releases) {
             for version in subdirs(&releases.join(&stack)) {
                 writeln!(out, "    ({stack:?}, {version:?}, &[").unwrap();
-                embed_dir(&mut out, &releases.join(&stack).join(&version));
+                embed(&mut out, &files_of(&releases.join(&stack).join(&version)));
                 out.push_str("    ]),\n");
             }
         }
@@ -54,14 +67,45 @@ fn main() {
     fs::write(dest, out).expect("write stacks.rs");
 }
 
-/// One `(path, include_bytes!(...), executable)` line per file of `dir`, in byte order of
-/// the paths, so that the embedding is deterministic.
-fn embed_dir(out: &mut String, dir: &Path) {
+/// The files of a directory: relative path -> (absolute path, executable), in byte
+/// order of the relative paths (a missing directory has none).
+type Files = BTreeMap<String, (PathBuf, bool)>;
+
+fn files_of(dir: &Path) -> Files {
     let mut files = Vec::new();
-    walk(dir, "", &mut files);
-    files.sort();
-    for (rel, exec) in files {
-        let abs = dir.join(&rel);
+    if dir.is_dir() {
+        walk(dir, "", &mut files);
+    }
+    files
+        .into_iter()
+        .map(|(rel, exec)| (rel.clone(), (dir.join(&rel), exec)))
+        .collect()
+}
+
+/// A stack: the shared layer, then the stack's own files over it. An own file that
+/// repeats the shared one byte for byte is refused: it would hide the next fix of the
+/// shared file from this stack.
+fn assemble(shared: &Files, dir: &Path, stack: &str) -> Files {
+    let mut files = shared.clone();
+    for (rel, (abs, exec)) in files_of(dir) {
+        if let Some((shared_abs, shared_exec)) = shared.get(&rel) {
+            if *shared_exec == exec
+                && fs::read(shared_abs).expect("readable") == fs::read(&abs).expect("readable")
+            {
+                panic!(
+                    "templates/{stack}/{rel} is identical to templates/{SHARED}/{rel}: delete the stack's copy"
+                );
+            }
+        }
+        files.insert(rel, (abs, exec));
+    }
+    files
+}
+
+/// One `(path, include_bytes!(...), executable)` line per file, in byte order of the
+/// paths, so that the embedding is deterministic.
+fn embed(out: &mut String, files: &Files) {
+    for (rel, (abs, exec)) in files {
         writeln!(
             out,
             "        ({rel:?}, include_bytes!({:?}), {exec}),",
@@ -71,14 +115,15 @@ fn embed_dir(out: &mut String, dir: &Path) {
     }
 }
 
-/// The sub-directories of `dir` whose names do not start with '.', sorted.
+/// The sub-directories of `dir` whose names start with neither '.' nor '_' (the
+/// releases and the shared layer are not stacks), sorted.
 fn subdirs(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .expect("readable directory")
         .map(|e| e.expect("readable entry"))
         .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
         .map(|e| e.file_name().into_string().expect("UTF-8 name"))
-        .filter(|n| !n.starts_with('.'))
+        .filter(|n| !n.starts_with('.') && !n.starts_with('_'))
         .collect();
     names.sort();
     names

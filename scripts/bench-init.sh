@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of `lbc init` against `copier copy` on the same template, both measured in one
 # run of this script (see docs/performance.md, issue #3):
-#   - the template is the built-in python stack (templates/python, 30 files generated);
+#   - the template is the built-in python stack (templates/_shared + templates/python,
+#     assembled by scripts/assemble-stack.sh; 30 files generated);
 #   - copier (PyPI, in a venv) gets the same files with a copier.yml declaring the same
 #     variables; both tools get every answer on the command line and ask nothing;
 #   - the two generated trees are compared first: apart from lbc's provenance file they
@@ -28,8 +29,8 @@ trap 'rm -rf "$WORK"' EXIT
 # --- the same template for both tools --------------------------------------------------
 TPL="$WORK/lbc-template"
 CTPL="$WORK/copier-template"
-cp -r "$ROOT/templates/python" "$TPL"
-cp -r "$ROOT/templates/python" "$CTPL"
+bash "$ROOT/scripts/assemble-stack.sh" python "$TPL"
+bash "$ROOT/scripts/assemble-stack.sh" python "$CTPL"
 # The stack's current version, as lbc gives it to the template.
 TPL_VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$CTPL/template.toml" | head -n1)"
 rm "$CTPL/template.toml"

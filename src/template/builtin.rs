@@ -1,8 +1,10 @@
-//! The built-in stack templates, embedded in the binary by `build.rs` from
-//! `templates/<stack>/`. They use exactly the public template format. Earlier releases
-//! of a stack live in `templates/.releases/<stack>/<version>/`: when a stack's version
-//! is bumped, its previous directory is copied there unchanged, so that the exact bytes
-//! a repository was generated from can always be rendered again.
+//! The built-in stack templates, embedded in the binary by `build.rs`, which assembles
+//! each from `templates/_shared/` (chart, CI pipelines) and `templates/<stack>/` (its own
+//! files, which replace shared ones of the same path). They use exactly the public
+//! template format. Earlier releases of a stack are frozen, complete, in
+//! `templates/.releases/<stack>/<version>/`: when a stack's version is bumped, its
+//! previous version is copied there first, so that the exact bytes a repository was
+//! generated from can always be rendered again.
 
 include!(concat!(env!("OUT_DIR"), "/stacks.rs"));
 

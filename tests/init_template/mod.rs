@@ -301,7 +301,7 @@ fn charts_and_pipelines_are_copied_byte_for_byte() {
     ] {
         assert_eq!(
             std::fs::read(dir.join(f)).unwrap(),
-            std::fs::read(templates_dir().join("python").join(f)).unwrap(),
+            std::fs::read(templates_dir().join("_shared").join(f)).unwrap(),
             "{f}"
         );
     }
@@ -311,9 +311,12 @@ fn charts_and_pipelines_are_copied_byte_for_byte() {
 
 #[test]
 fn shared_files_are_the_same_in_every_stack() {
-    // The chart templates and the pipelines are meant to be identical across stacks;
-    // a change to one must be made to all (copy it from templates/python).
-    let shared = [
+    // Issue #8: the chart and the pipelines live once, in templates/_shared/, and build.rs
+    // assembles every stack from that layer plus the stack's own files (an own file with
+    // the same path replaces the shared one). Every stack generates the shared files —
+    // byte for byte those that are not rendered — except the few it replaces.
+    let shared = tree(&templates_dir().join("_shared"));
+    for f in [
         ".gitlab-ci.yml",
         ".github/workflows/lbc.yml",
         "Jenkinsfile",
@@ -321,23 +324,63 @@ fn shared_files_are_the_same_in_every_stack() {
         "deploy/chart/Chart.yaml.jinja",
         "deploy/chart/values-qualification.yaml",
         "deploy/chart/values-staging.yaml",
-    ];
-    let chart_templates = tree(&templates_dir().join("python/deploy/chart/templates"));
-    for stack in STACKS {
-        let root = templates_dir().join(stack);
-        for f in shared {
-            assert_eq!(
-                std::fs::read(root.join(f)).unwrap(),
-                std::fs::read(templates_dir().join("python").join(f)).unwrap(),
-                "templates/{stack}/{f} differs from templates/python/{f}"
-            );
-        }
-        assert_eq!(
-            tree(&root.join("deploy/chart/templates")),
-            chart_templates,
-            "templates/{stack}/deploy/chart/templates differs from python's"
-        );
+        "deploy/chart/templates/deployment.yaml",
+    ] {
+        assert!(shared.contains_key(f), "templates/_shared/{f} is missing");
     }
+    let p = Project::empty();
+    for stack in STACKS {
+        let own = tree(&templates_dir().join(stack));
+        let dir = init(&p, stack, stack, &[]);
+        for (f, (bytes, _)) in &shared {
+            if own.contains_key(f) {
+                continue;
+            }
+            match f.strip_suffix(".jinja") {
+                Some(out) => assert!(dir.join(out).is_file(), "{stack}: {out} not generated"),
+                None => assert_eq!(
+                    &std::fs::read(dir.join(f)).unwrap(),
+                    bytes,
+                    "{stack}: {f} differs from templates/_shared/{f}"
+                ),
+            }
+        }
+    }
+    // The stacks' own copies of shared paths: only where the content really differs
+    // (build.rs refuses an identical copy).
+    let overrides: Vec<String> = STACKS
+        .iter()
+        .flat_map(|s| {
+            tree(&templates_dir().join(s))
+                .into_keys()
+                .filter(|k| shared.contains_key(k))
+                .map(move |k| format!("{s}/{k}"))
+        })
+        .collect();
+    assert_eq!(
+        overrides,
+        [
+            "java/deploy/chart/values-production.yaml.jinja",
+            "java/deploy/chart/values.yaml.jinja",
+            "static/deploy/chart/values.yaml.jinja",
+        ]
+    );
+    // And the other way round: a file that every stack carries with the same bytes
+    // belongs in the shared layer.
+    let first = tree(&templates_dir().join(STACKS[0]));
+    let everywhere: Vec<&String> = first
+        .iter()
+        .filter(|(f, content)| {
+            STACKS[1..]
+                .iter()
+                .all(|s| tree(&templates_dir().join(s)).get(*f) == Some(content))
+        })
+        .map(|(f, _)| f)
+        .collect();
+    assert!(
+        everywhere.is_empty(),
+        "identical in every stack, move them to templates/_shared/: {everywhere:?}"
+    );
 }
 
 // ---- bad inputs: exit 2, a clear message, nothing written --------------------------

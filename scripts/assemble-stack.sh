@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Assemble a built-in stack into a directory exactly as build.rs embeds it in lbc:
+# templates/_shared/ (the chart and CI pipelines every stack shares), then
+# templates/STACK/ over it (the stack's own files; one with a shared file's path replaces
+# it). Uses: starting a custom template from a stack, the benchmarks, and freezing a
+# stack's current version before its version is bumped (docs/templates.md):
+#
+#   bash scripts/assemble-stack.sh python templates/.releases/python/1.1.0
+#
+# DEST must not exist or be empty: nothing is overwritten.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+if [ $# -ne 2 ]; then
+  echo "usage: $0 STACK DEST" >&2
+  exit 2
+fi
+stack="$1"
+dest="$2"
+case "$stack" in
+  ""|.*|_*|*/*)
+    echo "error: \`$stack\` is not a stack name (see templates/)" >&2
+    exit 2
+    ;;
+esac
+if [ ! -f "$ROOT/templates/$stack/template.toml" ]; then
+  echo "error: no built-in stack \`$stack\` (no templates/$stack/template.toml)" >&2
+  exit 2
+fi
+if [ -e "$dest" ] && [ -n "$(ls -A "$dest")" ]; then
+  echo "error: $dest is not empty: choose a new directory" >&2
+  exit 2
+fi
+mkdir -p "$dest"
+cp -R "$ROOT/templates/_shared/." "$dest/"
+cp -R "$ROOT/templates/$stack/." "$dest/"
