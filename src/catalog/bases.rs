@@ -293,6 +293,81 @@ fn write_copy(original: &Path, file_name: &str, text: &str) -> Result<PathBuf, E
     Ok(dest)
 }
 
+/// Logins for the registries the resolved bases come from, when the catalogue names
+/// their credentials (`[registries."HOST"]`): `docker login --password-stdin` into a
+/// private temporary `DOCKER_CONFIG` (removed after the run) that the build then uses,
+/// as `lbc build --push` does. `None` when no base needs one.
+pub fn registry_logins(
+    catalog: &Catalog,
+    bases: &[ImageUse],
+    cwd: &Path,
+    materialize: bool,
+) -> Result<Option<(Vec<crate::plan::Step>, crate::plan::EnvVar)>, Error> {
+    use crate::plan::{EnvVar, Stdin, Step};
+    let mut hosts: Vec<String> = Vec::new();
+    for u in bases {
+        if let Ok(r) = crate::image_ref::ImageRef::parse(&u.resolution.image) {
+            if catalog.registries.contains_key(&r.registry) && !hosts.contains(&r.registry) {
+                hosts.push(r.registry);
+            }
+        }
+    }
+    if hosts.is_empty() {
+        return Ok(None);
+    }
+    let dir = if materialize {
+        let d = tempfile::Builder::new()
+            .prefix("lbc-docker-config-")
+            .tempdir()
+            .map_err(|e| Error::Io {
+                path: std::env::temp_dir(),
+                source: e,
+            })?;
+        let p = d.path().to_owned();
+        super::keep_temp_dir(d);
+        p
+    } else {
+        std::env::temp_dir().join("lbc-docker-config-XXXXXX")
+    };
+    let env = EnvVar::plain("DOCKER_CONFIG", dir.display().to_string());
+    let mut steps = Vec::new();
+    for host in hosts {
+        let c = &catalog.registries[&host];
+        let get = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        let (Some(user), Some(password)) = (get(&c.username_env), get(&c.password_env)) else {
+            return Err(Error::usage(
+                format!(
+                    "{} or {} is not set; the catalogue ({}) names them as holding the credentials for {host}, where the base images come from",
+                    c.username_env,
+                    c.password_env,
+                    catalog.source.display()
+                ),
+                Some(format!(
+                    "export {}=... {}=... (in CI, from masked secret variables)",
+                    c.username_env, c.password_env
+                )),
+            ));
+        };
+        crate::ui::register_secret(&password);
+        steps.push(Step::exec(
+            format!("Log in to {host} (base images) as {user}"),
+            crate::tools::docker::exec(
+                [
+                    "login".to_owned(),
+                    host.clone(),
+                    "--username".into(),
+                    user,
+                    "--password-stdin".into(),
+                ],
+                cwd,
+            )
+            .env(env.clone())
+            .stdin(Stdin::Secret(password)),
+        ));
+    }
+    Ok(Some((steps, env)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

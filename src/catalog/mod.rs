@@ -398,7 +398,10 @@ impl Catalog {
     /// The entry that approves `image` as it is: a target of `[images]` or `[map]`, or
     /// an `allow` pattern.
     fn approving_entry(&self, image: &ImageRef) -> Option<String> {
-        for e in self.entries.values() {
+        // The built-in defaults are upstream images: an organisation's catalogue
+        // approves what it names itself (a default it keeps can still be mapped).
+        let own = |e: &&Entry| e.source != "default" || self.policy == Policy::None;
+        for e in self.entries.values().filter(own) {
             if let Ok(p) = Pattern::parse(&e.image) {
                 if p.matches(image).is_some() {
                     return Some(if e.source == "default" {
@@ -534,6 +537,15 @@ mod tests {
     fn suggestion_uses_the_mirror_of_other_entries() {
         let c = cat("[map]\n\"python:*\" = \"127.0.0.1:5055/mirror/python:*\"\n");
         assert_eq!(c.policy, Policy::Warn, "warn by default");
+        assert_eq!(
+            c.resolve_ref("busybox:1.36").status,
+            Status::Unapproved,
+            "a built-in default is not the organisation's approval"
+        );
+        assert_eq!(
+            Catalog::builtin().resolve_ref("busybox:1.36").status,
+            Status::Approved
+        );
         let r = c.resolve_ref("node:20");
         assert_eq!(
             r.would_allow.as_deref(),

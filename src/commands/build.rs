@@ -287,9 +287,19 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
                 argv.push(format!("{k}={v}"));
             }
             argv.push(image.context.clone());
+            let mut exec = Exec::new(argv, &project.root).progress();
+            if let Some((logins, cfg)) = catalog::bases::registry_logins(
+                &catalog,
+                &bases.bases,
+                &project.root,
+                !ctx.settings.dry_run,
+            )? {
+                logins.into_iter().for_each(|s| plan.push(s));
+                exec = exec.env(cfg);
+            }
             plan.push(Step::exec(
                 format!("Build {} ({files} files in the context)", references[0]),
-                Exec::new(argv, &project.root).progress(),
+                exec,
             ));
         }
     }

@@ -15,6 +15,34 @@ use crate::support::{
 fn mirror(env: &TestEnv, clean: &mut Cleanup) -> String {
     let ns = unique("lbc-catalog");
     let prefix = format!("{}/{ns}", env.registry);
+    let cfg = login(env);
+    for (local, name) in [
+        ("lbc-test/python:bookworm", "python:3.11-slim"),
+        ("lbc-test/node:bookworm", "node:20"),
+    ] {
+        let r = format!("{prefix}/{name}");
+        docker_ok(&["tag", local, &r]);
+        clean.images.push(r.clone());
+        push(&cfg, &r);
+    }
+    prefix
+}
+
+fn push(cfg: &tempfile::TempDir, r: &str) {
+    let out = std::process::Command::new("docker")
+        .args(["push", r])
+        .env("DOCKER_CONFIG", cfg.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "push {r}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A private docker configuration logged in to the test registry.
+fn login(env: &TestEnv) -> tempfile::TempDir {
     let cfg = tempfile::tempdir().unwrap();
     let mut login = std::process::Command::new("docker")
         .args([
@@ -41,25 +69,7 @@ fn mirror(env: &TestEnv, clean: &mut Cleanup) -> String {
         login.wait().unwrap().success(),
         "docker login to the test registry"
     );
-    for (local, name) in [
-        ("lbc-test/python:bookworm", "python:3.11-slim"),
-        ("lbc-test/node:bookworm", "node:20"),
-    ] {
-        let r = format!("{prefix}/{name}");
-        docker_ok(&["tag", local, &r]);
-        clean.images.push(r.clone());
-        let out = std::process::Command::new("docker")
-            .args(["push", &r])
-            .env("DOCKER_CONFIG", cfg.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "push {r}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    prefix
+    cfg
 }
 
 fn catalog_toml(policy: &str, prefix: &str, registry: &str) -> String {
@@ -105,7 +115,8 @@ fn lbc(p: &Project, catalog: &Path, env: &TestEnv) -> Lbc {
 }
 
 fn file_arg(plan: &serde_json::Value) -> String {
-    let argv = plan["plan"]["steps"][0]["argv"].as_array().unwrap();
+    let steps = plan["plan"]["steps"].as_array().unwrap();
+    let argv = steps.last().unwrap()["argv"].as_array().unwrap();
     let i = argv.iter().position(|a| a == "--file").unwrap();
     argv[i + 1].as_str().unwrap().to_owned()
 }
@@ -159,7 +170,7 @@ fn public_images_build_through_the_mapping_and_the_lock_pins_them() {
         PUBLIC_DOCKERFILE,
         "the repository's file is never modified"
     );
-    let copy = j["steps"][0]["argv"]
+    let copy = j["steps"][1]["argv"]
         .as_array()
         .unwrap()
         .iter()
@@ -406,4 +417,79 @@ fn catalogue_from_a_git_repository_at_a_tag() {
         .run()
         .code_is(2)
         .stderr_has("its lock file is committed in that repository");
+}
+
+#[test]
+fn a_base_only_in_the_authenticated_mirror_is_pulled_with_the_catalogue_credentials() {
+    let Some(env) = docker_env(
+        "a_base_only_in_the_authenticated_mirror_is_pulled_with_the_catalogue_credentials",
+    ) else {
+        return;
+    };
+    let mut clean = Cleanup::new();
+    // An image that exists only in the registry (pushed, then removed here).
+    let ns = unique("lbc-catalog-pull");
+    let mirrored = format!("{}/{ns}/busybox:1.36", env.registry);
+    let mut build = std::process::Command::new("docker")
+        .args(["build", "--quiet", "--tag", &mirrored, "-"])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    build
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("FROM lbc-test/busybox:bookworm\nLABEL test={ns}\n").as_bytes())
+        .unwrap();
+    assert!(build.wait().unwrap().success());
+    let cfg = login(&env);
+    push(&cfg, &mirrored);
+    docker_ok(&["rmi", &mirrored]);
+    clean.images.push(mirrored.clone());
+
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    std::fs::write(
+        &catalog,
+        format!(
+            "policy = \"enforce\"\n[map]\n\"busybox:*\" = \"{}/{ns}/busybox:*\"\n[registries.\"{}\"]\nusername_env = \"LBC_T_USER\"\npassword_env = \"LBC_T_PASSWORD\"\n",
+            env.registry, env.registry
+        ),
+    )
+    .unwrap();
+    let name = unique("catpull");
+    let p = project(&name, &env.registry, "FROM busybox:1.36\nCMD [\"true\"]\n");
+
+    // Without the variables the catalogue names: refused before anything runs.
+    p.lbc()
+        .env("LBC_CATALOG", &catalog)
+        .env_remove("LBC_T_USER")
+        .env_remove("LBC_T_PASSWORD")
+        .args(["build"])
+        .run()
+        .code_is(2)
+        .stderr_has("LBC_T_USER or LBC_T_PASSWORD is not set");
+    let plan = lbc(&p, &catalog, &env)
+        .args(["build", "--dry-run", "--output", "json"])
+        .run()
+        .success()
+        .nowhere(&env.password)
+        .json();
+    assert_eq!(plan["plan"]["steps"][0]["argv"][1], "login");
+    assert_eq!(plan["plan"]["steps"][0]["stdin"], "secret (redacted)");
+    let out = lbc(&p, &catalog, &env)
+        .args(["build", "--output", "json"])
+        .run()
+        .success()
+        .nowhere(&env.password);
+    let j = out.json();
+    clean.images.push(j["image"].as_str().unwrap().to_owned());
+    assert_eq!(j["steps"][0]["argv"][1], "login");
+    assert!(
+        docker(&["image", "inspect", &mirrored]).status.success(),
+        "the base was pulled from the mirror"
+    );
 }
