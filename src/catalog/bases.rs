@@ -293,6 +293,28 @@ fn write_copy(original: &Path, file_name: &str, text: &str) -> Result<PathBuf, E
     Ok(dest)
 }
 
+/// The image of a task (`image = "..."`) through the catalogue: refused under
+/// `enforce`, listed under `warn`.
+pub fn task_image(catalog: &Catalog, task: &str, image: &str) -> Result<String, Error> {
+    let resolution = catalog.resolve_name(image)?;
+    let uses = [ImageUse {
+        kind: "task".into(),
+        file: "lbc.toml".into(),
+        line: None,
+        context: format!("task {task}: image = \"{image}\""),
+        resolution,
+        index: None,
+    }];
+    if let Some(e) = refusal(catalog, &uses) {
+        return Err(e);
+    }
+    for w in warnings(catalog, &uses) {
+        crate::ui::warn(&w);
+    }
+    let [u] = uses;
+    Ok(u.resolution.image)
+}
+
 /// Logins for the registries the resolved bases come from, when the catalogue names
 /// their credentials (`[registries."HOST"]`): `docker login --password-stdin` into a
 /// private temporary `DOCKER_CONFIG` (removed after the run) that the build then uses,

@@ -136,7 +136,8 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
             }
             (None, Some(image)) => {
                 tools::find("docker")?;
-                Some(catalog.as_ref().expect("loaded above").resolve(image)?)
+                let catalog = catalog.as_ref().expect("loaded above");
+                Some(crate::catalog::bases::task_image(catalog, name, image)?)
             }
             (None, None) => None,
         };

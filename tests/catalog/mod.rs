@@ -189,12 +189,27 @@ fn public_images_build_through_the_mapping_and_the_lock_pins_them() {
     assert_eq!(ran, "built\nweb");
 
     // lock: the catalogue's tags resolved to digests with the same login as push.
+    let lock_file = dir.path().join("catalog.lock");
+    let plan = lbc(&p, &catalog, &env)
+        .args(["catalog", "lock", "--dry-run", "--output", "json"])
+        .run()
+        .success()
+        .nowhere(&env.password)
+        .json();
+    let kinds: Vec<&str> = plan["plan"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["argv"][1].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["login", "pull", "pull"]);
+    assert_eq!(plan["plan"]["steps"][0]["stdin"], "secret (redacted)");
+    assert!(!lock_file.exists(), "a dry run writes no lock");
     let locked = lbc(&p, &catalog, &env)
         .args(["catalog", "lock"])
         .run()
         .success()
         .nowhere(&env.password);
-    let lock_file = dir.path().join("catalog.lock");
     locked.stdout_has(lock_file.to_str().unwrap());
     let lock = std::fs::read_to_string(&lock_file).unwrap();
     let digests = docker_ok(&[
@@ -361,6 +376,26 @@ fn check_lists_task_images_chart_values_and_other_dockerfiles() {
     );
     assert_eq!(j["catalog"]["policy"], "warn");
     assert_eq!(j["ok"], true, "warn does not fail the check");
+
+    // enforce: the unapproved task image is refused before the task runs.
+    let text = std::fs::read_to_string(&catalog).unwrap();
+    std::fs::write(&catalog, format!("policy = \"enforce\"\n{text}")).unwrap();
+    Lbc::new()
+        .current_dir(p.path())
+        .env("LBC_CATALOG", &catalog)
+        .args(["format", "--dry-run"])
+        .run()
+        .code_is(5)
+        .stderr_has("task format: image = \"ghcr.io/astral-sh/ruff:0.6\"")
+        .stderr_has("allowed by this entry: allow = [\"ghcr.io/astral-sh/ruff:0.6\"]");
+    Lbc::new()
+        .current_dir(p.path())
+        .env("LBC_CATALOG", &catalog)
+        .args(["catalog", "check"])
+        .run()
+        .code_is(5)
+        .stdout_has("lbc.toml:9: task format")
+        .stderr_has("error: 1 image of the repository is not approved by the image catalogue");
 }
 
 #[test]
