@@ -254,6 +254,13 @@ pub fn prepare(
     })
 }
 
+/// Permissions of lbc's private temporary directories (rewritten Dockerfiles, docker
+/// logins): the owner's only.
+pub fn owner_only_dir() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(0o700)
+}
+
 /// Write the rewritten Dockerfile into a private temporary directory (owner-only),
 /// with the Dockerfile's own `NAME.dockerignore` beside it when the repository has one:
 /// BuildKit looks for that file next to the Dockerfile it is given, and falls back to
@@ -267,6 +274,7 @@ fn write_copy(original: &Path, file_name: &str, text: &str) -> Result<PathBuf, E
     };
     let dir = tempfile::Builder::new()
         .prefix("lbc-dockerfile-")
+        .permissions(owner_only_dir())
         .tempdir()
         .map_err(|e| io(&std::env::temp_dir(), e))?;
     let dest = dir.path().join(file_name);
@@ -340,6 +348,7 @@ pub fn registry_logins(
     let dir = if materialize {
         let d = tempfile::Builder::new()
             .prefix("lbc-docker-config-")
+            .permissions(crate::catalog::bases::owner_only_dir())
             .tempdir()
             .map_err(|e| Error::Io {
                 path: std::env::temp_dir(),
@@ -420,6 +429,35 @@ mod tests {
             "{msg}"
         );
         let mut warn = cat.clone();
+        warn.policy = Policy::Warn;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.Dockerfile"), text).unwrap();
+        std::fs::write(dir.path().join("app.Dockerfile.dockerignore"), "secrets\n").unwrap();
+        let prepared = prepare(&warn, dir.path(), "app.Dockerfile", &[], true).unwrap();
+        assert!(prepared.rewritten);
+        let copy = Path::new(&prepared.dockerfile);
+        assert!(!copy.starts_with(dir.path()), "outside the repository");
+        assert_eq!(copy.file_name().unwrap(), "app.Dockerfile");
+        let copied = std::fs::read_to_string(copy).unwrap();
+        assert!(copied.contains("FROM 127.0.0.1:5055/mirror/python:3.11-slim AS build"));
+        assert_eq!(copied.lines().count(), text.lines().count());
+        assert_eq!(
+            std::fs::read_to_string(copy.with_file_name("app.Dockerfile.dockerignore")).unwrap(),
+            "secrets\n",
+            "the Dockerfile's own ignore file goes beside the copy"
+        );
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(copy), 0o600);
+            assert_eq!(mode(copy.parent().unwrap()), 0o700);
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("app.Dockerfile")).unwrap(),
+            text
+        );
+        super::super::release_temp_files();
+        assert!(!copy.exists(), "removed at the end of the run");
         warn.policy = Policy::Warn;
         assert!(refusal(&warn, &uses).is_none());
         assert_eq!(warnings(&warn, &uses).len(), 1);

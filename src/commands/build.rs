@@ -111,18 +111,19 @@ pub fn build_failed(e: Error) -> Error {
     }
 }
 
-/// The `docker build` of one stage, for tasks that run inside it.
-pub fn stage_build(project: &Loaded, stage: &str) -> Result<(Exec, String), Error> {
+/// The `docker build` of one stage, for tasks that run inside it: the steps (logins to
+/// the catalogue's registries when a base needs one, then the build) and the reference.
+pub fn stage_build(project: &Loaded, stage: &str) -> Result<(Vec<Step>, String), Error> {
     let image = project.image()?;
     paths(project, image)?;
     let args = build_args(image)?;
-    let bases = catalog_bases(project, image, &args, true)?;
-    for w in catalog::bases::warnings(&bases.0, &bases.1.bases) {
+    let (catalog, bases) = catalog_bases(project, image, &args, true)?;
+    for w in catalog::bases::warnings(&catalog, &bases.bases) {
         ui::warn(&w);
     }
     let reference = format!("lbc-task/{}:{stage}", project.project());
     let mut argv = vec!["docker".to_owned(), "build".into()];
-    push_build_args(&mut argv, image, &bases.1.dockerfile, &args);
+    push_build_args(&mut argv, image, &bases.dockerfile, &args);
     argv.extend([
         "--target".into(),
         stage.to_owned(),
@@ -130,7 +131,19 @@ pub fn stage_build(project: &Loaded, stage: &str) -> Result<(Exec, String), Erro
         reference.clone(),
     ]);
     argv.push(image.context.clone());
-    Ok((Exec::new(argv, &project.root).progress(), reference))
+    let mut exec = Exec::new(argv, &project.root).progress();
+    let mut steps = Vec::new();
+    if let Some((logins, cfg)) =
+        catalog::bases::registry_logins(&catalog, &bases.bases, &project.root, true)?
+    {
+        steps.extend(logins);
+        exec = exec.env(cfg);
+    }
+    steps.push(Step::exec(
+        format!("Build the `{stage}` stage for tasks"),
+        exec,
+    ));
+    Ok((steps, reference))
 }
 
 /// Compute the build: target, and the plan of `docker build` (or `docker tag`, or nothing).

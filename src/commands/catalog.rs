@@ -525,6 +525,7 @@ pub fn lock(settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
         Some(
             tempfile::Builder::new()
                 .prefix("lbc-docker-config-")
+                .permissions(crate::catalog::bases::owner_only_dir())
                 .tempdir()
                 .map_err(|e| Error::Io {
                     path: std::env::temp_dir(),

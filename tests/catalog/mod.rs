@@ -527,4 +527,23 @@ fn a_base_only_in_the_authenticated_mirror_is_pulled_with_the_catalogue_credenti
         docker(&["image", "inspect", &mirrored]).status.success(),
         "the base was pulled from the mirror"
     );
+
+    // A task's stage build logs in the same way.
+    docker_ok(&["rmi", &mirrored]);
+    p.write(
+        "lbc.toml",
+        &format!(
+            "{}[tasks.check]\nrun = [\"true\"]\nstage = \"test\"\n",
+            p.read("lbc.toml")
+        ),
+    );
+    p.write("Dockerfile", "FROM busybox:1.36 AS test\nCMD [\"true\"]\n");
+    clean.images.push(format!("lbc-task/{name}:test"));
+    lbc(&p, &catalog, &env)
+        .args(["task", "check"])
+        .run()
+        .success()
+        .stderr_has("Log in to")
+        .nowhere(&env.password);
+    assert!(docker(&["image", "inspect", &mirrored]).status.success());
 }
