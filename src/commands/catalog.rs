@@ -109,10 +109,20 @@ pub fn list(settings: &Settings) -> Result<(), Error> {
 /// Every image the project uses: its Dockerfile (with its build arguments), the other
 /// Dockerfiles of the repository, task images and the chart's values.
 pub fn project_uses(project: &Loaded, cat: &Catalog) -> Result<Vec<ImageUse>, Error> {
+    repository_uses(&project.root, Some(project), cat)
+}
+
+/// The images of the repository at `root`; with its `lbc.toml`, also the build
+/// arguments of its Dockerfile and its task images.
+pub fn repository_uses(
+    root: &Path,
+    project: Option<&Loaded>,
+    cat: &Catalog,
+) -> Result<Vec<ImageUse>, Error> {
     let mut uses = Vec::new();
     let mut main_dockerfile = None;
-    if let Some(image) = &project.config.image {
-        let path = project.root.join(&image.dockerfile);
+    if let Some(image) = project.and_then(|p| p.config.image.as_ref()) {
+        let path = root.join(&image.dockerfile);
         if path.is_file() {
             let args = build::build_args(image)?;
             let text = read(&path)?;
@@ -121,36 +131,44 @@ pub fn project_uses(project: &Loaded, cat: &Catalog) -> Result<Vec<ImageUse>, Er
         }
     }
     let mut found = Vec::new();
-    find_dockerfiles(&project.root, "", 0, &mut found);
+    find_dockerfiles(root, "", 0, &mut found);
     found.sort();
     for rel in found {
-        let path = project.root.join(&rel);
+        let path = root.join(&rel);
         if path.canonicalize().ok() == main_dockerfile {
             continue;
         }
         let text = read(&path)?;
         uses.extend(bases::dockerfile_uses(cat, &text, &rel, &[]).1);
     }
-    let toml_name = project
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "lbc.toml".into());
-    for (name, task) in &project.config.tasks {
-        if let Some(img) = &task.image {
-            let resolution = cat.resolve_name(img)?;
-            uses.push(ImageUse {
-                kind: "task".into(),
-                file: toml_name.clone(),
-                line: task_image_line(&project.raw, name),
-                context: format!("task {name}: image = \"{img}\""),
-                resolution,
-                index: None,
-            });
+    if let Some(project) = project {
+        let toml_name = project
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "lbc.toml".into());
+        for (name, task) in &project.config.tasks {
+            if let Some(img) = &task.image {
+                let resolution = cat.resolve_name(img)?;
+                uses.push(ImageUse {
+                    kind: "task".into(),
+                    file: toml_name.clone(),
+                    line: task_image_line(&project.raw, name),
+                    context: format!("task {name}: image = \"{img}\""),
+                    resolution,
+                    index: None,
+                });
+            }
         }
     }
-    let own = project.config.image.as_ref().map(|i| i.repository.clone());
-    for (rel, text) in chart_values(project) {
+    let own = project
+        .and_then(|p| p.config.image.as_ref())
+        .map(|i| i.repository.clone());
+    let chart = project
+        .and_then(|p| p.config.deploy.as_ref())
+        .and_then(|d| d.chart.clone())
+        .unwrap_or_else(|| "deploy/chart".into());
+    for (rel, text) in chart_values(root, &chart) {
         for (reference, line) in values_images(&text) {
             let r = ImageRef::parse(&reference).ok();
             let is_own = match (&own, &r) {
@@ -233,15 +251,9 @@ fn task_image_line(raw: &str, task: &str) -> Option<usize> {
     Some(raw[..span.start].matches('\n').count() + 1)
 }
 
-/// The chart's values files: `values*.yaml` of `[deploy] chart` (or `deploy/chart`).
-fn chart_values(project: &Loaded) -> Vec<(String, String)> {
-    let chart = project
-        .config
-        .deploy
-        .as_ref()
-        .and_then(|d| d.chart.clone())
-        .unwrap_or_else(|| "deploy/chart".into());
-    let dir = project.root.join(&chart);
+/// The chart's values files: `values*.yaml` of the chart directory.
+fn chart_values(root: &Path, chart: &str) -> Vec<(String, String)> {
+    let dir = root.join(chart);
     let Ok(entries) = fs_err::read_dir(&dir) else {
         return Vec::new();
     };
@@ -331,9 +343,17 @@ fn values_images(text: &str) -> Vec<(String, Option<usize>)> {
 
 /// `lbc catalog check`.
 pub fn check(settings: &Settings, strict: bool) -> Result<(), Error> {
-    let project = settings.load_project()?;
+    // A repository without lbc.toml can be checked too: its Dockerfiles and chart.
+    let project = match crate::config::discover(&settings.cwd) {
+        Ok(_) => Some(settings.load_project()?),
+        Err(_) => None,
+    };
+    let root = project
+        .as_ref()
+        .map(|p| p.root.clone())
+        .unwrap_or_else(|| settings.cwd.clone());
     let cat = Catalog::load()?;
-    let uses = project_uses(&project, &cat)?;
+    let uses = repository_uses(&root, project.as_ref(), &cat)?;
     let bad: Vec<&ImageUse> = uses.iter().filter(|u| !u.resolution.status.ok()).collect();
     let fails = !bad.is_empty()
         && (cat.policy == Policy::Enforce || (strict && cat.policy != Policy::None));

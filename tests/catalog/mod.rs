@@ -396,6 +396,18 @@ fn check_lists_task_images_chart_values_and_other_dockerfiles() {
         .code_is(5)
         .stdout_has("lbc.toml:9: task format")
         .stderr_has("error: 1 image of the repository is not approved by the image catalogue");
+
+    // A repository without lbc.toml (not adopted yet) is checked too.
+    let bare = Project::with(&[("Dockerfile", "FROM redis:7 AS cache\nFROM cache\n")]);
+    let j = Lbc::new()
+        .current_dir(bare.path())
+        .env("LBC_CATALOG", &catalog)
+        .args(["catalog", "check", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(j["images"].as_array().unwrap().len(), 1, "{j}");
+    assert_eq!(j["images"][0]["image"], "mirror.corp/redis:7");
 }
 
 #[test]
