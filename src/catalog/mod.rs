@@ -294,9 +294,7 @@ impl Catalog {
         if let Some(e) = self.entries.get(name) {
             let mut r = self.resolve_ref(&e.image);
             r.requested = name.to_owned();
-            if !r.status.ok() && e.source == "default" && self.policy == Policy::None {
-                r.entry = Some("default".into());
-            } else if r.status == Status::Approved {
+            if r.status == Status::Approved && e.source != "default" {
                 r.entry = Some(format!("[images] {name}"));
             }
             return Ok(r);
