@@ -404,6 +404,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lbc_written_dockerfiles_get_their_bases_as_build_arguments() {
+        // #16: backward compatibility: [image.bases] names go through [map] and the lock
+        // before the FROM is read, so the Dockerfile needs no rewrite.
+        let cat = Catalog::parse(
+            Path::new("catalog.toml"),
+            "policy = \"enforce\"\n[map]\n\"python:*\" = \"mirror.corp/python:*\"\n",
+        )
+        .unwrap();
+        let arg = cat.resolve("python").unwrap();
+        assert_eq!(arg, "mirror.corp/python:3.12-slim-bookworm");
+        let text = "ARG BUILDER_IMAGE=python:3.12-slim-bookworm\nFROM ${BUILDER_IMAGE} AS test\n";
+        let (_, uses) = dockerfile_uses(&cat, text, "Dockerfile", &[("BUILDER_IMAGE".into(), arg)]);
+        assert_eq!(uses[0].resolution.status, Status::Approved);
+        assert!(!uses[0].resolution.changed());
+        assert!(refusal(&cat, &uses).is_none());
+        // A plain `docker build` of the same file (the ARG default) is mapped instead.
+        let (_, uses) = dockerfile_uses(&cat, text, "Dockerfile", &[]);
+        assert_eq!(
+            uses[0].resolution.image,
+            "mirror.corp/python:3.12-slim-bookworm"
+        );
+    }
+
+    #[test]
     fn dockerfile_through_the_catalogue() {
         // #16: stages and scratch left alone, ARG-based FROMs resolved, enforce refuses
         // with file:line and the entry that would allow the image.
