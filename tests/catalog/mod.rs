@@ -559,3 +559,44 @@ fn a_base_only_in_the_authenticated_mirror_is_pulled_with_the_catalogue_credenti
         .nowhere(&env.password);
     assert!(docker(&["image", "inspect", &mirrored]).status.success());
 }
+
+#[test]
+fn doctor_reports_the_catalogue_and_points_at_a_bad_line() {
+    let Some(_env) = docker_env("doctor_reports_the_catalogue_and_points_at_a_bad_line") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    std::fs::write(
+        &catalog,
+        "policy = \"enforce\"\n[map]\n\"python:*\" = \"mirror.corp/python:*\"\n",
+    )
+    .unwrap();
+    let j = Lbc::new()
+        .current_dir(dir.path())
+        .env("LBC_CATALOG", &catalog)
+        .args(["doctor", "--output", "json"])
+        .run()
+        .json();
+    let check = j["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "image catalogue")
+        .cloned()
+        .unwrap();
+    assert_eq!(check["ok"], true, "{check}");
+    assert!(
+        check["detail"].as_str().unwrap().contains("policy enforce"),
+        "{check}"
+    );
+    std::fs::write(&catalog, "[map]\n\"python:*\" = \"Mirror.corp/Python:*\"\n").unwrap();
+    Lbc::new()
+        .current_dir(dir.path())
+        .env("LBC_CATALOG", &catalog)
+        .args(["doctor"])
+        .run()
+        .code_is(1)
+        .stdout_has("PROBLEM  image catalogue")
+        .stdout_has("catalog.toml:2:");
+}
