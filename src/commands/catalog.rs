@@ -402,15 +402,16 @@ pub fn check(settings: &Settings, strict: bool) -> Result<(), Error> {
                 Status::Invalid => format!("INVALID  {}", r.reason.as_deref().unwrap_or("")),
                 Status::Unknown => format!("UNKNOWN  {}", r.reason.as_deref().unwrap_or("")),
             };
+            // The image after build arguments, when the line does not show it.
+            let expanded = if u.context.contains(&r.requested) {
+                String::new()
+            } else {
+                format!("  ({})", r.requested)
+            };
             out.push_str(&format!(
-                "{}: {}  {}\n    {status}\n",
+                "{}: {}{expanded}\n    {status}\n",
                 u.location(),
                 u.context,
-                if r.requested != u.context && u.kind == "dockerfile" {
-                    format!("({})", r.requested)
-                } else {
-                    String::new()
-                }
             ));
         }
         out.push_str(&format!(

@@ -376,6 +376,15 @@ fn check_lists_task_images_chart_values_and_other_dockerfiles() {
     );
     assert_eq!(j["catalog"]["policy"], "warn");
     assert_eq!(j["ok"], true, "warn does not fail the check");
+    let human = Lbc::new()
+        .current_dir(p.path())
+        .env("LBC_CATALOG", &catalog)
+        .args(["catalog", "check"])
+        .run()
+        .success()
+        .stdout()
+        .replace(catalog.to_str().unwrap(), "[CATALOG]");
+    insta::assert_snapshot!("catalog_check_human", human);
 
     // enforce: the unapproved task image is refused before the task runs.
     let text = std::fs::read_to_string(&catalog).unwrap();
@@ -422,6 +431,13 @@ fn catalogue_from_a_git_repository_at_a_tag() {
         "policy = \"enforce\"\n[map]\n\"python:*\" = \"mirror.corp/v1/python:*\"\n",
     )
     .unwrap();
+    // The platform team commits the lock beside the catalogue.
+    let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    std::fs::write(
+        repo.join("catalog.lock"),
+        format!("[digests]\n\"mirror.corp/v1/python:3.12\" = \"{d}\"\n"),
+    )
+    .unwrap();
     git_in(&repo, &["add", "-A"]);
     git_in(&repo, &["commit", "-q", "-m", "v1"]);
     git_in(&repo, &["tag", "v1"]);
@@ -446,7 +462,13 @@ fn catalogue_from_a_git_repository_at_a_tag() {
     assert_eq!(j["source"]["ref"], "v1");
     assert_eq!(j["policy"], "enforce");
     assert_eq!(j["map"][0]["to"], "mirror.corp/v1/python:*");
+    assert_eq!(j["locked"]["mirror.corp/v1/python:3.12"], d);
     assert_eq!(list("v2").success().json()["policy"], "warn");
+    // A branch is fetched on every run.
+    assert_eq!(list("main").success().json()["policy"], "warn");
+    std::fs::write(repo.join("catalog.toml"), "policy = \"none\"\n").unwrap();
+    git_in(&repo, &["commit", "-q", "-am", "v3"]);
+    assert_eq!(list("main").success().json()["policy"], "none");
     // The remote is gone: the cached tags still serve.
     std::fs::rename(&repo, work.path().join("moved")).unwrap();
     assert_eq!(
