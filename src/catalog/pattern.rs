@@ -94,6 +94,8 @@ impl Pattern {
         let text = match (&image.tag, &image.digest) {
             // `python:*` matches `python` (which is `python:latest`).
             (None, None) => image.canonical(),
+            // ... and `python@sha256:...`, whose digest fills the target's `*`.
+            (None, Some(d)) => format!("{}:@{d}", image.name()),
             _ => {
                 let mut s = image.name();
                 if let Some(t) = &image.tag {
@@ -110,8 +112,13 @@ impl Pattern {
         glob(&self.tokens, &text, &mut caps).then_some(caps)
     }
 
-    /// The target with its wildcards filled by `caps`, in order.
+    /// The target with its wildcards filled by `caps`, in order (a digest-only
+    /// reference fills `name:*` as `name@digest`).
     pub fn fill(&self, caps: &[String]) -> String {
+        self.fill_raw(caps).replace(":@", "@")
+    }
+
+    fn fill_raw(&self, caps: &[String]) -> String {
         let mut out = String::new();
         let mut i = 0;
         for t in tokenize(&self.written) {
@@ -234,6 +241,18 @@ mod tests {
             .unwrap()
             .matches(&r("ghcr.io/acme/sub/tool:1.2"))
             .is_some());
+
+        let d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let caps = p.matches(&r(&format!("python@{d}"))).unwrap();
+        assert_eq!(
+            target.fill(&caps),
+            format!("127.0.0.1:5055/mirror/python@{d}")
+        );
+        let caps = p.matches(&r(&format!("python:3.12@{d}"))).unwrap();
+        assert_eq!(
+            target.fill(&caps),
+            format!("127.0.0.1:5055/mirror/python:3.12@{d}")
+        );
 
         let node = Pattern::parse("node:20*").unwrap();
         assert!(node.matches(&r("node:20-bookworm")).is_some());
