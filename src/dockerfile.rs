@@ -94,8 +94,15 @@ pub struct FromImage {
 impl Dockerfile {
     pub fn parse(text: &str) -> Dockerfile {
         let raw_lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
-        let content = |i: usize| -> &str { raw_lines[i].trim_end_matches(['\n', '\r']) };
-        let escape = directives(raw_lines.iter().map(|l| l.trim_end_matches(['\n', '\r'])))
+        // A UTF-8 byte order mark before the first line is not part of it (as in Docker).
+        let bom = if text.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        };
+        let skip = |i: usize| if i == 0 { bom } else { 0 };
+        let content = |i: usize| -> &str { raw_lines[i][skip(i)..].trim_end_matches(['\n', '\r']) };
+        let escape = directives((0..raw_lines.len()).map(content))
             .get("escape")
             .and_then(|e| match e.as_str() {
                 "`" => Some('`'),
@@ -132,7 +139,7 @@ impl Dockerfile {
                     Some(b) => (b, true),
                     None => (l, false),
                 };
-                pieces.push((i, 0, text.len(), body.len()));
+                pieces.push((i, skip(i), text.len(), body.len()));
                 text.push_str(body);
                 i += 1;
                 if !continues {
@@ -661,6 +668,36 @@ FROM web\n";
         let mut r = BTreeMap::new();
         r.insert(0, "m/python".to_owned());
         assert_eq!(df.rewrite(&r), "FROM m/python AS x\n\r\nRUN true\r\n");
+    }
+
+    #[test]
+    fn odd_input_never_panics() {
+        // #16: a Dockerfile lbc cannot make sense of is left to Docker, never a crash.
+        for text in [
+            "",
+            "FROM",
+            "FROM \\",
+            "FROM ${",
+            "FROM $",
+            "FROM ${A:-",
+            "FROM é:1 AS ü\nFROM ü",
+            "RUN <<\nFROM x",
+            "RUN <<-'E\nFROM x",
+            "\\\n\\\n",
+            "# escape=`\nFROM a`",
+        ] {
+            let df = Dockerfile::parse(text);
+            let froms = df.from_images(&[]);
+            let r: BTreeMap<usize, String> =
+                froms.iter().map(|f| (f.index, "x".to_owned())).collect();
+            let out = df.rewrite(&r);
+            assert_eq!(out.lines().count(), text.lines().count(), "{text:?}");
+        }
+        let df = Dockerfile::parse("\u{feff}FROM python:3 AS a\n");
+        assert_eq!(df.from_images(&[])[0].base, Base::Image("python:3".into()));
+        let mut r = BTreeMap::new();
+        r.insert(0, "m/python:3".to_owned());
+        assert_eq!(df.rewrite(&r), "\u{feff}FROM m/python:3 AS a\n");
     }
 
     #[test]
