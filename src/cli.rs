@@ -157,8 +157,9 @@ pub enum Command {
     Config,
     /// Print the JSON Schema of lbc.toml.
     Schema,
-    /// List the base-image catalogue: logical names and the images they resolve to.
-    Catalog,
+    /// The image catalogue: list it (no subcommand), check the repository's images
+    /// against it, or lock its tags to digests.
+    Catalog(CatalogArgs),
     /// Check that docker, helm, kubectl and git are ready for this project, with a fix for each problem.
     Doctor,
     /// Print shell completions.
@@ -202,6 +203,27 @@ pub struct InitArgs {
     /// Write only lbc.toml for an existing repository, using its Dockerfile and chart.
     #[arg(long, conflicts_with = "template", env = "LBC_ADOPT")]
     pub adopt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    #[command(subcommand)]
+    pub action: Option<CatalogAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogAction {
+    /// List every image the repository uses (Dockerfiles, task images, the chart's
+    /// values) and what the catalogue says about each; exit 5 when the catalogue's
+    /// policy is `enforce` and one is not approved.
+    Check {
+        /// Also exit 5 under the `warn` policy.
+        #[arg(long, env = "LBC_STRICT")]
+        strict: bool,
+    },
+    /// Resolve the catalogue's tags to digests from the registry and write them to the
+    /// lock file beside the catalogue; builds use them until the next lock.
+    Lock,
 }
 
 #[derive(Debug, Args)]

@@ -59,6 +59,9 @@ pub enum Error {
     /// `lbc upgrade` wrote conflict markers (or `.lbc-new` files) that need a person.
     #[error("the upgrade left conflicts in {} file{}: {}", files.len(), if files.len() == 1 { "" } else { "s" }, files.join(", "))]
     Conflicts { files: Vec<String> },
+    /// `lbc catalog check`: images the catalogue does not approve (each already listed).
+    #[error("{count} image{} of the repository {} not approved by the image catalogue", if *count == 1 { "" } else { "s" }, if *count == 1 { "is" } else { "are" })]
+    NotApproved { count: usize },
     /// `lbc upgrade --check`: the repository is behind its template or schema.
     #[error("an upgrade is available")]
     UpgradeAvailable,
@@ -100,7 +103,7 @@ impl Error {
                 }
             }
             Error::ChildKilled { .. } | Error::Failed { .. } | Error::Io { .. } => code::FAILURE,
-            Error::Refused { .. } => code::REFUSED,
+            Error::Refused { .. } | Error::NotApproved { .. } => code::REFUSED,
             Error::Conflicts { .. } => code::CONFLICT,
             Error::UpgradeAvailable => code::UPGRADE_AVAILABLE,
             Error::Interrupted => code::INTERRUPTED,
@@ -118,6 +121,7 @@ impl Error {
             | Error::Refused { hint, .. } => Some(hint),
             Error::Conflicts { .. } => Some("resolve the conflict markers (<<<<<<< local ... >>>>>>> template) and any FILE.lbc-new, then commit; `git diff` shows everything the upgrade changed"),
             Error::UpgradeAvailable => Some("run `lbc upgrade` (`--dry-run` shows the diff first)"),
+            Error::NotApproved { .. } => Some("use approved images (`lbc catalog` lists them), or ask the platform team for the entries listed above"),
             Error::ChildKilled { .. } | Error::Interrupted | Error::Io { .. } => None,
         }
     }

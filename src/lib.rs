@@ -10,7 +10,9 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod dockerfile;
 pub mod error;
+pub mod image_ref;
 pub mod plan;
 pub mod runner;
 pub mod settings;
@@ -56,6 +58,7 @@ where
     };
     let mut runner = Runner::new(settings.json);
     let result = dispatch(cli.command, &settings, &mut runner);
+    catalog::release_temp_files();
     match result {
         Ok(()) if runner::interrupted() => code::INTERRUPTED,
         Ok(()) => code::OK,
@@ -67,7 +70,10 @@ fn report(e: &Error, runner: Option<&Runner>, json: bool) -> u8 {
     let exit = e.exit_code();
     // `upgrade --check` said it on stdout already, and an upgrade with conflicts printed
     // its summary (or JSON document) with every conflicted file.
-    let already_reported = matches!(e, Error::UpgradeAvailable | Error::Conflicts { .. });
+    let already_reported = matches!(
+        e,
+        Error::UpgradeAvailable | Error::Conflicts { .. } | Error::NotApproved { .. }
+    );
     if matches!(e, Error::UpgradeAvailable) {
     } else if matches!(e, Error::Interrupted) {
         ui::error("interrupted", &[], None);
@@ -92,7 +98,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         Command::Schema => return commands::info::schema(),
         Command::Completions { shell } => return commands::info::completions(*shell),
         Command::Man => return commands::info::man(),
-        Command::Catalog => return commands::info::catalog(settings),
+        Command::Catalog(args) => return commands::catalog::run(settings, runner, args),
         Command::Upgrade(args) => return commands::upgrade::run(settings, runner, args),
         Command::Init(args) => return commands::init::run(settings, runner, args),
         Command::Doctor => {
@@ -187,7 +193,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         Command::Schema
         | Command::Completions { .. }
         | Command::Man
-        | Command::Catalog
+        | Command::Catalog(_)
         | Command::Upgrade(_)
         | Command::Init(_)
         | Command::Doctor

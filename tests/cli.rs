@@ -3,6 +3,7 @@
 
 mod support;
 
+mod catalog;
 mod core_config;
 mod core_docker;
 mod core_tasks;

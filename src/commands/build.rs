@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::catalog::Catalog;
+use crate::catalog::{self, Catalog};
 use crate::cli::BuildArgs;
 use crate::commands::{print_plan, print_result, Ctx};
 use crate::config::{Image, Loaded};
@@ -30,6 +30,8 @@ pub struct Target {
     pub up_to_date: bool,
     #[serde(skip)]
     pub git: Option<GitState>,
+    /// Every `FROM` image and what the catalogue made of it.
+    pub bases: Vec<catalog::bases::ImageUse>,
 }
 
 /// The paths of the Dockerfile and context, checked to exist.
@@ -79,9 +81,14 @@ pub fn build_args(image: &Image) -> Result<Vec<(String, String)>, Error> {
     Ok(out)
 }
 
-fn push_build_args(argv: &mut Vec<String>, image: &Image, args: &[(String, String)]) {
+fn push_build_args(
+    argv: &mut Vec<String>,
+    image: &Image,
+    dockerfile: &str,
+    args: &[(String, String)],
+) {
     argv.push("--file".into());
-    argv.push(image.dockerfile.clone());
+    argv.push(dockerfile.to_owned());
     for (k, v) in args {
         argv.push("--build-arg".into());
         argv.push(format!("{k}={v}"));
@@ -104,14 +111,19 @@ pub fn build_failed(e: Error) -> Error {
     }
 }
 
-/// The `docker build` of one stage, for tasks that run inside it.
-pub fn stage_build(project: &Loaded, stage: &str) -> Result<(Exec, String), Error> {
+/// The `docker build` of one stage, for tasks that run inside it: the steps (logins to
+/// the catalogue's registries when a base needs one, then the build) and the reference.
+pub fn stage_build(project: &Loaded, stage: &str) -> Result<(Vec<Step>, String), Error> {
     let image = project.image()?;
     paths(project, image)?;
     let args = build_args(image)?;
+    let (catalog, bases) = catalog_bases(project, image, &args, true)?;
+    for w in catalog::bases::warnings(&catalog, &bases.bases) {
+        ui::warn(&w);
+    }
     let reference = format!("lbc-task/{}:{stage}", project.project());
     let mut argv = vec!["docker".to_owned(), "build".into()];
-    push_build_args(&mut argv, image, &args);
+    push_build_args(&mut argv, image, &bases.dockerfile, &args);
     argv.extend([
         "--target".into(),
         stage.to_owned(),
@@ -119,7 +131,19 @@ pub fn stage_build(project: &Loaded, stage: &str) -> Result<(Exec, String), Erro
         reference.clone(),
     ]);
     argv.push(image.context.clone());
-    Ok((Exec::new(argv, &project.root).progress(), reference))
+    let mut exec = Exec::new(argv, &project.root).progress();
+    let mut steps = Vec::new();
+    if let Some((logins, cfg)) =
+        catalog::bases::registry_logins(&catalog, &bases.bases, &project.root, true)?
+    {
+        steps.extend(logins);
+        exec = exec.env(cfg);
+    }
+    steps.push(Step::exec(
+        format!("Build the `{stage}` stage for tasks"),
+        exec,
+    ));
+    Ok((steps, reference))
 }
 
 /// Compute the build: target, and the plan of `docker build` (or `docker tag`, or nothing).
@@ -129,9 +153,18 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
     let (dockerfile, context_dir) = paths(project, image)?;
     tools::find("docker")?;
     let args = build_args(image)?;
+    let (catalog, bases) = catalog_bases(project, image, &args, !ctx.settings.dry_run)?;
 
     let git = tools::git::inspect(&project.root);
     let mut plan = Plan::new("build");
+    for n in bases.notes(&catalog) {
+        plan.note(n);
+    }
+    if !ctx.settings.dry_run {
+        for w in catalog::bases::warnings(&catalog, &bases.bases) {
+            ui::warn(&w);
+        }
+    }
     let (tag, extra_tags, revision) = match &git {
         Some(g) => {
             let mut extra = Vec::new();
@@ -158,6 +191,7 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
         image.platform.as_deref().unwrap_or("")
     ));
     extra_inputs.push(format!("dockerfile {}", image.dockerfile));
+    extra_inputs.extend(bases.inputs());
     let (inputs_hash, files) = context::inputs_hash(&context_dir, &dockerfile, &extra_inputs)?;
     let tag = if tag.is_empty() {
         format!("inputs-{}", &inputs_hash[..12])
@@ -232,7 +266,7 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
         }
         None => {
             let mut argv = vec!["docker".to_owned(), "build".into()];
-            push_build_args(&mut argv, image, &args);
+            push_build_args(&mut argv, image, &bases.dockerfile, &args);
             for r in &references {
                 argv.push("--tag".into());
                 argv.push(r.clone());
@@ -266,9 +300,19 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
                 argv.push(format!("{k}={v}"));
             }
             argv.push(image.context.clone());
+            let mut exec = Exec::new(argv, &project.root).progress();
+            if let Some((logins, cfg)) = catalog::bases::registry_logins(
+                &catalog,
+                &bases.bases,
+                &project.root,
+                !ctx.settings.dry_run,
+            )? {
+                logins.into_iter().for_each(|s| plan.push(s));
+                exec = exec.env(cfg);
+            }
             plan.push(Step::exec(
                 format!("Build {} ({files} files in the context)", references[0]),
-                Exec::new(argv, &project.root).progress(),
+                exec,
             ));
         }
     }
@@ -284,8 +328,28 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
             reuse,
             up_to_date,
             git,
+            bases: bases.bases,
         },
     ))
+}
+
+/// The Dockerfile's `FROM` images through the catalogue (a rewritten copy outside the
+/// repository when one changes; refused under `enforce`).
+fn catalog_bases(
+    project: &Loaded,
+    image: &Image,
+    args: &[(String, String)],
+    materialize: bool,
+) -> Result<(Catalog, catalog::bases::Prepared), Error> {
+    let catalog = Catalog::load()?;
+    let prepared = catalog::bases::prepare(
+        &catalog,
+        &project.root,
+        &image.dockerfile,
+        args,
+        materialize,
+    )?;
+    Ok((catalog, prepared))
 }
 
 /// Credentials for the push, read from the variables `[registry]` names.

@@ -228,6 +228,32 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
             true,
         ));
     }
+    // the image catalogue (#16): a broken one stops every build
+    match crate::catalog::Catalog::load() {
+        Ok(cat) => checks.push(check(
+            "image catalogue",
+            true,
+            format!(
+                "{} (policy {}, {} locked digest{})",
+                cat.source.display(),
+                serde_json::to_value(cat.policy)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                cat.lock.digests.len(),
+                if cat.lock.digests.len() == 1 { "" } else { "s" }
+            ),
+            None,
+            true,
+        )),
+        Err(e) => checks.push(check(
+            "image catalogue",
+            false,
+            e.to_string(),
+            e.hint().map(str::to_owned),
+            true,
+        )),
+    }
     // registry credentials
     if let Some(reg) = project.and_then(|p| p.config.registry.as_ref()) {
         for var in [&reg.username_env, &reg.password_env] {

@@ -2,7 +2,6 @@
 
 use clap::CommandFactory;
 
-use crate::catalog::Catalog;
 use crate::cli::Cli;
 use crate::config::{self, Loaded};
 use crate::error::Error;
@@ -39,22 +38,9 @@ pub fn schema() -> Result<(), Error> {
     Ok(())
 }
 
+/// `lbc catalog`: see [`super::catalog::list`].
 pub fn catalog(settings: &Settings) -> Result<(), Error> {
-    let cat = Catalog::load()?;
-    if settings.json {
-        ui::print_json(&serde_json::json!({
-            "file": cat.file,
-            "images": cat.entries.values().collect::<Vec<_>>(),
-        }));
-    } else {
-        let width = cat.entries.keys().map(String::len).max().unwrap_or(0);
-        let mut out = String::new();
-        for e in cat.entries.values() {
-            out.push_str(&format!("{:width$}  {}  ({})\n", e.name, e.image, e.source));
-        }
-        ui::data(&out);
-    }
-    Ok(())
+    super::catalog::list(settings)
 }
 
 pub fn completions(shell: clap_complete::Shell) -> Result<(), Error> {

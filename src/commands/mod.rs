@@ -3,6 +3,7 @@
 
 pub mod adopt;
 pub mod build;
+pub mod catalog;
 pub mod doctor;
 pub mod info;
 pub mod init;

@@ -129,20 +129,20 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
         let container_image = match (&task.stage, &task.image) {
             (Some(stage), _) => {
                 tools::find("docker")?;
-                let (exec, reference) = build::stage_build(project, stage)?;
+                let (steps, reference) = build::stage_build(project, stage)?;
                 if !built_stages.contains(stage) {
                     built_stages.push(stage.clone());
-                    owners.push(None);
-                    plan.push(Step::exec(
-                        format!("Build the `{stage}` stage for tasks"),
-                        exec,
-                    ));
+                    for s in steps {
+                        owners.push(None);
+                        plan.push(s);
+                    }
                 }
                 Some(reference)
             }
             (None, Some(image)) => {
                 tools::find("docker")?;
-                Some(catalog.as_ref().expect("loaded above").resolve(image)?)
+                let catalog = catalog.as_ref().expect("loaded above");
+                Some(crate::catalog::bases::task_image(catalog, name, image)?)
             }
             (None, None) => None,
         };

@@ -1,0 +1,489 @@
+//! The catalogue applied to a Dockerfile: every `FROM` image (all stages, `ARG`
+//! defaults and build arguments expanded; stage names and `scratch` left alone)
+//! resolved through the catalogue, the policy applied, and — when an image changes — a
+//! rewritten copy of the Dockerfile outside the repository for `docker build --file`.
+//! The repository's own file is never modified.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{Catalog, Policy, Resolution, Status};
+use crate::dockerfile::{Base, Dockerfile};
+use crate::error::Error;
+
+/// One place an image is used, and what the catalogue makes of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageUse {
+    /// `dockerfile`, `task`, `values`, `service`.
+    pub kind: String,
+    /// The file, relative to the project root.
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// The line as written (`FROM node:20 AS build`) or what uses it (`task format`).
+    pub context: String,
+    #[serde(flatten)]
+    pub resolution: Resolution,
+    /// The instruction index of a `FROM` (for rewriting).
+    #[serde(skip)]
+    pub index: Option<usize>,
+}
+
+impl ImageUse {
+    pub fn location(&self) -> String {
+        match self.line {
+            Some(l) => format!("{}:{l}", self.file),
+            None => self.file.clone(),
+        }
+    }
+}
+
+/// The images of a Dockerfile's `FROM` lines. `rel` names the file in messages.
+pub fn dockerfile_uses(
+    catalog: &Catalog,
+    text: &str,
+    rel: &str,
+    build_args: &[(String, String)],
+) -> (Dockerfile, Vec<ImageUse>) {
+    let df = Dockerfile::parse(text);
+    let mut uses = Vec::new();
+    for f in df.from_images(build_args) {
+        let resolution = match &f.base {
+            Base::Stage(_) | Base::Scratch => continue,
+            Base::Image(v) => catalog.resolve_ref(v),
+            Base::Unknown(vars) => Resolution {
+                requested: f.written.clone(),
+                image: f.written.clone(),
+                status: Status::Unknown,
+                entry: None,
+                locked: None,
+                would_allow: None,
+                reason: Some(format!(
+                    "{} {} no value here: give {} a default in the Dockerfile or a value under [image.args] in lbc.toml",
+                    vars.join(", "),
+                    if vars.len() == 1 { "has" } else { "have" },
+                    if vars.len() == 1 { "it" } else { "them" },
+                )),
+            },
+        };
+        uses.push(ImageUse {
+            kind: "dockerfile".into(),
+            file: rel.to_owned(),
+            line: Some(f.line),
+            context: f.instruction.clone(),
+            resolution,
+            index: Some(f.index),
+        });
+    }
+    (df, uses)
+}
+
+/// The refusal of `enforce`, naming each image, file and line and the entry that
+/// would allow it; `None` when the policy lets the uses through.
+pub fn refusal(catalog: &Catalog, uses: &[ImageUse]) -> Option<Error> {
+    if catalog.policy != Policy::Enforce {
+        return None;
+    }
+    let bad: Vec<&ImageUse> = uses.iter().filter(|u| !u.resolution.status.ok()).collect();
+    if bad.is_empty() {
+        return None;
+    }
+    let mut message = format!(
+        "the image catalogue ({}, policy enforce) refuses {} image{}:",
+        catalog.source.display(),
+        bad.len(),
+        if bad.len() == 1 { "" } else { "s" }
+    );
+    for u in &bad {
+        message.push_str(&format!("\n  {}: {}", u.location(), describe(u)));
+        if let Some(w) = &u.resolution.would_allow {
+            message.push_str(&format!("\n    allowed by this entry: {w}"));
+        }
+    }
+    Some(Error::Refused {
+        message,
+        hint: format!(
+            "use an approved image (`lbc catalog` lists them), or ask for the entry above in {}; `lbc catalog check` lists every image of the repository",
+            catalog.where_to_edit()
+        ),
+    })
+}
+
+/// One line about an image that is not approved.
+pub fn describe(u: &ImageUse) -> String {
+    let r = &u.resolution;
+    match r.status {
+        Status::Unknown => format!(
+            "`{}` in `{}`: lbc cannot tell which image it is ({})",
+            r.requested,
+            u.context,
+            r.reason.as_deref().unwrap_or("")
+        ),
+        Status::Invalid => format!(
+            "`{}` is not a valid image reference ({})",
+            r.requested,
+            r.reason.as_deref().unwrap_or("")
+        ),
+        _ => format!(
+            "{} (`{}`) is not approved by the catalogue",
+            r.requested, u.context
+        ),
+    }
+}
+
+/// The warnings of `warn` for uses that are not approved.
+pub fn warnings(catalog: &Catalog, uses: &[ImageUse]) -> Vec<String> {
+    if catalog.policy != Policy::Warn {
+        return Vec::new();
+    }
+    uses.iter()
+        .filter(|u| !u.resolution.status.ok())
+        .map(|u| {
+            let mut s = format!("{}: {}", u.location(), describe(u));
+            if let Some(w) = &u.resolution.would_allow {
+                s.push_str(&format!(" (an entry that would allow it: {w})"));
+            }
+            s
+        })
+        .collect()
+}
+
+/// A Dockerfile ready for `docker build`: the path to give `--file` and what the
+/// catalogue did to each `FROM`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prepared {
+    /// The repository's Dockerfile when nothing changes, else the rewritten copy.
+    pub dockerfile: String,
+    /// The rewritten copy lives outside the repository (removed after the run).
+    pub rewritten: bool,
+    pub bases: Vec<ImageUse>,
+}
+
+impl Prepared {
+    /// One line per `FROM`: the Dockerfile line and what it resolves to.
+    pub fn notes(&self, catalog: &Catalog) -> Vec<String> {
+        if catalog.policy == Policy::None && !self.rewritten {
+            return Vec::new();
+        }
+        self.bases
+            .iter()
+            .map(|u| {
+                let r = &u.resolution;
+                let what = match r.status {
+                    Status::Mapped => format!(
+                        "-> {} ({}{})",
+                        r.image,
+                        r.entry.as_deref().unwrap_or(""),
+                        if r.locked.is_some() { ", locked" } else { "" }
+                    ),
+                    Status::Approved if r.changed() => format!(
+                        "-> {} ({}, locked)",
+                        r.image,
+                        r.entry.as_deref().unwrap_or("")
+                    ),
+                    Status::Approved => format!("approved ({})", r.entry.as_deref().unwrap_or("")),
+                    _ => format!("NOT APPROVED: {}", describe(u)),
+                };
+                format!("{}: {}  {what}", u.location(), u.context)
+            })
+            .collect()
+    }
+
+    /// What the inputs hash must include: each resolved base (a moved digest rebuilds).
+    pub fn inputs(&self) -> Vec<String> {
+        self.bases
+            .iter()
+            .filter(|u| u.resolution.changed())
+            .map(|u| format!("base {} {}", u.location(), u.resolution.image))
+            .collect()
+    }
+}
+
+/// Resolve the project's Dockerfile through the catalogue; refuse under `enforce`;
+/// write the rewritten copy when an image changes (`materialize`: else a placeholder
+/// path is shown, for `--dry-run`).
+pub fn prepare(
+    catalog: &Catalog,
+    root: &Path,
+    dockerfile_rel: &str,
+    build_args: &[(String, String)],
+    materialize: bool,
+) -> Result<Prepared, Error> {
+    let path = root.join(dockerfile_rel);
+    let text = fs_err::read_to_string(&path).map_err(|e| Error::Io {
+        path: path.clone(),
+        source: std::io::Error::new(e.kind(), e.to_string()),
+    })?;
+    let (df, bases) = dockerfile_uses(catalog, &text, dockerfile_rel, build_args);
+    if let Some(e) = refusal(catalog, &bases) {
+        return Err(e);
+    }
+    let replacements: BTreeMap<usize, String> = bases
+        .iter()
+        .filter(|u| u.resolution.changed())
+        .filter_map(|u| Some((u.index?, u.resolution.image.clone())))
+        .collect();
+    if replacements.is_empty() {
+        return Ok(Prepared {
+            dockerfile: dockerfile_rel.to_owned(),
+            rewritten: false,
+            bases,
+        });
+    }
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "Dockerfile".into());
+    let dockerfile = if materialize {
+        write_copy(&path, &file_name, &df.rewrite(&replacements))?
+            .display()
+            .to_string()
+    } else {
+        std::env::temp_dir()
+            .join("lbc-dockerfile-XXXXXX")
+            .join(&file_name)
+            .display()
+            .to_string()
+    };
+    Ok(Prepared {
+        dockerfile,
+        rewritten: true,
+        bases,
+    })
+}
+
+/// Permissions of lbc's private temporary directories (rewritten Dockerfiles, docker
+/// logins): the owner's only.
+pub fn owner_only_dir() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(0o700)
+}
+
+/// Write the rewritten Dockerfile into a private temporary directory (owner-only),
+/// with the Dockerfile's own `NAME.dockerignore` beside it when the repository has one:
+/// BuildKit looks for that file next to the Dockerfile it is given, and falls back to
+/// the context's `.dockerignore` otherwise, so the build sees the same files.
+fn write_copy(original: &Path, file_name: &str, text: &str) -> Result<PathBuf, Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |p: &Path, e: std::io::Error| Error::Io {
+        path: p.to_owned(),
+        source: e,
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("lbc-dockerfile-")
+        .permissions(owner_only_dir())
+        .tempdir()
+        .map_err(|e| io(&std::env::temp_dir(), e))?;
+    let dest = dir.path().join(file_name);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&dest)
+        .map_err(|e| io(&dest, e))?;
+    f.write_all(text.as_bytes()).map_err(|e| io(&dest, e))?;
+    let ignore = original.with_file_name(format!("{file_name}.dockerignore"));
+    if ignore.is_file() {
+        let copy = dir.path().join(format!("{file_name}.dockerignore"));
+        let bytes = fs_err::read(&ignore).map_err(|e| io(&ignore, e))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&copy)
+            .map_err(|e| io(&copy, e))?;
+        f.write_all(&bytes).map_err(|e| io(&copy, e))?;
+    }
+    super::keep_temp_dir(dir);
+    Ok(dest)
+}
+
+/// The image of a task (`image = "..."`) through the catalogue: refused under
+/// `enforce`, listed under `warn`.
+pub fn task_image(catalog: &Catalog, task: &str, image: &str) -> Result<String, Error> {
+    let resolution = catalog.resolve_name(image)?;
+    let uses = [ImageUse {
+        kind: "task".into(),
+        file: "lbc.toml".into(),
+        line: None,
+        context: format!("task {task}: image = \"{image}\""),
+        resolution,
+        index: None,
+    }];
+    if let Some(e) = refusal(catalog, &uses) {
+        return Err(e);
+    }
+    for w in warnings(catalog, &uses) {
+        crate::ui::warn(&w);
+    }
+    let [u] = uses;
+    Ok(u.resolution.image)
+}
+
+/// Logins for the registries the resolved bases come from, when the catalogue names
+/// their credentials (`[registries."HOST"]`): `docker login --password-stdin` into a
+/// private temporary `DOCKER_CONFIG` (removed after the run) that the build then uses,
+/// as `lbc build --push` does. `None` when no base needs one.
+pub fn registry_logins(
+    catalog: &Catalog,
+    bases: &[ImageUse],
+    cwd: &Path,
+    materialize: bool,
+) -> Result<Option<(Vec<crate::plan::Step>, crate::plan::EnvVar)>, Error> {
+    use crate::plan::{EnvVar, Stdin, Step};
+    let mut hosts: Vec<String> = Vec::new();
+    for u in bases {
+        if let Ok(r) = crate::image_ref::ImageRef::parse(&u.resolution.image) {
+            if catalog.registries.contains_key(&r.registry) && !hosts.contains(&r.registry) {
+                hosts.push(r.registry);
+            }
+        }
+    }
+    if hosts.is_empty() {
+        return Ok(None);
+    }
+    let dir = if materialize {
+        let d = tempfile::Builder::new()
+            .prefix("lbc-docker-config-")
+            .permissions(crate::catalog::bases::owner_only_dir())
+            .tempdir()
+            .map_err(|e| Error::Io {
+                path: std::env::temp_dir(),
+                source: e,
+            })?;
+        let p = d.path().to_owned();
+        super::keep_temp_dir(d);
+        p
+    } else {
+        std::env::temp_dir().join("lbc-docker-config-XXXXXX")
+    };
+    let env = EnvVar::plain("DOCKER_CONFIG", dir.display().to_string());
+    let mut steps = Vec::new();
+    for host in hosts {
+        let c = &catalog.registries[&host];
+        let get = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        let (Some(user), Some(password)) = (get(&c.username_env), get(&c.password_env)) else {
+            return Err(Error::usage(
+                format!(
+                    "{} or {} is not set; the catalogue ({}) names them as holding the credentials for {host}, where the base images come from",
+                    c.username_env,
+                    c.password_env,
+                    catalog.source.display()
+                ),
+                Some(format!(
+                    "export {}=... {}=... (in CI, from masked secret variables)",
+                    c.username_env, c.password_env
+                )),
+            ));
+        };
+        crate::ui::register_secret(&password);
+        steps.push(Step::exec(
+            format!("Log in to {host} (base images) as {user}"),
+            crate::tools::docker::exec(
+                [
+                    "login".to_owned(),
+                    host.clone(),
+                    "--username".into(),
+                    user,
+                    "--password-stdin".into(),
+                ],
+                cwd,
+            )
+            .env(env.clone())
+            .stdin(Stdin::Secret(password)),
+        ));
+    }
+    Ok(Some((steps, env)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lbc_written_dockerfiles_get_their_bases_as_build_arguments() {
+        // #16: backward compatibility: [image.bases] names go through [map] and the lock
+        // before the FROM is read, so the Dockerfile needs no rewrite.
+        let cat = Catalog::parse(
+            Path::new("catalog.toml"),
+            "policy = \"enforce\"\n[map]\n\"python:*\" = \"mirror.corp/python:*\"\n",
+        )
+        .unwrap();
+        let arg = cat.resolve("python").unwrap();
+        assert_eq!(arg, "mirror.corp/python:3.12-slim-bookworm");
+        let text = "ARG BUILDER_IMAGE=python:3.12-slim-bookworm\nFROM ${BUILDER_IMAGE} AS test\n";
+        let (_, uses) = dockerfile_uses(&cat, text, "Dockerfile", &[("BUILDER_IMAGE".into(), arg)]);
+        assert_eq!(uses[0].resolution.status, Status::Approved);
+        assert!(!uses[0].resolution.changed());
+        assert!(refusal(&cat, &uses).is_none());
+        // A plain `docker build` of the same file (the ARG default) is mapped instead.
+        let (_, uses) = dockerfile_uses(&cat, text, "Dockerfile", &[]);
+        assert_eq!(
+            uses[0].resolution.image,
+            "mirror.corp/python:3.12-slim-bookworm"
+        );
+    }
+
+    #[test]
+    fn dockerfile_through_the_catalogue() {
+        // #16: stages and scratch left alone, ARG-based FROMs resolved, enforce refuses
+        // with file:line and the entry that would allow the image.
+        let cat = Catalog::parse(
+            Path::new("catalog.toml"),
+            "policy = \"enforce\"\n[map]\n\"python:*\" = \"127.0.0.1:5055/mirror/python:*\"\n",
+        )
+        .unwrap();
+        let text = "ARG PY=3.11-slim\nFROM python:${PY} AS build\nFROM build AS test\nFROM node:20 AS web\nFROM scratch\n";
+        let (_, uses) = dockerfile_uses(&cat, text, "Dockerfile", &[]);
+        assert_eq!(uses.len(), 2);
+        assert_eq!(
+            uses[0].resolution.image,
+            "127.0.0.1:5055/mirror/python:3.11-slim"
+        );
+        assert_eq!(uses[1].resolution.status, Status::Unapproved);
+        let e = refusal(&cat, &uses).unwrap();
+        assert_eq!(e.exit_code(), 5);
+        let msg = e.to_string();
+        assert!(msg.contains("Dockerfile:4: node:20"), "{msg}");
+        assert!(
+            msg.contains("\"node:20\" = \"127.0.0.1:5055/mirror/node:20\""),
+            "{msg}"
+        );
+        let mut warn = cat.clone();
+        warn.policy = Policy::Warn;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.Dockerfile"), text).unwrap();
+        std::fs::write(dir.path().join("app.Dockerfile.dockerignore"), "secrets\n").unwrap();
+        let prepared = prepare(&warn, dir.path(), "app.Dockerfile", &[], true).unwrap();
+        assert!(prepared.rewritten);
+        let copy = Path::new(&prepared.dockerfile);
+        assert!(!copy.starts_with(dir.path()), "outside the repository");
+        assert_eq!(copy.file_name().unwrap(), "app.Dockerfile");
+        let copied = std::fs::read_to_string(copy).unwrap();
+        assert!(copied.contains("FROM 127.0.0.1:5055/mirror/python:3.11-slim AS build"));
+        assert_eq!(copied.lines().count(), text.lines().count());
+        assert_eq!(
+            std::fs::read_to_string(copy.with_file_name("app.Dockerfile.dockerignore")).unwrap(),
+            "secrets\n",
+            "the Dockerfile's own ignore file goes beside the copy"
+        );
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(copy), 0o600);
+            assert_eq!(mode(copy.parent().unwrap()), 0o700);
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("app.Dockerfile")).unwrap(),
+            text
+        );
+        super::super::release_temp_files();
+        assert!(!copy.exists(), "removed at the end of the run");
+        warn.policy = Policy::Warn;
+        assert!(refusal(&warn, &uses).is_none());
+        assert_eq!(warnings(&warn, &uses).len(), 1);
+    }
+}
