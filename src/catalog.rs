@@ -49,8 +49,9 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The effective catalogue: defaults, then the override file.
-    pub fn load() -> Result<Self, Error> {
+    /// The effective catalogue: defaults, then the override file (`LBC_CATALOG` as the
+    /// settings read it, else `catalog.toml` in lbc's directory of the user's config).
+    pub fn load(env_file: Option<&Path>, config_home: Option<&Path>) -> Result<Self, Error> {
         let mut entries: BTreeMap<String, Entry> = DEFAULTS
             .iter()
             .map(|(n, i)| {
@@ -64,12 +65,9 @@ impl Catalog {
                 )
             })
             .collect();
-        let file = override_path()?;
+        let file = override_path(env_file, config_home)?;
         if let Some(path) = &file {
-            let raw = fs_err::read_to_string(path).map_err(|e| Error::Io {
-                path: path.clone(),
-                source: std::io::Error::new(e.kind(), e.to_string()),
-            })?;
+            let raw = crate::fsutil::read_to_string(path)?;
             let parsed: CatalogFile = toml::from_str(&raw).map_err(|e| Error::Config {
                 rendered: crate::config::render_at(path, &raw, e.span(), e.message().trim()),
                 hint: Some(
@@ -115,9 +113,11 @@ impl Catalog {
     }
 }
 
-fn override_path() -> Result<Option<PathBuf>, Error> {
-    if let Some(p) = std::env::var_os("LBC_CATALOG").filter(|v| !v.is_empty()) {
-        let p = PathBuf::from(p);
+fn override_path(
+    env_file: Option<&Path>,
+    config_home: Option<&Path>,
+) -> Result<Option<PathBuf>, Error> {
+    if let Some(p) = env_file {
         if !p.is_file() {
             return Err(Error::usage(
                 format!("LBC_CATALOG names {}, which is not a file", p.display()),
@@ -126,12 +126,9 @@ fn override_path() -> Result<Option<PathBuf>, Error> {
                 ),
             ));
         }
-        return Ok(Some(p));
+        return Ok(Some(p.to_owned()));
     }
-    let home = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")));
-    Ok(home
+    Ok(config_home
         .map(|h| h.join("lbc").join("catalog.toml"))
         .filter(|p| p.is_file()))
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::fsutil::io_err;
 
 #[derive(Debug, Clone)]
 struct Pattern {
@@ -226,13 +227,6 @@ pub fn inputs_hash(
         h.update(e.as_bytes());
     }
     Ok((crate::tools::git::hex(&h.finalize()), files.len()))
-}
-
-fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_owned(),
-        source: std::io::Error::new(e.kind(), e.to_string()),
-    }
 }
 
 /// lbc's own bookkeeping (`.lbc/state/`): it changes with every build, so it never

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::error::{CommandName, Error};
-use crate::plan::{Action, Exec, Plan, Stdin, Step};
+use crate::plan::{Exec, Stdin};
 use crate::tools;
 use crate::ui;
 
@@ -98,8 +98,9 @@ pub struct StepResult {
     pub duration_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
-    #[serde(skip)]
-    pub stdout: String,
+    /// A step that ran only because an earlier one failed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub on_failure: bool,
 }
 
 /// The output of a read-only query (a probe lbc runs while planning).
@@ -119,7 +120,7 @@ impl Output {
 pub struct Runner {
     /// lbc's stdout carries one JSON document: children's stdout goes to stderr.
     json: bool,
-    pub results: Vec<StepResult>,
+    results: Vec<StepResult>,
     resolved: Mutex<HashMap<String, PathBuf>>,
 }
 
@@ -144,51 +145,16 @@ impl Runner {
         Ok(p)
     }
 
-    /// Run every step of a plan in order; stop at the first failure.
-    pub fn run_plan(&mut self, plan: &Plan) -> Result<(), Error> {
-        let total = plan.steps.len();
-        for (i, step) in plan.steps.iter().enumerate() {
-            if total > 1 {
-                ui::step(&format!("[{}/{}] {}", i + 1, total, step.purpose));
-            } else {
-                ui::step(&step.purpose);
-            }
-            self.run_step(step)?;
-        }
-        Ok(())
+    /// Run a child as a step of a plan: echoed, stdout captured when asked, a non-zero
+    /// exit is an error naming the command.
+    pub fn run_exec(&self, exec: &Exec) -> Result<Output, Error> {
+        ui::echo_command(&exec.display());
+        self.spawn(exec, exec.capture)
     }
 
-    /// Run one step and record its result.
-    pub fn run_step(&mut self, step: &Step) -> Result<StepResult, Error> {
-        let started = Instant::now();
-        let (code, stdout) = match &step.action {
-            Action::Exec(exec) => {
-                ui::echo_command(&exec.display());
-                let out = self.spawn(exec, exec.capture)?;
-                (out.code, out.stdout)
-            }
-            Action::WaitHttp {
-                url,
-                container,
-                timeout,
-            } => {
-                crate::tools::docker::wait_http(self, url, container, *timeout)?;
-                (None, String::new())
-            }
-            Action::WaitHealthy { container, timeout } => {
-                crate::tools::docker::wait_healthy(self, container, *timeout)?;
-                (None, String::new())
-            }
-        };
-        let result = StepResult {
-            purpose: step.purpose.clone(),
-            argv: step.argv().map(<[String]>::to_vec),
-            duration_ms: started.elapsed().as_millis() as u64,
-            exit_code: code,
-            stdout,
-        };
-        self.results.push(result.clone());
-        Ok(result)
+    /// Record what a step did, for `--output json`.
+    pub fn record(&mut self, result: StepResult) {
+        self.results.push(result);
     }
 
     /// Run a read-only query: not echoed, output captured, a non-zero exit is not an

@@ -3,13 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::catalog::Catalog;
 use crate::cli::BuildArgs;
-use crate::commands::{print_plan, print_result, Ctx};
+use crate::commands::Ctx;
 use crate::config::{Image, Loaded};
 use crate::context;
 use crate::error::Error;
-use crate::plan::{EnvVar, Exec, Plan, Stdin, Step};
+use crate::execute::{self, Summary};
+use crate::plan::{Plan, Step};
+use crate::settings::Settings;
 use crate::state::{self, BuildRecord, Builds};
 use crate::tools::{self, docker, git::GitState};
 use crate::ui;
@@ -63,63 +64,46 @@ pub fn paths(project: &Loaded, image: &Image) -> Result<(PathBuf, PathBuf), Erro
 }
 
 /// Build arguments: `[image.args]` as written, `[image.bases]` resolved by the catalogue.
-pub fn build_args(image: &Image) -> Result<Vec<(String, String)>, Error> {
+pub fn build_args(image: &Image, settings: &Settings) -> Result<Vec<(String, String)>, Error> {
     let mut out: Vec<(String, String)> = image
         .args
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if !image.bases.is_empty() {
-        let catalog = Catalog::load()?;
-        for (arg, logical) in &image.bases {
-            out.push((arg.clone(), catalog.resolve(logical)?));
-        }
+    for (arg, logical) in &image.bases {
+        out.push((arg.clone(), settings.catalog()?.resolve(logical)?));
     }
     out.sort();
     Ok(out)
 }
 
-fn push_build_args(argv: &mut Vec<String>, image: &Image, args: &[(String, String)]) {
-    argv.push("--file".into());
-    argv.push(image.dockerfile.clone());
-    for (k, v) in args {
-        argv.push("--build-arg".into());
-        argv.push(format!("{k}={v}"));
-    }
-    if let Some(p) = &image.platform {
-        argv.push("--platform".into());
-        argv.push(p.clone());
-    }
-}
-
-/// A failed `docker build`, with the hint that fits most first builds.
-pub fn build_failed(e: Error) -> Error {
-    match e {
-        Error::ChildFailed { what, code, hint: None } if what.contains("docker build") => Error::ChildFailed {
-            what,
-            code,
-            hint: Some("docker's output above says why; when a base image cannot be pulled, `lbc catalog` shows which images lbc asks for, and LBC_CATALOG (or ~/.config/lbc/catalog.toml) points them at images you can reach".into()),
-        },
-        e => e,
-    }
-}
+/// The hint of a failed `docker build` that fits most first builds.
+pub const BUILD_HINT: &str = "docker's output above says why; when a base image cannot be pulled, `lbc catalog` shows which images lbc asks for, and LBC_CATALOG (or ~/.config/lbc/catalog.toml) points them at images you can reach";
 
 /// The `docker build` of one stage, for tasks that run inside it.
-pub fn stage_build(project: &Loaded, stage: &str) -> Result<(Exec, String), Error> {
+pub fn stage_build(
+    project: &Loaded,
+    settings: &Settings,
+    stage: &str,
+) -> Result<(Step, String), Error> {
     let image = project.image()?;
     paths(project, image)?;
-    let args = build_args(image)?;
+    let args = build_args(image, settings)?;
     let reference = format!("lbc-task/{}:{stage}", project.project());
-    let mut argv = vec!["docker".to_owned(), "build".into()];
-    push_build_args(&mut argv, image, &args);
-    argv.extend([
-        "--target".into(),
-        stage.to_owned(),
-        "--tag".into(),
-        reference.clone(),
-    ]);
-    argv.push(image.context.clone());
-    Ok((Exec::new(argv, &project.root).progress(), reference))
+    let exec = docker::build(
+        &project.root,
+        &docker::Build {
+            dockerfile: &image.dockerfile,
+            build_args: &args,
+            platform: image.platform.as_deref(),
+            tags: std::slice::from_ref(&reference),
+            target: Some(stage),
+            labels: &[],
+            context: &image.context,
+        },
+    );
+    let step = Step::exec(format!("Build the `{stage}` stage for tasks"), exec).hint(BUILD_HINT);
+    Ok((step, reference))
 }
 
 /// Compute the build: target, and the plan of `docker build` (or `docker tag`, or nothing).
@@ -128,7 +112,7 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
     let image = project.image()?;
     let (dockerfile, context_dir) = paths(project, image)?;
     tools::find("docker")?;
-    let args = build_args(image)?;
+    let args = build_args(image, ctx.settings)?;
 
     let git = tools::git::inspect(&project.root);
     let mut plan = Plan::new("build");
@@ -223,24 +207,11 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
             for r in &missing_refs {
                 plan.push(Step::exec(
                     format!("Tag the existing image as {r}"),
-                    docker::exec(
-                        ["tag".to_owned(), rec.image_id.clone(), r.clone()],
-                        &project.root,
-                    ),
+                    docker::tag(&project.root, &rec.image_id, r),
                 ));
             }
         }
         None => {
-            let mut argv = vec!["docker".to_owned(), "build".into()];
-            push_build_args(&mut argv, image, &args);
-            for r in &references {
-                argv.push("--tag".into());
-                argv.push(r.clone());
-            }
-            if let Some(t) = &image.target {
-                argv.push("--target".into());
-                argv.push(t.clone());
-            }
             let mut labels = vec![
                 (
                     "org.opencontainers.image.title",
@@ -261,15 +232,25 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
                     .and_then(|g| g.source.clone())
                     .unwrap_or_else(|| project.root.display().to_string()),
             ));
-            for (k, v) in labels {
-                argv.push("--label".into());
-                argv.push(format!("{k}={v}"));
-            }
-            argv.push(image.context.clone());
-            plan.push(Step::exec(
-                format!("Build {} ({files} files in the context)", references[0]),
-                Exec::new(argv, &project.root).progress(),
-            ));
+            let exec = docker::build(
+                &project.root,
+                &docker::Build {
+                    dockerfile: &image.dockerfile,
+                    build_args: &args,
+                    platform: image.platform.as_deref(),
+                    tags: &references,
+                    target: image.target.as_deref(),
+                    labels: &labels,
+                    context: &image.context,
+                },
+            );
+            plan.push(
+                Step::exec(
+                    format!("Build {} ({files} files in the context)", references[0]),
+                    exec,
+                )
+                .hint(BUILD_HINT),
+            );
         }
     }
 
@@ -300,7 +281,7 @@ fn credentials(project: &Loaded, repository: &str) -> Result<Option<Credentials>
         return Ok(None);
     };
     let get = |name: &str, key: &str| {
-        std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
+        crate::settings::env_var(name).ok_or_else(|| {
             Error::usage(
                 format!("environment variable {name} is not set; [registry] {key} in {} names it as holding the registry {}",
                     project.path.display(),
@@ -316,7 +297,7 @@ fn credentials(project: &Loaded, repository: &str) -> Result<Option<Credentials>
         server: reg
             .server
             .clone()
-            .unwrap_or_else(|| docker::registry_host(repository)),
+            .unwrap_or_else(|| crate::image::registry_host(repository)),
         username,
         password,
     }))
@@ -331,30 +312,35 @@ fn push_steps(
     docker_config: &Path,
 ) -> Vec<Step> {
     let mut steps = Vec::new();
-    let cfg_env = || EnvVar::plain("DOCKER_CONFIG", docker_config.display().to_string());
     if let Some(c) = creds {
-        steps.push(Step::exec(
-            format!("Log in to {} as {}", c.server, c.username),
-            docker::exec(
-                [
-                    "login".to_owned(),
-                    c.server.clone(),
-                    "--username".into(),
-                    c.username.clone(),
-                    "--password-stdin".into(),
-                ],
-                &project.root,
+        let reg = project.config.registry.as_ref();
+        steps.push(
+            Step::exec(
+                format!("Log in to {} as {}", c.server, c.username),
+                docker::login(
+                    &project.root,
+                    &c.server,
+                    &c.username,
+                    &c.password,
+                    docker_config,
+                ),
             )
-            .env(cfg_env())
-            .stdin(Stdin::Secret(c.password.clone())),
-        ));
+            .hint(format!(
+                "check the credentials in {} and {} for {}",
+                reg.map(|r| r.username_env.as_str()).unwrap_or("?"),
+                reg.map(|r| r.password_env.as_str()).unwrap_or("?"),
+                c.server,
+            )),
+        );
     }
     for r in &target.references {
-        let mut e = docker::exec(["push".to_owned(), r.clone()], &project.root);
-        if creds.is_some() {
-            e = e.env(cfg_env());
-        }
-        steps.push(Step::exec(format!("Push {r}"), e));
+        steps.push(
+            Step::exec(
+                format!("Push {r}"),
+                docker::push(&project.root, r, creds.is_some().then_some(docker_config)),
+            )
+            .hint("check that the repository exists and that these credentials may push to it"),
+        );
     }
     steps
 }
@@ -381,10 +367,7 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
             tempfile::Builder::new()
                 .prefix("lbc-docker-config-")
                 .tempdir()
-                .map_err(|e| Error::Io {
-                    path: std::env::temp_dir(),
-                    source: e,
-                })?,
+                .map_err(|e| crate::fsutil::io_err(&std::env::temp_dir(), e))?,
         )
     } else {
         None
@@ -399,38 +382,16 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
             plan.push(s);
         }
     }
+    plan.dry_run_extra
+        .insert("image".into(), serde_json::json!(target.references[0]));
+    plan.dry_run_extra.insert(
+        "target".into(),
+        serde_json::to_value(&target).expect("serializable"),
+    );
 
-    if ctx.settings.dry_run {
-        if ctx.settings.json {
-            ui::print_json(&serde_json::json!({
-                "dry_run": true,
-                "plan": plan,
-                "image": target.references[0],
-                "target": target,
-            }));
-        } else {
-            print_plan(ctx.settings, &plan);
-        }
+    if execute::execute(ctx.settings, ctx.runner, &plan, None)?.is_none() {
         return Ok(());
     }
-
-    for n in &plan.notes {
-        ui::info(n);
-    }
-    let login_steps = usize::from(creds.is_some());
-    let build_steps = plan.steps.len()
-        - if args.push {
-            target.references.len() + login_steps
-        } else {
-            0
-        };
-    let (build_part, push_part) = plan.steps.split_at(build_steps);
-    let build_plan = Plan {
-        verb: plan.verb.clone(),
-        notes: vec![],
-        steps: build_part.to_vec(),
-    };
-    ctx.runner.run_plan(&build_plan).map_err(build_failed)?;
 
     let image_id = match (&target.reuse, target.up_to_date) {
         (Some(rec), true) => rec.image_id.clone(),
@@ -445,42 +406,12 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
                 .id
         }
     };
-
-    let mut digest = None;
-    if args.push {
-        for (i, step) in push_part.iter().enumerate() {
-            ui::step(&format!(
-                "[push {}/{}] {}",
-                i + 1,
-                push_part.len(),
-                step.purpose
-            ));
-            let res = ctx.runner.run_step(step);
-            if let Err(e) = res {
-                let is_login = i == 0 && creds.is_some();
-                return Err(match e {
-                    Error::ChildFailed { what, code, .. } if is_login => Error::ChildFailed {
-                        what,
-                        code,
-                        hint: Some(format!(
-                            "check the credentials in {} and {} for {}",
-                            project.config.registry.as_ref().map(|r| r.username_env.as_str()).unwrap_or("?"),
-                            project.config.registry.as_ref().map(|r| r.password_env.as_str()).unwrap_or("?"),
-                            creds.as_ref().map(|c| c.server.as_str()).unwrap_or("?"),
-                        )),
-                    },
-                    Error::ChildFailed { what, code, .. } => Error::ChildFailed {
-                        what,
-                        code,
-                        hint: Some("check that the repository exists and that these credentials may push to it".into()),
-                    },
-                    other => other,
-                });
-            }
-        }
-        let pushed = docker::image_inspect(ctx.runner, &project.root, &target.references[0])?;
-        digest = pushed.and_then(|i| i.digest_in(&target.repository));
-    }
+    let digest = if args.push {
+        docker::image_inspect(ctx.runner, &project.root, &target.references[0])?
+            .and_then(|i| i.digest_in(&target.repository))
+    } else {
+        None
+    };
 
     let record = BuildRecord {
         image: target.references[0].clone(),
@@ -512,15 +443,16 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
             short_id(&record.image_id)
         ));
     }
-    if let Some(d) = &digest {
-        ui::success(&format!("pushed {}@{d}", target.repository));
-    }
-    if ctx.settings.json {
-        print_result(
-            ctx.settings,
-            ctx.runner,
-            &plan.verb,
-            serde_json::json!({
+    execute::finish(
+        ctx.settings,
+        ctx.runner,
+        &plan.verb,
+        Summary {
+            success: digest
+                .as_ref()
+                .map(|d| format!("pushed {}@{d}", target.repository)),
+            data: Some(record.image.clone()),
+            json: serde_json::json!({
                 "image": record.image,
                 "references": record.tags,
                 "image_id": record.image_id,
@@ -528,10 +460,8 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
                 "inputs_hash": record.inputs_hash,
                 "up_to_date": target.up_to_date,
             }),
-        );
-    } else {
-        ui::data(&record.image);
-    }
+        },
+    );
     drop(docker_config);
     Ok(())
 }

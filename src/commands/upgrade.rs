@@ -311,7 +311,7 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Resu
             },
         ));
     }
-    apply::apply(&root, &ops)?;
+    apply::apply(&root, &ops, settings.upgrade_fail_after)?;
 
     if !settings.json {
         ui::data(&summary_lines(

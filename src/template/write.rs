@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::fsutil::io_err;
 use crate::template::render::{OutContent, OutFile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,13 +42,6 @@ pub struct Planned {
     pub executable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
-}
-
-fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_owned(),
-        source: std::io::Error::new(e.kind(), e.to_string()),
-    }
 }
 
 /// Entries of `dir` that make it "not empty" (`.git` alone does not count), sorted.

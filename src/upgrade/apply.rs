@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
+use crate::fsutil::io_err as io;
 use crate::upgrade::files::FileData;
 
 /// One operation on the repository.
@@ -24,21 +25,15 @@ impl Op {
     }
 }
 
-fn io(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_owned(),
-        source: std::io::Error::new(e.kind(), e.to_string()),
-    }
-}
-
 struct Touched {
     path: PathBuf,
     backup: Option<PathBuf>,
     mode: Option<u32>,
 }
 
-/// Apply `ops` under `root`, all or nothing.
-pub fn apply(root: &Path, ops: &[Op]) -> Result<(), Error> {
+/// Apply `ops` under `root`, all or nothing. `fail_after` is the test hook of the
+/// settings (`LBC_UPGRADE_FAIL_AFTER`): fail on purpose before operation N.
+pub fn apply(root: &Path, ops: &[Op], fail_after: Option<usize>) -> Result<(), Error> {
     let backup_dir = root
         .join(".lbc/state")
         .join(format!("upgrade-backup-{}", std::process::id()));
@@ -47,10 +42,6 @@ pub fn apply(root: &Path, ops: &[Op]) -> Result<(), Error> {
     if !state_ignore.exists() {
         crate::state::write_atomic(&state_ignore, b"# lbc's local state; never committed\n*\n")?;
     }
-    // A test hook: fail after N operations, to prove that nothing is left half-done.
-    let fail_after: Option<usize> = std::env::var("LBC_UPGRADE_FAIL_AFTER")
-        .ok()
-        .and_then(|v| v.parse().ok());
     let mut touched: Vec<Touched> = Vec::new();
     let mut created_dirs: Vec<PathBuf> = Vec::new();
     let result = (|| -> Result<(), Error> {
@@ -169,9 +160,7 @@ mod tests {
             Op::Write("deep/new/c".into(), data("c")),
         ];
         // Fail before the last operation: everything is restored.
-        std::env::set_var("LBC_UPGRADE_FAIL_AFTER", "2");
-        let err = apply(root, &ops);
-        std::env::remove_var("LBC_UPGRADE_FAIL_AFTER");
+        let err = apply(root, &ops, Some(2));
         assert!(err.is_err());
         assert_eq!(std::fs::read_to_string(root.join("a")).unwrap(), "old a");
         assert_eq!(std::fs::read_to_string(root.join("b")).unwrap(), "old b");
@@ -184,7 +173,7 @@ mod tests {
             0
         );
         // And then for real.
-        apply(root, &ops).unwrap();
+        apply(root, &ops, None).unwrap();
         assert_eq!(std::fs::read_to_string(root.join("a")).unwrap(), "new a");
         assert!(!root.join("b").exists());
         assert_eq!(
@@ -224,7 +213,7 @@ mod tests {
                 },
             ),
         ];
-        apply(root, &ops).unwrap();
+        apply(root, &ops, None).unwrap();
         let mode = |p: &str| {
             std::fs::metadata(root.join(p))
                 .unwrap()

@@ -208,7 +208,8 @@ fn deploy_upgrade_noop_status_history_rollback_destroy() {
         rollback_flag,
     ] {
         assert!(
-            argv.contains(&flag.to_owned()),
+            argv.iter()
+                .any(|a| a == flag || a.starts_with(&format!("{flag}="))),
             "{flag} missing from {argv:?}"
         );
     }
@@ -474,7 +475,7 @@ fn two_environments_in_two_contexts() {
         .json();
     let argv = plan["plan"]["steps"][0]["argv"].to_string();
     assert!(
-        argv.contains("\"--kube-context\",\"emu-b\"") && argv.contains("\"--namespace\",\"other\""),
+        argv.contains("\"--kube-context=emu-b\"") && argv.contains("\"--namespace=other\""),
         "{argv}"
     );
 }
