@@ -390,10 +390,7 @@ pub fn discover(start: &Path) -> Result<PathBuf, Error> {
 
 /// Read, parse and validate `lbc.toml` at `path`.
 pub fn load(path: &Path) -> Result<Loaded, Error> {
-    let raw = fs_err::read_to_string(path).map_err(|e| Error::Io {
-        path: path.to_owned(),
-        source: e,
-    })?;
+    let raw = crate::fsutil::read_to_string(path)?;
     parse(path, &raw)
 }
 

@@ -58,10 +58,7 @@ impl DockerIgnore {
         match fs_err::read_to_string(&path) {
             Ok(t) => Ok(Self::parse(&t)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(Error::Io {
-                path,
-                source: std::io::Error::new(e.kind(), e.to_string()),
-            }),
+            Err(e) => Err(crate::fsutil::io_err(&path, e)),
         }
     }
 

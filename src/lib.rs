@@ -25,6 +25,7 @@ pub mod template;
 pub mod tools;
 pub mod ui;
 pub mod upgrade;
+pub mod versions;
 pub mod wait;
 
 use std::ffi::OsString;

@@ -4,7 +4,7 @@
 //! file, the user's config directory, the test hook of `lbc upgrade`), and the
 //! base-image catalogue is loaded once, when a verb first needs it.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::catalog::Catalog;
@@ -89,6 +89,26 @@ impl Settings {
         }
         let c = Catalog::load(self.catalog_file.as_deref(), self.config_home.as_deref())?;
         Ok(self.catalog.get_or_init(|| c))
+    }
+
+    /// DIR relative to where lbc works, without `.` and `..` components.
+    pub fn destination(&self, dir: Option<&Path>) -> PathBuf {
+        let joined = match dir {
+            Some(d) if d.is_absolute() => d.to_owned(),
+            Some(d) => self.cwd.join(d),
+            None => self.cwd.clone(),
+        };
+        let mut out = PathBuf::new();
+        for c in joined.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other.as_os_str()),
+            }
+        }
+        out
     }
 
     /// Find and load the project's `lbc.toml`.
