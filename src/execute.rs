@@ -62,6 +62,22 @@ pub fn execute(
     }
 }
 
+/// [`execute`], then, when the plan ran (not a dry run), [`finish`] with the summary the
+/// verb makes of it (it may ask the cluster what is running now).
+pub fn execute_and_finish(
+    settings: &Settings,
+    runner: &mut Runner,
+    plan: &Plan,
+    guard: Option<&Guard>,
+    summary: impl FnOnce(&Runner, &Outcome) -> Summary,
+) -> Result<(), Error> {
+    if let Some(outcome) = execute(settings, runner, plan, guard)? {
+        let s = summary(runner, &outcome);
+        finish(settings, runner, &plan.verb, s);
+    }
+    Ok(())
+}
+
 /// A plan that ran, with what it captured even when a step failed.
 pub struct Ran {
     pub outcome: Outcome,

@@ -80,6 +80,29 @@ pub fn build_args(image: &Image, settings: &Settings) -> Result<Vec<(String, Str
 /// The hint of a failed `docker build` that fits most first builds.
 pub const BUILD_HINT: &str = "docker's output above says why; when a base image cannot be pulled, `lbc catalog` shows which images lbc asks for, and LBC_CATALOG (or ~/.config/lbc/catalog.toml) points them at images you can reach";
 
+/// `docker build` of the project's `[image]` (its Dockerfile, context and platform).
+fn docker_build(
+    project: &Loaded,
+    image: &Image,
+    args: &[(String, String)],
+    tags: &[String],
+    target: Option<&str>,
+    labels: &[(&str, String)],
+) -> crate::plan::Exec {
+    docker::build(
+        &project.root,
+        &docker::Build {
+            dockerfile: &image.dockerfile,
+            build_args: args,
+            platform: image.platform.as_deref(),
+            tags,
+            target,
+            labels,
+            context: &image.context,
+        },
+    )
+}
+
 /// The `docker build` of one stage, for tasks that run inside it.
 pub fn stage_build(
     project: &Loaded,
@@ -90,17 +113,13 @@ pub fn stage_build(
     paths(project, image)?;
     let args = build_args(image, settings)?;
     let reference = format!("lbc-task/{}:{stage}", project.project());
-    let exec = docker::build(
-        &project.root,
-        &docker::Build {
-            dockerfile: &image.dockerfile,
-            build_args: &args,
-            platform: image.platform.as_deref(),
-            tags: std::slice::from_ref(&reference),
-            target: Some(stage),
-            labels: &[],
-            context: &image.context,
-        },
+    let exec = docker_build(
+        project,
+        image,
+        &args,
+        std::slice::from_ref(&reference),
+        Some(stage),
+        &[],
     );
     let step = Step::exec(format!("Build the `{stage}` stage for tasks"), exec).hint(BUILD_HINT);
     Ok((step, reference))
@@ -232,17 +251,13 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
                     .and_then(|g| g.source.clone())
                     .unwrap_or_else(|| project.root.display().to_string()),
             ));
-            let exec = docker::build(
-                &project.root,
-                &docker::Build {
-                    dockerfile: &image.dockerfile,
-                    build_args: &args,
-                    platform: image.platform.as_deref(),
-                    tags: &references,
-                    target: image.target.as_deref(),
-                    labels: &labels,
-                    context: &image.context,
-                },
+            let exec = docker_build(
+                project,
+                image,
+                &args,
+                &references,
+                image.target.as_deref(),
+                &labels,
             );
             plan.push(
                 Step::exec(

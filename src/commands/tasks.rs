@@ -198,16 +198,8 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
 
 pub fn run(ctx: &mut Ctx, verb: &Verb) -> Result<(), Error> {
     let plan = plan(ctx, verb)?;
-    if execute::execute(ctx.settings, ctx.runner, &plan, None)?.is_some() {
-        execute::finish(
-            ctx.settings,
-            ctx.runner,
-            &plan.verb,
-            Summary {
-                json: serde_json::json!({}),
-                ..Summary::default()
-            },
-        );
-    }
-    Ok(())
+    execute::execute_and_finish(ctx.settings, ctx.runner, &plan, None, |_, _| Summary {
+        json: serde_json::json!({}),
+        ..Summary::default()
+    })
 }

@@ -200,12 +200,8 @@ impl Target for HelmTarget {
 
     fn deploy(&self, ctx: &mut Ctx, req: DeployRequest) -> Result<(), Error> {
         let t = &self.0;
-        t.announce();
         let image = &req.image;
-        let mut plan = Plan::new(format!("deploy {}", t.env_name));
-        plan.note(format!("image {}", image.reference));
-        // Guards first: a refusal changes nothing.
-        t.check_deploy(ctx, &req, &mut plan)?;
+        let mut plan = t.start_deploy(ctx, &req)?;
         let mut labels = Vec::new();
         if let Some(p) = &req.promotion {
             labels.push(format!("lbc-promoted-from={}", p.from));
@@ -219,22 +215,20 @@ impl Target for HelmTarget {
                     "release {} (revision {}) already runs this chart, these values and this image: nothing to do",
                     t.release, meta.revision
                 ));
-                if execute::execute(ctx.settings, ctx.runner, &plan, None)?.is_some() {
-                    execute::finish(
-                        ctx.settings,
-                        ctx.runner,
-                        &plan.verb,
-                        Summary {
-                            success: None,
-                            data: Some(format!(
-                                "{} {} revision {}",
-                                t.env_name, image.reference, meta.revision
-                            )),
-                            json: t.result_json(image, meta.revision, true),
-                        },
-                    );
-                }
-                return Ok(());
+                return execute::execute_and_finish(
+                    ctx.settings,
+                    ctx.runner,
+                    &plan,
+                    None,
+                    |_, _| Summary {
+                        success: None,
+                        data: Some(format!(
+                            "{} {} revision {}",
+                            t.env_name, image.reference, meta.revision
+                        )),
+                        json: t.result_json(image, meta.revision, true),
+                    },
+                );
             }
         }
         let major = self.major(ctx.runner)?;
@@ -255,29 +249,32 @@ impl Target for HelmTarget {
                 .upgrade_install(&release, t.timeout_secs(), major, &labels),
         ));
         let guard = t.guard("deploy", Some(image), req.yes);
-        let ran = execute::execute(ctx.settings, ctx.runner, &plan, guard.as_ref())
-            .map_err(|e| self.rollout_failed(ctx.runner, e))?;
-        if ran.is_none() {
-            return Ok(());
-        }
-        let revision = self.metadata(ctx.runner)?.map(|m| m.revision).unwrap_or(0);
-        execute::finish(
+        execute::execute_and_finish(
             ctx.settings,
             ctx.runner,
-            &plan.verb,
-            Summary {
-                success: Some(format!(
-                    "{} revision {revision} runs {} in {}",
-                    t.release, image.reference, t.env_name
-                )),
-                data: Some(format!(
-                    "{} {} revision {revision}",
-                    t.env_name, image.reference
-                )),
-                json: t.result_json(image, revision, false),
+            &plan,
+            guard.as_ref(),
+            |runner, _| {
+                let revision = self
+                    .metadata(runner)
+                    .ok()
+                    .flatten()
+                    .map(|m| m.revision)
+                    .unwrap_or(0);
+                Summary {
+                    success: Some(format!(
+                        "{} revision {revision} runs {} in {}",
+                        t.release, image.reference, t.env_name
+                    )),
+                    data: Some(format!(
+                        "{} {} revision {revision}",
+                        t.env_name, image.reference
+                    )),
+                    json: t.result_json(image, revision, false),
+                }
             },
-        );
-        Ok(())
+        )
+        .map_err(|e| self.rollout_failed(ctx.runner, e))
     }
 
     fn render(&self, ctx: &mut Ctx, image: Option<&str>) -> Result<(), Error> {
@@ -333,18 +330,12 @@ impl Target for HelmTarget {
         }
         let removed = !plan.steps.is_empty();
         let guard = t.guard("destroy", None, yes).filter(|_| removed);
-        if execute::execute(ctx.settings, ctx.runner, &plan, guard.as_ref())?.is_some() {
-            execute::finish(
-                ctx.settings,
-                ctx.runner,
-                &plan.verb,
-                Summary {
-                    json: serde_json::json!({"environment": t.env_name, "removed": removed}),
-                    ..Summary::default()
-                },
-            );
-        }
-        Ok(())
+        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, guard.as_ref(), |_, _| {
+            Summary {
+                json: serde_json::json!({"environment": t.env_name, "removed": removed}),
+                ..Summary::default()
+            }
+        })
     }
 
     fn history(&self, ctx: &mut Ctx) -> Result<(), Error> {
@@ -401,27 +392,26 @@ impl Target for HelmTarget {
             t.helm().rollback(&t.release, revision, t.timeout_secs()),
         ));
         let guard = t.guard("roll back", None, yes);
-        if execute::execute(ctx.settings, ctx.runner, &plan, guard.as_ref())?.is_none() {
-            return Ok(());
-        }
-        let now = self.metadata(ctx.runner).ok().flatten();
-        execute::finish(
+        execute::execute_and_finish(
             ctx.settings,
             ctx.runner,
-            &plan.verb,
-            Summary {
-                success: Some(format!(
-                    "{} rolled back{}",
-                    t.release,
-                    now.as_ref()
-                        .map(|m| format!(": revision {} is {}", m.revision, m.status))
-                        .unwrap_or_default()
-                )),
-                data: None,
-                json: serde_json::json!({"environment": t.env_name, "revision": now.map(|m| m.revision)}),
+            &plan,
+            guard.as_ref(),
+            |runner, _| {
+                let now = self.metadata(runner).ok().flatten();
+                Summary {
+                    success: Some(format!(
+                        "{} rolled back{}",
+                        t.release,
+                        now.as_ref()
+                            .map(|m| format!(": revision {} is {}", m.revision, m.status))
+                            .unwrap_or_default()
+                    )),
+                    data: None,
+                    json: serde_json::json!({"environment": t.env_name, "revision": now.map(|m| m.revision)}),
+                }
             },
-        );
-        Ok(())
+        )
     }
 
     fn running(&self, ctx: &Ctx) -> Result<Option<Running>, Error> {

@@ -333,9 +333,23 @@ impl Kube {
         }
     }
 
+    /// The start of a deploy's plan: where it goes, which image, and the guards that
+    /// refuse before anything changes.
+    pub fn start_deploy(
+        &self,
+        ctx: &Ctx,
+        req: &crate::targets::DeployRequest,
+    ) -> Result<Plan, Error> {
+        self.announce();
+        let mut plan = Plan::new(format!("deploy {}", self.env_name));
+        plan.note(format!("image {}", req.image.reference));
+        self.check_deploy(ctx, req, &mut plan)?;
+        Ok(plan)
+    }
+
     /// The guards of a deploy, before anything changes: `promote_from` and a dirty tree
     /// for a protected environment. Notes go to the plan.
-    pub fn check_deploy(
+    fn check_deploy(
         &self,
         ctx: &Ctx,
         req: &crate::targets::DeployRequest,

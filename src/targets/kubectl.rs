@@ -119,11 +119,8 @@ impl Target for KubectlTarget {
 
     fn deploy(&self, ctx: &mut Ctx, req: DeployRequest) -> Result<(), Error> {
         let t = &self.0;
-        t.announce();
         let image = &req.image;
-        let mut plan = Plan::new(format!("deploy {}", t.env_name));
-        plan.note(format!("image {}", image.reference));
-        t.check_deploy(ctx, &req, &mut plan)?;
+        let mut plan = t.start_deploy(ctx, &req)?;
         let text = self.manifests(ctx, image)?;
         let workloads = crate::manifests::workloads(&text);
         let k = t.kubectl();
@@ -281,20 +278,13 @@ impl Target for KubectlTarget {
             ));
         }
         let guard = t.guard("roll back", None, yes);
-        if execute::execute(ctx.settings, ctx.runner, &plan, guard.as_ref())?.is_none() {
-            return Ok(());
-        }
-        execute::finish(
-            ctx.settings,
-            ctx.runner,
-            &plan.verb,
+        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, guard.as_ref(), |_, _| {
             Summary {
                 success: Some(format!("{} rolled back", t.release)),
                 data: None,
                 json: serde_json::json!({"environment": t.env_name, "revision": null}),
-            },
-        );
-        Ok(())
+            }
+        })
     }
 
     fn running(&self, ctx: &Ctx) -> Result<Option<Running>, Error> {

@@ -216,13 +216,7 @@ impl Target for Local {
             vec![("image", image.clone()), ("container", name.clone())],
             req.yes,
         );
-        if execute::execute(ctx.settings, ctx.runner, &plan, guard.as_ref())?.is_none() {
-            return Ok(());
-        }
-        execute::finish(
-            ctx.settings,
-            ctx.runner,
-            &plan.verb,
+        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, guard.as_ref(), |_, _| {
             Summary {
                 success: Some(format!("{name} is running {image}")),
                 data: Some(url.clone()),
@@ -232,9 +226,8 @@ impl Target for Local {
                     "image": image,
                     "url": url,
                 }),
-            },
-        );
-        Ok(())
+            }
+        })
     }
 
     fn render(&self, _ctx: &mut Ctx, _image: Option<&str>) -> Result<(), Error> {
@@ -333,20 +326,13 @@ impl Target for Local {
         let guard = self
             .guard("destroy", vec![("container", name.clone())], yes)
             .filter(|_| exists);
-        if execute::execute(ctx.settings, ctx.runner, &plan, guard.as_ref())?.is_none() {
-            return Ok(());
-        }
-        execute::finish(
-            ctx.settings,
-            ctx.runner,
-            &plan.verb,
+        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, guard.as_ref(), |_, _| {
             Summary {
                 success: exists.then(|| format!("removed {name}")),
                 data: None,
                 json: serde_json::json!({"environment": self.env_name, "container": name, "removed": exists}),
-            },
-        );
-        Ok(())
+            }
+        })
     }
 
     fn history(&self, _ctx: &mut Ctx) -> Result<(), Error> {
