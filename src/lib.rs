@@ -23,6 +23,7 @@ pub mod state;
 pub mod targets;
 pub mod template;
 pub mod tools;
+pub mod transaction;
 pub mod ui;
 pub mod upgrade;
 pub mod versions;
