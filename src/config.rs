@@ -317,7 +317,8 @@ pub struct Environment {
     /// Helm values files, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,
-    /// Helm values set as strings (`--set-string KEY=VALUE`).
+    /// Helm values set as strings: `"a.b" = "v"` nests, `\.` in a key is a literal dot;
+    /// they win over `values` files.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub set: BTreeMap<String, String>,
     /// How long a deploy may take before it is rolled back (`30s`, `5m`, `1h`; default 5m;
