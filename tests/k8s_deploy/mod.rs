@@ -636,6 +636,91 @@ fn doctor_checks_the_contexts_of_the_environments() {
         .stdout_has("fix:");
 }
 
+/// #8: `lbc doctor` and `lbc deploy` share one context precedence: an environment
+/// without `context` uses the kubeconfig's current context in both, and both say so
+/// when there is none.
+#[test]
+fn doctor_and_deploy_agree_on_an_environment_without_context() {
+    let Some(k) = Kube::new("doctor_and_deploy_agree_on_an_environment_without_context") else {
+        return;
+    };
+    let toml = k.project.read("lbc.toml").replacen(
+        &format!("context = \"{}\"\n", k.clusters[0].context),
+        "",
+        1,
+    );
+    k.project.write("lbc.toml", &toml);
+    if k.env.real.is_some() {
+        // The kubeconfig of a real cluster is the user's: do not edit it.
+        return;
+    }
+    // The emulators' kubeconfig (JSON): set or remove its current context.
+    let kubeconfig = Kube::kubeconfig_path(&k.env, &k.state);
+    let set_current = |context: Option<&str>| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+        match context {
+            Some(c) => v["current-context"] = c.into(),
+            None => {
+                v.as_object_mut().unwrap().remove("current-context");
+            }
+        }
+        std::fs::write(&kubeconfig, v.to_string()).unwrap();
+    };
+    set_current(Some(&k.clusters[0].context));
+    let doctor = k
+        .lbc()
+        .args(["doctor", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let staging = doctor["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "env staging")
+        .unwrap()
+        .clone();
+    assert_eq!(staging["ok"], true, "{staging}");
+    assert!(
+        staging["detail"]
+            .as_str()
+            .unwrap()
+            .contains("current context"),
+        "{staging}"
+    );
+    let plan = k
+        .lbc()
+        .args([
+            "deploy",
+            "staging",
+            "--image",
+            &k.image("1.0"),
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .run()
+        .success()
+        .json();
+    let argv = plan["plan"]["steps"][0]["argv"].to_string();
+    assert!(
+        argv.contains(&format!("--kube-context={}", k.clusters[0].context)),
+        "{argv}"
+    );
+    set_current(None);
+    k.lbc()
+        .args(["doctor"])
+        .run()
+        .code_is(1)
+        .stdout_has("no `context` set and no current context in the kubeconfig");
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("1.0"), "--dry-run"])
+        .run()
+        .code_is(2)
+        .stderr_has("no kube context for `staging`");
+}
+
 #[test]
 fn a_kubeconfig_per_environment_and_an_unreachable_cluster() {
     let Some(k) = Kube::new("a_kubeconfig_per_environment_and_an_unreachable_cluster") else {
