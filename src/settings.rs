@@ -29,7 +29,8 @@ pub struct Settings {
     catalog: OnceLock<Catalog>,
 }
 
-/// A non-empty environment variable (the one place lbc reads one outside clap).
+/// A non-empty environment variable: the one function through which lbc reads one
+/// outside clap (the settings, the UI's NO_COLOR/CI, the Docker endpoint's DOCKER_*).
 pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }

@@ -263,10 +263,9 @@ pub struct ImageConfig {
 impl ImageInfo {
     /// The registry digest of this image in `repository`, if it was pushed or pulled.
     pub fn digest_in(&self, repository: &str) -> Option<String> {
-        let wanted = crate::image::normalize_repository(repository);
         self.repo_digests.as_ref()?.iter().find_map(|d| {
-            let (repo, digest) = d.split_once('@')?;
-            (crate::image::normalize_repository(repo) == wanted).then(|| digest.to_owned())
+            let r = crate::image::ImageRef::parse(d);
+            r.is_in(repository).then_some(r.digest).flatten()
         })
     }
     pub fn has_healthcheck(&self) -> bool {

@@ -504,6 +504,45 @@ fn kubectl_path_applies_waits_and_undoes_a_failed_rollout() {
         .run()
         .success();
     render.stdout_has(&format!("image: {}", k.image("1.0")));
+    // #8: the plan shows the rollout waits and the undo that runs only when one fails.
+    let plan = k
+        .lbc()
+        .args([
+            "deploy",
+            "staging",
+            "--image",
+            &k.image("1.0"),
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .run()
+        .success()
+        .json();
+    let steps = plan["plan"]["steps"].as_array().unwrap().clone();
+    let argv = |s: &serde_json::Value| s["argv"].to_string();
+    let wait = steps
+        .iter()
+        .position(|s| {
+            argv(s).contains("\"rollout\",\"status\"") && argv(s).contains("deployment.apps/hello")
+        })
+        .expect("a rollout wait in the plan");
+    let undo = steps
+        .iter()
+        .find(|s| argv(s).contains("\"rollout\",\"undo\""))
+        .expect("a rollout undo in the plan");
+    assert_eq!(undo["on_failure_from_step"], wait + 1, "{undo}");
+    assert!(steps[..wait]
+        .iter()
+        .all(|s| s.get("on_failure_from_step").is_none()));
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("1.0"), "--dry-run"])
+        .run()
+        .success()
+        .stdout_has(&format!(
+            "Roll deployment.apps/hello back [only if step {} or a later one fails]",
+            wait + 1
+        ));
     k.lbc()
         .args(["deploy", "staging", "--image", &k.image("1.0")])
         .run()
