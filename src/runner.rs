@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -20,7 +20,6 @@ use serde::Serialize;
 
 use crate::error::{CommandName, Error};
 use crate::plan::{Exec, Stdin};
-use crate::tools;
 use crate::ui;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -137,7 +136,7 @@ impl Runner {
         if let Some(p) = self.resolved.lock().unwrap().get(prog) {
             return Ok(p.clone());
         }
-        let p = tools::find(prog)?;
+        let p = find(prog)?;
         self.resolved
             .lock()
             .unwrap()
@@ -252,4 +251,34 @@ pub fn sleep(d: Duration) -> Result<(), Error> {
         std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
     }
     check_interrupt()
+}
+
+/// How to get a tool, shown when it is missing.
+pub fn install_hint(tool: &str) -> String {
+    match tool {
+        "docker" => "install the Docker engine (Debian/Ubuntu: `apt-get install docker.io`), then start it (`systemctl start docker`, or `dockerd &` as root)".into(),
+        "helm" => "install helm v3 or v4 (https://helm.sh/docs/intro/install/), or name another binary with `helm = \"PATH\"` in the environment's table of lbc.toml".into(),
+        "kubectl" => "install kubectl (https://kubernetes.io/docs/tasks/tools/), or name another binary (e.g. `oc`) with `kubectl = \"PATH\"` in the environment's table of lbc.toml".into(),
+        "git" => "install git (Debian/Ubuntu: `apt-get install git`)".into(),
+        other => format!("install `{other}` and make sure it is on PATH"),
+    }
+}
+
+/// Find a program once: a path is checked as given, a bare name is looked up on PATH.
+pub fn find(prog: &str) -> Result<PathBuf, Error> {
+    let found = if prog.contains('/') {
+        let p = Path::new(prog);
+        p.is_file().then(|| p.to_owned())
+    } else {
+        which::which(prog).ok()
+    };
+    found.ok_or_else(|| Error::ToolMissing {
+        tool: prog.to_owned(),
+        hint: install_hint(
+            Path::new(prog)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or(prog),
+        ),
+    })
 }

@@ -130,7 +130,7 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
     let project = &ctx.project;
     let image = project.image()?;
     let (dockerfile, context_dir) = paths(project, image)?;
-    tools::find("docker")?;
+    crate::runner::find("docker")?;
     let args = build_args(image, ctx.settings)?;
 
     let git = tools::git::inspect(&project.root);

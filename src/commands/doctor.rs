@@ -49,7 +49,7 @@ pub fn run(settings: &Settings, runner: &Runner) -> Result<(), Error> {
         .unwrap_or_default();
 
     // docker
-    match tools::find("docker") {
+    match crate::runner::find("docker") {
         Err(e) => checks.push(check(
             "docker",
             false,
@@ -88,7 +88,7 @@ pub fn run(settings: &Settings, runner: &Runner) -> Result<(), Error> {
         }
     }
     // git
-    match tools::find("git") {
+    match crate::runner::find("git") {
         Ok(p) => {
             let v = runner
                 .query(&tools::git::version(&cwd))
@@ -134,7 +134,7 @@ pub fn run(settings: &Settings, runner: &Runner) -> Result<(), Error> {
         "helm",
     );
     for bin in helm_bins {
-        match tools::find(&bin) {
+        match crate::runner::find(&bin) {
             Ok(p) => {
                 let v = runner
                     .query(&helm::Helm::new(&bin, &cwd).version())
@@ -166,7 +166,7 @@ pub fn run(settings: &Settings, runner: &Runner) -> Result<(), Error> {
         "kubectl",
     );
     for bin in &kubectl_bins {
-        match tools::find(bin) {
+        match crate::runner::find(bin) {
             Ok(p) => {
                 let v = runner
                     .query(&Kubectl::new(bin, &cwd, None).client_version())
@@ -193,7 +193,7 @@ pub fn run(settings: &Settings, runner: &Runner) -> Result<(), Error> {
     // contexts of the configured environments
     for (name, env) in &k8s_envs {
         let bin = env.kubectl.clone().unwrap_or_else(|| "kubectl".into());
-        if tools::find(&bin).is_err() {
+        if crate::runner::find(&bin).is_err() {
             continue;
         }
         let kubeconfig = env.kubeconfig.as_ref().map(|k| match project {

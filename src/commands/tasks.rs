@@ -142,7 +142,7 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
 
         let container_image = match (&task.stage, &task.image) {
             (Some(stage), _) => {
-                tools::find("docker")?;
+                crate::runner::find("docker")?;
                 let (step, reference) = build::stage_build(project, ctx.settings, stage)?;
                 if !built_stages.contains(stage) {
                     built_stages.push(stage.clone());
@@ -151,7 +151,7 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
                 Some(reference)
             }
             (None, Some(image)) => {
-                tools::find("docker")?;
+                crate::runner::find("docker")?;
                 Some(ctx.settings.catalog()?.resolve(image)?)
             }
             (None, None) => None,

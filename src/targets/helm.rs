@@ -98,7 +98,7 @@ impl HelmTarget {
         revision: u64,
     ) -> Result<BTreeMap<String, String>, Error> {
         let t = &self.0;
-        if tools::find(&t.kubectl_bin).is_err() {
+        if crate::runner::find(&t.kubectl_bin).is_err() {
             return Ok(BTreeMap::new());
         }
         let selector = format!("owner=helm,name={},version={revision}", t.release);

@@ -91,7 +91,7 @@ fn query_text(
     kubectl: &Kubectl,
     exec: &crate::plan::Exec,
 ) -> Result<String, Error> {
-    tools::find(&kubectl.bin)?;
+    crate::runner::find(&kubectl.bin)?;
     let out = runner.query(exec)?;
     Ok(if out.ok() {
         out.stdout.trim().to_owned()
@@ -166,7 +166,7 @@ impl Kube {
             }
             _ => {}
         }
-        tools::find(match source {
+        crate::runner::find(match source {
             Source::Chart(_) => &helm_bin,
             _ => &kubectl_bin,
         })?;
@@ -259,7 +259,7 @@ impl Kube {
     /// Check that the context exists in the kubeconfig, so that a typo is an error that
     /// names it rather than a connection failure.
     pub fn check_context(&self, runner: &Runner) -> Result<(), Error> {
-        if tools::find(&self.kubectl_bin).is_err() {
+        if crate::runner::find(&self.kubectl_bin).is_err() {
             return Ok(());
         }
         let config = Kubectl::new(
@@ -402,7 +402,7 @@ impl Kube {
     /// The release's Deployments and StatefulSets: by the recorded objects of the
     /// kubectl path, else by the release's instance label.
     pub fn workloads(&self, runner: &Runner, recorded: &[String]) -> Result<Vec<Workload>, Error> {
-        if tools::find(&self.kubectl_bin).is_err() {
+        if crate::runner::find(&self.kubectl_bin).is_err() {
             return Ok(vec![]);
         }
         let k = self.kubectl();
@@ -540,7 +540,7 @@ impl Kube {
 
     /// `logs`: the logs of the release's pods, by its instance label.
     pub fn logs(&self, ctx: &mut Ctx, follow: bool, tail: u32) -> Result<(), Error> {
-        tools::find(&self.kubectl_bin)?;
+        crate::runner::find(&self.kubectl_bin)?;
         let mut plan = Plan::new(format!("logs {}", self.env_name));
         plan.push(Step::exec(
             format!("Show the logs of {}", self.release),

@@ -15,7 +15,7 @@ use crate::image::ImageRef;
 use crate::plan::{Action, Plan, Step};
 use crate::targets::kube::not_kubernetes;
 use crate::targets::{DeployRequest, Running, Target};
-use crate::tools::{self, docker};
+use crate::tools::docker;
 use crate::ui;
 
 /// How long to wait for a local container to be healthy.
@@ -100,7 +100,7 @@ impl Target for Local {
         image: Option<&str>,
         tag: Option<&str>,
     ) -> Result<ImageRef, Error> {
-        tools::find("docker")?;
+        crate::runner::find("docker")?;
         Ok(ImageRef::parse(
             &match chosen_image(ctx, image, tag, "run `lbc build` first")? {
                 Chosen::Reference(r) => r,
@@ -235,7 +235,7 @@ impl Target for Local {
     }
 
     fn status(&self, ctx: &mut Ctx) -> Result<(), Error> {
-        tools::find("docker")?;
+        crate::runner::find("docker")?;
         let name = &self.container;
         if ctx.settings.dry_run {
             let mut plan = Plan::new(format!("status {}", self.env_name));
@@ -286,7 +286,7 @@ impl Target for Local {
     }
 
     fn logs(&self, ctx: &mut Ctx, follow: bool, tail: u32) -> Result<(), Error> {
-        tools::find("docker")?;
+        crate::runner::find("docker")?;
         let name = &self.container;
         let mut plan = Plan::new(format!("logs {}", self.env_name));
         plan.push(Step::exec(
@@ -309,7 +309,7 @@ impl Target for Local {
     }
 
     fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error> {
-        tools::find("docker")?;
+        crate::runner::find("docker")?;
         let name = &self.container;
         let mut plan = Plan::new(format!("destroy {}", self.env_name));
         let reachable = self.reachable(ctx, &mut plan)?;
