@@ -282,13 +282,25 @@ pub fn image_inspect(
     cwd: &Path,
     reference: &str,
 ) -> Result<Option<ImageInfo>, Error> {
+    inspect(runner, cwd, "image", "/images", reference)
+}
+
+/// `docker OBJECT inspect NAME` (through the Engine API when it can), or `None` when
+/// there is no such object.
+fn inspect<T: serde::de::DeserializeOwned>(
+    runner: &Runner,
+    cwd: &Path,
+    object: &str,
+    api_prefix: &str,
+    name: &str,
+) -> Result<Option<T>, Error> {
     if let Some(r) = api_probe(&format!(
-        "/images/{}/json",
-        super::docker_api::escape(reference)
+        "{api_prefix}/{}/json",
+        super::docker_api::escape(name)
     )) {
         return r;
     }
-    let out = runner.query(&exec(["image", "inspect", "--", reference], cwd))?;
+    let out = runner.query(&exec([object, "inspect", "--", name], cwd))?;
     if !out.ok() {
         if out.stderr.contains("No such") || out.stderr.contains("no such") {
             return Ok(None);
@@ -296,9 +308,9 @@ pub fn image_inspect(
         daemon_version(runner, cwd)?;
         return Ok(None);
     }
-    let mut infos: Vec<ImageInfo> = serde_json::from_str(&out.stdout).map_err(|e| {
+    let mut infos: Vec<T> = serde_json::from_str(&out.stdout).map_err(|e| {
         Error::failed(
-            format!("could not read `docker image inspect` output: {e}"),
+            format!("could not read `docker {object} inspect` output: {e}"),
             None,
         )
     })?;
@@ -354,25 +366,5 @@ pub fn container_inspect(
     cwd: &Path,
     name: &str,
 ) -> Result<Option<ContainerInfo>, Error> {
-    if let Some(r) = api_probe(&format!(
-        "/containers/{}/json",
-        super::docker_api::escape(name)
-    )) {
-        return r;
-    }
-    let out = runner.query(&exec(["container", "inspect", "--", name], cwd))?;
-    if !out.ok() {
-        if out.stderr.contains("No such") || out.stderr.contains("no such") {
-            return Ok(None);
-        }
-        daemon_version(runner, cwd)?;
-        return Ok(None);
-    }
-    let mut infos: Vec<ContainerInfo> = serde_json::from_str(&out.stdout).map_err(|e| {
-        Error::failed(
-            format!("could not read `docker container inspect` output: {e}"),
-            None,
-        )
-    })?;
-    Ok(infos.pop())
+    inspect(runner, cwd, "container", "/containers", name)
 }

@@ -49,20 +49,15 @@ impl Helm {
 
     /// `helm SUB... FLAGS... [--kube-context --namespace --kubeconfig] -- ARGS...`
     fn cmd(&self, sub: &[&str], flags: &[String], args: &[String]) -> Exec {
-        let mut argv = vec![self.bin.clone()];
-        argv.extend(sub.iter().map(|s| (*s).to_owned()));
-        argv.extend(flags.iter().cloned());
+        let mut all = flags.to_vec();
         if let Some(c) = &self.cluster {
-            argv.push(format!("--kube-context={}", c.context));
-            argv.push(format!("--namespace={}", c.namespace));
+            all.push(format!("--kube-context={}", c.context));
+            all.push(format!("--namespace={}", c.namespace));
             if let Some(k) = &c.kubeconfig {
-                argv.push(format!("--kubeconfig={}", k.display()));
+                all.push(format!("--kubeconfig={}", k.display()));
             }
         }
-        if !args.is_empty() {
-            argv.push("--".into());
-            argv.extend(args.iter().cloned());
-        }
+        let argv = super::argv(&self.bin, sub, all, args, super::Dash::Always);
         Exec::new(argv, &self.cwd).progress()
     }
 
