@@ -300,34 +300,11 @@ impl Kube {
         }
     }
 
-    /// The image to deploy: by digest when the build was pushed.
-    pub fn image_to_deploy(
-        &self,
-        ctx: &Ctx,
-        image: Option<&str>,
-        tag: Option<&str>,
-    ) -> Result<ImageRef, Error> {
-        let rec = match chosen_image(ctx, image, tag, "run `lbc build --push` first")? {
-            Chosen::Reference(r) => return Ok(ImageRef::parse(&r)),
-            Chosen::Build(b) => b,
-        };
-        if rec.digest.is_none() {
-            ui::warn(&format!(
-                "{} was built but not pushed: a cluster can only pull it if it can reach this machine's images (`lbc build --push` records its digest)",
-                rec.image
-            ));
-        }
-        Ok(ImageRef::parse(&match &rec.digest {
-            Some(d) => format!("{}:{}@{d}", rec.repository, rec.tag),
-            None => rec.image.clone(),
-        }))
-    }
-
     /// The image `render` shows: `--image`, else the last build, else `REPO:unbuilt`.
     pub fn image_to_render(&self, ctx: &Ctx, image: Option<&str>) -> ImageRef {
         match image {
             Some(i) => ImageRef::parse(i),
-            None => self.image_to_deploy(ctx, None, None).unwrap_or_else(|_| {
+            None => image_to_deploy(ctx, None, None).unwrap_or_else(|_| {
                 ImageRef::parse(&format!("{}:unbuilt", project_repository(ctx)))
             }),
         }
@@ -566,6 +543,28 @@ impl Kube {
             "up_to_date": up_to_date,
         })
     }
+}
+
+/// The image to deploy: by digest when the build was pushed.
+pub fn image_to_deploy(
+    ctx: &Ctx,
+    image: Option<&str>,
+    tag: Option<&str>,
+) -> Result<ImageRef, Error> {
+    let rec = match chosen_image(ctx, image, tag, "run `lbc build --push` first")? {
+        Chosen::Reference(r) => return Ok(ImageRef::parse(&r)),
+        Chosen::Build(b) => b,
+    };
+    if rec.digest.is_none() {
+        ui::warn(&format!(
+            "{} was built but not pushed: a cluster can only pull it if it can reach this machine's images (`lbc build --push` records its digest)",
+            rec.image
+        ));
+    }
+    Ok(ImageRef::parse(&match &rec.digest {
+        Some(d) => format!("{}:{}@{d}", rec.repository, rec.tag),
+        None => rec.image.clone(),
+    }))
 }
 
 /// The repository of the project's image (empty without `[image]`).

@@ -108,15 +108,6 @@ impl Target for KubectlTarget {
         &self.0.env_name
     }
 
-    fn choose_image(
-        &self,
-        ctx: &Ctx,
-        image: Option<&str>,
-        tag: Option<&str>,
-    ) -> Result<ImageRef, Error> {
-        self.0.image_to_deploy(ctx, image, tag)
-    }
-
     fn deploy(&self, ctx: &mut Ctx, req: DeployRequest) -> Result<(), Error> {
         let t = &self.0;
         let image = &req.image;

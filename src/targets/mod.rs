@@ -52,13 +52,16 @@ pub struct Running {
 pub trait Target {
     /// The environment's name in lbc.toml.
     fn env_name(&self) -> &str;
-    /// The image a deploy uses: `--image`, `--tag`'s build, else the last build.
+    /// The image a deploy uses: `--image`, `--tag`'s build, else the last build; by
+    /// digest when the build was pushed (what a cluster pulls).
     fn choose_image(
         &self,
         ctx: &Ctx,
         image: Option<&str>,
         tag: Option<&str>,
-    ) -> Result<ImageRef, Error>;
+    ) -> Result<ImageRef, Error> {
+        kube::image_to_deploy(ctx, image, tag)
+    }
     fn deploy(&self, ctx: &mut Ctx, req: DeployRequest) -> Result<(), Error>;
     /// The manifests a deploy would apply.
     fn render(&self, ctx: &mut Ctx, image: Option<&str>) -> Result<(), Error>;
