@@ -341,6 +341,14 @@ pub struct Environment {
 }
 
 impl Environment {
+    /// The helm binary (`helm` unless `helm = "PATH"`).
+    pub fn helm_bin(&self) -> String {
+        self.helm.clone().unwrap_or_else(|| "helm".into())
+    }
+    /// The kubectl binary (`kubectl` unless `kubectl = "PATH"`).
+    pub fn kubectl_bin(&self) -> String {
+        self.kubectl.clone().unwrap_or_else(|| "kubectl".into())
+    }
     /// The environment's `timeout`, or the kind's default.
     pub fn timeout_or(&self, default: std::time::Duration) -> std::time::Duration {
         self.timeout_value.unwrap_or(default)

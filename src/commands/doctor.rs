@@ -127,12 +127,7 @@ pub fn run(settings: &Settings, runner: &Runner) -> Result<(), Error> {
 
     // helm and kubectl: required only when a kubernetes environment exists.
     let need_k8s = !k8s_envs.is_empty();
-    let helm_bins: Vec<String> = unique(
-        k8s_envs
-            .iter()
-            .map(|(_, e)| e.helm.clone().unwrap_or_else(|| "helm".into())),
-        "helm",
-    );
+    let helm_bins: Vec<String> = unique(k8s_envs.iter().map(|(_, e)| e.helm_bin()), "helm");
     for bin in helm_bins {
         match crate::runner::find(&bin) {
             Ok(p) => {
@@ -159,12 +154,8 @@ pub fn run(settings: &Settings, runner: &Runner) -> Result<(), Error> {
             )),
         }
     }
-    let kubectl_bins: Vec<String> = unique(
-        k8s_envs
-            .iter()
-            .map(|(_, e)| e.kubectl.clone().unwrap_or_else(|| "kubectl".into())),
-        "kubectl",
-    );
+    let kubectl_bins: Vec<String> =
+        unique(k8s_envs.iter().map(|(_, e)| e.kubectl_bin()), "kubectl");
     for bin in &kubectl_bins {
         match crate::runner::find(bin) {
             Ok(p) => {
@@ -192,7 +183,7 @@ pub fn run(settings: &Settings, runner: &Runner) -> Result<(), Error> {
     }
     // contexts of the configured environments
     for (name, env) in &k8s_envs {
-        let bin = env.kubectl.clone().unwrap_or_else(|| "kubectl".into());
+        let bin = env.kubectl_bin();
         if crate::runner::find(&bin).is_err() {
             continue;
         }

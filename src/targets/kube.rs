@@ -121,8 +121,8 @@ impl Kube {
         flags: &TargetArgs,
     ) -> Result<Kube, Error> {
         let root = ctx.root().to_owned();
-        let helm_bin = env.helm.clone().unwrap_or_else(|| "helm".into());
-        let kubectl_bin = env.kubectl.clone().unwrap_or_else(|| "kubectl".into());
+        let helm_bin = env.helm_bin();
+        let kubectl_bin = env.kubectl_bin();
         let kubeconfig = env.kubeconfig.as_ref().map(|k| root.join(k));
         if let Some(k) = &kubeconfig {
             if !k.is_file() {
