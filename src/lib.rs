@@ -126,25 +126,13 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         Command::Profile => commands::tasks::named(ctx, "profile"),
         Command::Task { name } => commands::tasks::named(ctx, &name),
         Command::Deploy(args) => commands::deploy::run(ctx, &args),
-        Command::Render { env, image, target } => {
-            commands::render::run(ctx, &env, image.as_deref(), &target)
-        }
+        Command::Render(args) => commands::render::run(ctx, &args),
         Command::Promote(args) => commands::promote::run(ctx, &args),
-        Command::History { env, target } => commands::history::run(ctx, &env, &target),
-        Command::Rollback {
-            env,
-            revision,
-            yes,
-            target,
-        } => commands::rollback::run(ctx, &env, revision, yes, &target),
-        Command::Status { env, target } => commands::status::run(ctx, &env, &target),
-        Command::Logs {
-            env,
-            follow,
-            tail,
-            target,
-        } => commands::logs::run(ctx, &env, follow, tail, &target),
-        Command::Destroy { env, yes, target } => commands::destroy::run(ctx, &env, yes, &target),
+        Command::History(args) => commands::history::run(ctx, &args),
+        Command::Rollback(args) => commands::rollback::run(ctx, &args),
+        Command::Status(args) => commands::status::run(ctx, &args),
+        Command::Logs(args) => commands::logs::run(ctx, &args),
+        Command::Destroy(args) => commands::destroy::run(ctx, &args),
         Command::Schema
         | Command::Completions { .. }
         | Command::Man
