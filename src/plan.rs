@@ -62,13 +62,20 @@ pub enum Stdin {
 }
 
 impl Serialize for Stdin {
+    /// A string, except data lbc produced, which is shown (it is no secret, and a review
+    /// of the plan should see it: helm's values, the manifests): `{"data": "..."}`.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(match self {
-            Stdin::Inherit => "inherit",
-            Stdin::Null => "null",
-            Stdin::Secret(_) => "secret (redacted)",
-            Stdin::Data(_) => "data (from lbc)",
-        })
+        use serde::ser::SerializeMap;
+        match self {
+            Stdin::Data(d) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("data", d)?;
+                m.end()
+            }
+            Stdin::Inherit => s.serialize_str("inherit"),
+            Stdin::Null => s.serialize_str("null"),
+            Stdin::Secret(_) => s.serialize_str("secret (redacted)"),
+        }
     }
 }
 
@@ -324,8 +331,20 @@ impl Plan {
                             .collect();
                         out.push_str(&format!("     env: {}\n", names.join(", ")));
                     }
-                    if let Stdin::Secret(_) = e.stdin {
-                        out.push_str("     stdin: secret (redacted)\n");
+                    match &e.stdin {
+                        Stdin::Secret(_) => out.push_str("     stdin: secret (redacted)\n"),
+                        // Short data (helm's values) is shown; long data (manifests) by size.
+                        Stdin::Data(d) if d.lines().count() <= 20 => {
+                            out.push_str("     stdin:\n");
+                            for l in d.lines() {
+                                out.push_str(&format!("       | {l}\n"));
+                            }
+                        }
+                        Stdin::Data(d) => out.push_str(&format!(
+                            "     stdin: {} lines from lbc (`lbc render` shows them)\n",
+                            d.lines().count()
+                        )),
+                        Stdin::Inherit | Stdin::Null => {}
                     }
                 }
                 Action::WaitHttp {
@@ -373,6 +392,25 @@ mod tests {
         );
         assert_eq!(shell_quote("it's"), "'it'\\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    /// #8: data lbc gives a tool on stdin (helm's values) shows in the plan.
+    #[test]
+    fn data_on_stdin_shows_in_the_plan() {
+        let mut plan = Plan::new("deploy x");
+        plan.push(Step::exec(
+            "helm",
+            Exec::new(["helm", "upgrade", "--values=-"], "/")
+                .stdin(Stdin::Data("{\"image\": {\"tag\": \"1.0\"}}\n".into())),
+        ));
+        assert!(plan
+            .render_human()
+            .contains("       | {\"image\": {\"tag\": \"1.0\"}}\n"));
+        let json = serde_json::to_value(&plan).unwrap();
+        assert_eq!(
+            json["steps"][0]["stdin"]["data"],
+            "{\"image\": {\"tag\": \"1.0\"}}\n"
+        );
     }
 
     #[test]

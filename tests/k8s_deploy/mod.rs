@@ -478,6 +478,14 @@ fn two_environments_in_two_contexts() {
         argv.contains("\"--kube-context=emu-b\"") && argv.contains("\"--namespace=other\""),
         "{argv}"
     );
+    // #8/#9: the image reaches helm in a values document on stdin, shown by the plan.
+    assert!(
+        argv.contains("\"--values=-\"") && !argv.contains("--set-string"),
+        "{argv}"
+    );
+    let values: serde_json::Value =
+        serde_json::from_str(plan["plan"]["steps"][0]["stdin"]["data"].as_str().unwrap()).unwrap();
+    assert_eq!(values["image"]["tag"], "1.0", "{values}");
 }
 
 #[test]
