@@ -185,10 +185,6 @@ impl HelmTarget {
 }
 
 impl Target for HelmTarget {
-    fn env_name(&self) -> &str {
-        &self.0.env_name
-    }
-
     fn deploy(&self, ctx: &mut Ctx, req: DeployRequest) -> Result<(), Error> {
         let t = &self.0;
         let image = &req.image;

@@ -104,10 +104,6 @@ impl KubectlTarget {
 }
 
 impl Target for KubectlTarget {
-    fn env_name(&self) -> &str {
-        &self.0.env_name
-    }
-
     fn deploy(&self, ctx: &mut Ctx, req: DeployRequest) -> Result<(), Error> {
         let t = &self.0;
         let image = &req.image;

@@ -90,10 +90,6 @@ impl Local {
 }
 
 impl Target for Local {
-    fn env_name(&self) -> &str {
-        &self.env_name
-    }
-
     fn choose_image(
         &self,
         ctx: &Ctx,

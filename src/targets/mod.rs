@@ -50,8 +50,6 @@ pub struct Running {
 /// A kind of environment. Every method computes a plan and runs it through
 /// [`crate::execute`]; `--dry-run` stops after printing it.
 pub trait Target {
-    /// The environment's name in lbc.toml.
-    fn env_name(&self) -> &str;
     /// The image a deploy uses: `--image`, `--tag`'s build, else the last build; by
     /// digest when the build was pushed (what a cluster pulls).
     fn choose_image(
