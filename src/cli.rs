@@ -90,66 +90,19 @@ pub enum Command {
     /// (`local` runs it on this machine's Docker; Kubernetes environments use Helm or kubectl).
     Deploy(DeployArgs),
     /// Print the manifests a Kubernetes deploy would apply.
-    Render {
-        /// Environment name from lbc.toml.
-        env: String,
-        /// Render this image reference instead of the last build.
-        #[arg(long, env = "LBC_IMAGE")]
-        image: Option<String>,
-        #[command(flatten)]
-        target: TargetArgs,
-    },
+    Render(RenderArgs),
     /// Deploy to TO exactly the image (by digest) that runs in FROM: no rebuild.
     Promote(PromoteArgs),
     /// Show the release history of a Kubernetes environment.
-    History {
-        /// Environment name from lbc.toml.
-        env: String,
-        #[command(flatten)]
-        target: TargetArgs,
-    },
+    History(HistoryArgs),
     /// Roll a Kubernetes environment back to a revision (default: the previous one).
-    Rollback {
-        /// Environment name from lbc.toml.
-        env: String,
-        /// Revision to return to (see `lbc history ENV`).
-        revision: Option<u32>,
-        /// Confirm a protected environment without a prompt.
-        #[arg(long, env = "LBC_YES")]
-        yes: bool,
-        #[command(flatten)]
-        target: TargetArgs,
-    },
+    Rollback(RollbackArgs),
     /// Show what runs in an environment.
-    Status {
-        /// Environment name from lbc.toml.
-        env: String,
-        #[command(flatten)]
-        target: TargetArgs,
-    },
+    Status(StatusArgs),
     /// Show the logs of what runs in an environment.
-    Logs {
-        /// Environment name from lbc.toml.
-        env: String,
-        #[command(flatten)]
-        target: TargetArgs,
-        /// Keep streaming new lines.
-        #[arg(short, long, env = "LBC_FOLLOW")]
-        follow: bool,
-        /// Number of lines from the end.
-        #[arg(long, default_value_t = 200, env = "LBC_TAIL")]
-        tail: u32,
-    },
+    Logs(LogsArgs),
     /// Remove what an environment runs.
-    Destroy {
-        /// Environment name from lbc.toml.
-        env: String,
-        /// Skip the confirmation of protected environments.
-        #[arg(long, env = "LBC_YES")]
-        yes: bool,
-        #[command(flatten)]
-        target: TargetArgs,
-    },
+    Destroy(DestroyArgs),
     /// Bring the repository up to the newest version of its template (three-way merge that
     /// keeps local edits) and lbc.toml up to the newest schema.
     Upgrade(UpgradeArgs),
@@ -283,6 +236,71 @@ pub struct UpgradeArgs {
     /// Upgrade even though the git tree has uncommitted changes.
     #[arg(long, env = "LBC_ALLOW_DIRTY")]
     pub allow_dirty: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Environment name from lbc.toml.
+    pub env: String,
+    /// Render this image reference instead of the last build.
+    #[arg(long, env = "LBC_IMAGE")]
+    pub image: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Environment name from lbc.toml.
+    pub env: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Environment name from lbc.toml.
+    pub env: String,
+    /// Revision to return to (see `lbc history ENV`).
+    pub revision: Option<u32>,
+    /// Confirm a protected environment without a prompt.
+    #[arg(long, env = "LBC_YES")]
+    pub yes: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Environment name from lbc.toml.
+    pub env: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Environment name from lbc.toml.
+    pub env: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Keep streaming new lines.
+    #[arg(short, long, env = "LBC_FOLLOW")]
+    pub follow: bool,
+    /// Number of lines from the end.
+    #[arg(long, default_value_t = 200, env = "LBC_TAIL")]
+    pub tail: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Environment name from lbc.toml.
+    pub env: String,
+    /// Skip the confirmation of protected environments.
+    #[arg(long, env = "LBC_YES")]
+    pub yes: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]

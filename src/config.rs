@@ -317,13 +317,18 @@ pub struct Environment {
     /// Helm values files, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,
-    /// Helm values set as strings (`--set-string KEY=VALUE`).
+    /// Helm values set as strings: `"a.b" = "v"` nests, `\.` in a key is a literal dot;
+    /// they win over `values` files.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub set: BTreeMap<String, String>,
     /// How long a deploy may take before it is rolled back (`30s`, `5m`, `1h`; default 5m;
     /// for docker environments: how long to wait for health, default 60s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// `timeout` as a duration, resolved when the file is loaded.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub timeout_value: Option<std::time::Duration>,
     /// Only images running in this environment may be deployed here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promote_from: Option<String>,
@@ -336,6 +341,18 @@ pub struct Environment {
 }
 
 impl Environment {
+    /// The helm binary (`helm` unless `helm = "PATH"`).
+    pub fn helm_bin(&self) -> String {
+        self.helm.clone().unwrap_or_else(|| "helm".into())
+    }
+    /// The kubectl binary (`kubectl` unless `kubectl = "PATH"`).
+    pub fn kubectl_bin(&self) -> String {
+        self.kubectl.clone().unwrap_or_else(|| "kubectl".into())
+    }
+    /// The environment's `timeout`, or the kind's default.
+    pub fn timeout_or(&self, default: std::time::Duration) -> std::time::Duration {
+        self.timeout_value.unwrap_or(default)
+    }
     pub fn host_port(&self) -> u16 {
         self.port.unwrap_or(8080)
     }
@@ -382,10 +399,7 @@ pub fn discover(start: &Path) -> Result<PathBuf, Error> {
 
 /// Read, parse and validate `lbc.toml` at `path`.
 pub fn load(path: &Path) -> Result<Loaded, Error> {
-    let raw = fs_err::read_to_string(path).map_err(|e| Error::Io {
-        path: path.to_owned(),
-        source: e,
-    })?;
+    let raw = crate::fsutil::read_to_string(path)?;
     parse(path, &raw)
 }
 
@@ -416,6 +430,8 @@ pub fn parse(path: &Path, raw: &str) -> Result<Loaded, Error> {
         let env = config.env.get_mut(&name).expect("listed above");
         env.kind = kind;
         env.declared_kind = Some(kind);
+        // Checked by the validation below; a bad value is reported there.
+        env.timeout_value = env.timeout.as_deref().and_then(|t| parse_duration(t).ok());
     }
     if declared_schema < CURRENT_SCHEMA && declared_schema > 0 {
         config.schema = CURRENT_SCHEMA;
@@ -825,36 +841,10 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     if let Ok(secs) = s.parse::<u64>() {
         return Ok(std::time::Duration::from_secs(secs));
     }
-    let mut total_ms: u64 = 0;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let unit_ms = match c {
-            'h' => 3_600_000,
-            'm' if chars.peek() == Some(&'s') => {
-                chars.next();
-                1
-            }
-            'm' => 60_000,
-            's' => 1000,
-            _ => return Err(format!("unexpected `{c}`")),
-        };
-        let n: u64 = num
-            .parse()
-            .map_err(|_| "a unit must follow a number".to_owned())?;
-        total_ms = total_ms.saturating_add(n.saturating_mul(unit_ms));
-        num.clear();
-        any = true;
+    if s.contains(char::is_whitespace) {
+        return Err("write it without spaces".into());
     }
-    if !num.is_empty() || !any {
-        return Err("a number needs a unit (h, m, s or ms)".into());
-    }
-    Ok(std::time::Duration::from_millis(total_ms))
+    humantime::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// The byte span of the value (or, failing that, the key or table) at `key`.
@@ -940,19 +930,9 @@ fn did_you_mean(message: &str) -> Option<String> {
     }
 }
 
+/// The edit distance of two names, for "did you mean".
 pub fn levenshtein(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    strsim::levenshtein(a, b)
 }
 
 /// The JSON Schema of `lbc.toml`, as committed in `docs/lbc.schema.json`.

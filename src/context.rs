@@ -9,6 +9,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::fsutil::io_err;
 
 #[derive(Debug, Clone)]
 struct Pattern {
@@ -57,10 +58,7 @@ impl DockerIgnore {
         match fs_err::read_to_string(&path) {
             Ok(t) => Ok(Self::parse(&t)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(Error::Io {
-                path,
-                source: std::io::Error::new(e.kind(), e.to_string()),
-            }),
+            Err(e) => Err(crate::fsutil::io_err(&path, e)),
         }
     }
 
@@ -226,13 +224,6 @@ pub fn inputs_hash(
         h.update(e.as_bytes());
     }
     Ok((crate::tools::git::hex(&h.finalize()), files.len()))
-}
-
-fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_owned(),
-        source: std::io::Error::new(e.kind(), e.to_string()),
-    }
 }
 
 /// lbc's own bookkeeping (`.lbc/state/`): it changes with every build, so it never

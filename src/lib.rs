@@ -1,9 +1,10 @@
 //! lbc: uniform build, test and deploy verbs for every repository.
 //!
 //! Layers: [`cli`] (flags), [`settings`] (flags + `LBC_*` + `lbc.toml` resolved once),
-//! [`commands`] (one module per verb, each computing a [`plan::Plan`]), [`runner`] (the
-//! only place that starts child processes) and [`tools`] (argument lists and output
-//! parsing for docker, helm, kubectl and git).
+//! [`commands`] (one module per verb, each computing a [`plan::Plan`]), [`targets`] (one
+//! module per kind of environment), [`execute`] (the one path from a plan to its
+//! result), [`runner`] (the only place that starts child processes) and [`tools`]
+//! (typed argument lists and output parsing for docker, helm, kubectl and git).
 
 pub mod catalog;
 pub mod cli;
@@ -12,24 +13,30 @@ pub mod config;
 pub mod context;
 pub mod dockerfile;
 pub mod error;
+pub mod execute;
+pub mod fsutil;
+pub mod image;
 pub mod image_ref;
+pub mod manifests;
 pub mod plan;
 pub mod runner;
 pub mod settings;
 pub mod state;
+pub mod targets;
 pub mod template;
 pub mod tools;
+pub mod transaction;
 pub mod ui;
 pub mod upgrade;
+pub mod versions;
+pub mod wait;
 
 use std::ffi::OsString;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, SecurityKind, TestKind};
-use crate::commands::tasks::Verb;
+use crate::cli::{Cli, Command};
 use crate::commands::Ctx;
-use crate::config::EnvKind;
 use crate::error::{code, Error};
 use crate::runner::Runner;
 use crate::settings::Settings;
@@ -95,101 +102,43 @@ fn report(e: &Error, runner: Option<&Runner>, json: bool) -> u8 {
 fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
     // Verbs that need no project.
     match &command {
-        Command::Schema => return commands::info::schema(),
-        Command::Completions { shell } => return commands::info::completions(*shell),
-        Command::Man => return commands::info::man(),
+        Command::Schema => return commands::schema::run(),
+        Command::Completions { shell } => return commands::completions::run(*shell),
+        Command::Man => return commands::man::run(),
         Command::Catalog(args) => return commands::catalog::run(settings, runner, args),
         Command::Upgrade(args) => return commands::upgrade::run(settings, runner, args),
         Command::Init(args) => return commands::init::run(settings, runner, args),
-        Command::Doctor => {
-            let project = settings.load_project().ok();
-            return commands::doctor::run(settings, runner, project.as_ref());
-        }
+        Command::Doctor => return commands::doctor::run(settings, runner),
         _ => {}
     }
     let project = settings.load_project()?;
     if let Command::Config = command {
-        return commands::info::config(settings, &project);
+        return commands::config::run(settings, &project);
     }
-    let mut ctx = Ctx {
+    let ctx = &mut Ctx {
         settings,
         project,
         runner,
     };
     match command {
-        Command::Build(args) => commands::build::run(&mut ctx, &args),
-        Command::Test { kind } => {
-            let verb = match kind {
-                None => Verb::composite("test", &["unit", "functional", "integration"]),
-                Some(TestKind::Unit) => Verb::single("test-unit"),
-                Some(TestKind::Functional) => Verb::single("test-functional"),
-                Some(TestKind::Integration) => Verb::single("test-integration"),
-            };
-            commands::tasks::run(&mut ctx, &verb)
-        }
-        Command::Security { kind } => {
-            let verb = match kind {
-                None => Verb::composite("security", &["sast", "dependency-scan"]),
-                Some(SecurityKind::Sast) => Verb::single("security-sast"),
-                Some(SecurityKind::DependencyScan) => Verb::single("security-dependency-scan"),
-            };
-            commands::tasks::run(&mut ctx, &verb)
-        }
-        Command::Style => commands::tasks::run(&mut ctx, &Verb::single("style")),
-        Command::Format => commands::tasks::run(&mut ctx, &Verb::single("format")),
-        Command::Complexity => commands::tasks::run(&mut ctx, &Verb::single("complexity")),
-        Command::Run => commands::tasks::run(&mut ctx, &Verb::single("run")),
-        Command::Watch => commands::tasks::run(&mut ctx, &Verb::single("watch")),
-        Command::Profile => commands::tasks::run(&mut ctx, &Verb::single("profile")),
-        Command::Task { name } => commands::tasks::run(&mut ctx, &Verb::single(&name)),
-        Command::Deploy(args) => {
-            let env = ctx.project.environment(&args.env)?.clone();
-            match env.kind {
-                EnvKind::Docker => commands::local::deploy(&mut ctx, &args.env, &env, &args),
-                EnvKind::Kubernetes => commands::kube::deploy(&mut ctx, &args),
-            }
-        }
-        Command::Render { env, image, target } => {
-            commands::kube::render(&mut ctx, &env, image.as_deref(), &target)
-        }
-        Command::Promote(args) => commands::kube::promote(&mut ctx, &args),
-        Command::History { env, target } => commands::kube::history(&mut ctx, &env, &target),
-        Command::Rollback {
-            env,
-            revision,
-            yes,
-            target,
-        } => commands::kube::rollback(&mut ctx, &env, revision, yes, &target),
-        Command::Status { env: name, target } => {
-            let env = ctx.project.environment(&name)?.clone();
-            match env.kind {
-                EnvKind::Docker => commands::local::status(&mut ctx, &name, &env),
-                EnvKind::Kubernetes => commands::kube::status(&mut ctx, &name, &target),
-            }
-        }
-        Command::Logs {
-            env: name,
-            follow,
-            tail,
-            target,
-        } => {
-            let env = ctx.project.environment(&name)?.clone();
-            match env.kind {
-                EnvKind::Docker => commands::local::logs(&mut ctx, &name, follow, tail),
-                EnvKind::Kubernetes => commands::kube::logs(&mut ctx, &name, follow, tail, &target),
-            }
-        }
-        Command::Destroy {
-            env: name,
-            yes,
-            target,
-        } => {
-            let env = ctx.project.environment(&name)?.clone();
-            match env.kind {
-                EnvKind::Docker => commands::local::destroy(&mut ctx, &name, &env, yes),
-                EnvKind::Kubernetes => commands::kube::destroy(&mut ctx, &name, yes, &target),
-            }
-        }
+        Command::Build(args) => commands::build::run(ctx, &args),
+        Command::Test { kind } => commands::tasks::test(ctx, kind),
+        Command::Security { kind } => commands::tasks::security(ctx, kind),
+        Command::Style => commands::tasks::named(ctx, "style"),
+        Command::Format => commands::tasks::named(ctx, "format"),
+        Command::Complexity => commands::tasks::named(ctx, "complexity"),
+        Command::Run => commands::tasks::named(ctx, "run"),
+        Command::Watch => commands::tasks::named(ctx, "watch"),
+        Command::Profile => commands::tasks::named(ctx, "profile"),
+        Command::Task { name } => commands::tasks::named(ctx, &name),
+        Command::Deploy(args) => commands::deploy::run(ctx, &args),
+        Command::Render(args) => commands::render::run(ctx, &args),
+        Command::Promote(args) => commands::promote::run(ctx, &args),
+        Command::History(args) => commands::history::run(ctx, &args),
+        Command::Rollback(args) => commands::rollback::run(ctx, &args),
+        Command::Status(args) => commands::status::run(ctx, &args),
+        Command::Logs(args) => commands::logs::run(ctx, &args),
+        Command::Destroy(args) => commands::destroy::run(ctx, &args),
         Command::Schema
         | Command::Completions { .. }
         | Command::Man

@@ -62,13 +62,20 @@ pub enum Stdin {
 }
 
 impl Serialize for Stdin {
+    /// A string, except data lbc produced, which is shown (it is no secret, and a review
+    /// of the plan should see it: helm's values, the manifests): `{"data": "..."}`.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(match self {
-            Stdin::Inherit => "inherit",
-            Stdin::Null => "null",
-            Stdin::Secret(_) => "secret (redacted)",
-            Stdin::Data(_) => "data (from lbc)",
-        })
+        use serde::ser::SerializeMap;
+        match self {
+            Stdin::Data(d) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("data", d)?;
+                m.end()
+            }
+            Stdin::Inherit => s.serialize_str("inherit"),
+            Stdin::Null => s.serialize_str("null"),
+            Stdin::Secret(_) => s.serialize_str("secret (redacted)"),
+        }
     }
 }
 
@@ -88,6 +95,10 @@ pub struct Exec {
     /// that lbc's stdout keeps only lbc's own result.
     #[serde(skip)]
     pub progress: bool,
+    /// Arguments that come from an earlier step's output: each non-empty line of the
+    /// capture of that name is appended to `argv` when the step runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args_from: Option<String>,
 }
 
 fn is_inherit(s: &Stdin) -> bool {
@@ -107,7 +118,13 @@ impl Exec {
             stdin: Stdin::Inherit,
             capture: false,
             progress: false,
+            args_from: None,
         }
+    }
+    /// Append the lines of an earlier step's capture to the argv when this runs.
+    pub fn args_from(mut self, capture: impl Into<String>) -> Self {
+        self.args_from = Some(capture.into());
+        self
     }
     pub fn env(mut self, var: EnvVar) -> Self {
         self.env.push(var);
@@ -141,11 +158,16 @@ impl Exec {
     /// The command as one line a person can read (and paste); secrets are redacted by
     /// the printer.
     pub fn display(&self) -> String {
-        self.argv
+        let mut line = self
+            .argv
             .iter()
             .map(|a| shell_quote(a))
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(" ");
+        if let Some(c) = &self.args_from {
+            line.push_str(&format!(" <lines of `{c}`>"));
+        }
+        line
     }
 }
 
@@ -179,14 +201,59 @@ pub struct Step {
     pub purpose: String,
     #[serde(flatten)]
     pub action: Action,
+    /// Keep the step's stdout under this name, for lbc and for later steps' arguments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_as: Option<String>,
+    /// Runs only when step N (1-based, as the plan shows it) or a later one failed: a
+    /// rollback, a clean-up. Its own failure does not hide the first one.
+    #[serde(
+        rename = "on_failure_from_step",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub on_failure: Option<usize>,
+    /// How a failure of this step is named (`task `unit``) instead of its argv.
+    #[serde(skip)]
+    pub what: Option<String>,
+    /// The hint of a failure of this step.
+    #[serde(skip)]
+    pub hint: Option<String>,
 }
 
 impl Step {
-    pub fn exec(purpose: impl Into<String>, exec: Exec) -> Self {
+    pub fn new(purpose: impl Into<String>, action: Action) -> Self {
         Step {
             purpose: purpose.into(),
-            action: Action::Exec(exec),
+            action,
+            capture_as: None,
+            on_failure: None,
+            what: None,
+            hint: None,
         }
+    }
+    pub fn exec(purpose: impl Into<String>, exec: Exec) -> Self {
+        Step::new(purpose, Action::Exec(exec))
+    }
+    /// Keep the stdout under `name` (see [`Step::capture_as`]).
+    pub fn capture_as(mut self, name: impl Into<String>) -> Self {
+        if let Action::Exec(e) = &mut self.action {
+            e.capture = true;
+        }
+        self.capture_as = Some(name.into());
+        self
+    }
+    /// Run this step only when step `from` (1-based) or a later one failed (see
+    /// [`Step::on_failure`]).
+    pub fn on_failure_from(mut self, from: usize) -> Self {
+        self.on_failure = Some(from.max(1));
+        self
+    }
+    pub fn what(mut self, what: impl Into<String>) -> Self {
+        self.what = Some(what.into());
+        self
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
     }
     pub fn argv(&self) -> Option<&[String]> {
         match &self.action {
@@ -204,6 +271,9 @@ pub struct Plan {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub steps: Vec<Step>,
+    /// More keys of the `--dry-run --output json` document (the build's target).
+    #[serde(skip)]
+    pub dry_run_extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Plan {
@@ -215,6 +285,10 @@ impl Plan {
     }
     pub fn push(&mut self, step: Step) {
         self.steps.push(step);
+    }
+    /// The number the next step gets (1-based, as the plan shows it).
+    pub fn next_number(&self) -> usize {
+        self.steps.len() + 1
     }
     pub fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
@@ -232,7 +306,13 @@ impl Plan {
             out.push_str(&format!("  note: {n}\n"));
         }
         for (i, s) in self.steps.iter().enumerate() {
-            out.push_str(&format!("{}. {}\n", i + 1, s.purpose));
+            let marks = match (&s.capture_as, s.on_failure) {
+                (_, Some(1)) => " [only on failure]".to_owned(),
+                (_, Some(n)) => format!(" [only if step {n} or a later one fails]"),
+                (Some(c), None) => format!(" [output kept as `{c}`]"),
+                (None, None) => String::new(),
+            };
+            out.push_str(&format!("{}. {}{marks}\n", i + 1, s.purpose));
             match &s.action {
                 Action::Exec(e) => {
                     out.push_str(&format!("   $ {}\n", e.display()));
@@ -251,8 +331,20 @@ impl Plan {
                             .collect();
                         out.push_str(&format!("     env: {}\n", names.join(", ")));
                     }
-                    if let Stdin::Secret(_) = e.stdin {
-                        out.push_str("     stdin: secret (redacted)\n");
+                    match &e.stdin {
+                        Stdin::Secret(_) => out.push_str("     stdin: secret (redacted)\n"),
+                        // Short data (helm's values) is shown; long data (manifests) by size.
+                        Stdin::Data(d) if d.lines().count() <= 20 => {
+                            out.push_str("     stdin:\n");
+                            for l in d.lines() {
+                                out.push_str(&format!("       | {l}\n"));
+                            }
+                        }
+                        Stdin::Data(d) => out.push_str(&format!(
+                            "     stdin: {} lines from lbc (`lbc render` shows them)\n",
+                            d.lines().count()
+                        )),
+                        Stdin::Inherit | Stdin::Null => {}
                     }
                 }
                 Action::WaitHttp {
@@ -300,6 +392,25 @@ mod tests {
         );
         assert_eq!(shell_quote("it's"), "'it'\\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    /// #8: data lbc gives a tool on stdin (helm's values) shows in the plan.
+    #[test]
+    fn data_on_stdin_shows_in_the_plan() {
+        let mut plan = Plan::new("deploy x");
+        plan.push(Step::exec(
+            "helm",
+            Exec::new(["helm", "upgrade", "--values=-"], "/")
+                .stdin(Stdin::Data("{\"image\": {\"tag\": \"1.0\"}}\n".into())),
+        ));
+        assert!(plan
+            .render_human()
+            .contains("       | {\"image\": {\"tag\": \"1.0\"}}\n"));
+        let json = serde_json::to_value(&plan).unwrap();
+        assert_eq!(
+            json["steps"][0]["stdin"]["data"],
+            "{\"image\": {\"tag\": \"1.0\"}}\n"
+        );
     }
 
     #[test]

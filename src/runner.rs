@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::error::{CommandName, Error};
-use crate::plan::{Action, Exec, Plan, Stdin, Step};
-use crate::tools;
+use crate::plan::{Exec, Stdin};
 use crate::ui;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -98,8 +97,9 @@ pub struct StepResult {
     pub duration_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
-    #[serde(skip)]
-    pub stdout: String,
+    /// A step that ran only because an earlier one failed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub on_failure: bool,
 }
 
 /// The output of a read-only query (a probe lbc runs while planning).
@@ -119,7 +119,7 @@ impl Output {
 pub struct Runner {
     /// lbc's stdout carries one JSON document: children's stdout goes to stderr.
     json: bool,
-    pub results: Vec<StepResult>,
+    results: Vec<StepResult>,
     resolved: Mutex<HashMap<String, PathBuf>>,
 }
 
@@ -136,7 +136,7 @@ impl Runner {
         if let Some(p) = self.resolved.lock().unwrap().get(prog) {
             return Ok(p.clone());
         }
-        let p = tools::find(prog)?;
+        let p = find(prog)?;
         self.resolved
             .lock()
             .unwrap()
@@ -144,51 +144,16 @@ impl Runner {
         Ok(p)
     }
 
-    /// Run every step of a plan in order; stop at the first failure.
-    pub fn run_plan(&mut self, plan: &Plan) -> Result<(), Error> {
-        let total = plan.steps.len();
-        for (i, step) in plan.steps.iter().enumerate() {
-            if total > 1 {
-                ui::step(&format!("[{}/{}] {}", i + 1, total, step.purpose));
-            } else {
-                ui::step(&step.purpose);
-            }
-            self.run_step(step)?;
-        }
-        Ok(())
+    /// Run a child as a step of a plan: echoed, stdout captured when asked, a non-zero
+    /// exit is an error naming the command.
+    pub fn run_exec(&self, exec: &Exec) -> Result<Output, Error> {
+        ui::echo_command(&exec.display());
+        self.spawn(exec, exec.capture)
     }
 
-    /// Run one step and record its result.
-    pub fn run_step(&mut self, step: &Step) -> Result<StepResult, Error> {
-        let started = Instant::now();
-        let (code, stdout) = match &step.action {
-            Action::Exec(exec) => {
-                ui::echo_command(&exec.display());
-                let out = self.spawn(exec, exec.capture)?;
-                (out.code, out.stdout)
-            }
-            Action::WaitHttp {
-                url,
-                container,
-                timeout,
-            } => {
-                crate::tools::docker::wait_http(self, url, container, *timeout)?;
-                (None, String::new())
-            }
-            Action::WaitHealthy { container, timeout } => {
-                crate::tools::docker::wait_healthy(self, container, *timeout)?;
-                (None, String::new())
-            }
-        };
-        let result = StepResult {
-            purpose: step.purpose.clone(),
-            argv: step.argv().map(<[String]>::to_vec),
-            duration_ms: started.elapsed().as_millis() as u64,
-            exit_code: code,
-            stdout,
-        };
-        self.results.push(result.clone());
-        Ok(result)
+    /// Record what a step did, for `--output json`.
+    pub fn record(&mut self, result: StepResult) {
+        self.results.push(result);
     }
 
     /// Run a read-only query: not echoed, output captured, a non-zero exit is not an
@@ -286,4 +251,34 @@ pub fn sleep(d: Duration) -> Result<(), Error> {
         std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
     }
     check_interrupt()
+}
+
+/// How to get a tool, shown when it is missing.
+pub fn install_hint(tool: &str) -> String {
+    match tool {
+        "docker" => "install the Docker engine (Debian/Ubuntu: `apt-get install docker.io`), then start it (`systemctl start docker`, or `dockerd &` as root)".into(),
+        "helm" => "install helm v3 or v4 (https://helm.sh/docs/intro/install/), or name another binary with `helm = \"PATH\"` in the environment's table of lbc.toml".into(),
+        "kubectl" => "install kubectl (https://kubernetes.io/docs/tasks/tools/), or name another binary (e.g. `oc`) with `kubectl = \"PATH\"` in the environment's table of lbc.toml".into(),
+        "git" => "install git (Debian/Ubuntu: `apt-get install git`)".into(),
+        other => format!("install `{other}` and make sure it is on PATH"),
+    }
+}
+
+/// Find a program once: a path is checked as given, a bare name is looked up on PATH.
+pub fn find(prog: &str) -> Result<PathBuf, Error> {
+    let found = if prog.contains('/') {
+        let p = Path::new(prog);
+        p.is_file().then(|| p.to_owned())
+    } else {
+        which::which(prog).ok()
+    };
+    found.ok_or_else(|| Error::ToolMissing {
+        tool: prog.to_owned(),
+        hint: install_hint(
+            Path::new(prog)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or(prog),
+        ),
+    })
 }

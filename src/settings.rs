@@ -1,8 +1,13 @@
 //! Settings: command-line flags, `LBC_*` environment variables (read by clap) and
-//! `lbc.toml`, merged once into one resolved value that every verb reads.
+//! `lbc.toml`, merged once into one resolved value that every verb reads. The
+//! environment variables lbc reads besides clap's are read here too (the catalogue's
+//! file, the user's config directory, the test hook of `lbc upgrade`), and the
+//! base-image catalogue is loaded once, when a verb first needs it.
 
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
 
+use crate::catalog::Catalog;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::config::{self, Loaded};
 use crate::error::Error;
@@ -14,6 +19,20 @@ pub struct Settings {
     pub dry_run: bool,
     pub json: bool,
     pub quiet: bool,
+    /// `LBC_CATALOG`: the catalogue file that overrides the defaults.
+    pub catalog_file: Option<PathBuf>,
+    /// `XDG_CONFIG_HOME`, else `~/.config`.
+    pub config_home: Option<PathBuf>,
+    /// Test hook (`LBC_UPGRADE_FAIL_AFTER=N`): `lbc upgrade` fails after moving N files
+    /// into place, to prove that it puts everything back.
+    pub upgrade_fail_after: Option<usize>,
+    catalog: OnceLock<Catalog>,
+}
+
+/// A non-empty environment variable: the one function through which lbc reads one
+/// outside clap (the settings, the UI's NO_COLOR/CI, the Docker endpoint's DOCKER_*).
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 impl Settings {
@@ -24,10 +43,7 @@ impl Settings {
                     d.clone()
                 } else {
                     std::env::current_dir()
-                        .map_err(|e| Error::Io {
-                            path: ".".into(),
-                            source: e,
-                        })?
+                        .map_err(|e| crate::fsutil::io_err(Path::new("."), e))?
                         .join(d)
                 };
                 if !d.is_dir() {
@@ -38,17 +54,62 @@ impl Settings {
                 }
                 d
             }
-            None => std::env::current_dir().map_err(|e| Error::Io {
-                path: ".".into(),
-                source: e,
-            })?,
+            None => {
+                std::env::current_dir().map_err(|e| crate::fsutil::io_err(Path::new("."), e))?
+            }
         };
         Ok(Settings {
             cwd,
             dry_run: global.dry_run,
             json: global.output == OutputFormat::Json,
             quiet: global.quiet,
+            ..Settings::from_env()
         })
+    }
+
+    /// The settings that come from the environment alone (flags at their defaults).
+    pub fn from_env() -> Self {
+        Settings {
+            cwd: PathBuf::from("."),
+            dry_run: false,
+            json: false,
+            quiet: false,
+            catalog_file: env_var("LBC_CATALOG").map(PathBuf::from),
+            config_home: env_var("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .or_else(|| env_var("HOME").map(|h| Path::new(&h).join(".config"))),
+            upgrade_fail_after: env_var("LBC_UPGRADE_FAIL_AFTER").and_then(|v| v.parse().ok()),
+            catalog: OnceLock::new(),
+        }
+    }
+
+    /// The base-image catalogue, loaded on first use.
+    pub fn catalog(&self) -> Result<&Catalog, Error> {
+        if let Some(c) = self.catalog.get() {
+            return Ok(c);
+        }
+        let c = Catalog::load(self.catalog_file.as_deref(), self.config_home.as_deref())?;
+        Ok(self.catalog.get_or_init(|| c))
+    }
+
+    /// DIR relative to where lbc works, without `.` and `..` components.
+    pub fn destination(&self, dir: Option<&Path>) -> PathBuf {
+        let joined = match dir {
+            Some(d) if d.is_absolute() => d.to_owned(),
+            Some(d) => self.cwd.join(d),
+            None => self.cwd.clone(),
+        };
+        let mut out = PathBuf::new();
+        for c in joined.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other.as_os_str()),
+            }
+        }
+        out
     }
 
     /// Find and load the project's `lbc.toml`.

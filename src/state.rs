@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::fsutil::io_err as io;
 
 const DIR: &str = ".lbc/state";
 const BUILDS: &str = "builds.json";
@@ -60,10 +61,7 @@ impl Builds {
                 )
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Builds::default()),
-            Err(e) => Err(Error::Io {
-                path,
-                source: std::io::Error::new(e.kind(), e.to_string()),
-            }),
+            Err(e) => Err(crate::fsutil::io_err(&path, e)),
         }
     }
 
@@ -131,13 +129,6 @@ fn ensure_dir(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn io(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_owned(),
-        source: std::io::Error::new(e.kind(), e.to_string()),
-    }
-}
-
 /// Write a file by writing a temporary sibling and renaming it over the target.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     use std::io::Write;
@@ -154,30 +145,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 /// Now, as RFC 3339 UTC (`2026-11-22T04:15:46Z`).
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    rfc3339(secs)
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-/// Seconds since the epoch as RFC 3339 UTC.
+/// Seconds since the epoch as RFC 3339 UTC (times before 1970 read as 1970).
 pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if mo <= 2 { y + 1 } else { y };
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 #[cfg(test)]

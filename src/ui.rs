@@ -32,8 +32,8 @@ pub fn redact(text: &str) -> String {
 /// Decide once whether colour and spinners are allowed.
 pub fn init(no_color_flag: bool, quiet: bool) {
     let fancy = !no_color_flag
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false")
+        && crate::settings::env_var("NO_COLOR").is_none()
+        && crate::settings::env_var("CI").is_none_or(|v| v == "false")
         && std::io::stderr().is_terminal();
     let _ = FANCY.set(fancy);
     let _ = QUIET.set(quiet);

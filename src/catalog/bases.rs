@@ -333,7 +333,7 @@ pub fn registry_logins(
     cwd: &Path,
     materialize: bool,
 ) -> Result<Option<(Vec<crate::plan::Step>, crate::plan::EnvVar)>, Error> {
-    use crate::plan::{EnvVar, Stdin, Step};
+    use crate::plan::{EnvVar, Step};
     let mut hosts: Vec<String> = Vec::new();
     for u in bases {
         if let Ok(r) = crate::image_ref::ImageRef::parse(&u.resolution.image) {
@@ -364,7 +364,7 @@ pub fn registry_logins(
     let mut steps = Vec::new();
     for host in hosts {
         let c = &catalog.registries[&host];
-        let get = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
+        let get = crate::settings::env_var;
         let (Some(user), Some(password)) = (get(&c.username_env), get(&c.password_env)) else {
             return Err(Error::usage(
                 format!(
@@ -382,18 +382,7 @@ pub fn registry_logins(
         crate::ui::register_secret(&password);
         steps.push(Step::exec(
             format!("Log in to {host} (base images) as {user}"),
-            crate::tools::docker::exec(
-                [
-                    "login".to_owned(),
-                    host.clone(),
-                    "--username".into(),
-                    user,
-                    "--password-stdin".into(),
-                ],
-                cwd,
-            )
-            .env(env.clone())
-            .stdin(Stdin::Secret(password)),
+            crate::tools::docker::login(cwd, &host, &user, &password, &dir),
         ));
     }
     Ok(Some((steps, env)))

@@ -15,7 +15,7 @@ pub mod pattern;
 pub mod source;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -190,8 +190,10 @@ impl Catalog {
     }
 
     /// The effective catalogue: defaults, then the override (file or git), with its lock.
-    pub fn load() -> Result<Self, Error> {
-        match source::spec()? {
+    /// `env_value` is `LBC_CATALOG` and `config_home` the user's configuration directory,
+    /// as the settings read them (`Settings::catalog` loads it once per run).
+    pub fn load(env_value: Option<&Path>, config_home: Option<&Path>) -> Result<Self, Error> {
+        match source::spec(env_value, config_home)? {
             None => Ok(Self::builtin()),
             Some(spec) => {
                 let read = source::read(&spec)?;

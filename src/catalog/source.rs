@@ -105,13 +105,15 @@ pub fn parse_git(value: &str) -> Option<Result<Spec, Error>> {
 }
 
 /// The catalogue named by `LBC_CATALOG`, else the user's file, else none.
-pub fn spec() -> Result<Option<Spec>, Error> {
-    if let Some(v) = std::env::var_os("LBC_CATALOG").filter(|v| !v.is_empty()) {
+/// What the settings name: `LBC_CATALOG` (`env_value`), else `catalog.toml` in lbc's
+/// directory of the user's configuration (`config_home`), else nothing.
+pub fn spec(env_value: Option<&Path>, config_home: Option<&Path>) -> Result<Option<Spec>, Error> {
+    if let Some(v) = env_value.filter(|v| !v.as_os_str().is_empty()) {
         let s = v.to_string_lossy().into_owned();
         if let Some(g) = parse_git(&s) {
             return g.map(Some);
         }
-        let p = PathBuf::from(v);
+        let p = v.to_owned();
         if !p.is_file() {
             return Err(Error::usage(
                 format!("LBC_CATALOG names {}, which is not a file", p.display()),
@@ -120,11 +122,7 @@ pub fn spec() -> Result<Option<Spec>, Error> {
         }
         return Ok(Some(Spec::File(p)));
     }
-    let home = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")));
-    Ok(home
+    Ok(config_home
         .map(|h| h.join("lbc").join("catalog.toml"))
         .filter(|p| p.is_file())
         .map(Spec::File))

@@ -72,7 +72,7 @@ const KEYS: &[&str] = &[
 ];
 
 pub fn run(settings: &Settings, args: &InitArgs) -> Result<(), Error> {
-    let root = super::init::destination(settings, args.dir.as_deref());
+    let root = settings.destination(args.dir.as_deref());
     if !root.is_dir() {
         return Err(Error::usage(
             format!("{}: no such directory to adopt", root.display()),
@@ -144,12 +144,8 @@ pub fn run(settings: &Settings, args: &InitArgs) -> Result<(), Error> {
     {
         // A file of the repository, not a secret: the usual mode, not the temp file's 0600.
         use std::os::unix::fs::PermissionsExt;
-        fs_err::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).map_err(|e| {
-            Error::Io {
-                path: target.clone(),
-                source: std::io::Error::new(e.kind(), e.to_string()),
-            }
-        })?;
+        fs_err::set_permissions(&target, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| crate::fsutil::io_err(&target, e))?;
     }
     ui::success(&format!(
         "wrote {} for `{}` ({} stack); no other file was touched",

@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{self, Catalog};
 use crate::cli::BuildArgs;
-use crate::commands::{print_plan, print_result, Ctx};
+use crate::commands::Ctx;
 use crate::config::{Image, Loaded};
 use crate::context;
 use crate::error::Error;
-use crate::plan::{EnvVar, Exec, Plan, Stdin, Step};
+use crate::execute::{self, Summary};
+use crate::plan::{Plan, Step};
+use crate::settings::Settings;
 use crate::state::{self, BuildRecord, Builds};
 use crate::tools::{self, docker, git::GitState};
 use crate::ui;
@@ -65,84 +67,79 @@ pub fn paths(project: &Loaded, image: &Image) -> Result<(PathBuf, PathBuf), Erro
 }
 
 /// Build arguments: `[image.args]` as written, `[image.bases]` resolved by the catalogue.
-pub fn build_args(image: &Image) -> Result<Vec<(String, String)>, Error> {
+pub fn build_args(image: &Image, settings: &Settings) -> Result<Vec<(String, String)>, Error> {
     let mut out: Vec<(String, String)> = image
         .args
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if !image.bases.is_empty() {
-        let catalog = Catalog::load()?;
-        for (arg, logical) in &image.bases {
-            out.push((arg.clone(), catalog.resolve(logical)?));
-        }
+    for (arg, logical) in &image.bases {
+        out.push((arg.clone(), settings.catalog()?.resolve(logical)?));
     }
     out.sort();
     Ok(out)
 }
 
-fn push_build_args(
-    argv: &mut Vec<String>,
+/// The hint of a failed `docker build` that fits most first builds.
+pub const BUILD_HINT: &str = "docker's output above says why; when a base image cannot be pulled, `lbc catalog` shows which images lbc asks for, and LBC_CATALOG (or ~/.config/lbc/catalog.toml) points them at images you can reach";
+
+/// `docker build` of the project's `[image]` (its Dockerfile, context and platform).
+fn docker_build(
+    project: &Loaded,
     image: &Image,
     dockerfile: &str,
     args: &[(String, String)],
-) {
-    argv.push("--file".into());
-    argv.push(dockerfile.to_owned());
-    for (k, v) in args {
-        argv.push("--build-arg".into());
-        argv.push(format!("{k}={v}"));
-    }
-    if let Some(p) = &image.platform {
-        argv.push("--platform".into());
-        argv.push(p.clone());
-    }
-}
-
-/// A failed `docker build`, with the hint that fits most first builds.
-pub fn build_failed(e: Error) -> Error {
-    match e {
-        Error::ChildFailed { what, code, hint: None } if what.contains("docker build") => Error::ChildFailed {
-            what,
-            code,
-            hint: Some("docker's output above says why; when a base image cannot be pulled, `lbc catalog` shows which images lbc asks for, and LBC_CATALOG (or ~/.config/lbc/catalog.toml) points them at images you can reach".into()),
+    tags: &[String],
+    target: Option<&str>,
+    labels: &[(&str, String)],
+) -> crate::plan::Exec {
+    docker::build(
+        &project.root,
+        &docker::Build {
+            dockerfile,
+            build_args: args,
+            platform: image.platform.as_deref(),
+            tags,
+            target,
+            labels,
+            context: &image.context,
         },
-        e => e,
-    }
+    )
 }
 
 /// The `docker build` of one stage, for tasks that run inside it: the steps (logins to
 /// the catalogue's registries when a base needs one, then the build) and the reference.
-pub fn stage_build(project: &Loaded, stage: &str) -> Result<(Vec<Step>, String), Error> {
+pub fn stage_build(
+    project: &Loaded,
+    settings: &Settings,
+    stage: &str,
+) -> Result<(Vec<Step>, String), Error> {
     let image = project.image()?;
     paths(project, image)?;
-    let args = build_args(image)?;
-    let (catalog, bases) = catalog_bases(project, image, &args, true)?;
-    for w in catalog::bases::warnings(&catalog, &bases.bases) {
+    let args = build_args(image, settings)?;
+    let catalog = settings.catalog()?;
+    let bases = catalog_bases(catalog, project, image, &args, true)?;
+    for w in catalog::bases::warnings(catalog, &bases.bases) {
         ui::warn(&w);
     }
     let reference = format!("lbc-task/{}:{stage}", project.project());
-    let mut argv = vec!["docker".to_owned(), "build".into()];
-    push_build_args(&mut argv, image, &bases.dockerfile, &args);
-    argv.extend([
-        "--target".into(),
-        stage.to_owned(),
-        "--tag".into(),
-        reference.clone(),
-    ]);
-    argv.push(image.context.clone());
-    let mut exec = Exec::new(argv, &project.root).progress();
+    let mut exec = docker_build(
+        project,
+        image,
+        &bases.dockerfile,
+        &args,
+        std::slice::from_ref(&reference),
+        Some(stage),
+        &[],
+    );
     let mut steps = Vec::new();
     if let Some((logins, cfg)) =
-        catalog::bases::registry_logins(&catalog, &bases.bases, &project.root, true)?
+        catalog::bases::registry_logins(catalog, &bases.bases, &project.root, true)?
     {
         steps.extend(logins);
         exec = exec.env(cfg);
     }
-    steps.push(Step::exec(
-        format!("Build the `{stage}` stage for tasks"),
-        exec,
-    ));
+    steps.push(Step::exec(format!("Build the `{stage}` stage for tasks"), exec).hint(BUILD_HINT));
     Ok((steps, reference))
 }
 
@@ -151,17 +148,18 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
     let project = &ctx.project;
     let image = project.image()?;
     let (dockerfile, context_dir) = paths(project, image)?;
-    tools::find("docker")?;
-    let args = build_args(image)?;
-    let (catalog, bases) = catalog_bases(project, image, &args, !ctx.settings.dry_run)?;
+    crate::runner::find("docker")?;
+    let args = build_args(image, ctx.settings)?;
+    let catalog = ctx.settings.catalog()?;
+    let bases = catalog_bases(catalog, project, image, &args, !ctx.settings.dry_run)?;
 
     let git = tools::git::inspect(&project.root);
     let mut plan = Plan::new("build");
-    for n in bases.notes(&catalog) {
+    for n in bases.notes(catalog) {
         plan.note(n);
     }
     if !ctx.settings.dry_run {
-        for w in catalog::bases::warnings(&catalog, &bases.bases) {
+        for w in catalog::bases::warnings(catalog, &bases.bases) {
             ui::warn(&w);
         }
     }
@@ -257,24 +255,11 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
             for r in &missing_refs {
                 plan.push(Step::exec(
                     format!("Tag the existing image as {r}"),
-                    docker::exec(
-                        ["tag".to_owned(), rec.image_id.clone(), r.clone()],
-                        &project.root,
-                    ),
+                    docker::tag(&project.root, &rec.image_id, r),
                 ));
             }
         }
         None => {
-            let mut argv = vec!["docker".to_owned(), "build".into()];
-            push_build_args(&mut argv, image, &bases.dockerfile, &args);
-            for r in &references {
-                argv.push("--tag".into());
-                argv.push(r.clone());
-            }
-            if let Some(t) = &image.target {
-                argv.push("--target".into());
-                argv.push(t.clone());
-            }
             let mut labels = vec![
                 (
                     "org.opencontainers.image.title",
@@ -295,14 +280,17 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
                     .and_then(|g| g.source.clone())
                     .unwrap_or_else(|| project.root.display().to_string()),
             ));
-            for (k, v) in labels {
-                argv.push("--label".into());
-                argv.push(format!("{k}={v}"));
-            }
-            argv.push(image.context.clone());
-            let mut exec = Exec::new(argv, &project.root).progress();
+            let mut exec = docker_build(
+                project,
+                image,
+                &bases.dockerfile,
+                &args,
+                &references,
+                image.target.as_deref(),
+                &labels,
+            );
             if let Some((logins, cfg)) = catalog::bases::registry_logins(
-                &catalog,
+                catalog,
                 &bases.bases,
                 &project.root,
                 !ctx.settings.dry_run,
@@ -310,10 +298,13 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
                 logins.into_iter().for_each(|s| plan.push(s));
                 exec = exec.env(cfg);
             }
-            plan.push(Step::exec(
-                format!("Build {} ({files} files in the context)", references[0]),
-                exec,
-            ));
+            plan.push(
+                Step::exec(
+                    format!("Build {} ({files} files in the context)", references[0]),
+                    exec,
+                )
+                .hint(BUILD_HINT),
+            );
         }
     }
 
@@ -336,20 +327,15 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
 /// The Dockerfile's `FROM` images through the catalogue (a rewritten copy outside the
 /// repository when one changes; refused under `enforce`).
 fn catalog_bases(
+    catalog: &Catalog,
     project: &Loaded,
     image: &Image,
     args: &[(String, String)],
     materialize: bool,
-) -> Result<(Catalog, catalog::bases::Prepared), Error> {
-    let catalog = Catalog::load()?;
-    let prepared = catalog::bases::prepare(
-        &catalog,
-        &project.root,
-        &image.dockerfile,
-        args,
-        materialize,
-    )?;
-    Ok((catalog, prepared))
+) -> Result<catalog::bases::Prepared, Error> {
+    let prepared =
+        catalog::bases::prepare(catalog, &project.root, &image.dockerfile, args, materialize)?;
+    Ok(prepared)
 }
 
 /// Credentials for the push, read from the variables `[registry]` names.
@@ -364,7 +350,7 @@ fn credentials(project: &Loaded, repository: &str) -> Result<Option<Credentials>
         return Ok(None);
     };
     let get = |name: &str, key: &str| {
-        std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
+        crate::settings::env_var(name).ok_or_else(|| {
             Error::usage(
                 format!("environment variable {name} is not set; [registry] {key} in {} names it as holding the registry {}",
                     project.path.display(),
@@ -380,7 +366,7 @@ fn credentials(project: &Loaded, repository: &str) -> Result<Option<Credentials>
         server: reg
             .server
             .clone()
-            .unwrap_or_else(|| docker::registry_host(repository)),
+            .unwrap_or_else(|| crate::image::registry_host(repository)),
         username,
         password,
     }))
@@ -395,30 +381,35 @@ fn push_steps(
     docker_config: &Path,
 ) -> Vec<Step> {
     let mut steps = Vec::new();
-    let cfg_env = || EnvVar::plain("DOCKER_CONFIG", docker_config.display().to_string());
     if let Some(c) = creds {
-        steps.push(Step::exec(
-            format!("Log in to {} as {}", c.server, c.username),
-            docker::exec(
-                [
-                    "login".to_owned(),
-                    c.server.clone(),
-                    "--username".into(),
-                    c.username.clone(),
-                    "--password-stdin".into(),
-                ],
-                &project.root,
+        let reg = project.config.registry.as_ref();
+        steps.push(
+            Step::exec(
+                format!("Log in to {} as {}", c.server, c.username),
+                docker::login(
+                    &project.root,
+                    &c.server,
+                    &c.username,
+                    &c.password,
+                    docker_config,
+                ),
             )
-            .env(cfg_env())
-            .stdin(Stdin::Secret(c.password.clone())),
-        ));
+            .hint(format!(
+                "check the credentials in {} and {} for {}",
+                reg.map(|r| r.username_env.as_str()).unwrap_or("?"),
+                reg.map(|r| r.password_env.as_str()).unwrap_or("?"),
+                c.server,
+            )),
+        );
     }
     for r in &target.references {
-        let mut e = docker::exec(["push".to_owned(), r.clone()], &project.root);
-        if creds.is_some() {
-            e = e.env(cfg_env());
-        }
-        steps.push(Step::exec(format!("Push {r}"), e));
+        steps.push(
+            Step::exec(
+                format!("Push {r}"),
+                docker::push(&project.root, r, creds.is_some().then_some(docker_config)),
+            )
+            .hint("check that the repository exists and that these credentials may push to it"),
+        );
     }
     steps
 }
@@ -445,10 +436,7 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
             tempfile::Builder::new()
                 .prefix("lbc-docker-config-")
                 .tempdir()
-                .map_err(|e| Error::Io {
-                    path: std::env::temp_dir(),
-                    source: e,
-                })?,
+                .map_err(|e| crate::fsutil::io_err(&std::env::temp_dir(), e))?,
         )
     } else {
         None
@@ -463,38 +451,16 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
             plan.push(s);
         }
     }
+    plan.dry_run_extra
+        .insert("image".into(), serde_json::json!(target.references[0]));
+    plan.dry_run_extra.insert(
+        "target".into(),
+        serde_json::to_value(&target).expect("serializable"),
+    );
 
-    if ctx.settings.dry_run {
-        if ctx.settings.json {
-            ui::print_json(&serde_json::json!({
-                "dry_run": true,
-                "plan": plan,
-                "image": target.references[0],
-                "target": target,
-            }));
-        } else {
-            print_plan(ctx.settings, &plan);
-        }
+    if execute::execute(ctx.settings, ctx.runner, &plan, None)?.is_none() {
         return Ok(());
     }
-
-    for n in &plan.notes {
-        ui::info(n);
-    }
-    let login_steps = usize::from(creds.is_some());
-    let build_steps = plan.steps.len()
-        - if args.push {
-            target.references.len() + login_steps
-        } else {
-            0
-        };
-    let (build_part, push_part) = plan.steps.split_at(build_steps);
-    let build_plan = Plan {
-        verb: plan.verb.clone(),
-        notes: vec![],
-        steps: build_part.to_vec(),
-    };
-    ctx.runner.run_plan(&build_plan).map_err(build_failed)?;
 
     let image_id = match (&target.reuse, target.up_to_date) {
         (Some(rec), true) => rec.image_id.clone(),
@@ -509,42 +475,12 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
                 .id
         }
     };
-
-    let mut digest = None;
-    if args.push {
-        for (i, step) in push_part.iter().enumerate() {
-            ui::step(&format!(
-                "[push {}/{}] {}",
-                i + 1,
-                push_part.len(),
-                step.purpose
-            ));
-            let res = ctx.runner.run_step(step);
-            if let Err(e) = res {
-                let is_login = i == 0 && creds.is_some();
-                return Err(match e {
-                    Error::ChildFailed { what, code, .. } if is_login => Error::ChildFailed {
-                        what,
-                        code,
-                        hint: Some(format!(
-                            "check the credentials in {} and {} for {}",
-                            project.config.registry.as_ref().map(|r| r.username_env.as_str()).unwrap_or("?"),
-                            project.config.registry.as_ref().map(|r| r.password_env.as_str()).unwrap_or("?"),
-                            creds.as_ref().map(|c| c.server.as_str()).unwrap_or("?"),
-                        )),
-                    },
-                    Error::ChildFailed { what, code, .. } => Error::ChildFailed {
-                        what,
-                        code,
-                        hint: Some("check that the repository exists and that these credentials may push to it".into()),
-                    },
-                    other => other,
-                });
-            }
-        }
-        let pushed = docker::image_inspect(ctx.runner, &project.root, &target.references[0])?;
-        digest = pushed.and_then(|i| i.digest_in(&target.repository));
-    }
+    let digest = if args.push {
+        docker::image_inspect(ctx.runner, &project.root, &target.references[0])?
+            .and_then(|i| i.digest_in(&target.repository))
+    } else {
+        None
+    };
 
     let record = BuildRecord {
         image: target.references[0].clone(),
@@ -576,15 +512,16 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
             short_id(&record.image_id)
         ));
     }
-    if let Some(d) = &digest {
-        ui::success(&format!("pushed {}@{d}", target.repository));
-    }
-    if ctx.settings.json {
-        print_result(
-            ctx.settings,
-            ctx.runner,
-            &plan.verb,
-            serde_json::json!({
+    execute::finish(
+        ctx.settings,
+        ctx.runner,
+        &plan.verb,
+        Summary {
+            success: digest
+                .as_ref()
+                .map(|d| format!("pushed {}@{d}", target.repository)),
+            data: Some(record.image.clone()),
+            json: serde_json::json!({
                 "image": record.image,
                 "references": record.tags,
                 "image_id": record.image_id,
@@ -592,10 +529,8 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
                 "inputs_hash": record.inputs_hash,
                 "up_to_date": target.up_to_date,
             }),
-        );
-    } else {
-        ui::data(&record.image);
-    }
+        },
+    );
     drop(docker_config);
     Ok(())
 }

@@ -13,7 +13,7 @@ use crate::commands::build;
 use crate::config::Loaded;
 use crate::error::Error;
 use crate::image_ref::ImageRef;
-use crate::plan::{EnvVar, Plan, Stdin, Step};
+use crate::plan::{EnvVar, Plan, Step};
 use crate::runner::Runner;
 use crate::settings::Settings;
 use crate::tools::docker;
@@ -38,7 +38,7 @@ fn policy_name(p: Policy) -> &'static str {
 /// `lbc catalog`: the logical names (as before), then the rules, `allow`, the policy
 /// and the locked digests.
 pub fn list(settings: &Settings) -> Result<(), Error> {
-    let cat = Catalog::load()?;
+    let cat = settings.catalog()?;
     if settings.json {
         ui::print_json(&serde_json::json!({
             "file": cat.file,
@@ -108,13 +108,18 @@ pub fn list(settings: &Settings) -> Result<(), Error> {
 
 /// Every image the project uses: its Dockerfile (with its build arguments), the other
 /// Dockerfiles of the repository, task images and the chart's values.
-pub fn project_uses(project: &Loaded, cat: &Catalog) -> Result<Vec<ImageUse>, Error> {
-    repository_uses(&project.root, Some(project), cat)
+pub fn project_uses(
+    settings: &Settings,
+    project: &Loaded,
+    cat: &Catalog,
+) -> Result<Vec<ImageUse>, Error> {
+    repository_uses(settings, &project.root, Some(project), cat)
 }
 
 /// The images of the repository at `root`; with its `lbc.toml`, also the build
 /// arguments of its Dockerfile and its task images.
 pub fn repository_uses(
+    settings: &Settings,
     root: &Path,
     project: Option<&Loaded>,
     cat: &Catalog,
@@ -124,7 +129,7 @@ pub fn repository_uses(
     if let Some(image) = project.and_then(|p| p.config.image.as_ref()) {
         let path = root.join(&image.dockerfile);
         if path.is_file() {
-            let args = build::build_args(image)?;
+            let args = build::build_args(image, settings)?;
             let text = read(&path)?;
             uses.extend(bases::dockerfile_uses(cat, &text, &image.dockerfile, &args).1);
             main_dockerfile = path.canonicalize().ok();
@@ -352,8 +357,8 @@ pub fn check(settings: &Settings, strict: bool) -> Result<(), Error> {
         .as_ref()
         .map(|p| p.root.clone())
         .unwrap_or_else(|| settings.cwd.clone());
-    let cat = Catalog::load()?;
-    let uses = repository_uses(&root, project.as_ref(), &cat)?;
+    let cat = settings.catalog()?;
+    let uses = repository_uses(settings, &root, project.as_ref(), cat)?;
     let bad: Vec<&ImageUse> = uses.iter().filter(|u| !u.resolution.status.ok()).collect();
     let fails = !bad.is_empty()
         && (cat.policy == Policy::Enforce || (strict && cat.policy != Policy::None));
@@ -430,7 +435,11 @@ pub fn check(settings: &Settings, strict: bool) -> Result<(), Error> {
 
 /// The references `lock` resolves: the catalogue's own targets without wildcards, and
 /// — inside a project — the images the project resolves to through patterns.
-fn lock_targets(cat: &Catalog, project: Option<&Loaded>) -> Result<Vec<ImageRef>, Error> {
+fn lock_targets(
+    settings: &Settings,
+    cat: &Catalog,
+    project: Option<&Loaded>,
+) -> Result<Vec<ImageRef>, Error> {
     let mut refs: Vec<ImageRef> = Vec::new();
     let mut push = |s: &str| {
         if let Ok(r) = ImageRef::parse(s) {
@@ -446,7 +455,7 @@ fn lock_targets(cat: &Catalog, project: Option<&Loaded>) -> Result<Vec<ImageRef>
         push(&r.to.written);
     }
     if let Some(p) = project {
-        for u in project_uses(p, cat)? {
+        for u in project_uses(settings, p, cat)? {
             if u.resolution.status.ok() {
                 let image = match &u.resolution.locked {
                     Some(d) => u
@@ -466,7 +475,7 @@ fn lock_targets(cat: &Catalog, project: Option<&Loaded>) -> Result<Vec<ImageRef>
 
 /// `lbc catalog lock`.
 pub fn lock(settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
-    let cat = Catalog::load()?;
+    let cat = settings.catalog()?;
     let (Some(file), Some(lock_path)) = (cat.file.clone(), cat.lock_path.clone()) else {
         return Err(match &cat.source {
             Source::Git { .. } => Error::usage(
@@ -480,7 +489,7 @@ pub fn lock(settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
         });
     };
     let project = settings.load_project().ok();
-    let targets = lock_targets(&cat, project.as_ref())?;
+    let targets = lock_targets(settings, cat, project.as_ref())?;
     let cwd = file
         .parent()
         .map(Path::to_owned)
@@ -511,7 +520,7 @@ pub fn lock(settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
                     p.config
                         .image
                         .as_ref()
-                        .map(|i| docker::registry_host(&i.repository))
+                        .map(|i| crate::image::registry_host(&i.repository))
                 })?;
                 (server == r.registry).then(|| {
                     (
@@ -566,22 +575,11 @@ pub fn lock(settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
     for (host, (user, password)) in &creds {
         plan.push(Step::exec(
             format!("Log in to {host} as {user}"),
-            docker::exec(
-                [
-                    "login".to_owned(),
-                    host.clone(),
-                    "--username".into(),
-                    user.clone(),
-                    "--password-stdin".into(),
-                ],
-                &cwd,
-            )
-            .env(cfg_env())
-            .stdin(Stdin::Secret(password.clone())),
+            docker::login(&cwd, host, user, password, &cfg_path),
         ));
     }
     for r in &targets {
-        let mut e = docker::exec(["pull".to_owned(), "--".into(), r.familiar()], &cwd);
+        let mut e = docker::pull(&cwd, &r.familiar());
         if creds.contains_key(&r.registry) {
             e = e.env(cfg_env());
         }
@@ -593,21 +591,19 @@ pub fn lock(settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
     if targets.is_empty() {
         plan.note("the catalogue names no tag to lock (patterns are locked for the images a project uses: run it inside the project)");
     }
-    if settings.dry_run {
-        crate::commands::print_plan(settings, &plan);
-        return Ok(());
-    }
-    for n in &plan.notes {
-        ui::info(n);
-    }
-    runner.run_plan(&plan).map_err(|e| match e {
+    if crate::execute::execute(settings, runner, &plan, None)
+        .map_err(|e| match e {
         Error::ChildFailed { what, code, .. } => Error::ChildFailed {
             what,
             code,
             hint: Some("docker's output above says why: check the reference in the catalogue, that the registry answers, and its credentials ([registries.\"HOST\"] in the catalogue); nothing was written".into()),
         },
         e => e,
-    })?;
+    })?
+        .is_none()
+    {
+        return Ok(());
+    }
     let mut lock = cat.lock.clone();
     let mut changes = Vec::new();
     for r in &targets {
@@ -653,16 +649,16 @@ pub fn lock(settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
             c["digest"].as_str().unwrap_or("")
         ));
     }
-    if settings.json {
-        crate::commands::print_result(
-            settings,
-            runner,
-            "catalog lock",
-            serde_json::json!({ "lock_file": lock_path, "digests": changes }),
-        );
-    } else {
-        ui::data(&format!("{}", lock_path.display()));
-    }
+    crate::execute::finish(
+        settings,
+        runner,
+        "catalog lock",
+        crate::execute::Summary {
+            success: None,
+            data: Some(format!("{}", lock_path.display())),
+            json: serde_json::json!({ "lock_file": lock_path, "digests": changes }),
+        },
+    );
     Ok(())
 }
 

@@ -3,12 +3,13 @@
 
 use serde::Serialize;
 
-use crate::config::{EnvKind, Loaded};
+use crate::config::EnvKind;
 use crate::error::Error;
-use crate::plan::Exec;
 use crate::runner::Runner;
 use crate::settings::Settings;
-use crate::tools::{self, docker, helm, kubectl};
+use crate::targets::kube;
+use crate::tools::kubectl::{self, Kubectl};
+use crate::tools::{self, docker, helm};
 use crate::ui;
 
 #[derive(Debug, Serialize)]
@@ -32,7 +33,9 @@ fn check(name: &str, ok: bool, detail: String, fix: Option<String>, required: bo
     }
 }
 
-pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Result<(), Error> {
+pub fn run(settings: &Settings, runner: &Runner) -> Result<(), Error> {
+    let project = settings.load_project().ok();
+    let project = project.as_ref();
     let cwd = settings.cwd.clone();
     let mut checks = Vec::new();
     let k8s_envs: Vec<(&String, &crate::config::Environment)> = project
@@ -46,7 +49,7 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
         .unwrap_or_default();
 
     // docker
-    match tools::find("docker") {
+    match crate::runner::find("docker") {
         Err(e) => checks.push(check(
             "docker",
             false,
@@ -56,10 +59,7 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
         )),
         Ok(path) => {
             let client = runner
-                .query(&Exec::new(
-                    ["docker", "version", "--format", "{{.Client.Version}}"],
-                    &cwd,
-                ))
+                .query(&docker::client_version(&cwd))
                 .map(|o| o.stdout.trim().to_owned())
                 .unwrap_or_default();
             checks.push(check(
@@ -88,10 +88,10 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
         }
     }
     // git
-    match tools::find("git") {
+    match crate::runner::find("git") {
         Ok(p) => {
             let v = runner
-                .query(&Exec::new(["git", "--version"], &cwd))
+                .query(&tools::git::version(&cwd))
                 .map(|o| o.stdout.trim().to_owned())
                 .unwrap_or_default();
             checks.push(check(
@@ -127,17 +127,12 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
 
     // helm and kubectl: required only when a kubernetes environment exists.
     let need_k8s = !k8s_envs.is_empty();
-    let helm_bins: Vec<String> = unique(
-        k8s_envs
-            .iter()
-            .map(|(_, e)| e.helm.clone().unwrap_or_else(|| "helm".into())),
-        "helm",
-    );
+    let helm_bins: Vec<String> = unique(k8s_envs.iter().map(|(_, e)| e.helm_bin()), "helm");
     for bin in helm_bins {
-        match tools::find(&bin) {
+        match crate::runner::find(&bin) {
             Ok(p) => {
                 let v = runner
-                    .query(&helm::exec(&bin, ["version", "--short"], &cwd))
+                    .query(&helm::Helm::new(&bin, &cwd).version())
                     .map(|o| o.stdout.trim().to_owned())
                     .unwrap_or_default();
                 let major = helm::major_version(&v);
@@ -159,21 +154,13 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
             )),
         }
     }
-    let kubectl_bins: Vec<String> = unique(
-        k8s_envs
-            .iter()
-            .map(|(_, e)| e.kubectl.clone().unwrap_or_else(|| "kubectl".into())),
-        "kubectl",
-    );
+    let kubectl_bins: Vec<String> =
+        unique(k8s_envs.iter().map(|(_, e)| e.kubectl_bin()), "kubectl");
     for bin in &kubectl_bins {
-        match tools::find(bin) {
+        match crate::runner::find(bin) {
             Ok(p) => {
                 let v = runner
-                    .query(&kubectl::exec(
-                        bin,
-                        ["version", "--client", "-o", "json"],
-                        &cwd,
-                    ))
+                    .query(&Kubectl::new(bin, &cwd, None).client_version())
                     .ok()
                     .and_then(|o| kubectl::client_version(&o.stdout))
                     .unwrap_or_else(|| "unknown version".into());
@@ -196,40 +183,37 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
     }
     // contexts of the configured environments
     for (name, env) in &k8s_envs {
-        let bin = env.kubectl.clone().unwrap_or_else(|| "kubectl".into());
-        if tools::find(&bin).is_err() {
+        let bin = env.kubectl_bin();
+        if crate::runner::find(&bin).is_err() {
             continue;
         }
-        let Some(ctx_name) = &env.context else {
-            checks.push(check(&format!("env {name}"), false, "no `context` set".into(), Some(format!("set `context = \"NAME\"` under [env.{name}]: lbc always passes the context explicitly")), true));
+        let kubeconfig = env.kubeconfig.as_ref().map(|k| match project {
+            Some(p) => p.root.join(k),
+            None => k.into(),
+        });
+        let kubectl = Kubectl::new(&bin, &cwd, kubeconfig.as_deref());
+        // The same precedence as the verbs: lbc.toml, else the kubeconfig's current context.
+        let Some(ctx_name) = kube::context_of(runner, &kubectl, None, env)? else {
+            checks.push(check(&format!("env {name}"), false, "no `context` set and no current context in the kubeconfig".into(), Some(format!("set `context = \"NAME\"` under [env.{name}], or `kubectl config use-context NAME`")), true));
             continue;
         };
-        let mut args = vec![
-            "config".to_owned(),
-            "get-contexts".into(),
-            "-o".into(),
-            "name".into(),
-        ];
-        if let Some(k) = &env.kubeconfig {
-            args.push("--kubeconfig".into());
-            args.push(
-                project
-                    .map(|p| p.root.join(k).display().to_string())
-                    .unwrap_or_else(|| k.clone()),
-            );
-        }
-        let out = runner.query(&kubectl::exec(&bin, args, &cwd))?;
-        let found = out.stdout.lines().any(|l| l.trim() == ctx_name);
+        let found =
+            kube::known_contexts(runner, &kubectl)?.is_some_and(|known| known.contains(&ctx_name));
+        let source = if env.context.is_some() {
+            ""
+        } else {
+            " (the kubeconfig's current context)"
+        };
         checks.push(check(
             &format!("env {name}"),
             found,
-            if found { format!("context `{ctx_name}` is in the kubeconfig") } else { format!("context `{ctx_name}` is not in the kubeconfig") },
+            if found { format!("context `{ctx_name}`{source} is in the kubeconfig") } else { format!("context `{ctx_name}` is not in the kubeconfig") },
             Some(format!("add it (`kubectl config set-context {ctx_name} ...`), set `kubeconfig = \"PATH\"` under [env.{name}], or fix `context`")),
             true,
         ));
     }
     // the image catalogue (#16): a broken one stops every build
-    match crate::catalog::Catalog::load() {
+    match settings.catalog() {
         Ok(cat) => checks.push(check(
             "image catalogue",
             true,
@@ -257,7 +241,7 @@ pub fn run(settings: &Settings, runner: &Runner, project: Option<&Loaded>) -> Re
     // registry credentials
     if let Some(reg) = project.and_then(|p| p.config.registry.as_ref()) {
         for var in [&reg.username_env, &reg.password_env] {
-            let set = std::env::var_os(var).is_some_and(|v| !v.is_empty());
+            let set = crate::settings::env_var(var).is_some();
             checks.push(check(
                 &format!("${var}"),
                 set,

@@ -7,18 +7,16 @@
 //! temporary directory, so an error leaves nothing half-written.
 
 use std::io::IsTerminal;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use crate::cli::InitArgs;
 use crate::error::Error;
 use crate::runner::Runner;
 use crate::settings::Settings;
 use crate::template::answers::{self, Answers, Inputs};
-use crate::template::provenance::{self, Provenance};
-use crate::template::render::{self, OutContent, OutFile};
 use crate::template::source::{self, Template};
 use crate::template::write::{self, Action, Planned};
-use crate::template::{builtin, manifest::VarType};
+use crate::template::{builtin, generate, manifest::VarType};
 use crate::ui;
 
 pub fn run(settings: &Settings, runner: &mut Runner, args: &InitArgs) -> Result<(), Error> {
@@ -28,7 +26,7 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &InitArgs) -> Result<
     if args.adopt {
         return super::adopt::run(settings, args);
     }
-    let dest = destination(settings, args.dir.as_deref());
+    let dest = settings.destination(args.dir.as_deref());
     let sets = parse_sets(args)?;
     // Refuse a non-empty directory before asking anything.
     let existing = write::existing_entries(&dest)?;
@@ -49,7 +47,7 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &InitArgs) -> Result<
             dir_name: dir_name.clone(),
         },
     )?;
-    let generated = generate(&template, &dir_name, &answers)?;
+    let generated = generate::generate(&template, &dir_name, &answers)?;
     let planned = write::compare(&dest, &generated.files)?;
     let recorded = &generated.provenance.template;
 
@@ -126,56 +124,8 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &InitArgs) -> Result<
     Ok(())
 }
 
-/// Everything a template generates for given answers, provenance included.
-pub struct Generated {
-    pub files: Vec<OutFile>,
-    pub provenance: Provenance,
-}
-
-/// Render `template` with `answers`: the files, plus `.lbc/template.toml`. Pure: the same
-/// inputs give the same bytes.
-pub fn generate(
-    template: &Template,
-    dir_name: &str,
-    answers: &Answers,
-) -> Result<Generated, Error> {
-    let ctx = answers::context(template, dir_name, answers);
-    let mut files = render::render(template, &ctx)?;
-    let provenance = Provenance::new(template, answers);
-    files.push(OutFile {
-        path: provenance::PATH.to_owned(),
-        content: OutContent::File {
-            bytes: provenance.to_text().into_bytes(),
-            executable: false,
-        },
-        source: String::new(),
-    });
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(Generated { files, provenance })
-}
-
 fn interactive(args: &InitArgs) -> bool {
     !args.yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
-}
-
-/// DIR relative to where lbc works, without `.` and `..` components.
-pub fn destination(settings: &Settings, dir: Option<&Path>) -> PathBuf {
-    let joined = match dir {
-        Some(d) if d.is_absolute() => d.to_owned(),
-        Some(d) => settings.cwd.join(d),
-        None => settings.cwd.clone(),
-    };
-    let mut out = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
 
 fn parse_sets(args: &InitArgs) -> Result<Vec<(String, String)>, Error> {
@@ -285,7 +235,7 @@ fn load_template(
 fn print_plan(
     settings: &Settings,
     dest: &Path,
-    generated: &Generated,
+    generated: &generate::Generated,
     answers: &Answers,
     planned: &[Planned],
 ) {

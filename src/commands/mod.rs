@@ -1,14 +1,24 @@
-//! One module per verb. Each computes a [`Plan`] first; `--dry-run` prints it and
-//! stops, otherwise the runner executes it.
+//! One module per verb. Each computes a [`crate::plan::Plan`] (through a
+//! [`crate::targets::Target`] for the verbs on environments) and hands it to
+//! [`crate::execute`], which prints it for `--dry-run` or runs it.
 
 pub mod adopt;
 pub mod build;
 pub mod catalog;
+pub mod completions;
+pub mod config;
+pub mod deploy;
+pub mod destroy;
 pub mod doctor;
-pub mod info;
+pub mod history;
 pub mod init;
-pub mod kube;
-pub mod local;
+pub mod logs;
+pub mod man;
+pub mod promote;
+pub mod render;
+pub mod rollback;
+pub mod schema;
+pub mod status;
 pub mod tasks;
 pub mod upgrade;
 
@@ -16,10 +26,9 @@ use std::collections::BTreeMap;
 
 use crate::config::Loaded;
 use crate::error::Error;
-use crate::plan::{EnvVar, Plan};
+use crate::plan::EnvVar;
 use crate::runner::Runner;
 use crate::settings::Settings;
-use crate::ui;
 
 /// What every verb that works on a project gets.
 pub struct Ctx<'a> {
@@ -71,35 +80,6 @@ pub fn chosen_image(
     })
 }
 
-/// Print a plan for `--dry-run`: the human rendering, or JSON.
-pub fn print_plan(settings: &Settings, plan: &Plan) {
-    if settings.json {
-        ui::print_json(&serde_json::json!({
-            "dry_run": true,
-            "plan": plan,
-        }));
-    } else {
-        ui::data(&plan.render_human());
-    }
-}
-
-/// Print the result of a verb that ran: JSON with the executed steps, or nothing extra.
-pub fn print_result(settings: &Settings, runner: &Runner, verb: &str, extra: serde_json::Value) {
-    if settings.json {
-        let mut doc = serde_json::json!({
-            "verb": verb,
-            "ok": true,
-            "steps": runner.results_json(),
-        });
-        if let (Some(d), serde_json::Value::Object(e)) = (doc.as_object_mut(), extra) {
-            d.extend(e);
-        }
-        ui::print_json(&doc);
-    }
-}
-
-/// The `LBC_*` variables lbc gives to tasks and hooks: values reach them only through
-/// the environment, never spliced into a command's text.
 /// The names of the variables lbc hands to tasks (docs/lbc-toml.md, "Tasks").
 ///
 /// They never share a name with the environment form of a flag (`LBC_<FLAG>`, see
@@ -129,6 +109,8 @@ pub mod task_vars {
     pub const RENAMED: &[(&str, &str)] = &[("LBC_TAG", BUILD_TAG), ("LBC_IMAGE", BUILD_IMAGE)];
 }
 
+/// The `LBC_*` variables lbc gives to tasks and hooks: values reach them only through
+/// the environment, never spliced into a command's text.
 pub fn lbc_env(project: &Loaded, extra: &[(&str, String)]) -> Vec<EnvVar> {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
     vars.insert(task_vars::PROJECT.into(), project.project().to_owned());
@@ -141,42 +123,4 @@ pub fn lbc_env(project: &Loaded, extra: &[(&str, String)]) -> Vec<EnvVar> {
         vars.insert((*k).to_owned(), v.clone());
     }
     vars.into_iter().map(|(k, v)| EnvVar::plain(k, v)).collect()
-}
-
-/// Ask for confirmation before acting on a protected environment: the user types its
-/// name on a terminal; elsewhere only `--yes` lets lbc go on.
-pub fn guard_protected(
-    env_name: &str,
-    what: &str,
-    details: &[(&str, String)],
-    yes: bool,
-) -> Result<(), Error> {
-    if yes {
-        return Ok(());
-    }
-    use std::io::IsTerminal;
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        return Err(Error::Refused {
-            message: format!("environment `{env_name}` is protected: refusing to {what} without confirmation"),
-            hint: "run it from a terminal to confirm, or pass --yes (e.g. in a CI job that is itself guarded)".into(),
-        });
-    }
-    for (k, v) in details {
-        ui::info(&format!("  {k}: {v}"));
-    }
-    let typed: String = dialoguer::Input::new()
-        .with_prompt(format!(
-            "`{env_name}` is protected. Type its name to {what}"
-        ))
-        .allow_empty(true)
-        .interact_text()
-        .map_err(|_| Error::Interrupted)?;
-    if typed.trim() == env_name {
-        Ok(())
-    } else {
-        Err(Error::Refused {
-            message: format!("confirmation did not match `{env_name}`: nothing was changed"),
-            hint: format!("type `{env_name}` exactly, or pass --yes"),
-        })
-    }
 }

@@ -4,10 +4,11 @@
 
 use std::io::IsTerminal;
 
-use crate::catalog::Catalog;
-use crate::commands::{build, lbc_env, print_plan, print_result, task_vars, Ctx};
+use crate::cli::{SecurityKind, TestKind};
+use crate::commands::{build, lbc_env, task_vars, Ctx};
 use crate::config::{Task, TaskCommand};
 use crate::error::Error;
+use crate::execute::{self, Summary};
 use crate::plan::{EnvVar, Exec, Plan, Step};
 use crate::tools::{self, docker};
 
@@ -37,6 +38,32 @@ impl Verb {
             tasks: vec![name.to_owned()],
         }
     }
+}
+
+/// `lbc test [KIND]`.
+pub fn test(ctx: &mut Ctx, kind: Option<TestKind>) -> Result<(), Error> {
+    let verb = match kind {
+        None => Verb::composite("test", &["unit", "functional", "integration"]),
+        Some(TestKind::Unit) => Verb::single("test-unit"),
+        Some(TestKind::Functional) => Verb::single("test-functional"),
+        Some(TestKind::Integration) => Verb::single("test-integration"),
+    };
+    run(ctx, &verb)
+}
+
+/// `lbc security [KIND]`.
+pub fn security(ctx: &mut Ctx, kind: Option<SecurityKind>) -> Result<(), Error> {
+    let verb = match kind {
+        None => Verb::composite("security", &["sast", "dependency-scan"]),
+        Some(SecurityKind::Sast) => Verb::single("security-sast"),
+        Some(SecurityKind::DependencyScan) => Verb::single("security-dependency-scan"),
+    };
+    run(ctx, &verb)
+}
+
+/// A verb that runs the task of its name (`style`, `run`, `lbc task NAME`, ...).
+pub fn named(ctx: &mut Ctx, name: &str) -> Result<(), Error> {
+    run(ctx, &Verb::single(name))
 }
 
 fn select<'a>(ctx: &'a Ctx, verb: &Verb) -> Result<Vec<(&'a String, &'a Task)>, Error> {
@@ -87,9 +114,8 @@ fn example_for(task: &str) -> String {
     format!("{task} = {cmd}")
 }
 
-/// The plan of one verb's tasks.
-/// The plan, and for each step the task it runs (`None` for a stage build).
-pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error> {
+/// The plan of one verb's tasks: each step names its task, so that a failure says which.
+pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
     let selected = select(ctx, verb)?;
     let mut plan = Plan::new(verb.name.replace('-', " "));
     let project = &ctx.project;
@@ -100,12 +126,6 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
         None
     };
     let mut built_stages: Vec<String> = Vec::new();
-    let mut owners: Vec<Option<String>> = Vec::new();
-    let catalog = if selected.iter().any(|(_, t)| t.image.is_some()) {
-        Some(Catalog::load()?)
-    } else {
-        None
-    };
     for (name, task) in selected {
         let mut extra = vec![(task_vars::TASK, name.clone())];
         if let (Some(img), Some(g)) = (&project.config.image, &git) {
@@ -128,21 +148,23 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
 
         let container_image = match (&task.stage, &task.image) {
             (Some(stage), _) => {
-                tools::find("docker")?;
-                let (steps, reference) = build::stage_build(project, stage)?;
+                crate::runner::find("docker")?;
+                let (steps, reference) = build::stage_build(project, ctx.settings, stage)?;
                 if !built_stages.contains(stage) {
                     built_stages.push(stage.clone());
                     for s in steps {
-                        owners.push(None);
                         plan.push(s);
                     }
                 }
                 Some(reference)
             }
             (None, Some(image)) => {
-                tools::find("docker")?;
-                let catalog = catalog.as_ref().expect("loaded above");
-                Some(crate::catalog::bases::task_image(catalog, name, image)?)
+                crate::runner::find("docker")?;
+                Some(crate::catalog::bases::task_image(
+                    ctx.settings.catalog()?,
+                    name,
+                    image,
+                )?)
             }
             (None, None) => None,
         };
@@ -153,51 +175,37 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
         let exec = match container_image {
             None => Exec::new(command, &project.root).envs(env),
             Some(image) => {
-                let mut argv: Vec<String> = vec!["docker".into(), "run".into(), "--rm".into()];
-                if std::io::stdin().is_terminal() {
-                    argv.push("--interactive".into());
-                    if std::io::stdout().is_terminal() && !ctx.settings.json {
-                        argv.push("--tty".into());
-                    }
-                }
-                argv.extend([
-                    "--volume".into(),
-                    format!("{}:{WORKSPACE}", project.root.display()),
-                    "--workdir".into(),
-                    WORKSPACE.into(),
-                ]);
+                let interactive = std::io::stdin().is_terminal();
                 let uid = nix::unistd::getuid();
-                if !uid.is_root() {
-                    // Files the task writes in the mounted repository stay the user's.
-                    argv.extend([
-                        "--user".into(),
-                        format!("{}:{}", uid, nix::unistd::getgid()),
-                        "--env".into(),
-                        "HOME=/tmp".into(),
-                    ]);
-                }
-                let mut in_env = env.clone();
-                for v in &mut in_env {
-                    if v.name == task_vars::ROOT {
-                        *v = EnvVar::plain(task_vars::ROOT, WORKSPACE);
-                    }
-                }
-                for v in &in_env {
-                    // Only the name: docker reads the value from its own environment.
-                    argv.push("--env".into());
-                    argv.push(v.name.clone());
-                }
-                argv.push(image);
-                argv.extend(command);
-                docker::exec(argv.into_iter().skip(1), &project.root)
-                    .envs(in_env)
-                    .data()
+                let in_env = env
+                    .into_iter()
+                    .map(|v| {
+                        if v.name == task_vars::ROOT {
+                            EnvVar::plain(task_vars::ROOT, WORKSPACE)
+                        } else {
+                            v
+                        }
+                    })
+                    .collect();
+                docker::run_task(
+                    &project.root,
+                    &docker::TaskRun {
+                        interactive,
+                        tty: interactive && std::io::stdout().is_terminal() && !ctx.settings.json,
+                        volume: format!("{}:{WORKSPACE}", project.root.display()),
+                        workdir: WORKSPACE,
+                        user: (!uid.is_root())
+                            .then(|| format!("{}:{}", uid, nix::unistd::getgid())),
+                        env: in_env,
+                        image: &image,
+                        command: &command,
+                    },
+                )
             }
         };
-        owners.push(Some(name.clone()));
-        plan.push(Step::exec(purpose, exec));
+        plan.push(Step::exec(purpose, exec).what(format!("task `{name}`")));
     }
-    Ok((plan, owners))
+    Ok(plan)
 }
 
 /// A note for a task whose command (or its `env`) still reads a variable that lbc used
@@ -242,26 +250,9 @@ fn reads_variable(text: &str, name: &str) -> bool {
 }
 
 pub fn run(ctx: &mut Ctx, verb: &Verb) -> Result<(), Error> {
-    let (plan, owners) = plan(ctx, verb)?;
-    if ctx.settings.dry_run {
-        print_plan(ctx.settings, &plan);
-        return Ok(());
-    }
-    for n in &plan.notes {
-        crate::ui::warn(n);
-    }
-    let done_before = ctx.runner.results.len();
-    ctx.runner.run_plan(&plan).map_err(|e| {
-        let failed = ctx.runner.results.len() - done_before;
-        match (e, owners.get(failed).cloned().flatten()) {
-            (Error::ChildFailed { code, .. }, Some(task)) => Error::ChildFailed {
-                what: format!("task `{task}`"),
-                code,
-                hint: None,
-            },
-            (e, _) => build::build_failed(e),
-        }
-    })?;
-    print_result(ctx.settings, ctx.runner, &plan.verb, serde_json::json!({}));
-    Ok(())
+    let plan = plan(ctx, verb)?;
+    execute::execute_and_finish(ctx.settings, ctx.runner, &plan, None, |_, _| Summary {
+        json: serde_json::json!({}),
+        ..Summary::default()
+    })
 }

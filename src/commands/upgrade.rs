@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::cli::UpgradeArgs;
-use crate::commands::init;
 use crate::config::{self, FILE_NAME};
 use crate::error::Error;
 use crate::runner::Runner;
 use crate::settings::Settings;
 use crate::template::answers::{self, Inputs};
+use crate::template::generate;
 use crate::template::provenance::{self, Provenance};
 use crate::template::render::OutContent;
 use crate::template::{builtin, Template};
@@ -108,7 +108,7 @@ fn render(
             dir_name: dir_name.to_owned(),
         },
     )?;
-    let generated = init::generate(template, dir_name, &answers)?;
+    let generated = generate::generate(template, dir_name, &answers)?;
     let tree = generated
         .files
         .into_iter()
@@ -311,7 +311,7 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Resu
             },
         ));
     }
-    apply::apply(&root, &ops)?;
+    apply::apply(&root, &ops, settings.upgrade_fail_after)?;
 
     if !settings.json {
         ui::data(&summary_lines(
@@ -342,19 +342,7 @@ fn newest(recorded: &provenance::Recorded, runner: &mut Runner) -> Result<Option
     match recorded.kind.as_str() {
         "git" => {
             let tags = crate::template::source::git_tags(&recorded.source, runner)?;
-            let mut versions: Vec<(Vec<u64>, String)> = tags
-                .into_iter()
-                .filter_map(|t| {
-                    let v = t.strip_prefix('v').unwrap_or(&t);
-                    let parts: Option<Vec<u64>> = v.split('.').map(|p| p.parse().ok()).collect();
-                    parts.filter(|p| p.len() == 3).map(|p| (p, t.clone()))
-                })
-                .collect();
-            versions.sort();
-            Ok(versions
-                .pop()
-                .map(|(_, t)| t)
-                .or_else(|| recorded.reference.clone()))
+            Ok(crate::versions::newest_release(tags).or_else(|| recorded.reference.clone()))
         }
         _ => Ok(None),
     }

@@ -26,11 +26,13 @@ pub fn release_files(stack: &str, version: &str) -> Option<&'static [EmbeddedFil
         .map(|(_, _, f)| *f)
 }
 
-/// The versions of `stack` this binary can render: earlier releases, then the current one.
+/// The earlier releases of `stack` this binary can render, oldest first (semver order).
 pub fn versions(stack: &str) -> Vec<&'static str> {
-    RELEASES
+    let mut v: Vec<&'static str> = RELEASES
         .iter()
         .filter(|(s, _, _)| *s == stack)
         .map(|(_, v, _)| *v)
-        .collect()
+        .collect();
+    crate::versions::sort(&mut v);
+    v
 }

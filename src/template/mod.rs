@@ -11,10 +11,12 @@
 //! - [`render`] renders into memory, with the escape checks;
 //! - [`write`] compares with the destination, stages in a temporary directory and moves
 //!   into place;
-//! - [`provenance`] is `.lbc/template.toml`, what `lbc upgrade` needs to re-render.
+//! - [`provenance`] is `.lbc/template.toml`, what `lbc upgrade` needs to re-render;
+//! - [`generate`] renders a template with answers into files plus provenance.
 
 pub mod answers;
 pub mod builtin;
+pub mod generate;
 pub mod manifest;
 pub mod provenance;
 pub mod render;

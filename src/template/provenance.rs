@@ -76,12 +76,7 @@ impl Provenance {
         let raw = match fs_err::read_to_string(&path) {
             Ok(r) => r,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(Error::Io {
-                    path,
-                    source: std::io::Error::new(e.kind(), e.to_string()),
-                })
-            }
+            Err(e) => return Err(crate::fsutil::io_err(&path, e)),
         };
         toml::from_str(&raw).map(Some).map_err(|e| Error::Config {
             rendered: crate::config::render_at(&path, &raw, e.span(), e.message().trim()),

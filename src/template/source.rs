@@ -9,7 +9,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::plan::{Exec, Stdin, Step};
+use crate::fsutil::io_err;
+use crate::plan::Step;
 use crate::runner::Runner;
 use crate::template::builtin;
 use crate::template::manifest::{self, Manifest};
@@ -318,13 +319,6 @@ pub fn content_hash(files: &[SourceFile]) -> String {
     format!("sha256:{}", hex(&h.finalize()))
 }
 
-fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_owned(),
-        source: std::io::Error::new(e.kind(), e.to_string()),
-    }
-}
-
 fn walk(root: &Path, rel: &str, out: &mut Vec<SourceFile>) -> Result<(), Error> {
     let dir = if rel.is_empty() {
         root.to_owned()
@@ -467,24 +461,11 @@ fn open_repo(
         .map_err(|e| io_err(&std::env::temp_dir(), e))?;
     let dest = tmp.path().join("repo.git");
     if is_remote(src) {
-        let exec = Exec::new(
-            [
-                "git".to_owned(),
-                "clone".into(),
-                "--bare".into(),
-                "--quiet".into(),
-                "--".into(),
-                src.to_owned(),
-                dest.display().to_string(),
-            ],
-            tmp.path(),
-        )
-        .stdin(Stdin::Null)
-        .progress();
-        runner.run_step(&Step::exec(
-            format!("Fetch the template {}", display_url(src)),
-            exec,
-        ))?;
+        let exec = crate::tools::git::clone_bare(src, &dest, tmp.path());
+        crate::execute::run_one(
+            runner,
+            Step::exec(format!("Fetch the template {}", display_url(src)), exec),
+        )?;
         let repo = git2::Repository::open_bare(&dest).map_err(|e| git_err(src, &e))?;
         Ok((repo, Some(tmp)))
     } else {

@@ -6,12 +6,14 @@
 //!   the files it replaces kept aside and put back if a move fails. Nothing is left
 //!   half-written by an error.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::fsutil::io_err;
 use crate::template::render::{OutContent, OutFile};
+use crate::transaction::{self, Change};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,13 +43,6 @@ pub struct Planned {
     pub executable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
-}
-
-fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_owned(),
-        source: std::io::Error::new(e.kind(), e.to_string()),
-    }
 }
 
 /// Entries of `dir` that make it "not empty" (`.git` alone does not count), sorted.
@@ -160,42 +155,28 @@ pub fn compare(dest: &Path, files: &[OutFile]) -> Result<Vec<Planned>, Error> {
     Ok(out)
 }
 
-fn write_one(root: &Path, f: &OutFile) -> Result<(), Error> {
-    let path = root.join(&f.path);
-    if let Some(parent) = path.parent() {
-        fs_err::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
-    }
+/// A rendered file as a change of the one transactional writer.
+fn change(f: &OutFile) -> Change<'_> {
     match &f.content {
-        OutContent::File { bytes, executable } => {
-            fs_err::write(&path, bytes).map_err(|e| io_err(&path, e))?;
-            if *executable {
-                // Like `chmod +x` under the umask: execute wherever read is allowed.
-                use std::os::unix::fs::PermissionsExt;
-                let mode = fs_err::metadata(&path)
-                    .map_err(|e| io_err(&path, e))?
-                    .permissions()
-                    .mode();
-                fs_err::set_permissions(
-                    &path,
-                    std::fs::Permissions::from_mode(mode | ((mode & 0o444) >> 2)),
-                )
-                .map_err(|e| io_err(&path, e))?;
-            }
-        }
-        OutContent::Link { target } => {
-            std::os::unix::fs::symlink(target, &path).map_err(|e| io_err(&path, e))?;
-        }
+        OutContent::File { bytes, executable } => Change::File {
+            path: &f.path,
+            bytes,
+            executable: *executable,
+        },
+        OutContent::Link { target } => Change::Link {
+            path: &f.path,
+            target,
+        },
     }
-    Ok(())
 }
 
 /// Write `files` into `dest` as planned (files planned `unchanged` are not touched).
 pub fn apply(dest: &Path, files: &[OutFile], planned: &[Planned]) -> Result<(), Error> {
-    let todo: Vec<&OutFile> = files
+    let todo: Vec<Change> = files
         .iter()
         .zip(planned)
         .filter(|(_, p)| p.action != Action::Unchanged)
-        .map(|(f, _)| f)
+        .map(|(f, _)| change(f))
         .collect();
     if !dest.exists() {
         // A new directory: stage next to it, then one rename.
@@ -210,69 +191,12 @@ pub fn apply(dest: &Path, files: &[OutFile], planned: &[Planned]) -> Result<(), 
             .map_err(|e| io_err(parent, e))?;
         let tree = stage.path().join("tree");
         fs_err::create_dir(&tree).map_err(|e| io_err(&tree, e))?;
-        for f in &todo {
-            write_one(&tree, f)?;
+        for c in &todo {
+            transaction::write_staged(&tree, c)?;
         }
         fs_err::rename(&tree, dest).map_err(|e| io_err(dest, e))?;
         return Ok(());
     }
-    // An existing directory: stage inside it (same filesystem), then move file by file.
-    let stage = tempfile::Builder::new()
-        .prefix(".lbc-init-")
-        .tempdir_in(dest)
-        .map_err(|e| io_err(dest, e))?;
-    let tree = stage.path().join("tree");
-    let backup = stage.path().join("backup");
-    for f in &todo {
-        write_one(&tree, f)?;
-    }
-    let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
-    let mut made_dirs: Vec<PathBuf> = Vec::new();
-    let result = (|| -> Result<(), Error> {
-        for f in &todo {
-            let target = dest.join(&f.path);
-            let parent = target.parent().expect("a file has a parent");
-            let mut missing = Vec::new();
-            let mut p = parent.to_owned();
-            while !p.exists() {
-                missing.push(p.clone());
-                if !p.pop() {
-                    break;
-                }
-            }
-            fs_err::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
-            made_dirs.extend(missing.into_iter().rev());
-            let saved = if fs_err::symlink_metadata(&target).is_ok() {
-                let b = backup.join(&f.path);
-                fs_err::create_dir_all(b.parent().expect("has a parent"))
-                    .map_err(|e| io_err(&b, e))?;
-                fs_err::rename(&target, &b).map_err(|e| io_err(&target, e))?;
-                Some(b)
-            } else {
-                None
-            };
-            let staged = tree.join(&f.path);
-            if let Err(e) = fs_err::rename(&staged, &target) {
-                if let Some(b) = &saved {
-                    let _ = fs_err::rename(b, &target);
-                }
-                return Err(io_err(&target, e));
-            }
-            done.push((target, saved));
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        for (target, saved) in done.iter().rev() {
-            let _ = fs_err::remove_file(target);
-            if let Some(b) = saved {
-                let _ = fs_err::rename(b, target);
-            }
-        }
-        for d in made_dirs.iter().rev() {
-            let _ = fs_err::remove_dir(d);
-        }
-        return Err(e);
-    }
-    Ok(())
+    // An existing directory: stage inside it (same file system), then move file by file.
+    transaction::apply(dest, &todo, dest, None)
 }

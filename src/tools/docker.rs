@@ -1,19 +1,18 @@
-//! The Docker CLI: argument lists, output parsing, and the waits for local deploys.
+//! The Docker CLI: typed argument lists (every `docker` argv lbc runs is built here),
+//! output parsing, and the read-only probes (through the Engine API when it can).
+//! Values are written `--flag=value`; names of variables travel as `--env=NAME` and
+//! their values through the child's environment, never in an argv.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::plan::Exec;
-use crate::runner::{self, Runner};
-use crate::ui;
+use crate::plan::{EnvVar, Exec, Stdin};
+use crate::runner::Runner;
 
-pub fn exec<I, S>(args: I, cwd: &Path) -> Exec
+fn exec<I, S>(args: I, cwd: &Path) -> Exec
 where
     I: IntoIterator<Item = S>,
     S: Into<String>,
@@ -21,6 +20,168 @@ where
     let mut argv = vec!["docker".to_owned()];
     argv.extend(args.into_iter().map(Into::into));
     Exec::new(argv, cwd).progress()
+}
+
+pub fn client_version(cwd: &Path) -> Exec {
+    exec(["version", "--format={{.Client.Version}}"], cwd)
+}
+
+/// `docker rm --force NAME`.
+pub fn remove(cwd: &Path, name: &str) -> Exec {
+    exec(["rm", "--force", "--", name], cwd)
+}
+
+/// `docker container inspect NAME` (what `status --dry-run` shows).
+pub fn inspect_container(cwd: &Path, name: &str) -> Exec {
+    exec(["container", "inspect", "--", name], cwd)
+}
+
+pub fn logs(cwd: &Path, name: &str, tail: u32, follow: bool) -> Exec {
+    let mut args = vec!["logs".to_owned(), format!("--tail={tail}")];
+    if follow {
+        args.push("--follow".into());
+    }
+    args.extend(["--".into(), name.to_owned()]);
+    exec(args, cwd)
+}
+
+/// A long-running container of a local environment.
+pub struct Detached<'a> {
+    pub name: &'a str,
+    pub labels: &'a [String],
+    /// `ADDRESS:HOST_PORT:CONTAINER_PORT`.
+    pub publish: String,
+    /// Variables for the container: names in the argv, values in docker's environment.
+    pub vars: &'a BTreeMap<String, String>,
+    pub image: &'a str,
+}
+
+/// `docker run --detach`; its stdout (the container ID) is captured, not printed.
+pub fn run_detached(cwd: &Path, d: &Detached) -> Exec {
+    let mut args = vec![
+        "run".to_owned(),
+        "--detach".into(),
+        format!("--name={}", d.name),
+    ];
+    args.extend(d.labels.iter().map(|l| format!("--label={l}")));
+    args.push(format!("--publish={}", d.publish));
+    args.extend(d.vars.keys().map(|k| format!("--env={k}")));
+    args.push(d.image.to_owned());
+    exec(args, cwd)
+        .envs(d.vars.iter().map(|(k, v)| EnvVar::plain(k, v)))
+        .capture()
+}
+
+/// A task's container: the repository mounted at `workdir`, removed afterwards.
+pub struct TaskRun<'a> {
+    pub interactive: bool,
+    pub tty: bool,
+    /// `HOST_DIR:CONTAINER_DIR`.
+    pub volume: String,
+    pub workdir: &'a str,
+    /// `UID:GID` when lbc does not run as root.
+    pub user: Option<String>,
+    /// Variables: names in the argv, values in docker's environment.
+    pub env: Vec<EnvVar>,
+    pub image: &'a str,
+    pub command: &'a [String],
+}
+
+/// `docker run --rm ... IMAGE COMMAND...`; the task's stdout stays on stdout.
+pub fn run_task(cwd: &Path, t: &TaskRun) -> Exec {
+    let mut args = vec!["run".to_owned(), "--rm".into()];
+    if t.interactive {
+        args.push("--interactive".into());
+    }
+    if t.tty {
+        args.push("--tty".into());
+    }
+    args.push(format!("--volume={}", t.volume));
+    args.push(format!("--workdir={}", t.workdir));
+    if let Some(u) = &t.user {
+        // Files the task writes in the mounted repository stay the user's.
+        args.push(format!("--user={u}"));
+        args.push("--env=HOME=/tmp".into());
+    }
+    args.extend(t.env.iter().map(|v| format!("--env={}", v.name)));
+    args.push(t.image.to_owned());
+    args.extend(t.command.iter().cloned());
+    exec(args, cwd).envs(t.env.iter().cloned()).data()
+}
+
+/// What `docker build` gets.
+pub struct Build<'a> {
+    pub dockerfile: &'a str,
+    pub build_args: &'a [(String, String)],
+    pub platform: Option<&'a str>,
+    pub tags: &'a [String],
+    pub target: Option<&'a str>,
+    pub labels: &'a [(&'a str, String)],
+    pub context: &'a str,
+}
+
+pub fn build(cwd: &Path, b: &Build) -> Exec {
+    let mut args = vec!["build".to_owned(), format!("--file={}", b.dockerfile)];
+    args.extend(
+        b.build_args
+            .iter()
+            .map(|(k, v)| format!("--build-arg={k}={v}")),
+    );
+    if let Some(p) = b.platform {
+        args.push(format!("--platform={p}"));
+    }
+    args.extend(b.tags.iter().map(|t| format!("--tag={t}")));
+    if let Some(t) = b.target {
+        args.push(format!("--target={t}"));
+    }
+    args.extend(b.labels.iter().map(|(k, v)| format!("--label={k}={v}")));
+    args.push(b.context.to_owned());
+    exec(args, cwd)
+}
+
+/// `docker pull REF`.
+pub fn pull(cwd: &Path, reference: &str) -> Exec {
+    exec(["pull", "--", reference], cwd)
+}
+
+/// `docker tag SOURCE TARGET`.
+pub fn tag(cwd: &Path, source: &str, target: &str) -> Exec {
+    exec(["tag", "--", source, target], cwd)
+}
+
+/// `docker push REF`, with the login's private DOCKER_CONFIG when there is one.
+pub fn push(cwd: &Path, reference: &str, docker_config: Option<&Path>) -> Exec {
+    let e = exec(["push", "--", reference], cwd);
+    match docker_config {
+        Some(c) => e.env(EnvVar::plain("DOCKER_CONFIG", c.display().to_string())),
+        None => e,
+    }
+}
+
+/// `docker login --password-stdin` into a private DOCKER_CONFIG; the password goes to
+/// its stdin only.
+pub fn login(
+    cwd: &Path,
+    server: &str,
+    username: &str,
+    password: &str,
+    docker_config: &Path,
+) -> Exec {
+    exec(
+        [
+            "login".to_owned(),
+            format!("--username={username}"),
+            "--password-stdin".into(),
+            "--".into(),
+            server.to_owned(),
+        ],
+        cwd,
+    )
+    .env(EnvVar::plain(
+        "DOCKER_CONFIG",
+        docker_config.display().to_string(),
+    ))
+    .stdin(Stdin::Secret(password.to_owned()))
 }
 
 fn unreachable(reason: &str) -> Error {
@@ -68,7 +229,7 @@ pub fn daemon_version(runner: &Runner, cwd: &Path) -> Result<String, Error> {
             .map(|v| v.version)
             .ok_or_else(|| unreachable("no version answer"));
     }
-    let out = runner.query(&exec(["version", "--format", "{{.Server.Version}}"], cwd))?;
+    let out = runner.query(&exec(["version", "--format={{.Server.Version}}"], cwd))?;
     let version = out.stdout.trim();
     if out.ok() && !version.is_empty() {
         return Ok(version.to_owned());
@@ -108,11 +269,8 @@ impl ImageInfo {
     /// The registry digest of this image in `repository`, if it was pushed or pulled.
     pub fn digest_in(&self, repository: &str) -> Option<String> {
         self.repo_digests.as_ref()?.iter().find_map(|d| {
-            let (repo, digest) = d.split_once('@')?;
-            (repo == repository
-                || repo.strip_prefix("docker.io/") == Some(repository)
-                || repo.strip_prefix("docker.io/library/") == Some(repository))
-            .then(|| digest.to_owned())
+            let r = crate::image::ImageRef::parse(d);
+            r.is_in(repository).then_some(r.digest).flatten()
         })
     }
     pub fn has_healthcheck(&self) -> bool {
@@ -129,13 +287,25 @@ pub fn image_inspect(
     cwd: &Path,
     reference: &str,
 ) -> Result<Option<ImageInfo>, Error> {
+    inspect(runner, cwd, "image", "/images", reference)
+}
+
+/// `docker OBJECT inspect NAME` (through the Engine API when it can), or `None` when
+/// there is no such object.
+fn inspect<T: serde::de::DeserializeOwned>(
+    runner: &Runner,
+    cwd: &Path,
+    object: &str,
+    api_prefix: &str,
+    name: &str,
+) -> Result<Option<T>, Error> {
     if let Some(r) = api_probe(&format!(
-        "/images/{}/json",
-        super::docker_api::escape(reference)
+        "{api_prefix}/{}/json",
+        super::docker_api::escape(name)
     )) {
         return r;
     }
-    let out = runner.query(&exec(["image", "inspect", "--", reference], cwd))?;
+    let out = runner.query(&exec([object, "inspect", "--", name], cwd))?;
     if !out.ok() {
         if out.stderr.contains("No such") || out.stderr.contains("no such") {
             return Ok(None);
@@ -143,9 +313,9 @@ pub fn image_inspect(
         daemon_version(runner, cwd)?;
         return Ok(None);
     }
-    let mut infos: Vec<ImageInfo> = serde_json::from_str(&out.stdout).map_err(|e| {
+    let mut infos: Vec<T> = serde_json::from_str(&out.stdout).map_err(|e| {
         Error::failed(
-            format!("could not read `docker image inspect` output: {e}"),
+            format!("could not read `docker {object} inspect` output: {e}"),
             None,
         )
     })?;
@@ -201,173 +371,5 @@ pub fn container_inspect(
     cwd: &Path,
     name: &str,
 ) -> Result<Option<ContainerInfo>, Error> {
-    if let Some(r) = api_probe(&format!(
-        "/containers/{}/json",
-        super::docker_api::escape(name)
-    )) {
-        return r;
-    }
-    let out = runner.query(&exec(["container", "inspect", "--", name], cwd))?;
-    if !out.ok() {
-        if out.stderr.contains("No such") || out.stderr.contains("no such") {
-            return Ok(None);
-        }
-        daemon_version(runner, cwd)?;
-        return Ok(None);
-    }
-    let mut infos: Vec<ContainerInfo> = serde_json::from_str(&out.stdout).map_err(|e| {
-        Error::failed(
-            format!("could not read `docker container inspect` output: {e}"),
-            None,
-        )
-    })?;
-    Ok(infos.pop())
-}
-
-/// The registry host of a repository (`docker.io` for Docker Hub names).
-pub fn registry_host(repository: &str) -> String {
-    match repository.split_once('/') {
-        Some((h, _)) if h.contains('.') || h.contains(':') || h == "localhost" => h.to_owned(),
-        _ => "docker.io".to_owned(),
-    }
-}
-
-/// Poll `url` until it answers 200 while `container` keeps running.
-pub fn wait_http(
-    runner: &Runner,
-    url: &str,
-    container: &str,
-    timeout: Duration,
-) -> Result<(), Error> {
-    let spinner = ui::spinner(&format!("waiting for {url}"));
-    let start = Instant::now();
-    let cwd = std::env::temp_dir();
-    let mut checks = 0u32;
-    loop {
-        runner::check_interrupt()?;
-        let last = match http_status(url, Duration::from_secs(2)) {
-            Ok(200) => {
-                if let Some(s) = spinner {
-                    s.finish_and_clear();
-                }
-                return Ok(());
-            }
-            Ok(code) => format!("HTTP {code}"),
-            Err(e) => e.to_string(),
-        };
-        if checks % 4 == 0 {
-            if let Some(c) = container_inspect(runner, &cwd, container)? {
-                if c.state.status != "running" && c.state.status != "created" {
-                    if let Some(s) = &spinner {
-                        s.finish_and_clear();
-                    }
-                    return Err(Error::failed(
-                        format!(
-                            "container {container} stopped ({}, exit code {}) before {url} answered 200",
-                            c.state.status, c.state.exit_code
-                        ),
-                        Some("its last log lines are above; fix the service and run `lbc build` and `lbc deploy local` again".to_owned()),
-                    ));
-                }
-            }
-        }
-        checks += 1;
-        if start.elapsed() >= timeout {
-            if let Some(s) = &spinner {
-                s.finish_and_clear();
-            }
-            return Err(Error::failed(
-                format!(
-                    "{url} did not answer 200 within {}s (last: {last})",
-                    timeout.as_secs()
-                ),
-                Some("check the `health` path and `container_port` in lbc.toml, or raise `timeout` for the environment".to_owned()),
-            ));
-        }
-        runner::sleep(Duration::from_millis(250))?;
-    }
-}
-
-/// Wait until the container's HEALTHCHECK says healthy (or, without one, it runs).
-pub fn wait_healthy(runner: &Runner, container: &str, timeout: Duration) -> Result<(), Error> {
-    let spinner = ui::spinner(&format!("waiting for {container} to be healthy"));
-    let cwd = std::env::temp_dir();
-    let start = Instant::now();
-    let result = loop {
-        let Some(c) = container_inspect(runner, &cwd, container)? else {
-            break Err(Error::failed(
-                format!("container {container} disappeared"),
-                None,
-            ));
-        };
-        match (
-            c.state.status.as_str(),
-            c.state.health.as_ref().map(|h| h.status.as_str()),
-        ) {
-            ("running", None | Some("healthy")) => break Ok(()),
-            ("running" | "created", _) => {}
-            (status, _) => {
-                break Err(Error::failed(
-                    format!(
-                        "container {container} stopped ({status}, exit code {})",
-                        c.state.exit_code
-                    ),
-                    Some("its last log lines are above".to_owned()),
-                ))
-            }
-        }
-        if start.elapsed() >= timeout {
-            break Err(Error::failed(
-                format!(
-                    "container {container} was not healthy within {}s",
-                    timeout.as_secs()
-                ),
-                Some(
-                    "raise `timeout` for the environment, or check the image's HEALTHCHECK"
-                        .to_owned(),
-                ),
-            ));
-        }
-        runner::sleep(Duration::from_millis(300))?;
-    };
-    if let Some(s) = spinner {
-        s.finish_and_clear();
-    }
-    result
-}
-
-/// A minimal HTTP/1.1 GET returning the status code. Only `http://` URLs.
-pub fn http_status(url: &str, timeout: Duration) -> std::io::Result<u16> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "only http:// URLs")
-    })?;
-    let (hostport, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let addr = hostport
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: lbc\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut buf = [0u8; 64];
-    let mut got = 0;
-    while got < 12 {
-        let n = stream.read(&mut buf[got..])?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    let head = String::from_utf8_lossy(&buf[..got]);
-    head.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP answer"))
+    inspect(runner, cwd, "container", "/containers", name)
 }

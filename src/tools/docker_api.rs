@@ -22,17 +22,18 @@ pub enum Endpoint {
 
 /// The endpoint from `DOCKER_HOST`, or `None` when probes must use the CLI.
 pub fn endpoint() -> Option<Endpoint> {
-    if std::env::var_os("DOCKER_CONTEXT").is_some_and(|v| !v.is_empty() && v != "default")
-        || std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty())
+    use crate::settings::env_var;
+    if env_var("DOCKER_CONTEXT").is_some_and(|v| v != "default")
+        || env_var("DOCKER_TLS_VERIFY").is_some()
     {
         return None;
     }
-    match std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
+    match env_var("DOCKER_HOST") {
         None => {
             // A current context other than the default is named in the CLI's config.
-            let dir = match std::env::var_os("DOCKER_CONFIG") {
+            let dir = match env_var("DOCKER_CONFIG") {
                 Some(d) => std::path::PathBuf::from(d),
-                None => std::path::Path::new(&std::env::var_os("HOME")?).join(".docker"),
+                None => std::path::Path::new(&env_var("HOME")?).join(".docker"),
             };
             if let Ok(text) = std::fs::read_to_string(dir.join("config.json")) {
                 let current = serde_json::from_str::<serde_json::Value>(&text)

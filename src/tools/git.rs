@@ -170,6 +170,29 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// `git --version`.
+pub fn version(cwd: &Path) -> crate::plan::Exec {
+    crate::plan::Exec::new(["git", "--version"], cwd)
+}
+
+/// `git clone --bare --quiet -- SOURCE DEST`: the source can never be an option.
+pub fn clone_bare(source: &str, dest: &Path, cwd: &Path) -> crate::plan::Exec {
+    crate::plan::Exec::new(
+        [
+            "git".to_owned(),
+            "clone".into(),
+            "--bare".into(),
+            "--quiet".into(),
+            "--".into(),
+            source.to_owned(),
+            dest.display().to_string(),
+        ],
+        cwd,
+    )
+    .stdin(crate::plan::Stdin::Null)
+    .progress()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,7 @@
 //! Wrappers for the external tools lbc drives. Each builds argument lists and parses
-//! the tool's output; none runs anything itself (the runner does).
+//! the tool's output; none starts a process itself (the runner does, and finds the
+//! programs: [`crate::runner::find`]). The read-only probes take the runner to run a
+//! query through it.
 
 pub mod docker;
 pub mod docker_api;
@@ -7,36 +9,34 @@ pub mod git;
 pub mod helm;
 pub mod kubectl;
 
-use std::path::{Path, PathBuf};
-
-use crate::error::Error;
-
-/// How to get a tool, shown when it is missing.
-pub fn install_hint(tool: &str) -> String {
-    match tool {
-        "docker" => "install the Docker engine (Debian/Ubuntu: `apt-get install docker.io`), then start it (`systemctl start docker`, or `dockerd &` as root)".into(),
-        "helm" => "install helm v3 or v4 (https://helm.sh/docs/intro/install/), or name another binary with `helm = \"PATH\"` in the environment's table of lbc.toml".into(),
-        "kubectl" => "install kubectl (https://kubernetes.io/docs/tasks/tools/), or name another binary (e.g. `oc`) with `kubectl = \"PATH\"` in the environment's table of lbc.toml".into(),
-        "git" => "install git (Debian/Ubuntu: `apt-get install git`)".into(),
-        other => format!("install `{other}` and make sure it is on PATH"),
-    }
+/// When positional values get an end-of-options `--` before them.
+#[derive(Debug, Clone, Copy)]
+pub enum Dash {
+    /// Whenever there are any (the tool accepts `--` everywhere).
+    Always,
+    /// Only when one of them starts with `-` (the tool refuses `--` in some commands,
+    /// and its names never start with `-`).
+    WhenNeeded,
 }
 
-/// Find a program once: a path is checked as given, a bare name is looked up on PATH.
-pub fn find(prog: &str) -> Result<PathBuf, Error> {
-    let found = if prog.contains('/') {
-        let p = Path::new(prog);
-        p.is_file().then(|| p.to_owned())
-    } else {
-        which::which(prog).ok()
+/// `BIN SUB... FLAGS... [--] ARGS...`: flags first, every value after them.
+pub fn argv(
+    bin: &str,
+    sub: &[&str],
+    flags: Vec<String>,
+    args: &[String],
+    dash: Dash,
+) -> Vec<String> {
+    let mut argv = vec![bin.to_owned()];
+    argv.extend(sub.iter().map(|s| (*s).to_owned()));
+    argv.extend(flags);
+    let needed = match dash {
+        Dash::Always => !args.is_empty(),
+        Dash::WhenNeeded => args.iter().any(|a| a.starts_with('-')),
     };
-    found.ok_or_else(|| Error::ToolMissing {
-        tool: prog.to_owned(),
-        hint: install_hint(
-            Path::new(prog)
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or(prog),
-        ),
-    })
+    if needed {
+        argv.push("--".into());
+    }
+    argv.extend(args.iter().cloned());
+    argv
 }

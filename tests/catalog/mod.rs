@@ -117,8 +117,10 @@ fn lbc(p: &Project, catalog: &Path, env: &TestEnv) -> Lbc {
 fn file_arg(plan: &serde_json::Value) -> String {
     let steps = plan["plan"]["steps"].as_array().unwrap();
     let argv = steps.last().unwrap()["argv"].as_array().unwrap();
-    let i = argv.iter().position(|a| a == "--file").unwrap();
-    argv[i + 1].as_str().unwrap().to_owned()
+    argv.iter()
+        .find_map(|a| a.as_str()?.strip_prefix("--file="))
+        .unwrap()
+        .to_owned()
 }
 
 #[test]
@@ -174,10 +176,7 @@ fn public_images_build_through_the_mapping_and_the_lock_pins_them() {
         .as_array()
         .unwrap()
         .iter()
-        .skip_while(|a| *a != "--file")
-        .nth(1)
-        .unwrap()
-        .as_str()
+        .find_map(|a| a.as_str()?.strip_prefix("--file="))
         .unwrap()
         .to_owned();
     assert!(!copy.starts_with(p.path().to_str().unwrap()), "{copy}");

@@ -328,11 +328,8 @@ fn deploy_local_runs_waits_replaces_and_destroys() {
     let url = format!("http://127.0.0.1:{port}");
     assert_eq!(out.stdout().trim(), url);
     assert_eq!(
-        lbc::tools::docker::http_status(
-            &format!("{url}/healthz"),
-            std::time::Duration::from_secs(5)
-        )
-        .unwrap(),
+        lbc::wait::http_status(&format!("{url}/healthz"), std::time::Duration::from_secs(5))
+            .unwrap(),
         200
     );
 
@@ -489,10 +486,10 @@ image = "python"
         argv.contains(&"lbc-test/python:bookworm".to_owned()),
         "catalogue resolved: {argv:?}"
     );
-    // values travel as names only: `--env NAME`, never NAME=value in argv
+    // values travel as names only: `--env=NAME`, never NAME=value in argv
     assert!(
-        argv.iter().any(|a| a == "LBC_PROJECT")
-            && !argv.iter().any(|a| a.starts_with("LBC_PROJECT="))
+        argv.iter().any(|a| a == "--env=LBC_PROJECT")
+            && !argv.iter().any(|a| a.contains("LBC_PROJECT="))
     );
 }
 

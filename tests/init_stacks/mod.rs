@@ -115,12 +115,10 @@ fn full_path(stack: &str) {
             .to_owned()
     });
     assert_eq!(url, format!("http://127.0.0.1:{}", g.port));
-    let code =
-        lbc::tools::docker::http_status(&format!("{url}/healthz"), Duration::from_secs(5)).unwrap();
+    let code = lbc::wait::http_status(&format!("{url}/healthz"), Duration::from_secs(5)).unwrap();
     assert_eq!(code, 200, "{stack}: GET /healthz");
     if stack != "static" {
-        let root =
-            lbc::tools::docker::http_status(&format!("{url}/"), Duration::from_secs(5)).unwrap();
+        let root = lbc::wait::http_status(&format!("{url}/"), Duration::from_secs(5)).unwrap();
         assert_eq!(root, 200, "{stack}: GET /");
     }
     // The image's own HEALTHCHECK works with what the runtime image has.

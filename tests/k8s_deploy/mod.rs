@@ -208,7 +208,8 @@ fn deploy_upgrade_noop_status_history_rollback_destroy() {
         rollback_flag,
     ] {
         assert!(
-            argv.contains(&flag.to_owned()),
+            argv.iter()
+                .any(|a| a == flag || a.starts_with(&format!("{flag}="))),
             "{flag} missing from {argv:?}"
         );
     }
@@ -474,9 +475,17 @@ fn two_environments_in_two_contexts() {
         .json();
     let argv = plan["plan"]["steps"][0]["argv"].to_string();
     assert!(
-        argv.contains("\"--kube-context\",\"emu-b\"") && argv.contains("\"--namespace\",\"other\""),
+        argv.contains("\"--kube-context=emu-b\"") && argv.contains("\"--namespace=other\""),
         "{argv}"
     );
+    // #8/#9: the image reaches helm in a values document on stdin, shown by the plan.
+    assert!(
+        argv.contains("\"--values=-\"") && !argv.contains("--set-string"),
+        "{argv}"
+    );
+    let values: serde_json::Value =
+        serde_json::from_str(plan["plan"]["steps"][0]["stdin"]["data"].as_str().unwrap()).unwrap();
+    assert_eq!(values["image"]["tag"], "1.0", "{values}");
 }
 
 #[test]
@@ -503,6 +512,45 @@ fn kubectl_path_applies_waits_and_undoes_a_failed_rollout() {
         .run()
         .success();
     render.stdout_has(&format!("image: {}", k.image("1.0")));
+    // #8: the plan shows the rollout waits and the undo that runs only when one fails.
+    let plan = k
+        .lbc()
+        .args([
+            "deploy",
+            "staging",
+            "--image",
+            &k.image("1.0"),
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .run()
+        .success()
+        .json();
+    let steps = plan["plan"]["steps"].as_array().unwrap().clone();
+    let argv = |s: &serde_json::Value| s["argv"].to_string();
+    let wait = steps
+        .iter()
+        .position(|s| {
+            argv(s).contains("\"rollout\",\"status\"") && argv(s).contains("deployment.apps/hello")
+        })
+        .expect("a rollout wait in the plan");
+    let undo = steps
+        .iter()
+        .find(|s| argv(s).contains("\"rollout\",\"undo\""))
+        .expect("a rollout undo in the plan");
+    assert_eq!(undo["on_failure_from_step"], wait + 1, "{undo}");
+    assert!(steps[..wait]
+        .iter()
+        .all(|s| s.get("on_failure_from_step").is_none()));
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("1.0"), "--dry-run"])
+        .run()
+        .success()
+        .stdout_has(&format!(
+            "Roll deployment.apps/hello back [only if step {} or a later one fails]",
+            wait + 1
+        ));
     k.lbc()
         .args(["deploy", "staging", "--image", &k.image("1.0")])
         .run()
@@ -633,6 +681,91 @@ fn doctor_checks_the_contexts_of_the_environments() {
         .code_is(1)
         .stdout_has("context `missing-ctx` is not in the kubeconfig")
         .stdout_has("fix:");
+}
+
+/// #8: `lbc doctor` and `lbc deploy` share one context precedence: an environment
+/// without `context` uses the kubeconfig's current context in both, and both say so
+/// when there is none.
+#[test]
+fn doctor_and_deploy_agree_on_an_environment_without_context() {
+    let Some(k) = Kube::new("doctor_and_deploy_agree_on_an_environment_without_context") else {
+        return;
+    };
+    let toml = k.project.read("lbc.toml").replacen(
+        &format!("context = \"{}\"\n", k.clusters[0].context),
+        "",
+        1,
+    );
+    k.project.write("lbc.toml", &toml);
+    if k.env.real.is_some() {
+        // The kubeconfig of a real cluster is the user's: do not edit it.
+        return;
+    }
+    // The emulators' kubeconfig (JSON): set or remove its current context.
+    let kubeconfig = Kube::kubeconfig_path(&k.env, &k.state);
+    let set_current = |context: Option<&str>| {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
+        match context {
+            Some(c) => v["current-context"] = c.into(),
+            None => {
+                v.as_object_mut().unwrap().remove("current-context");
+            }
+        }
+        std::fs::write(&kubeconfig, v.to_string()).unwrap();
+    };
+    set_current(Some(&k.clusters[0].context));
+    let doctor = k
+        .lbc()
+        .args(["doctor", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let staging = doctor["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "env staging")
+        .unwrap()
+        .clone();
+    assert_eq!(staging["ok"], true, "{staging}");
+    assert!(
+        staging["detail"]
+            .as_str()
+            .unwrap()
+            .contains("current context"),
+        "{staging}"
+    );
+    let plan = k
+        .lbc()
+        .args([
+            "deploy",
+            "staging",
+            "--image",
+            &k.image("1.0"),
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .run()
+        .success()
+        .json();
+    let argv = plan["plan"]["steps"][0]["argv"].to_string();
+    assert!(
+        argv.contains(&format!("--kube-context={}", k.clusters[0].context)),
+        "{argv}"
+    );
+    set_current(None);
+    k.lbc()
+        .args(["doctor"])
+        .run()
+        .code_is(1)
+        .stdout_has("no `context` set and no current context in the kubeconfig");
+    k.lbc()
+        .args(["deploy", "staging", "--image", &k.image("1.0"), "--dry-run"])
+        .run()
+        .code_is(2)
+        .stderr_has("no kube context for `staging`");
 }
 
 #[test]

@@ -1,0 +1,22 @@
+//! `lbc deploy ENV`: the chosen image (`--image`, `--tag`, the last build) to an
+//! environment, whatever its kind.
+
+use crate::cli::DeployArgs;
+use crate::commands::Ctx;
+use crate::error::Error;
+use crate::targets::{self, DeployRequest};
+
+pub fn run(ctx: &mut Ctx, args: &DeployArgs) -> Result<(), Error> {
+    let target = targets::resolve(ctx, &args.env, &args.target)?;
+    let image = target.choose_image(ctx, args.image.as_deref(), args.tag.as_deref())?;
+    target.deploy(
+        ctx,
+        DeployRequest {
+            image,
+            yes: args.yes,
+            allow_dirty: args.allow_dirty,
+            force: args.force,
+            promotion: None,
+        },
+    )
+}

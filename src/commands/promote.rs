@@ -1,0 +1,57 @@
+//! `lbc promote FROM TO`: the image that runs in FROM, pinned by digest, deployed to TO
+//! with the source recorded on the release.
+
+use crate::cli::{PromoteArgs, TargetArgs};
+use crate::commands::Ctx;
+use crate::error::Error;
+use crate::image::ImageRef;
+use crate::state::Builds;
+use crate::targets::{self, DeployRequest, Promotion};
+use crate::ui;
+
+pub fn run(ctx: &mut Ctx, args: &PromoteArgs) -> Result<(), Error> {
+    let from = targets::resolve(ctx, &args.from, &TargetArgs::default())?;
+    let to = targets::resolve(ctx, &args.to, &TargetArgs::default())?;
+    let running = from.running(ctx)?.ok_or_else(|| {
+        Error::usage(
+            format!("nothing runs in `{}` to promote", args.from),
+            Some(format!("deploy it first: `lbc deploy {}`", args.from)),
+        )
+    })?;
+    // Pin the digest: a tag can move, a digest cannot.
+    let image = if running.image.digest.is_some() {
+        running.image
+    } else {
+        let tag = running.image.tag.clone();
+        match Builds::load(ctx.root())?
+            .by_tag(&tag)
+            .and_then(|b| b.digest.clone())
+        {
+            Some(d) => ImageRef::parse(&format!("{}:{tag}@{d}", running.image.repository)),
+            None => {
+                ui::warn(&format!(
+                    "{} carries no digest and lbc has no record of one: promoting it by tag",
+                    running.image.reference
+                ));
+                running.image
+            }
+        }
+    };
+    ui::info(&format!(
+        "promoting {} from `{}` to `{}`",
+        image.reference, args.from, args.to
+    ));
+    to.deploy(
+        ctx,
+        DeployRequest {
+            image,
+            yes: args.yes,
+            allow_dirty: args.allow_dirty,
+            force: false,
+            promotion: Some(Promotion {
+                from: args.from.clone(),
+                revision: running.revision,
+            }),
+        },
+    )
+}

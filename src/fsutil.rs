@@ -1,0 +1,48 @@
+//! File-system helpers every module shares: one I/O error type that names the path, and
+//! a sorted walk of a directory's files.
+
+use std::path::Path;
+
+use crate::error::Error;
+
+/// An I/O error that names the path it concerns.
+pub fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
+pub fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    fs_err::read(path).map_err(|e| io_err(path, e))
+}
+
+pub fn read_to_string(path: &Path) -> Result<String, Error> {
+    fs_err::read_to_string(path).map_err(|e| io_err(path, e))
+}
+
+/// Every file under `root` (following no order of the file system), as `/`-separated
+/// paths relative to it, sorted.
+pub fn files_under(root: &Path) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    collect(root, root, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), Error> {
+    for entry in fs_err::read_dir(dir).map_err(|e| io_err(dir, e))? {
+        let path = entry.map_err(|e| io_err(dir, e))?.path();
+        if path.is_dir() {
+            collect(root, &path, out)?;
+        } else {
+            out.push(
+                path.strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,412 @@
+//! Kubernetes environments deployed with a Helm chart: `helm upgrade --install` that
+//! waits for the rollout and rolls back on failure, a deploy hash on the release that
+//! makes a repeated deploy a no-op, the release's metadata (and helm v3's labels on its
+//! storage Secret), history, rollback, uninstall.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::commands::Ctx;
+use crate::error::Error;
+use crate::execute::{self, Summary};
+use crate::image::ImageRef;
+use crate::plan::{Plan, Step};
+use crate::runner::Runner;
+use crate::targets::kube::Kube;
+use crate::targets::{DeployRequest, Running, Target};
+use crate::tools::{self, git::hex, helm};
+use crate::ui;
+
+/// The release label that makes a repeated deploy a no-op.
+const HASH_LABEL: &str = "lbc-deploy-hash";
+
+/// A Kubernetes environment whose source is a Helm chart.
+pub struct HelmTarget(pub Kube);
+
+/// The deployed release: status, revision and labels (helm v4's, or v3's Secret's).
+#[derive(Debug, Clone)]
+pub struct ReleaseMeta {
+    pub status: String,
+    pub revision: u64,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl HelmTarget {
+    fn chart(&self) -> &std::path::Path {
+        self.0.source.dir()
+    }
+
+    fn values_files(&self) -> Vec<PathBuf> {
+        self.0
+            .env
+            .values
+            .iter()
+            .map(|v| self.0.root.join(v))
+            .collect()
+    }
+
+    /// The values lbc sets: `set` of lbc.toml, then the image (which wins).
+    fn values(&self, image: &ImageRef) -> String {
+        let mut pairs: Vec<(String, String)> = self
+            .0
+            .env
+            .set
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pairs.push(("image.repository".into(), image.repository.clone()));
+        pairs.push(("image.tag".into(), image.tag.clone()));
+        if let Some(d) = &image.digest {
+            pairs.push(("image.digest".into(), d.clone()));
+        }
+        helm::values_document(&pairs)
+    }
+
+    /// `helm get metadata`: the deployed release, or `None`.
+    pub fn metadata(&self, runner: &Runner) -> Result<Option<ReleaseMeta>, Error> {
+        let t = &self.0;
+        let out = runner.query(&t.helm().metadata(&t.release))?;
+        if !out.ok() {
+            if out.stderr.contains("not found") {
+                return Ok(None);
+            }
+            // A context missing from the kubeconfig is the usual cause: say so by name.
+            t.check_context(runner)?;
+            return Err(t.unreachable(&out.stderr));
+        }
+        let Ok(meta) = serde_json::from_str::<helm::Metadata>(&out.stdout) else {
+            return Ok(None);
+        };
+        let labels = match meta.labels {
+            Some(l) => l,
+            // helm v3 does not show a release's labels; they are on its storage Secret.
+            None => self.secret_labels(runner, meta.revision)?,
+        };
+        Ok(Some(ReleaseMeta {
+            status: meta.status,
+            revision: meta.revision,
+            labels,
+        }))
+    }
+
+    /// The labels of a release revision's storage Secret (helm's default driver).
+    fn secret_labels(
+        &self,
+        runner: &Runner,
+        revision: u64,
+    ) -> Result<BTreeMap<String, String>, Error> {
+        let t = &self.0;
+        if crate::runner::find(&t.kubectl_bin).is_err() {
+            return Ok(BTreeMap::new());
+        }
+        let selector = format!("owner=helm,name={},version={revision}", t.release);
+        let out = runner.query(&t.kubectl().secrets_json(&selector))?;
+        Ok(
+            tools::kubectl::parse_items::<tools::kubectl::SecretObject>(&out.stdout)
+                .into_iter()
+                .next()
+                .map(|s| s.metadata.labels)
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The helm major version, asked once per deploy.
+    fn major(&self, runner: &Runner) -> Result<u32, Error> {
+        let out = runner.query(&helm::Helm::new(&self.0.helm_bin, &self.0.root).version())?;
+        Ok(helm::major_version(&out.stdout).unwrap_or(3))
+    }
+
+    /// A hash of everything a deploy applies: chart, values files, settings, image.
+    /// Equal hashes on the deployed release make the deploy a no-op.
+    fn deploy_hash(&self, image: &ImageRef, extra: &[String]) -> Result<String, Error> {
+        let t = &self.0;
+        let mut h = Sha256::new();
+        let dir = t.source.dir();
+        for f in crate::fsutil::files_under(dir)? {
+            h.update(f.as_bytes());
+            h.update([0]);
+            h.update(crate::fsutil::read(&dir.join(&f))?);
+            h.update([0]);
+        }
+        for p in self.values_files() {
+            h.update(crate::fsutil::read(&p)?);
+            h.update([0]);
+        }
+        for (k, v) in &t.env.set {
+            h.update(format!("set {k}={v}\0"));
+        }
+        h.update(format!(
+            "image {}\0release {}\0ns {}\0",
+            image.reference, t.release, t.cluster.namespace
+        ));
+        for e in extra {
+            h.update(e.as_bytes());
+            h.update([0]);
+        }
+        Ok(hex(&h.finalize())[..40].to_owned())
+    }
+
+    /// Turn a failed `helm upgrade` into a report: which resource failed and why, and
+    /// which revision is running now.
+    fn rollout_failed(&self, runner: &Runner, e: Error) -> Error {
+        if matches!(e, Error::Interrupted | Error::Refused { .. }) {
+            return e;
+        }
+        let t = &self.0;
+        let report = t.diagnose(runner, &[]);
+        let back = match self.metadata(runner).ok().flatten() {
+            Some(m) => format!(
+                "release {} is back at revision {} ({})",
+                t.release, m.revision, m.status
+            ),
+            None => format!(
+                "release {} was removed: it had no earlier revision",
+                t.release
+            ),
+        };
+        Error::Failed {
+            message: format!(
+                "deploy to `{}` failed: {e}{}",
+                t.env_name,
+                if report.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n  {report}")
+                }
+            ),
+            hint: Some(format!(
+                "{back}; fix the cause and deploy again (`lbc history {}` lists the revisions)",
+                t.env_name
+            )),
+        }
+    }
+}
+
+impl Target for HelmTarget {
+    fn deploy(&self, ctx: &mut Ctx, req: DeployRequest) -> Result<(), Error> {
+        let t = &self.0;
+        let image = &req.image;
+        let mut plan = t.start_deploy(ctx, &req)?;
+        let mut labels = Vec::new();
+        if let Some(p) = &req.promotion {
+            labels.push(format!("lbc-promoted-from={}", p.from));
+            labels.push(format!("lbc-source-revision={}", p.revision));
+        }
+        let hash = self.deploy_hash(image, &labels)?;
+        // No-op: the release already runs this chart, these values and this image.
+        if let Some(meta) = self.metadata(ctx.runner)? {
+            if meta.status == "deployed" && meta.labels.get(HASH_LABEL) == Some(&hash) {
+                plan.note(format!(
+                    "release {} (revision {}) already runs this chart, these values and this image: nothing to do",
+                    t.release, meta.revision
+                ));
+                return execute::execute_and_finish(
+                    ctx.settings,
+                    ctx.runner,
+                    &plan,
+                    None,
+                    |_, _| Summary {
+                        success: None,
+                        data: Some(format!(
+                            "{} {} revision {}",
+                            t.env_name, image.reference, meta.revision
+                        )),
+                        json: t.result_json(image, meta.revision, true),
+                    },
+                );
+            }
+        }
+        let major = self.major(ctx.runner)?;
+        labels.insert(0, format!("{HASH_LABEL}={hash}"));
+        let values_files = self.values_files();
+        let release = helm::Release {
+            name: &t.release,
+            chart: self.chart(),
+            values_files: &values_files,
+            values: self.values(image),
+        };
+        plan.push(Step::exec(
+            format!(
+                "Install or upgrade release {} and wait for the rollout (rolled back on failure)",
+                t.release
+            ),
+            t.helm()
+                .upgrade_install(&release, t.timeout_secs(), major, &labels),
+        ));
+        let guard = t.guard("deploy", Some(image), req.yes);
+        execute::execute_and_finish(
+            ctx.settings,
+            ctx.runner,
+            &plan,
+            guard.as_ref(),
+            |runner, _| {
+                let revision = self
+                    .metadata(runner)
+                    .ok()
+                    .flatten()
+                    .map(|m| m.revision)
+                    .unwrap_or(0);
+                Summary {
+                    success: Some(format!(
+                        "{} revision {revision} runs {} in {}",
+                        t.release, image.reference, t.env_name
+                    )),
+                    data: Some(format!(
+                        "{} {} revision {revision}",
+                        t.env_name, image.reference
+                    )),
+                    json: t.result_json(image, revision, false),
+                }
+            },
+        )
+        .map_err(|e| self.rollout_failed(ctx.runner, e))
+    }
+
+    fn render(&self, ctx: &mut Ctx, image: Option<&str>) -> Result<(), Error> {
+        let t = &self.0;
+        let img = t.image_to_render(ctx, image);
+        let values_files = self.values_files();
+        let chart = self.chart();
+        let release = helm::Release {
+            name: &t.release,
+            chart,
+            values_files: &values_files,
+            values: self.values(&img),
+        };
+        let mut plan = Plan::new(format!("render {}", t.env_name));
+        plan.push(
+            Step::exec(
+                format!("Render {} for {}", chart.display(), t.env_name),
+                t.helm().template(&release),
+            )
+            .hint(format!(
+                "the chart does not render; `helm lint {}` shows why",
+                chart.display()
+            )),
+        );
+        execute::execute(ctx.settings, ctx.runner, &plan, None).map(|_| ())
+    }
+
+    fn status(&self, ctx: &mut Ctx) -> Result<(), Error> {
+        let meta = self.metadata(ctx.runner)?;
+        let ws = self.0.workloads(ctx.runner, &[])?;
+        self.0.print_status(ctx, meta.as_ref(), &ws);
+        Ok(())
+    }
+
+    fn logs(&self, ctx: &mut Ctx, follow: bool, tail: u32) -> Result<(), Error> {
+        self.0.logs(ctx, follow, tail)
+    }
+
+    fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error> {
+        let t = &self.0;
+        t.announce();
+        let mut plan = Plan::new(format!("destroy {}", t.env_name));
+        if self.metadata(ctx.runner)?.is_none() {
+            plan.note(format!(
+                "nothing to destroy: release {} is not installed",
+                t.release
+            ));
+        } else {
+            plan.push(Step::exec(
+                format!("Uninstall release {}", t.release),
+                t.helm().uninstall(&t.release, t.timeout_secs()),
+            ));
+        }
+        let removed = !plan.steps.is_empty();
+        let guard = t.guard("destroy", None, yes).filter(|_| removed);
+        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, guard.as_ref(), |_, _| {
+            Summary {
+                json: serde_json::json!({"environment": t.env_name, "removed": removed}),
+                ..Summary::default()
+            }
+        })
+    }
+
+    fn history(&self, ctx: &mut Ctx) -> Result<(), Error> {
+        let t = &self.0;
+        let exec = t.helm().history(&t.release);
+        if ctx.settings.dry_run {
+            let mut plan = Plan::new(format!("history {}", t.env_name));
+            plan.push(Step::exec("Read the release history", exec));
+            execute::print_plan(ctx.settings, &plan);
+            return Ok(());
+        }
+        let out = ctx.runner.query(&exec)?;
+        if !out.ok() {
+            if out.stderr.contains("not found") {
+                return Err(Error::failed(
+                    format!("release {} is not deployed in `{}`", t.release, t.env_name),
+                    Some(format!("deploy it: `lbc deploy {}`", t.env_name)),
+                ));
+            }
+            return Err(t.unreachable(&out.stderr));
+        }
+        if ctx.settings.json {
+            let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+            ui::print_json(
+                &serde_json::json!({"environment": t.env_name, "release": t.release, "history": v}),
+            );
+            return Ok(());
+        }
+        let revisions: Vec<helm::Revision> = serde_json::from_str(&out.stdout).unwrap_or_default();
+        let mut text =
+            String::from("REVISION  STATUS        UPDATED                    DESCRIPTION\n");
+        for r in revisions {
+            text.push_str(&format!(
+                "{:<9} {:<13} {:<26} {}\n",
+                r.revision,
+                r.status,
+                r.updated.chars().take(25).collect::<String>(),
+                r.description
+            ));
+        }
+        ui::data(&text);
+        Ok(())
+    }
+
+    fn rollback(&self, ctx: &mut Ctx, revision: Option<u32>, yes: bool) -> Result<(), Error> {
+        let t = &self.0;
+        t.announce();
+        let mut plan = Plan::new(format!("rollback {}", t.env_name));
+        plan.push(Step::exec(
+            match revision {
+                Some(r) => format!("Roll {} back to revision {r}", t.release),
+                None => format!("Roll {} back to the previous revision", t.release),
+            },
+            t.helm().rollback(&t.release, revision, t.timeout_secs()),
+        ));
+        let guard = t.guard("roll back", None, yes);
+        execute::execute_and_finish(
+            ctx.settings,
+            ctx.runner,
+            &plan,
+            guard.as_ref(),
+            |runner, _| {
+                let now = self.metadata(runner).ok().flatten();
+                Summary {
+                    success: Some(format!(
+                        "{} rolled back{}",
+                        t.release,
+                        now.as_ref()
+                            .map(|m| format!(": revision {} is {}", m.revision, m.status))
+                            .unwrap_or_default()
+                    )),
+                    data: None,
+                    json: serde_json::json!({"environment": t.env_name, "revision": now.map(|m| m.revision)}),
+                }
+            },
+        )
+    }
+
+    fn running(&self, ctx: &Ctx) -> Result<Option<Running>, Error> {
+        let ws = self.0.workloads(ctx.runner, &[])?;
+        let Some(image) = crate::targets::kube::image_of(ctx, &ws) else {
+            return Ok(None);
+        };
+        let revision = self.metadata(ctx.runner)?.map(|m| m.revision).unwrap_or(0);
+        Ok(Some(Running { image, revision }))
+    }
+}

@@ -1,0 +1,658 @@
+//! What the two Kubernetes kinds (Helm and kubectl) share: the cluster's resolution
+//! (context and namespace precedence, shared with `lbc doctor`), the release's
+//! workloads and their diagnosis, the guards of a deploy.
+//!
+//! Context and namespace are always passed explicitly. Precedence: `--context` /
+//! `--namespace`, then the environment in lbc.toml, then the kubeconfig's current
+//! context and its namespace (or `default`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cli::TargetArgs;
+use crate::commands::{chosen_image, Chosen, Ctx};
+use crate::config::Environment;
+use crate::error::Error;
+use crate::execute::Guard;
+use crate::image::ImageRef;
+use crate::plan::{Plan, Step};
+use crate::runner::Runner;
+use crate::tools::{self, helm::Helm, kubectl::Cluster, kubectl::Kubectl};
+use crate::ui;
+
+/// How long a Kubernetes deploy may take before it is rolled back.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What is deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "path", rename_all = "lowercase")]
+pub enum Source {
+    Chart(PathBuf),
+    Manifests(PathBuf),
+    Kustomize(PathBuf),
+}
+
+impl Source {
+    pub fn dir(&self) -> &Path {
+        match self {
+            Source::Chart(p) | Source::Manifests(p) | Source::Kustomize(p) => p,
+        }
+    }
+}
+
+/// A Kubernetes environment, resolved.
+#[derive(Debug, Clone)]
+pub struct Kube {
+    pub env_name: String,
+    pub cluster: Cluster,
+    pub helm_bin: String,
+    pub kubectl_bin: String,
+    pub release: String,
+    pub source: Source,
+    pub env: Environment,
+    pub timeout: Duration,
+    pub root: PathBuf,
+}
+
+/// The context of an environment: the flag, lbc.toml, else the kubeconfig's current
+/// context (`None` when there is none). `lbc doctor` and the verbs share it.
+pub fn context_of(
+    runner: &Runner,
+    kubectl: &Kubectl,
+    flag: Option<&str>,
+    env: &Environment,
+) -> Result<Option<String>, Error> {
+    if let Some(c) = flag.map(str::to_owned).or_else(|| env.context.clone()) {
+        return Ok(Some(c));
+    }
+    let c = query_text(runner, kubectl, &kubectl.current_context())?;
+    Ok((!c.is_empty()).then_some(c))
+}
+
+/// The namespace: the flag, lbc.toml, the kubeconfig's for the context, else `default`.
+pub fn namespace_of(
+    runner: &Runner,
+    kubectl: &Kubectl,
+    flag: Option<&str>,
+    env: &Environment,
+    context: &str,
+) -> Result<String, Error> {
+    if let Some(n) = flag.map(str::to_owned).or_else(|| env.namespace.clone()) {
+        return Ok(n);
+    }
+    let n = query_text(runner, kubectl, &kubectl.context_namespace(context))?;
+    Ok(if n.is_empty() { "default".into() } else { n })
+}
+
+fn query_text(
+    runner: &Runner,
+    kubectl: &Kubectl,
+    exec: &crate::plan::Exec,
+) -> Result<String, Error> {
+    crate::runner::find(&kubectl.bin)?;
+    let out = runner.query(exec)?;
+    Ok(if out.ok() {
+        out.stdout.trim().to_owned()
+    } else {
+        String::new()
+    })
+}
+
+/// The kubeconfig's contexts, or `None` when kubectl cannot say.
+pub fn known_contexts(runner: &Runner, kubectl: &Kubectl) -> Result<Option<Vec<String>>, Error> {
+    let out = runner.query(&kubectl.context_names())?;
+    Ok(out.ok().then(|| {
+        out.stdout
+            .lines()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }))
+}
+
+impl Kube {
+    /// Resolve an environment: context, namespace, tools, what to deploy.
+    pub fn resolve(
+        ctx: &Ctx,
+        env_name: &str,
+        env: Environment,
+        flags: &TargetArgs,
+    ) -> Result<Kube, Error> {
+        let root = ctx.root().to_owned();
+        let helm_bin = env.helm_bin();
+        let kubectl_bin = env.kubectl_bin();
+        let kubeconfig = env.kubeconfig.as_ref().map(|k| root.join(k));
+        if let Some(k) = &kubeconfig {
+            if !k.is_file() {
+                return Err(ctx.project.error_at(
+                    &["env", env_name, "kubeconfig"],
+                    &format!("kubeconfig {} does not exist", k.display()),
+                    Some(
+                        "fix the path (relative to the project root) or remove `kubeconfig`".into(),
+                    ),
+                ));
+            }
+        }
+        let deploy = ctx.project.config.deploy.clone().unwrap_or_default();
+        let source = if let Some(c) = &deploy.chart {
+            Source::Chart(root.join(c))
+        } else if let Some(m) = &deploy.manifests {
+            Source::Manifests(root.join(m))
+        } else if let Some(k) = &deploy.kustomize {
+            Source::Kustomize(root.join(k.replace("{env}", env_name)))
+        } else if root.join("deploy/chart/Chart.yaml").is_file() {
+            Source::Chart(root.join("deploy/chart"))
+        } else {
+            return Err(Error::usage(
+                format!("nothing to deploy to `{env_name}`: no [deploy] section and no deploy/chart/Chart.yaml"),
+                Some("add `[deploy] chart = \"PATH\"` (a Helm chart), `manifests = \"DIR\"` or `kustomize = \"DIR\"` to lbc.toml".into()),
+            ));
+        };
+        match &source {
+            Source::Chart(p) if !p.join("Chart.yaml").is_file() => {
+                return Err(ctx.project.error_at(
+                    &["deploy", "chart"],
+                    &format!("{} is not a Helm chart (no Chart.yaml)", p.display()),
+                    Some("point `chart` at a directory holding Chart.yaml".into()),
+                ))
+            }
+            Source::Manifests(p) | Source::Kustomize(p) if !p.is_dir() => {
+                return Err(Error::usage(
+                    format!("{} is not a directory", p.display()),
+                    Some("fix `manifests` / `kustomize` under [deploy] in lbc.toml".into()),
+                ))
+            }
+            _ => {}
+        }
+        crate::runner::find(match source {
+            Source::Chart(_) => &helm_bin,
+            _ => &kubectl_bin,
+        })?;
+        let config_kubectl = Kubectl::new(&kubectl_bin, &root, kubeconfig.as_deref());
+        let context = context_of(
+            ctx.runner,
+            &config_kubectl,
+            flags.context.as_deref(),
+            &env,
+        )?
+        .ok_or_else(|| {
+            Error::usage(
+                format!("no kube context for `{env_name}`: none in lbc.toml and no current context in the kubeconfig"),
+                Some(format!("set `context = \"NAME\"` under [env.{env_name}], or pass --context")),
+            )
+        })?;
+        let namespace = namespace_of(
+            ctx.runner,
+            &config_kubectl,
+            flags.namespace.as_deref(),
+            &env,
+            &context,
+        )?;
+        let timeout = env.timeout_or(DEFAULT_TIMEOUT);
+        Ok(Kube {
+            env_name: env_name.to_owned(),
+            cluster: Cluster {
+                context,
+                namespace,
+                kubeconfig,
+            },
+            helm_bin,
+            kubectl_bin,
+            release: deploy
+                .release
+                .unwrap_or_else(|| ctx.project.project().to_owned()),
+            source,
+            env,
+            timeout,
+            root,
+        })
+    }
+
+    pub fn helm(&self) -> Helm {
+        Helm::on(&self.helm_bin, &self.root, &self.cluster)
+    }
+    pub fn kubectl(&self) -> Kubectl {
+        Kubectl::on(&self.kubectl_bin, &self.root, &self.cluster)
+    }
+    pub fn timeout_secs(&self) -> u64 {
+        self.timeout.as_secs().max(1)
+    }
+    pub fn selector(&self) -> String {
+        format!("app.kubernetes.io/instance={}", self.release)
+    }
+    pub fn announce(&self) {
+        ui::info(&format!(
+            "environment {}: context {}, namespace {}{}",
+            self.env_name,
+            self.cluster.context,
+            self.cluster.namespace,
+            self.cluster
+                .kubeconfig
+                .as_ref()
+                .map(|k| format!(", kubeconfig {}", k.display()))
+                .unwrap_or_default()
+        ));
+    }
+
+    /// The guard of a protected environment: where lbc acts (and which image).
+    pub fn guard(&self, what: &str, image: Option<&ImageRef>, yes: bool) -> Option<Guard> {
+        if !self.env.protected {
+            return None;
+        }
+        let mut details = vec![
+            ("context", self.cluster.context.clone()),
+            ("namespace", self.cluster.namespace.clone()),
+        ];
+        if let Some(i) = image {
+            details.push(("image", i.reference.clone()));
+        }
+        Some(Guard {
+            env: self.env_name.clone(),
+            what: what.to_owned(),
+            details,
+            yes,
+        })
+    }
+
+    /// Check that the context exists in the kubeconfig, so that a typo is an error that
+    /// names it rather than a connection failure.
+    pub fn check_context(&self, runner: &Runner) -> Result<(), Error> {
+        if crate::runner::find(&self.kubectl_bin).is_err() {
+            return Ok(());
+        }
+        let config = Kubectl::new(
+            &self.kubectl_bin,
+            &self.root,
+            self.cluster.kubeconfig.as_deref(),
+        );
+        if let Some(known) = known_contexts(runner, &config)? {
+            if !known.contains(&self.cluster.context) {
+                return Err(Error::usage(
+                    format!(
+                        "kube context `{}` of environment `{}` is not in the kubeconfig",
+                        self.cluster.context, self.env_name
+                    ),
+                    Some(format!(
+                        "known contexts: {}; fix `context` under [env.{}], set `kubeconfig`, or pass --context",
+                        known.join(", "),
+                        self.env_name
+                    )),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn unreachable(&self, stderr: &str) -> Error {
+        let first = stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no answer")
+            .trim();
+        Error::Unreachable {
+            message: format!(
+                "the cluster of environment `{}` (context {}) did not answer: {first}",
+                self.env_name, self.cluster.context
+            ),
+            hint: "check the context's server and credentials (`kubectl --context CONTEXT cluster-info`); `lbc doctor` checks the setup".into(),
+        }
+    }
+
+    /// The image `render` shows: `--image`, else the last build, else `REPO:unbuilt`.
+    pub fn image_to_render(&self, ctx: &Ctx, image: Option<&str>) -> ImageRef {
+        match image {
+            Some(i) => ImageRef::parse(i),
+            None => image_to_deploy(ctx, None, None).unwrap_or_else(|_| {
+                ImageRef::parse(&format!("{}:unbuilt", project_repository(ctx)))
+            }),
+        }
+    }
+
+    /// The start of a deploy's plan: where it goes, which image, and the guards that
+    /// refuse before anything changes.
+    pub fn start_deploy(
+        &self,
+        ctx: &Ctx,
+        req: &crate::targets::DeployRequest,
+    ) -> Result<Plan, Error> {
+        self.announce();
+        let mut plan = Plan::new(format!("deploy {}", self.env_name));
+        plan.note(format!("image {}", req.image.reference));
+        self.check_deploy(ctx, req, &mut plan)?;
+        Ok(plan)
+    }
+
+    /// The guards of a deploy, before anything changes: `promote_from` and a dirty tree
+    /// for a protected environment. Notes go to the plan.
+    fn check_deploy(
+        &self,
+        ctx: &Ctx,
+        req: &crate::targets::DeployRequest,
+        plan: &mut Plan,
+    ) -> Result<(), Error> {
+        let image = &req.image;
+        if let Some(from) = &self.env.promote_from {
+            let from_target = crate::targets::resolve(ctx, from, &TargetArgs::default())?;
+            let running = from_target.running(ctx)?.map(|r| r.image);
+            match running {
+                Some(r) if r.same_as(image) => {
+                    plan.note(format!("{} runs in `{from}` too", image.reference))
+                }
+                other if !req.force => {
+                    return Err(Error::Refused {
+                        message: format!(
+                            "`{}` only takes images that run in `{from}`, and {} {}",
+                            self.env_name,
+                            image.reference,
+                            match other {
+                                Some(r) =>
+                                    format!("is not the image running there ({})", r.reference),
+                                None => "cannot be found there (nothing runs in it)".to_owned(),
+                            }
+                        ),
+                        hint: format!(
+                            "promote what runs there: `lbc promote {from} {}`; or pass --force",
+                            self.env_name
+                        ),
+                    })
+                }
+                _ => plan.note(format!(
+                    "--force: {} does not run in `{from}`",
+                    image.reference
+                )),
+            }
+        }
+        if self.env.protected && !req.allow_dirty && tools::git::is_dirty(&self.root) {
+            return Err(Error::Refused {
+                message: format!(
+                    "`{}` is protected and the git tree has uncommitted changes",
+                    self.env_name
+                ),
+                hint: "commit or stash them first, or pass --allow-dirty".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The release's Deployments and StatefulSets: by the recorded objects of the
+    /// kubectl path, else by the release's instance label.
+    pub fn workloads(&self, runner: &Runner, recorded: &[String]) -> Result<Vec<Workload>, Error> {
+        if crate::runner::find(&self.kubectl_bin).is_err() {
+            return Ok(vec![]);
+        }
+        let k = self.kubectl();
+        let exec = if recorded.is_empty() {
+            k.get_selected_json("deployments,statefulsets", &self.selector())
+        } else {
+            let names: Vec<String> = recorded
+                .iter()
+                .filter(|n| is_workload(n))
+                .cloned()
+                .collect();
+            if names.is_empty() {
+                return Ok(vec![]);
+            }
+            k.get_json(&names)
+        };
+        let out = runner.query(&exec)?;
+        if !out.ok() {
+            return Err(self.unreachable(&out.stderr));
+        }
+        Ok(
+            tools::kubectl::parse_items::<tools::kubectl::WorkloadObject>(&out.stdout)
+                .into_iter()
+                .map(Workload::from)
+                .collect(),
+        )
+    }
+
+    /// What went wrong in a failed rollout: unhealthy workloads and recent warning events.
+    pub fn diagnose(&self, runner: &Runner, recorded: &[String]) -> String {
+        let mut lines = Vec::new();
+        if let Ok(ws) = self.workloads(runner, recorded) {
+            for w in ws
+                .iter()
+                .filter(|w| w.ready < w.desired || !w.problems.is_empty())
+            {
+                lines.push(format!(
+                    "{}/{}: {}/{} ready, image {}{}",
+                    w.kind,
+                    w.name,
+                    w.ready,
+                    w.desired,
+                    w.images.join(", "),
+                    if w.problems.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {}", w.problems.join("; "))
+                    }
+                ));
+            }
+        }
+        if let Ok(out) = runner.query(&self.kubectl().events_json()) {
+            let mut events: Vec<(String, String)> = tools::kubectl::parse_items::<
+                tools::kubectl::Event,
+            >(&out.stdout)
+            .into_iter()
+            .filter(|e| e.kind == "Warning" && e.involved_object.name.starts_with(&self.release))
+            .map(|e| {
+                let when = e.last_timestamp.or(e.event_time).unwrap_or_default();
+                let text = format!(
+                    "event {}/{}: {} {}",
+                    e.involved_object.kind.to_lowercase(),
+                    e.involved_object.name,
+                    e.reason,
+                    e.message
+                );
+                (when, text)
+            })
+            .collect();
+            events.sort();
+            lines.extend(events.into_iter().rev().take(5).map(|(_, t)| t));
+        }
+        lines.join("\n  ")
+    }
+
+    /// The status document and text of a Kubernetes environment.
+    pub fn print_status(
+        &self,
+        ctx: &Ctx,
+        meta: Option<&crate::targets::helm::ReleaseMeta>,
+        ws: &[Workload],
+    ) {
+        let image = image_of(ctx, ws);
+        let state = meta.map(|m| m.status.clone()).unwrap_or_else(|| {
+            if ws.is_empty() {
+                "absent".into()
+            } else {
+                "applied".into()
+            }
+        });
+        if ctx.settings.json {
+            ui::print_json(&serde_json::json!({
+                "environment": self.env_name,
+                "context": self.cluster.context,
+                "namespace": self.cluster.namespace,
+                "release": self.release,
+                "state": state,
+                "revision": meta.map(|m| m.revision),
+                "promoted_from": meta.and_then(|m| m.labels.get("lbc-promoted-from").cloned()),
+                "promoted_revision": meta.and_then(|m| m.labels.get("lbc-source-revision").and_then(|r| r.parse::<u64>().ok())),
+                "image": image.as_ref().map(|i| i.reference.clone()),
+                "workloads": ws,
+            }));
+            return;
+        }
+        let mut out = format!(
+            "{}: release {} {state}{}\n  context: {}\n  namespace: {}\n  image: {}\n",
+            self.env_name,
+            self.release,
+            meta.map(|m| format!(", revision {}", m.revision))
+                .unwrap_or_default(),
+            self.cluster.context,
+            self.cluster.namespace,
+            image.as_ref().map(|i| i.reference.as_str()).unwrap_or("-"),
+        );
+        if let Some(m) = meta {
+            if let Some(f) = m.labels.get("lbc-promoted-from") {
+                out.push_str(&format!(
+                    "  promoted from: {f} (revision {})\n",
+                    m.labels
+                        .get("lbc-source-revision")
+                        .map(String::as_str)
+                        .unwrap_or("?")
+                ));
+            }
+        }
+        for w in ws {
+            out.push_str(&format!(
+                "  {}/{}: {}/{} ready\n",
+                w.kind, w.name, w.ready, w.desired
+            ));
+        }
+        ui::data(&out);
+    }
+
+    /// `logs`: the logs of the release's pods, by its instance label.
+    pub fn logs(&self, ctx: &mut Ctx, follow: bool, tail: u32) -> Result<(), Error> {
+        crate::runner::find(&self.kubectl_bin)?;
+        let mut plan = Plan::new(format!("logs {}", self.env_name));
+        plan.push(Step::exec(
+            format!("Show the logs of {}", self.release),
+            self.kubectl().logs(&self.selector(), tail, follow).data(),
+        ));
+        crate::execute::execute(ctx.settings, ctx.runner, &plan, None).map(|_| ())
+    }
+
+    /// The result document of a deploy.
+    pub fn result_json(
+        &self,
+        image: &ImageRef,
+        revision: u64,
+        up_to_date: bool,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "environment": self.env_name,
+            "context": self.cluster.context,
+            "namespace": self.cluster.namespace,
+            "release": self.release,
+            "image": image.reference,
+            "revision": revision,
+            "up_to_date": up_to_date,
+        })
+    }
+}
+
+/// The image to deploy: by digest when the build was pushed.
+pub fn image_to_deploy(
+    ctx: &Ctx,
+    image: Option<&str>,
+    tag: Option<&str>,
+) -> Result<ImageRef, Error> {
+    let rec = match chosen_image(ctx, image, tag, "run `lbc build --push` first")? {
+        Chosen::Reference(r) => return Ok(ImageRef::parse(&r)),
+        Chosen::Build(b) => b,
+    };
+    if rec.digest.is_none() {
+        ui::warn(&format!(
+            "{} was built but not pushed: a cluster can only pull it if it can reach this machine's images (`lbc build --push` records its digest)",
+            rec.image
+        ));
+    }
+    Ok(ImageRef::parse(&match &rec.digest {
+        Some(d) => format!("{}:{}@{d}", rec.repository, rec.tag),
+        None => rec.image.clone(),
+    }))
+}
+
+/// The repository of the project's image (empty without `[image]`).
+pub fn project_repository(ctx: &Ctx) -> String {
+    ctx.project
+        .config
+        .image
+        .as_ref()
+        .map(|i| i.repository.clone())
+        .unwrap_or_default()
+}
+
+/// The project's image among the workloads' containers (else the first container's).
+pub fn image_of(ctx: &Ctx, workloads: &[Workload]) -> Option<ImageRef> {
+    let repo = ctx
+        .project
+        .config
+        .image
+        .as_ref()
+        .map(|i| i.repository.as_str());
+    let mut first = None;
+    for w in workloads {
+        for img in &w.images {
+            let r = ImageRef::parse(img);
+            if repo.is_some_and(|repo| r.is_in(repo)) {
+                return Some(r);
+            }
+            first.get_or_insert(r);
+        }
+    }
+    first
+}
+
+/// `deployment.apps/x` and `statefulset.apps/x` (as `kubectl apply -o name` prints them).
+pub fn is_workload(name: &str) -> bool {
+    name.starts_with("deployment") || name.starts_with("statefulset")
+}
+
+/// A Deployment or StatefulSet of the release, as lbc reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Workload {
+    pub kind: String,
+    pub name: String,
+    pub desired: u64,
+    pub ready: u64,
+    pub images: Vec<String>,
+    /// Conditions that are not as they should be, as `Type=Status (Reason): message`.
+    pub problems: Vec<String>,
+}
+
+impl From<tools::kubectl::WorkloadObject> for Workload {
+    fn from(o: tools::kubectl::WorkloadObject) -> Self {
+        Workload {
+            kind: o.kind.to_lowercase(),
+            name: o.metadata.name,
+            desired: o.spec.replicas.unwrap_or(1),
+            ready: o.status.ready_replicas,
+            images: o
+                .spec
+                .template
+                .spec
+                .containers
+                .into_iter()
+                .filter_map(|c| c.image)
+                .collect(),
+            problems: o
+                .status
+                .conditions
+                .into_iter()
+                .filter(|c| c.status != "True")
+                .map(|c| {
+                    format!(
+                        "{}={} ({}): {}",
+                        if c.kind.is_empty() { "?" } else { &c.kind },
+                        if c.status.is_empty() { "?" } else { &c.status },
+                        c.reason,
+                        c.message
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The error of a verb that only Kubernetes environments have.
+pub fn not_kubernetes(env_name: &str) -> Error {
+    Error::usage(
+        format!("environment `{env_name}` is a docker environment"),
+        Some(format!("this verb works on kubernetes environments; for `{env_name}` use deploy, status, logs or destroy")),
+    )
+}

@@ -1,0 +1,345 @@
+//! Environments of kind "docker": the embedded default target. `deploy` runs the built
+//! image on this machine's engine, replacing an earlier container of the same
+//! environment, waits until it is healthy and prints its URL; `status`, `logs`,
+//! `destroy`. A failed deploy shows the container's last log lines and removes it
+//! (on-failure steps of its plan).
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use crate::commands::{chosen_image, Chosen, Ctx};
+use crate::config::Environment;
+use crate::error::Error;
+use crate::execute::{self, Guard, Summary};
+use crate::image::ImageRef;
+use crate::plan::{Action, Plan, Step};
+use crate::targets::kube::not_kubernetes;
+use crate::targets::{DeployRequest, Running, Target};
+use crate::tools::docker;
+use crate::ui;
+
+/// How long to wait for a local container to be healthy.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A docker environment, resolved.
+pub struct Local {
+    env_name: String,
+    env: Environment,
+    /// `lbc-PROJECT-ENV`.
+    container: String,
+    project: String,
+    root: std::path::PathBuf,
+    timeout: Duration,
+}
+
+pub fn container_name(project: &str, env: &str) -> String {
+    format!("lbc-{project}-{env}")
+}
+
+impl Local {
+    pub fn resolve(ctx: &Ctx, env_name: &str, env: Environment) -> Result<Local, Error> {
+        Ok(Local {
+            container: container_name(ctx.project.project(), env_name),
+            project: ctx.project.project().to_owned(),
+            root: ctx.root().to_owned(),
+            timeout: env.timeout_or(DEFAULT_TIMEOUT),
+            env_name: env_name.to_owned(),
+            env,
+        })
+    }
+
+    fn url(&self) -> String {
+        let host = match self.env.bind_address() {
+            "0.0.0.0" => "127.0.0.1",
+            "::" => "[::1]",
+            other => other,
+        };
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        format!("http://{host}:{}", self.env.host_port())
+    }
+
+    /// Can lbc bind the port? (Docker could not either, then.)
+    fn port_free(&self) -> bool {
+        TcpListener::bind((self.env.bind_address(), self.env.host_port())).is_ok()
+    }
+
+    fn guard(&self, what: &str, details: Vec<(&'static str, String)>, yes: bool) -> Option<Guard> {
+        self.env.protected.then(|| Guard {
+            env: self.env_name.clone(),
+            what: what.to_owned(),
+            details,
+            yes,
+        })
+    }
+
+    /// Does the engine answer? In a dry run an unreachable one is a note.
+    fn reachable(&self, ctx: &Ctx, plan: &mut Plan) -> Result<bool, Error> {
+        match docker::daemon_version(ctx.runner, &self.root) {
+            Ok(_) => Ok(true),
+            Err(e) if ctx.settings.dry_run => {
+                plan.note(e.to_string());
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Target for Local {
+    fn choose_image(
+        &self,
+        ctx: &Ctx,
+        image: Option<&str>,
+        tag: Option<&str>,
+    ) -> Result<ImageRef, Error> {
+        crate::runner::find("docker")?;
+        Ok(ImageRef::parse(
+            &match chosen_image(ctx, image, tag, "run `lbc build` first")? {
+                Chosen::Reference(r) => r,
+                Chosen::Build(b) => b.image,
+            },
+        ))
+    }
+
+    fn deploy(&self, ctx: &mut Ctx, req: DeployRequest) -> Result<(), Error> {
+        let image = req.image.reference.clone();
+        let name = &self.container;
+        let root = &self.root;
+        let env = &self.env;
+        let mut plan = Plan::new(format!("deploy {}", self.env_name));
+        plan.note(format!(
+            "target: Docker engine on this machine, container {name}"
+        ));
+        let mut has_healthcheck = false;
+        let mut existing = None;
+        if self.reachable(ctx, &mut plan)? {
+            match docker::image_inspect(ctx.runner, root, &image)? {
+                Some(i) => has_healthcheck = i.has_healthcheck(),
+                None => {
+                    return Err(Error::usage(
+                        format!("image {image} is not on this machine"),
+                        Some("run `lbc build` (or `docker pull` it) first".into()),
+                    ))
+                }
+            }
+            existing = docker::container_inspect(ctx.runner, root, name)?;
+        }
+        if existing.is_none() && !self.port_free() {
+            return Err(Error::failed(
+                format!(
+                    "port {} on {} is already in use, so {name} cannot publish it",
+                    env.host_port(),
+                    env.bind_address()
+                ),
+                Some(format!(
+                    "stop what listens there, or choose another port: `port = {}` under [env.{}] in {}",
+                    env.host_port().wrapping_add(1).max(1024),
+                    self.env_name,
+                    ctx.project.path.display()
+                )),
+            ));
+        }
+        if let Some(c) = &existing {
+            plan.push(Step::exec(
+                format!("Remove the previous container ({})", c.config.image),
+                docker::remove(root, name),
+            ));
+        }
+        plan.push(Step::exec(
+            format!("Start {image} as {name}"),
+            docker::run_detached(
+                root,
+                &docker::Detached {
+                    name,
+                    labels: &[
+                        format!("lbc.project={}", self.project),
+                        format!("lbc.env={}", self.env_name),
+                    ],
+                    publish: format!(
+                        "{}:{}:{}",
+                        env.bind_address(),
+                        env.host_port(),
+                        env.container_port()
+                    ),
+                    vars: &env.vars,
+                    image: &image,
+                },
+            ),
+        ));
+        let url = self.url();
+        plan.push(match &env.health {
+            Some(path) => Step::new(
+                format!("Wait until {url}{path} answers 200"),
+                Action::WaitHttp {
+                    url: format!("{url}{path}"),
+                    container: name.clone(),
+                    timeout: self.timeout,
+                },
+            ),
+            None => Step::new(
+                if has_healthcheck {
+                    format!("Wait until {name} is healthy")
+                } else {
+                    format!("Wait until {name} runs")
+                },
+                Action::WaitHealthy {
+                    container: name.clone(),
+                    timeout: self.timeout,
+                },
+            ),
+        });
+        // Leave nothing half-done: show why, then remove the container that failed.
+        plan.push(
+            Step::exec(
+                format!("Show the last log lines of {name}"),
+                docker::logs(root, name, 30, false),
+            )
+            .on_failure_from(1),
+        );
+        plan.push(
+            Step::exec(
+                format!("Remove the failed container {name}"),
+                docker::remove(root, name),
+            )
+            .on_failure_from(1),
+        );
+        let guard = self.guard(
+            "deploy",
+            vec![("image", image.clone()), ("container", name.clone())],
+            req.yes,
+        );
+        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, guard.as_ref(), |_, _| {
+            Summary {
+                success: Some(format!("{name} is running {image}")),
+                data: Some(url.clone()),
+                json: serde_json::json!({
+                    "environment": self.env_name,
+                    "container": name,
+                    "image": image,
+                    "url": url,
+                }),
+            }
+        })
+    }
+
+    fn render(&self, _ctx: &mut Ctx, _image: Option<&str>) -> Result<(), Error> {
+        Err(not_kubernetes(&self.env_name))
+    }
+
+    fn status(&self, ctx: &mut Ctx) -> Result<(), Error> {
+        crate::runner::find("docker")?;
+        let name = &self.container;
+        if ctx.settings.dry_run {
+            let mut plan = Plan::new(format!("status {}", self.env_name));
+            plan.push(Step::exec(
+                "Inspect the container",
+                docker::inspect_container(&self.root, name),
+            ));
+            execute::print_plan(ctx.settings, &plan);
+            return Ok(());
+        }
+        docker::daemon_version(ctx.runner, &self.root)?;
+        let info = docker::container_inspect(ctx.runner, &self.root, name)?;
+        let env_name = &self.env_name;
+        if ctx.settings.json {
+            ui::print_json(&match &info {
+                None => {
+                    serde_json::json!({"environment": env_name, "container": name, "state": "absent"})
+                }
+                Some(c) => serde_json::json!({
+                    "environment": env_name,
+                    "container": name,
+                    "state": c.state.status,
+                    "health": c.state.health.as_ref().map(|h| h.status.clone()),
+                    "image": c.config.image,
+                    "image_id": c.image,
+                    "started_at": c.state.started_at,
+                    "url": self.url(),
+                }),
+            });
+            return Ok(());
+        }
+        match &info {
+            None => ui::data(&format!("{env_name}: not deployed (no container {name})")),
+            Some(c) => ui::data(&format!(
+                "{env_name}: {}{}\n  container: {name}\n  image: {}\n  started: {}\n  url: {}",
+                c.state.status,
+                c.state
+                    .health
+                    .as_ref()
+                    .map(|h| format!(" ({})", h.status))
+                    .unwrap_or_default(),
+                c.config.image,
+                c.state.started_at,
+                self.url()
+            )),
+        }
+        Ok(())
+    }
+
+    fn logs(&self, ctx: &mut Ctx, follow: bool, tail: u32) -> Result<(), Error> {
+        crate::runner::find("docker")?;
+        let name = &self.container;
+        let mut plan = Plan::new(format!("logs {}", self.env_name));
+        plan.push(Step::exec(
+            format!("Show the logs of {name}"),
+            docker::logs(&self.root, name, tail, follow).data(),
+        ));
+        if !ctx.settings.dry_run {
+            docker::daemon_version(ctx.runner, &self.root)?;
+            if docker::container_inspect(ctx.runner, &self.root, name)?.is_none() {
+                return Err(Error::failed(
+                    format!(
+                        "nothing is deployed in `{}` (no container {name})",
+                        self.env_name
+                    ),
+                    Some(format!("deploy it first: `lbc deploy {}`", self.env_name)),
+                ));
+            }
+        }
+        execute::execute(ctx.settings, ctx.runner, &plan, None).map(|_| ())
+    }
+
+    fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error> {
+        crate::runner::find("docker")?;
+        let name = &self.container;
+        let mut plan = Plan::new(format!("destroy {}", self.env_name));
+        let reachable = self.reachable(ctx, &mut plan)?;
+        let exists =
+            !reachable || docker::container_inspect(ctx.runner, &self.root, name)?.is_some();
+        if exists {
+            plan.push(Step::exec(
+                format!("Stop and remove {name}"),
+                docker::remove(&self.root, name),
+            ));
+        } else {
+            plan.note(format!("nothing to destroy: no container {name}"));
+        }
+        let guard = self
+            .guard("destroy", vec![("container", name.clone())], yes)
+            .filter(|_| exists);
+        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, guard.as_ref(), |_, _| {
+            Summary {
+                success: exists.then(|| format!("removed {name}")),
+                data: None,
+                json: serde_json::json!({"environment": self.env_name, "container": name, "removed": exists}),
+            }
+        })
+    }
+
+    fn history(&self, _ctx: &mut Ctx) -> Result<(), Error> {
+        Err(not_kubernetes(&self.env_name))
+    }
+
+    fn rollback(&self, _ctx: &mut Ctx, _revision: Option<u32>, _yes: bool) -> Result<(), Error> {
+        Err(not_kubernetes(&self.env_name))
+    }
+
+    fn running(&self, _ctx: &Ctx) -> Result<Option<Running>, Error> {
+        Err(not_kubernetes(&self.env_name))
+    }
+}

@@ -1,0 +1,90 @@
+//! Where a verb acts: one module per kind of environment, behind one interface (as
+//! Skaffold's deployers): the local Docker engine ([`local`]), Helm ([`helm`]) and
+//! kubectl with plain manifests or kustomize ([`kubectl`]); [`kube`] holds what the two
+//! Kubernetes kinds share (the cluster's resolution, workloads, diagnosis).
+//!
+//! A target is resolved once, from lbc.toml and the flags, by [`resolve`]. The verbs in
+//! `commands/` only call the [`Target`] methods; adding a kind of environment is one
+//! new module here and one arm in [`resolve`].
+
+pub mod helm;
+pub mod kube;
+pub mod kubectl;
+pub mod local;
+
+use crate::cli::TargetArgs;
+use crate::commands::Ctx;
+use crate::config::EnvKind;
+use crate::error::Error;
+use crate::image::ImageRef;
+
+/// What a deploy asks of a target.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    pub image: ImageRef,
+    /// `--yes`: confirm a protected environment.
+    pub yes: bool,
+    /// `--allow-dirty`.
+    pub allow_dirty: bool,
+    /// `--force`: past `promote_from`.
+    pub force: bool,
+    /// Set by `lbc promote`.
+    pub promotion: Option<Promotion>,
+}
+
+/// Where a promoted image came from, recorded on the release.
+#[derive(Debug, Clone)]
+pub struct Promotion {
+    pub from: String,
+    pub revision: u64,
+}
+
+/// What runs in an environment, for promotion.
+#[derive(Debug, Clone)]
+pub struct Running {
+    pub image: ImageRef,
+    /// The release revision, when the kind has revisions (else 0).
+    pub revision: u64,
+}
+
+/// A kind of environment. Every method computes a plan and runs it through
+/// [`crate::execute`]; `--dry-run` stops after printing it.
+pub trait Target {
+    /// The image a deploy uses: `--image`, `--tag`'s build, else the last build; by
+    /// digest when the build was pushed (what a cluster pulls).
+    fn choose_image(
+        &self,
+        ctx: &Ctx,
+        image: Option<&str>,
+        tag: Option<&str>,
+    ) -> Result<ImageRef, Error> {
+        kube::image_to_deploy(ctx, image, tag)
+    }
+    fn deploy(&self, ctx: &mut Ctx, req: DeployRequest) -> Result<(), Error>;
+    /// The manifests a deploy would apply.
+    fn render(&self, ctx: &mut Ctx, image: Option<&str>) -> Result<(), Error>;
+    fn status(&self, ctx: &mut Ctx) -> Result<(), Error>;
+    fn logs(&self, ctx: &mut Ctx, follow: bool, tail: u32) -> Result<(), Error>;
+    fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error>;
+    fn history(&self, ctx: &mut Ctx) -> Result<(), Error>;
+    fn rollback(&self, ctx: &mut Ctx, revision: Option<u32>, yes: bool) -> Result<(), Error>;
+    /// What runs there now (`None`: nothing).
+    fn running(&self, ctx: &Ctx) -> Result<Option<Running>, Error>;
+}
+
+/// Resolve an environment of lbc.toml (with the flags) into its target.
+pub fn resolve(ctx: &Ctx, env_name: &str, flags: &TargetArgs) -> Result<Box<dyn Target>, Error> {
+    let env = ctx.project.environment(env_name)?.clone();
+    match env.kind {
+        EnvKind::Docker => Ok(Box::new(local::Local::resolve(ctx, env_name, env)?)),
+        EnvKind::Kubernetes => {
+            let k = kube::Kube::resolve(ctx, env_name, env, flags)?;
+            Ok(match k.source {
+                kube::Source::Chart(_) => Box::new(helm::HelmTarget(k)),
+                kube::Source::Manifests(_) | kube::Source::Kustomize(_) => {
+                    Box::new(kubectl::KubectlTarget(k))
+                }
+            })
+        }
+    }
+}
