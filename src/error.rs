@@ -13,6 +13,7 @@ pub mod code {
     pub const TOOL: u8 = 4;
     pub const REFUSED: u8 = 5;
     pub const UPGRADE_AVAILABLE: u8 = 6;
+    pub const FLEET_BEHIND: u8 = 7;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -59,6 +60,14 @@ pub enum Error {
     /// `lbc upgrade` wrote conflict markers (or `.lbc-new` files) that need a person.
     #[error("the upgrade left conflicts in {} file{}: {}", files.len(), if files.len() == 1 { "" } else { "s" }, files.join(", "))]
     Conflicts { files: Vec<String> },
+    /// `lbc fleet`: the report is on stdout already; this says why the exit code is not 0
+    /// (repositories behind with `--fail-on-behind`, unreachable, failed or conflicted).
+    #[error("{message}")]
+    Fleet {
+        message: String,
+        hint: Option<String>,
+        code: u8,
+    },
     /// `lbc upgrade --check`: the repository is behind its template or schema.
     #[error("an upgrade is available")]
     UpgradeAvailable,
@@ -102,6 +111,7 @@ impl Error {
             Error::ChildKilled { .. } | Error::Failed { .. } | Error::Io { .. } => code::FAILURE,
             Error::Refused { .. } => code::REFUSED,
             Error::Conflicts { .. } => code::CONFLICT,
+            Error::Fleet { code: c, .. } => *c,
             Error::UpgradeAvailable => code::UPGRADE_AVAILABLE,
             Error::Interrupted => code::INTERRUPTED,
         }
@@ -112,7 +122,8 @@ impl Error {
             Error::Config { hint, .. }
             | Error::Usage { hint, .. }
             | Error::ChildFailed { hint, .. }
-            | Error::Failed { hint, .. } => hint.as_deref(),
+            | Error::Failed { hint, .. }
+            | Error::Fleet { hint, .. } => hint.as_deref(),
             Error::ToolMissing { hint, .. }
             | Error::Unreachable { hint, .. }
             | Error::Refused { hint, .. } => Some(hint),

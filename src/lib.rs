@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod fleet;
 pub mod plan;
 pub mod runner;
 pub mod settings;
@@ -67,7 +68,10 @@ fn report(e: &Error, runner: Option<&Runner>, json: bool) -> u8 {
     let exit = e.exit_code();
     // `upgrade --check` said it on stdout already, and an upgrade with conflicts printed
     // its summary (or JSON document) with every conflicted file.
-    let already_reported = matches!(e, Error::UpgradeAvailable | Error::Conflicts { .. });
+    let already_reported = matches!(
+        e,
+        Error::UpgradeAvailable | Error::Conflicts { .. } | Error::Fleet { .. }
+    );
     if matches!(e, Error::UpgradeAvailable) {
     } else if matches!(e, Error::Interrupted) {
         ui::error("interrupted", &[], None);
@@ -94,6 +98,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         Command::Man => return commands::info::man(),
         Command::Catalog => return commands::info::catalog(settings),
         Command::Upgrade(args) => return commands::upgrade::run(settings, runner, args),
+        Command::Fleet(args) => return commands::fleet::run(settings, runner, args),
         Command::Init(args) => return commands::init::run(settings, runner, args),
         Command::Doctor => {
             let project = settings.load_project().ok();
@@ -189,6 +194,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         | Command::Man
         | Command::Catalog
         | Command::Upgrade(_)
+        | Command::Fleet(_)
         | Command::Init(_)
         | Command::Doctor
         | Command::Config => unreachable!("handled above"),

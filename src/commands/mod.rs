@@ -4,6 +4,7 @@
 pub mod adopt;
 pub mod build;
 pub mod doctor;
+pub mod fleet;
 pub mod info;
 pub mod init;
 pub mod kube;
