@@ -117,7 +117,11 @@ mod tests {
             "https://git.example.com/team/orders.git",
         );
         assert_eq!(a, b);
-        assert!(a.starts_with("/c/repos/orders-"));
+        assert!(
+            a.display().to_string().starts_with("/c/repos/orders-"),
+            "{}",
+            a.display()
+        );
         assert!(!a.display().to_string().contains("tok"));
     }
 }
