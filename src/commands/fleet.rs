@@ -144,6 +144,13 @@ fn branch_commit<'r>(repo: &'r git2::Repository, branch: &str) -> Result<git2::C
         .map_err(|_| format!("no branch `{branch}`"))
 }
 
+/// An empty repository: not one branch.
+fn no_branches(repo: &git2::Repository) -> bool {
+    repo.references_glob("refs/heads/*")
+        .map(|mut r| r.next().is_none())
+        .unwrap_or(false)
+}
+
 /// Bring a remote repository's cache entry up to date (or report why not).
 fn sync_one(runner: &Runner, sel: &Selected, url: &str) -> Result<PathBuf, String> {
     let dest = cached(sel, url);
@@ -195,7 +202,7 @@ fn status_one(sel: &Selected, shared: &Shared, entry: &Entry) -> RepoStatus {
                 Ok(c) => c,
                 Err(e) => {
                     // An empty repository has no branch at all: nothing lbc could read.
-                    if repo.is_empty().unwrap_or(false) {
+                    if no_branches(&repo) {
                         row.state = State::NotLbc;
                         row.branch = Some(branch);
                         return row;
@@ -446,7 +453,7 @@ fn plan_one(
     }
     let commit = match branch_commit(&repo, &default) {
         Ok(c) => c,
-        Err(e) if repo.is_empty().unwrap_or(false) => {
+        Err(e) if no_branches(&repo) => {
             return (
                 prop.skip(format!("not an lbc project (empty repository: {e})")),
                 None,
