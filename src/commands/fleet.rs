@@ -234,6 +234,11 @@ fn status(settings: &Settings, _runner: &mut Runner, args: &FleetStatusArgs) -> 
         crate::commands::print_plan(settings, &sync_plan("fleet status", &sel));
         return Ok(());
     }
+    ui::step(&format!(
+        "reading {} repositories, {} at once",
+        sel.entries.len(),
+        sel.jobs
+    ));
     let shared = Shared::new(&sel.cache);
     let rows: Vec<RepoStatus> =
         parallel(&sel.entries, sel.jobs, |_, e| status_one(&sel, &shared, e))

@@ -463,7 +463,7 @@ fn show(bare: &Path, rev: &str, path: &str) -> Vec<u8> {
 fn a_fleet_of_thirty_repositories() {
     let f = build_fleet();
     assert!(f.made.len() >= 30, "{} repositories", f.made.len());
-    let fleet_toml = write_fleet_toml(&f, "");
+    write_fleet_toml(&f, "");
 
     // --- status: every figure checked against what the repository holds -----------
     let run = lbc(&f.root)
@@ -960,7 +960,6 @@ fn a_fleet_of_thirty_repositories() {
         r["conflicts"]["files"][1]["reasons"],
         serde_json::json!(["lbc-new"])
     );
-    let _ = fleet_toml;
 }
 
 #[test]
