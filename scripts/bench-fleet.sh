@@ -6,9 +6,9 @@
 #   - 500 remote repositories: a bare clone of each behind a file:// URL, already in
 #     lbc's cache (one untimed run clones them), nothing new on the remotes: what a
 #     nightly dashboard job does;
-#   - hyperfine times `lbc fleet status` over each fleet (default --jobs: the CPUs), and,
-#     for comparison, the bare `git fetch` of the 500 cache entries with the same
-#     parallelism (the floor for the remote case: one git process per repository).
+#   - hyperfine times `lbc fleet status` over each fleet (default --jobs: 4 per CPU), and,
+#     for comparison, the bare `git fetch` of the 500 cache entries with the same flags and
+#     parallelism as lbc's (the floor for the remote case: one git process per repository).
 # Goals: local <= 5 s, remote (cached, nothing new) <= 10 s.
 # Usage: scripts/bench-fleet.sh [--runs N] [--repos N]
 # LBC_BENCH_KEEP=1 keeps the repositories; the hyperfine JSON goes to $LBC_BENCH_DIR.
@@ -30,7 +30,7 @@ need_hyperfine
 build_lbc
 # build_lbc names ./target; a CARGO_TARGET_DIR elsewhere holds the binary instead.
 if [ -n "${CARGO_TARGET_DIR:-}" ]; then LBC="$CARGO_TARGET_DIR/release/lbc"; fi
-JOBS="$(nproc)"
+JOBS="$((4 * $(nproc)))"
 
 WORK="$(mktemp -d)"
 if [ -n "${LBC_BENCH_KEEP:-}" ]; then
@@ -99,7 +99,7 @@ log "first run: $(echo "$end - $start" | bc) s"
 tail -1 "$WORK/first.txt" >&2
 "$LBC" fleet status --fleet local.toml | tail -1 >&2
 
-FETCH="ls -d $XDG_CACHE_HOME/lbc/fleet/repos/*.git | xargs -P $JOBS -I{} git -C {} fetch --quiet --prune --no-tags origin '+refs/heads/*:refs/heads/*'"
+FETCH="ls -d $XDG_CACHE_HOME/lbc/fleet/repos/*.git | xargs -P $JOBS -I{} git -C {} -c maintenance.auto=false -c gc.auto=0 fetch --quiet --prune --no-write-fetch-head --no-tags origin '+refs/heads/*:refs/heads/*'"
 hyperfine --runs "$RUNS" --warmup 1 --export-json "$JSON_OUT" \
   -n "fleet status, $N local" "$LBC fleet status --fleet local.toml" \
   -n "fleet status, $N remote (cached)" "$LBC fleet status --fleet remote.toml" \

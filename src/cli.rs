@@ -291,7 +291,7 @@ pub struct FleetSelect {
     /// The fleet file (default: ./fleet.toml when no REPO is named).
     #[arg(long, value_name = "FILE", env = "LBC_FLEET")]
     pub fleet: Option<PathBuf>,
-    /// Repositories worked on at once (default: `jobs` of fleet.toml, else the number of CPUs).
+    /// Repositories worked on at once (default: `jobs` of fleet.toml, else 4 per CPU).
     #[arg(short, long, value_name = "N", env = "LBC_JOBS")]
     pub jobs: Option<usize>,
     /// Where remote repositories are cloned (default: `cache` of fleet.toml, else

@@ -73,12 +73,16 @@ fn select(settings: &Settings, sel: &FleetSelect) -> Result<Selected, Error> {
     let jobs = match sel.jobs.or(fleet.jobs) {
         Some(0) => return Err(Error::usage("--jobs must be at least 1", None)),
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        // Mostly waiting on git and the network, not computing: more than the CPUs.
+        None => 4 * std::thread::available_parallelism().map_or(2, |n| n.get()),
     };
     Ok(Selected {
         entries,
         jobs,
-        cache: cache::root(sel.cache.as_deref(), fleet.cache.as_deref())?,
+        // Absolute: git runs in other directories.
+        cache: settings
+            .cwd
+            .join(cache::root(sel.cache.as_deref(), fleet.cache.as_deref())?),
         open_mr: fleet.open_mr,
     })
 }

@@ -1011,3 +1011,64 @@ fn a_placeholder_never_becomes_an_option() {
         .code_is(1)
         .stdout_has("would start with `-`");
 }
+
+#[test]
+fn to_a_given_release_and_never_down() {
+    let f = Project::empty();
+    let tpl = f.path().join("tpl");
+    git_template(&tpl);
+    let tpl_s = tpl.display().to_string();
+    let old = generate(
+        f.path(),
+        "old",
+        &["--template", &tpl_s, "--template-version", "v1.0.0"],
+        &[Edit::Notes],
+    );
+    let new = generate(
+        f.path(),
+        "new",
+        &["--template", &tpl_s, "--template-version", "v1.2.0"],
+        &[],
+    );
+    let (old_bare, old_url) = publish(f.path(), &old, "old");
+    let (new_bare, new_url) = publish(f.path(), &new, "new");
+    let run = |to: &str| {
+        lbc(f.path())
+            .args([
+                "fleet", "upgrade", "--cache", "c", "--to", to, "--output", "json", &old_url,
+                &new_url,
+            ])
+            .run()
+    };
+    // No such release: both skipped, nothing pushed.
+    let r = rows(&run("9.9.9").success().json());
+    assert_eq!(r["old"]["outcome"], "skipped");
+    assert_eq!(r["old"]["reason"], "template `acme` has no release 9.9.9");
+    // v1.1.0 for the old one; the new one is past it: no downgrade.
+    let r = rows(&run("v1.1.0").success().json());
+    assert_eq!(r["old"]["outcome"], "proposed", "{}", r["old"]);
+    assert_eq!(r["old"]["to"], "1.1.0");
+    assert_eq!(r["new"]["outcome"], "skipped");
+    assert_eq!(r["new"]["reason"], "up to date");
+    assert_eq!(
+        git(&old_bare, &["branch", "--list"]),
+        "lbc/upgrade-1.1.0\n* main"
+    );
+    assert_eq!(git(&new_bare, &["branch", "--list"]), "* main");
+    let prov =
+        String::from_utf8(show(&old_bare, "lbc/upgrade-1.1.0", ".lbc/template.toml")).unwrap();
+    assert!(
+        prov.contains("version = \"1.1.0\"") && prov.contains("ref = \"v1.1.0\""),
+        "{prov}"
+    );
+    assert_eq!(
+        show(&old_bare, "lbc/upgrade-1.1.0", "notes.md"),
+        b"one (local)\ntwo\nthree\nfour\nfive\nSIX (template)\n"
+    );
+    // A bad version is a usage error before anything runs.
+    lbc(f.path())
+        .args(["fleet", "upgrade", "--to=latest", &old_url])
+        .run()
+        .code_is(2)
+        .stderr_has("--to latest: not a released version");
+}
