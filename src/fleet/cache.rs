@@ -78,7 +78,15 @@ pub fn run_sync(
     }
     let fresh = !dest.join("HEAD").is_file();
     let exec = sync(root, dest, url, tags);
-    let out = runner.query(&exec).map_err(|e| e.to_string())?;
+    let mut out = runner.query(&exec).map_err(|e| e.to_string())?;
+    if !out.ok() && !fresh {
+        // A worktree left by an interrupted `fleet upgrade` holds a branch the fetch would
+        // prune: forget it, and try once more.
+        let pruned = runner.query(&git_cli::worktree_prune(dest));
+        if pruned.is_ok_and(|p| p.ok()) {
+            out = runner.query(&exec).map_err(|e| e.to_string())?;
+        }
+    }
     if out.ok() {
         return Ok(());
     }

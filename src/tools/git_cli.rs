@@ -117,6 +117,12 @@ pub fn worktree_remove(repo: &Path, path: &Path) -> Exec {
     )
 }
 
+/// Forget worktrees whose directory is gone (an interrupted proposal): their branch is
+/// checked out there as far as git knows, and a fetch would refuse to prune it.
+pub fn worktree_prune(repo: &Path) -> Exec {
+    git(["worktree", "prune"], repo)
+}
+
 /// Stage everything in a worktree (conflicted files included, markers and all).
 pub fn add_all(worktree: &Path) -> Exec {
     git(["add", "--all"], worktree)
