@@ -1072,3 +1072,106 @@ fn to_a_given_release_and_never_down() {
         .code_is(2)
         .stderr_has("--to latest: not a released version");
 }
+
+#[test]
+fn the_json_document_keeps_its_documented_fields_and_dry_run_clones_nothing() {
+    let f = Project::empty();
+    let tpl = f.path().join("tpl");
+    git_template(&tpl);
+    let dir = generate(
+        f.path(),
+        "svc",
+        &[
+            "--template",
+            &tpl.display().to_string(),
+            "--template-version",
+            "v1.1.0",
+        ],
+        &[Edit::Delete],
+    );
+    let (_bare, url) = publish(f.path(), &dir, "svc");
+    let svc = dir.display().to_string();
+    // --dry-run: the clone it would make, and no cache.
+    lbc(f.path())
+        .args(["fleet", "status", "--dry-run", "--cache", "c", &url, &svc])
+        .run()
+        .success()
+        .stdout_has("svc: clone ")
+        .stdout_has("git clone --bare --quiet -- file://")
+        .stdout_has("1 local repositories are read as they are");
+    assert!(!f.path().join("c").exists());
+    let doc = lbc(f.path())
+        .args([
+            "fleet", "status", "--cache", "c", "--output", "json", &url, &svc,
+        ])
+        .run()
+        .success()
+        .json();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    // docs/fleet.md documents these; report_version 1 only ever adds fields.
+    assert_eq!(
+        keys(&doc),
+        [
+            "current_schema",
+            "lbc_version",
+            "report_version",
+            "repositories",
+            "summary"
+        ]
+    );
+    assert_eq!(
+        keys(&doc["summary"]),
+        [
+            "behind",
+            "conflicted",
+            "drifted",
+            "errors",
+            "lbc_projects",
+            "not_lbc",
+            "repositories",
+            "schema_outdated",
+            "unreachable",
+            "up_to_date"
+        ]
+    );
+    let repos = doc["repositories"].as_array().unwrap();
+    assert_eq!(repos.len(), 2);
+    for r in repos {
+        assert_eq!(
+            keys(r),
+            [
+                "branch",
+                "commit",
+                "conflicts",
+                "dirty",
+                "drift",
+                "error",
+                "location",
+                "name",
+                "schema",
+                "schema_current",
+                "source",
+                "state",
+                "template",
+                "up_to_date"
+            ]
+        );
+        assert_eq!(
+            keys(&r["template"]),
+            ["behind", "kind", "name", "newest", "source", "version"]
+        );
+        assert_eq!(
+            r["drift"]["files"],
+            serde_json::json!([{"path": "CONTRIBUTING.md", "change": "deleted"}])
+        );
+        assert_eq!(r["template"]["behind"], 1);
+    }
+    assert_eq!(repos[0]["location"], "remote");
+    assert_eq!(repos[0]["dirty"], serde_json::Value::Null);
+    assert_eq!(repos[1]["location"], "local");
+    assert_eq!(repos[1]["dirty"], false);
+}
