@@ -37,6 +37,9 @@ struct Selected {
     jobs: usize,
     cache: PathBuf,
     open_mr: Option<Vec<String>>,
+    /// One fetch at a time per cache entry (a URL listed twice).
+    syncing:
+        std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Arc<std::sync::Mutex<()>>>>,
 }
 
 fn select(settings: &Settings, sel: &FleetSelect) -> Result<Selected, Error> {
@@ -84,6 +87,7 @@ fn select(settings: &Settings, sel: &FleetSelect) -> Result<Selected, Error> {
             .cwd
             .join(cache::root(sel.cache.as_deref(), fleet.cache.as_deref())?),
         open_mr: fleet.open_mr,
+        syncing: Default::default(),
     })
 }
 
@@ -158,6 +162,14 @@ fn no_branches(repo: &git2::Repository) -> bool {
 /// Bring a remote repository's cache entry up to date (or report why not).
 fn sync_one(runner: &Runner, sel: &Selected, url: &str) -> Result<PathBuf, String> {
     let dest = cached(sel, url);
+    let lock = sel
+        .syncing
+        .lock()
+        .unwrap()
+        .entry(dest.clone())
+        .or_default()
+        .clone();
+    let _one_at_a_time = lock.lock().unwrap();
     cache::run_sync(runner, &sel.cache, &dest, url, false).map(|()| dest)
 }
 
