@@ -216,8 +216,84 @@ pub fn markdown(rows: &[RepoStatus]) -> String {
     }
     let d = details(rows, |name| format!("\n## {}\n\n", md_escape(name)), "- ");
     if !d.is_empty() {
-        out.push('\n');
         out.push_str(&d.replace("- conflict  ", "- **conflict** "));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::status::{ConflictFile, DriftFile, Listed, TemplateInfo};
+
+    fn rows() -> Vec<RepoStatus> {
+        let mut a = RepoStatus::new(
+            "orders",
+            "https://git.example.com/orders.git",
+            "remote",
+            State::Ok,
+        );
+        a.template = Some(TemplateInfo {
+            name: "acme".into(),
+            kind: "git".into(),
+            source: "https://git.example.com/acme.git".into(),
+            version: "1.0.0".into(),
+            newest: Some("1.2.0".into()),
+            behind: Some(2),
+        });
+        a.schema = Some(1);
+        a.schema_current = Some(false);
+        a.up_to_date = Some(false);
+        a.drift = Listed {
+            count: 1,
+            files: vec![DriftFile {
+                path: "a|b.md".into(),
+                change: "modified",
+            }],
+        };
+        a.conflicts = Listed {
+            count: 1,
+            files: vec![ConflictFile {
+                path: "logo.bin".into(),
+                reasons: vec!["lbc-new"],
+            }],
+        };
+        let b = RepoStatus::new("lib", "/srv/lib", "local", State::NotLbc);
+        let c = RepoStatus::new("gone", "file:///x.git", "remote", State::Ok)
+            .failed(State::Unreachable, "fatal: no such repository".into());
+        vec![a, b, c]
+    }
+
+    #[test]
+    fn table_and_markdown() {
+        assert_eq!(
+            table(&rows()),
+            "\
+REPOSITORY  TEMPLATE  VERSION  NEWEST  BEHIND  SCHEMA   DRIFT  CONFLICTS  NOTE
+orders      acme      1.0.0    1.2.0   2       1 (old)  1      1
+lib         -         -        -       -       -        -      -          not an lbc project
+gone        -         -        -       -       -        -      -          unreachable: fatal: no such repository
+
+orders:
+  conflict  logo.bin (lbc-new)
+  modified  a|b.md
+
+3 repositories: 1 lbc projects (0 up to date, 1 behind, 1 with an old lbc.toml schema, 1 drifted, 1 with conflicts), 1 not lbc projects, 1 unreachable, 0 errors
+"
+        );
+        let md = markdown(&rows());
+        assert!(
+            md.contains("| orders | acme | 1.0.0 | 1.2.0 | 2 | 1 (old) | 1 | 1 |  |\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("\n## orders\n\n- **conflict** logo.bin (lbc-new)\n- modified  a|b.md\n"),
+            "{md}"
+        );
+        let s = summary(&rows());
+        assert_eq!(
+            (s.repositories, s.lbc_projects, s.unreachable, s.behind),
+            (3, 1, 1, 1)
+        );
+    }
 }
