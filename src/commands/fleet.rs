@@ -191,6 +191,7 @@ fn status_one(sel: &Selected, shared: &Shared, entry: &Entry) -> RepoStatus {
                 }
                 row.dirty = Some(crate::tools::git::is_dirty(path));
                 unmerged = status::unmerged(&repo);
+                row.proposals = status::proposals(&repo);
             }
             let read = |p: &str| upgrade::read_ours(path, p);
             let view = RepoView {
@@ -228,6 +229,7 @@ fn status_one(sel: &Selected, shared: &Shared, entry: &Entry) -> RepoStatus {
             };
             row.branch = Some(branch);
             row.commit = Some(commit.id().to_string());
+            row.proposals = status::proposals(&repo);
             let tree = match commit.tree() {
                 Ok(t) => t,
                 Err(e) => return row.failed(State::Error, e.message().to_owned()),

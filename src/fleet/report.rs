@@ -84,6 +84,9 @@ fn cells(r: &RepoStatus) -> [String; 9] {
             if r.dirty == Some(true) {
                 n.push("uncommitted changes".to_owned());
             }
+            if !r.proposals.is_empty() {
+                n.push(format!("proposed: {}", r.proposals.join(", ")));
+            }
             n.join("; ")
         }
         State::NotLbc => "not an lbc project".to_owned(),

@@ -107,6 +107,8 @@ pub struct RepoStatus {
     pub conflicts: Listed<ConflictFile>,
     /// Nothing to upgrade: no newer release, and lbc.toml at the current schema.
     pub up_to_date: Option<bool>,
+    /// Upgrade proposals waiting in the repository: its `lbc/upgrade-*` branches.
+    pub proposals: Vec<String>,
 }
 
 impl RepoStatus {
@@ -126,6 +128,7 @@ impl RepoStatus {
             drift: Listed::default(),
             conflicts: Listed::default(),
             up_to_date: None,
+            proposals: Vec::new(),
         }
     }
 
@@ -289,4 +292,18 @@ pub fn tree_reader<'r>(
             executable: mode == 0o100755,
         })
     }
+}
+
+/// The `lbc/upgrade-*` branches of a repository (proposals made by `lbc fleet upgrade`).
+pub fn proposals(repo: &git2::Repository) -> Vec<String> {
+    let mut out: Vec<String> = repo
+        .references_glob("refs/heads/lbc/upgrade-*")
+        .map(|refs| {
+            refs.flatten()
+                .filter_map(|r| r.shorthand().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
 }

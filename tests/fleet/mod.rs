@@ -534,6 +534,7 @@ fn a_fleet_of_thirty_repositories() {
                 assert_eq!(r["conflicts"]["count"], 0, "{}", m.name);
                 assert_eq!(r["location"], "remote");
                 assert_eq!(r["branch"], "main");
+                assert_eq!(r["proposals"], serde_json::json!([]));
                 let bare = m.remote.as_ref().unwrap();
                 assert_eq!(r["commit"], git(bare, &["rev-parse", "main"]));
             }
@@ -951,6 +952,7 @@ fn a_fleet_of_thirty_repositories() {
     let r = &rows(&st.json())["acme-10-proposal"];
     assert_eq!(r["template"]["version"], "1.2.0");
     assert_eq!(r["template"]["behind"], 0);
+    assert_eq!(r["proposals"], serde_json::json!(["lbc/upgrade-1.2.0"]));
     assert_eq!(r["conflicts"]["count"], 2, "{r}");
     assert_eq!(
         r["conflicts"]["files"][0]["reasons"],
@@ -998,7 +1000,7 @@ fn a_placeholder_never_becomes_an_option() {
         ],
         &[],
     );
-    let (_bare, url) = publish(f.path(), &dir, "svc");
+    let (bare, url) = publish(f.path(), &dir, "svc");
     // {version} alone as an argument is fine ("1.2.0"); {repo} named "-svc" would not be.
     std::fs::write(
         f.path().join("fleet.toml"),
@@ -1010,6 +1012,30 @@ fn a_placeholder_never_becomes_an_option() {
         .run()
         .code_is(1)
         .stdout_has("would start with `-`");
+    assert_eq!(
+        git(&bare, &["branch", "--list"]),
+        "* main",
+        "nothing was made"
+    );
+    // A merge request command that fails: the branch is pushed, the failure reported.
+    std::fs::write(
+        f.path().join("fleet.toml"),
+        format!("cache = \"c\"\nopen_mr = [\"false\"]\nrepos = [{url:?}]\n"),
+    )
+    .unwrap();
+    let run = lbc(f.path())
+        .args(["fleet", "upgrade", "--output", "json"])
+        .run()
+        .code_is(1)
+        .stderr_has("1 of 1 repositories failed: svc");
+    let r = &rows(&run.json())["svc"];
+    assert_eq!(r["outcome"], "failed");
+    assert_eq!(r["pushed"], true);
+    assert_eq!(r["merge_request"], "failed");
+    assert_eq!(
+        git(&bare, &["branch", "--list"]),
+        "lbc/upgrade-1.2.0\n* main"
+    );
 }
 
 #[test]
@@ -1152,6 +1178,7 @@ fn the_json_document_keeps_its_documented_fields_and_dry_run_clones_nothing() {
                 "error",
                 "location",
                 "name",
+                "proposals",
                 "schema",
                 "schema_current",
                 "source",
