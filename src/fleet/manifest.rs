@@ -89,6 +89,7 @@ impl Entry {
     /// A repository named on the command line or as a short string in `fleet.toml`.
     pub fn parse(text: &str, base: &Path) -> Entry {
         let location = if is_url(text) {
+            register_credentials(text);
             Location::Remote(text.to_owned())
         } else {
             Location::Local(base.join(text))
@@ -111,6 +112,21 @@ impl Entry {
         match &self.location {
             Location::Local(p) => p.display().to_string(),
             Location::Remote(u) => crate::tools::git::strip_credentials(u),
+        }
+    }
+}
+
+/// A password or token in a URL (`https://user:TOKEN@host/...`) is a secret: registered
+/// for redaction, so that no plan, report or error shows it.
+fn register_credentials(url: &str) {
+    if let Some((_, rest)) = url.split_once("://") {
+        let authority = rest.split('/').next().unwrap_or("");
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            match userinfo.split_once(':') {
+                Some((_, secret)) => crate::ui::register_secret(secret),
+                // A lone token (`https://TOKEN@host`), as some forges use.
+                None => crate::ui::register_secret(userinfo),
+            }
         }
     }
 }
@@ -179,7 +195,10 @@ impl Fleet {
                 RawRepo::Table(t) => {
                     let location = match (t.path, t.url) {
                         (Some(p), None) => Location::Local(base.join(p)),
-                        (None, Some(u)) => Location::Remote(u),
+                        (None, Some(u)) => {
+                            register_credentials(&u);
+                            Location::Remote(u)
+                        }
                         _ => {
                             return Err(at(
                                 Some(span),
