@@ -374,6 +374,11 @@ repos = [
             f.repos[1].source(),
             "https://git.example.com/team/orders.git"
         );
+        assert_eq!(
+            crate::ui::redact("https://bob:tok@git.example.com"),
+            "https://bob:***@git.example.com",
+            "a token in a URL is redacted everywhere"
+        );
         assert_eq!(f.repos[2].name, "old");
         assert_eq!(f.repos[2].branch.as_deref(), Some("trunk"));
         let argv = fill(f.open_mr.as_ref().unwrap(), &|k| match k {
