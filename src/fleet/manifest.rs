@@ -356,7 +356,7 @@ jobs = 3
 open_mr = ["glab", "mr", "create", "--source-branch", "{branch}", "--title", "{title} ({{draft}})"]
 repos = [
   "services/billing",
-  "https://bob:tok@git.example.com/team/orders.git",
+  "https://bob:fleet-s3cret-7x@git.example.com/team/orders.git",
   { url = "git@git.example.com:team/legacy.git", name = "old", branch = "trunk" },
 ]
 "#,
@@ -375,7 +375,7 @@ repos = [
             "https://git.example.com/team/orders.git"
         );
         assert_eq!(
-            crate::ui::redact("https://bob:tok@git.example.com"),
+            crate::ui::redact("https://bob:fleet-s3cret-7x@git.example.com"),
             "https://bob:***@git.example.com",
             "a token in a URL is redacted everywhere"
         );
