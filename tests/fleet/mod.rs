@@ -1107,15 +1107,16 @@ fn the_json_document_keeps_its_documented_fields_and_dry_run_clones_nothing() {
     let dir = generate(
         f.path(),
         "svc",
+        // A template behind a URL: the fleet fetches it once into its cache.
         &[
             "--template",
-            &tpl.display().to_string(),
+            &format!("file://{}", tpl.display()),
             "--template-version",
             "v1.1.0",
         ],
         &[Edit::Delete],
     );
-    let (_bare, url) = publish(f.path(), &dir, "svc");
+    let (bare, url) = publish(f.path(), &dir, "svc");
     let svc = dir.display().to_string();
     // --dry-run: the clone it would make, and no cache.
     lbc(f.path())
@@ -1197,8 +1198,30 @@ fn the_json_document_keeps_its_documented_fields_and_dry_run_clones_nothing() {
         );
         assert_eq!(r["template"]["behind"], 1);
     }
+    assert_eq!(
+        std::fs::read_dir(f.path().join("c/templates"))
+            .unwrap()
+            .count(),
+        1,
+        "one copy of the template for both repositories"
+    );
+    assert!(repos[0]["template"]["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("file://"));
     assert_eq!(repos[0]["location"], "remote");
     assert_eq!(repos[0]["dirty"], serde_json::Value::Null);
     assert_eq!(repos[1]["location"], "local");
     assert_eq!(repos[1]["dirty"], false);
+    // The upgrade reads the template from the cache and records its URL, not the cache.
+    lbc(f.path())
+        .args(["fleet", "upgrade", "--cache", "c", &url])
+        .run()
+        .success();
+    let prov = String::from_utf8(show(&bare, "lbc/upgrade-1.2.0", ".lbc/template.toml")).unwrap();
+    assert!(
+        prov.contains(&format!("source = \"file://{}\"", tpl.display()))
+            && prov.contains("version = \"1.2.0\""),
+        "{prov}"
+    );
 }
