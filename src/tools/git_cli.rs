@@ -130,7 +130,12 @@ pub fn add_all(worktree: &Path) -> Exec {
 
 /// Commit with the message on stdin (no value in the argv).
 pub fn commit(worktree: &Path, message: &str) -> Exec {
-    git(["commit", "--quiet", "--file", "-"], worktree).stdin(Stdin::Data(message.to_owned()))
+    // `whitespace`: a line of the message that starts with `#` (a file name) stays.
+    git(
+        ["commit", "--quiet", "--cleanup=whitespace", "--file", "-"],
+        worktree,
+    )
+    .stdin(Stdin::Data(message.to_owned()))
 }
 
 /// Push one new branch to `origin`. Never forced: a branch that exists there already makes
