@@ -369,6 +369,9 @@ pub struct Proposal {
     pub files: Vec<crate::upgrade::files::Change>,
     pub schema: Option<Vec<String>>,
     pub conflicts: Vec<String>,
+    /// The per-file lines `lbc upgrade` prints, for the human report.
+    #[serde(skip)]
+    pub summary: String,
     /// The plan of git steps (only with `--dry-run`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<Plan>,
@@ -396,6 +399,7 @@ impl Proposal {
             files: Vec::new(),
             schema: None,
             conflicts: Vec::new(),
+            summary: String::new(),
             plan: None,
         }
     }
@@ -571,6 +575,7 @@ fn plan_one(
     prop.files = prepared.changes.clone();
     prop.schema = prepared.migration.as_ref().map(|(_, c)| c.clone());
     prop.conflicts = prepared.conflicts();
+    prop.summary = prepared.summary_lines();
     if repo.find_reference(&format!("refs/heads/{branch}")).is_ok() {
         return (
             prop.skip(format!(
@@ -866,20 +871,8 @@ fn upgrade_report(props: &[Proposal], dry: bool) -> String {
                     }
                 );
                 let mut s = head + "\n";
-                for c in &p.files {
-                    s.push_str(&format!(
-                        "    {:<40} {}\n",
-                        c.path,
-                        serde_json::to_value(c.outcome)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default()
-                    ));
-                }
-                if let Some(lines) = &p.schema {
-                    for l in lines {
-                        s.push_str(&format!("    {:<40} {l}\n", crate::config::FILE_NAME));
-                    }
+                for l in p.summary.lines() {
+                    s.push_str(&format!("  {l}\n"));
                 }
                 if !p.conflicts.is_empty() {
                     s.push_str(&format!(
