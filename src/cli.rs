@@ -106,6 +106,9 @@ pub enum Command {
     /// Bring the repository up to the newest version of its template (three-way merge that
     /// keeps local edits) and lbc.toml up to the newest schema.
     Upgrade(UpgradeArgs),
+    /// Look after many repositories at once: template versions, drift and conflicts
+    /// (`fleet status`), and upgrades proposed as branches (`fleet upgrade`).
+    Fleet(FleetArgs),
     /// Print the effective configuration (lbc.toml with defaults filled in).
     Config,
     /// Print the JSON Schema of lbc.toml.
@@ -301,6 +304,68 @@ pub struct DestroyArgs {
     pub yes: bool,
     #[command(flatten)]
     pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    #[command(subcommand)]
+    pub command: FleetCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// For each repository: template and version, versions behind, lbc.toml schema, drift
+    /// from the template and unresolved upgrade conflicts.
+    Status(FleetStatusArgs),
+    /// For each repository behind: upgrade on a new branch `lbc/upgrade-VERSION` from the
+    /// default branch, commit, push it (remote repositories) and run `open_mr` of fleet.toml.
+    Upgrade(FleetUpgradeArgs),
+}
+
+/// Which repositories, and how to reach them.
+#[derive(Debug, Args)]
+pub struct FleetSelect {
+    /// Repositories: directories or git URLs (default: `repos` of fleet.toml).
+    #[arg(value_name = "REPO")]
+    pub repos: Vec<String>,
+    /// The fleet file (default: ./fleet.toml when no REPO is named).
+    #[arg(long, value_name = "FILE", env = "LBC_FLEET")]
+    pub fleet: Option<PathBuf>,
+    /// Repositories worked on at once (default: `jobs` of fleet.toml, else 4 per CPU).
+    #[arg(short, long, value_name = "N", env = "LBC_JOBS")]
+    pub jobs: Option<usize>,
+    /// Where remote repositories are cloned (default: `cache` of fleet.toml, else
+    /// $XDG_CACHE_HOME/lbc/fleet or ~/.cache/lbc/fleet).
+    #[arg(long, value_name = "DIR", env = "LBC_FLEET_CACHE")]
+    pub cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetStatusArgs {
+    #[command(flatten)]
+    pub select: FleetSelect,
+    /// The human report: a table, or Markdown (`--output json` prints the JSON document).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table, env = "LBC_FORMAT")]
+    pub format: ReportFormat,
+    /// Exit 7 when a repository is N or more released versions behind its template.
+    #[arg(long, value_name = "N", env = "LBC_FAIL_ON_BEHIND", value_parser = clap::value_parser!(u32).range(1..))]
+    pub fail_on_behind: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetUpgradeArgs {
+    #[command(flatten)]
+    pub select: FleetSelect,
+    /// The version to propose: `1.2.0` or `v1.2.0` (default: each template's newest).
+    /// Repositories whose template has no such release are skipped.
+    #[arg(long, value_name = "VERSION", env = "LBC_TO")]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Args)]

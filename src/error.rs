@@ -13,6 +13,7 @@ pub mod code {
     pub const TOOL: u8 = 4;
     pub const REFUSED: u8 = 5;
     pub const UPGRADE_AVAILABLE: u8 = 6;
+    pub const FLEET_BEHIND: u8 = 7;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -62,6 +63,14 @@ pub enum Error {
     /// `lbc catalog check`: images the catalogue does not approve (each already listed).
     #[error("{count} image{} of the repository {} not approved by the image catalogue", if *count == 1 { "" } else { "s" }, if *count == 1 { "is" } else { "are" })]
     NotApproved { count: usize },
+    /// `lbc fleet`: the report is on stdout already; this says why the exit code is not 0
+    /// (repositories behind with `--fail-on-behind`, unreachable, failed or conflicted).
+    #[error("{message}")]
+    Fleet {
+        message: String,
+        hint: Option<String>,
+        code: u8,
+    },
     /// `lbc upgrade --check`: the repository is behind its template or schema.
     #[error("an upgrade is available")]
     UpgradeAvailable,
@@ -105,6 +114,7 @@ impl Error {
             Error::ChildKilled { .. } | Error::Failed { .. } | Error::Io { .. } => code::FAILURE,
             Error::Refused { .. } | Error::NotApproved { .. } => code::REFUSED,
             Error::Conflicts { .. } => code::CONFLICT,
+            Error::Fleet { code: c, .. } => *c,
             Error::UpgradeAvailable => code::UPGRADE_AVAILABLE,
             Error::Interrupted => code::INTERRUPTED,
         }
@@ -115,7 +125,8 @@ impl Error {
             Error::Config { hint, .. }
             | Error::Usage { hint, .. }
             | Error::ChildFailed { hint, .. }
-            | Error::Failed { hint, .. } => hint.as_deref(),
+            | Error::Failed { hint, .. }
+            | Error::Fleet { hint, .. } => hint.as_deref(),
             Error::ToolMissing { hint, .. }
             | Error::Unreachable { hint, .. }
             | Error::Refused { hint, .. } => Some(hint),

@@ -14,6 +14,7 @@ pub mod context;
 pub mod dockerfile;
 pub mod error;
 pub mod execute;
+pub mod fleet;
 pub mod fsutil;
 pub mod image;
 pub mod image_ref;
@@ -79,7 +80,10 @@ fn report(e: &Error, runner: Option<&Runner>, json: bool) -> u8 {
     // its summary (or JSON document) with every conflicted file.
     let already_reported = matches!(
         e,
-        Error::UpgradeAvailable | Error::Conflicts { .. } | Error::NotApproved { .. }
+        Error::UpgradeAvailable
+            | Error::Conflicts { .. }
+            | Error::NotApproved { .. }
+            | Error::Fleet { .. }
     );
     if matches!(e, Error::UpgradeAvailable) {
     } else if matches!(e, Error::Interrupted) {
@@ -107,6 +111,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         Command::Man => return commands::man::run(),
         Command::Catalog(args) => return commands::catalog::run(settings, runner, args),
         Command::Upgrade(args) => return commands::upgrade::run(settings, runner, args),
+        Command::Fleet(args) => return commands::fleet::run(settings, runner, args),
         Command::Init(args) => return commands::init::run(settings, runner, args),
         Command::Doctor => return commands::doctor::run(settings, runner),
         _ => {}
@@ -144,6 +149,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         | Command::Man
         | Command::Catalog(_)
         | Command::Upgrade(_)
+        | Command::Fleet(_)
         | Command::Init(_)
         | Command::Doctor
         | Command::Config => unreachable!("handled above"),

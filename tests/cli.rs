@@ -7,6 +7,7 @@ mod catalog;
 mod core_config;
 mod core_docker;
 mod core_tasks;
+mod fleet;
 mod init_adopt;
 mod init_chart;
 mod init_ci;

@@ -10,6 +10,7 @@ pub mod config;
 pub mod deploy;
 pub mod destroy;
 pub mod doctor;
+pub mod fleet;
 pub mod history;
 pub mod init;
 pub mod logs;

@@ -21,7 +21,7 @@ use crate::upgrade::files::{self, Change, FileData, Outcome, Tree};
 use crate::upgrade::schema;
 
 /// The template of a recorded provenance, at a version.
-fn load(
+pub fn load(
     recorded: &provenance::Recorded,
     version: Option<&str>,
     runner: &mut Runner,
@@ -83,7 +83,7 @@ fn builtin_version(stack: &str, version: &str) -> Result<Template, Error> {
 }
 
 /// Render a template with the recorded answers (new variables take their defaults).
-fn render(
+pub fn render(
     template: &Template,
     recorded: &Provenance,
     dir_name: &str,
@@ -123,7 +123,8 @@ fn render(
     Ok((tree, answers))
 }
 
-fn read_ours(root: &Path, rel: &str) -> Option<FileData> {
+/// A file of the repository's working tree (`None`: missing, or not a regular file).
+pub fn read_ours(root: &Path, rel: &str) -> Option<FileData> {
     let p = root.join(rel);
     let meta = std::fs::symlink_metadata(&p).ok()?;
     if !meta.is_file() {
@@ -136,48 +137,141 @@ fn read_ours(root: &Path, rel: &str) -> Option<FileData> {
     })
 }
 
-pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Result<(), Error> {
-    let path = config::discover(&settings.cwd)?;
-    let root = path.parent().unwrap_or(Path::new(".")).to_owned();
-    if !args.allow_dirty && !args.check && !settings.dry_run && crate::tools::git::is_dirty(&root) {
-        return Err(Error::usage(
-            "the git tree has uncommitted changes: lbc upgrade needs a clean tree, so that what it changes can be reviewed and undone with git",
-            Some("commit or stash your changes first, or pass --allow-dirty".to_owned()),
-        ));
+/// Where an upgrade gets templates: straight from their sources (`lbc upgrade`), or from
+/// a cache that serves many repositories (`lbc fleet`).
+pub trait Templates {
+    /// The template of a recorded provenance at `version` (`None`: as recorded).
+    fn load(
+        &mut self,
+        recorded: &provenance::Recorded,
+        version: Option<&str>,
+    ) -> Result<Template, Error>;
+    /// The newest version of the template (`None`: the one it loads without a version).
+    fn newest(&mut self, recorded: &provenance::Recorded) -> Result<Option<String>, Error>;
+}
+
+/// Templates read from their recorded sources through the runner.
+pub struct Sources<'a>(pub &'a mut Runner);
+
+impl Templates for Sources<'_> {
+    fn load(
+        &mut self,
+        recorded: &provenance::Recorded,
+        version: Option<&str>,
+    ) -> Result<Template, Error> {
+        load(recorded, version, self.0)
     }
-    let dir_name = root
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let provenance = Provenance::load(&root)?;
+    fn newest(&mut self, recorded: &provenance::Recorded) -> Result<Option<String>, Error> {
+        newest(recorded, self.0)
+    }
+}
+
+/// The version a recorded template is re-rendered at: the commit SHA of a git template
+/// (never a tag that may have moved), the recorded version otherwise.
+pub fn base_version(recorded: &provenance::Recorded) -> String {
+    match recorded.kind.as_str() {
+        "git" => recorded.identity.clone(),
+        _ => recorded.version.clone(),
+    }
+}
+
+/// A repository as an upgrade sees it: where it is (for messages and `lbc.toml`'s path),
+/// the name its directory had when it was generated (the `dir_name` built-in), and how to
+/// read one of its files.
+pub struct RepoView<'a> {
+    pub root: &'a Path,
+    pub dir_name: &'a str,
+    pub read: &'a dyn Fn(&str) -> Option<FileData>,
+}
+
+impl RepoView<'_> {
+    /// The repository's provenance, read through the view.
+    pub fn provenance(&self) -> Result<Option<Provenance>, Error> {
+        match (self.read)(provenance::PATH) {
+            None => Ok(None),
+            Some(f) => Provenance::parse(
+                &self.root.join(provenance::PATH),
+                &String::from_utf8_lossy(&f.bytes),
+            )
+            .map(Some),
+        }
+    }
+}
+
+/// A computed upgrade: every decision, nothing written yet.
+pub struct Prepared {
+    pub provenance: Option<Provenance>,
+    pub changes: Vec<Change>,
+    pub new_provenance: Option<Provenance>,
+    /// The rewritten `lbc.toml` and one line per schema change.
+    pub migration: Option<(String, Vec<String>)>,
+    pub from_version: String,
+    /// The version upgraded to (empty: no template change).
+    pub label: String,
+}
+
+impl Prepared {
+    pub fn up_to_date(&self) -> bool {
+        self.new_provenance.is_none() && self.migration.is_none()
+    }
+    pub fn conflicts(&self) -> Vec<String> {
+        self.changes
+            .iter()
+            .filter(|c| c.outcome.is_conflict())
+            .map(|c| c.path.clone())
+            .collect()
+    }
+    /// The JSON summary `lbc upgrade --output json` prints.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "from": self.from_version,
+            "to": if self.label.is_empty() { self.from_version.clone() } else { self.label.clone() },
+            "up_to_date": self.up_to_date(),
+            "template": self.provenance.as_ref().map(|p| p.template.source.clone()),
+            "files": self.changes,
+            "schema": self.migration.as_ref().map(|(_, c)| c.clone()),
+            "conflicts": self.conflicts(),
+        })
+    }
+    /// One line per file, as `lbc upgrade` prints them.
+    pub fn summary_lines(&self) -> String {
+        summary_lines(
+            &self.changes,
+            self.migration.as_ref().map(|(_, c)| c.as_slice()),
+        )
+    }
+}
+
+/// Compute the upgrade of a repository to `to` (default: the newest version). Pure: it
+/// reads the repository through `view` and writes nothing.
+pub fn prepare(
+    view: &RepoView,
+    to: Option<&str>,
+    templates: &mut dyn Templates,
+) -> Result<Prepared, Error> {
+    let root = view.root;
+    let path = root.join(FILE_NAME);
+    let provenance = view.provenance()?;
 
     let mut changes: Vec<Change> = Vec::new();
     let mut new_provenance: Option<Provenance> = None;
     let mut label = String::new();
     let mut from_version = String::new();
     if let Some(prov) = &provenance {
-        // Git templates are re-rendered at the recorded commit, never at a tag that may
-        // have moved; built-in stacks at the recorded version.
-        let base_version = match prov.template.kind.as_str() {
-            "git" => prov.template.identity.clone(),
-            _ => prov.template.version.clone(),
+        let base_t = templates.load(&prov.template, Some(&base_version(&prov.template)))?;
+        let target = match to {
+            Some(t) => Some(t.to_owned()),
+            None => templates.newest(&prov.template)?,
         };
-        let base_t = load(&prov.template, Some(&base_version), runner)?;
-        let theirs_t = load(
-            &prov.template,
-            args.to
-                .as_deref()
-                .or(newest(&prov.template, runner)?.as_deref()),
-            runner,
-        )?;
+        let theirs_t = templates.load(&prov.template, target.as_deref())?;
         from_version = prov.template.version.clone();
         label = theirs_t.manifest.template.version.clone();
         if theirs_t.identity != prov.template.identity {
-            let (base, _) = render(&base_t, prov, &dir_name)?;
-            let (theirs, answers) = render(&theirs_t, prov, &dir_name)?;
+            let (base, _) = render(&base_t, prov, view.dir_name)?;
+            let (theirs, answers) = render(&theirs_t, prov, view.dir_name)?;
             let declared: BTreeMap<String, String> = theirs_t.manifest.template.renames.clone();
             let renames = files::renames(&base, &theirs, &declared);
-            changes = files::decide(&base, &theirs, &renames, &|p| read_ours(&root, p), &label);
+            changes = files::decide(&base, &theirs, &renames, view.read, &label);
             new_provenance = Some(Provenance::new(&theirs_t, &answers));
         }
     }
@@ -187,7 +281,7 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Resu
         .iter()
         .find(|c| c.path == FILE_NAME)
         .and_then(|c| c.write.clone())
-        .or_else(|| read_ours(&root, FILE_NAME))
+        .or_else(|| (view.read)(FILE_NAME))
         .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
         .unwrap_or_default();
     let migration = if crate::upgrade::merge::has_markers(&current_toml) {
@@ -221,18 +315,91 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Resu
             }
         }
     }
+    Ok(Prepared {
+        provenance,
+        changes,
+        new_provenance,
+        migration,
+        from_version,
+        label,
+    })
+}
 
-    let up_to_date = new_provenance.is_none() && migration.is_none();
-    let conflicts: Vec<&Change> = changes.iter().filter(|c| c.outcome.is_conflict()).collect();
-    let summary = serde_json::json!({
-        "from": from_version,
-        "to": if label.is_empty() { from_version.clone() } else { label.clone() },
-        "up_to_date": up_to_date,
-        "template": provenance.as_ref().map(|p| p.template.source.clone()),
-        "files": changes,
-        "schema": migration.as_ref().map(|(_, c)| c.clone()),
-        "conflicts": conflicts.iter().map(|c| c.path.clone()).collect::<Vec<_>>(),
-    });
+/// Write a prepared upgrade into the repository at `root`, all or nothing, and record
+/// its conflicts in git's index. Returns the conflicted paths.
+/// Apply a prepared upgrade all-or-nothing; `fail_after` is the test hook of the settings
+/// (`LBC_UPGRADE_FAIL_AFTER`), `None` elsewhere.
+pub fn write(
+    root: &Path,
+    prepared: &Prepared,
+    fail_after: Option<usize>,
+) -> Result<Vec<String>, Error> {
+    let mut ops: Vec<Op> = Vec::new();
+    for c in &prepared.changes {
+        if let Some(w) = &c.write {
+            ops.push(Op::Write(c.path.clone(), w.clone()));
+        }
+        for d in &c.delete {
+            ops.push(Op::Delete(d.clone()));
+        }
+        if let Some((p, d)) = &c.beside {
+            ops.push(Op::Write(p.clone(), d.clone()));
+        }
+    }
+    // Provenance last: it moves to the new version only with everything else.
+    if let Some(p) = &prepared.new_provenance {
+        ops.push(Op::Write(
+            provenance::PATH.to_owned(),
+            FileData {
+                bytes: p.to_text().into_bytes(),
+                executable: false,
+            },
+        ));
+    }
+    apply::apply(root, &ops, fail_after)?;
+    let conflicts: Vec<&Change> = prepared
+        .changes
+        .iter()
+        .filter(|c| c.outcome.is_conflict())
+        .collect();
+    if !conflicts.is_empty() {
+        if let Err(e) = record_conflicts(root, &conflicts) {
+            ui::warn(&format!("could not mark the conflicts in git's index: {e}"));
+        }
+    }
+    Ok(prepared.conflicts())
+}
+
+pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Result<(), Error> {
+    let path = config::discover(&settings.cwd)?;
+    let root = path.parent().unwrap_or(Path::new(".")).to_owned();
+    if !args.allow_dirty && !args.check && !settings.dry_run && crate::tools::git::is_dirty(&root) {
+        return Err(Error::usage(
+            "the git tree has uncommitted changes: lbc upgrade needs a clean tree, so that what it changes can be reviewed and undone with git",
+            Some("commit or stash your changes first, or pass --allow-dirty".to_owned()),
+        ));
+    }
+    let dir_name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let read = |p: &str| read_ours(&root, p);
+    let view = RepoView {
+        root: &root,
+        dir_name: &dir_name,
+        read: &read,
+    };
+    let prepared = prepare(&view, args.to.as_deref(), &mut Sources(runner))?;
+    let Prepared {
+        provenance,
+        changes,
+        migration,
+        from_version,
+        label,
+        ..
+    } = &prepared;
+    let up_to_date = prepared.up_to_date();
+    let summary = prepared.summary();
 
     if args.check {
         if settings.json {
@@ -280,44 +447,19 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Resu
         } else {
             ui::data(&diff_report(
                 &root,
-                &changes,
-                &from_version,
-                &label,
+                changes,
+                from_version,
+                label,
                 migration.as_ref().map(|(_, c)| c.as_slice()),
             ));
         }
         return Ok(());
     }
 
-    let mut ops: Vec<Op> = Vec::new();
-    for c in &changes {
-        if let Some(w) = &c.write {
-            ops.push(Op::Write(c.path.clone(), w.clone()));
-        }
-        for d in &c.delete {
-            ops.push(Op::Delete(d.clone()));
-        }
-        if let Some((p, d)) = &c.beside {
-            ops.push(Op::Write(p.clone(), d.clone()));
-        }
-    }
-    // Provenance last: it moves to the new version only with everything else.
-    if let Some(p) = &new_provenance {
-        ops.push(Op::Write(
-            provenance::PATH.to_owned(),
-            FileData {
-                bytes: p.to_text().into_bytes(),
-                executable: false,
-            },
-        ));
-    }
-    apply::apply(&root, &ops, settings.upgrade_fail_after)?;
+    let conflicts = write(&root, &prepared, settings.upgrade_fail_after)?;
 
     if !settings.json {
-        ui::data(&summary_lines(
-            &changes,
-            migration.as_ref().map(|(_, c)| c.as_slice()),
-        ));
+        ui::data(&prepared.summary_lines());
     }
     if !label.is_empty() {
         ui::success(&format!("upgraded from {from_version} to {label}"));
@@ -326,12 +468,7 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Resu
         ui::print_json(&summary);
     }
     if !conflicts.is_empty() {
-        if let Err(e) = record_conflicts(&root, &conflicts) {
-            ui::warn(&format!("could not mark the conflicts in git's index: {e}"));
-        }
-        return Err(Error::Conflicts {
-            files: conflicts.iter().map(|c| c.path.clone()).collect(),
-        });
+        return Err(Error::Conflicts { files: conflicts });
     }
     Ok(())
 }

@@ -78,8 +78,13 @@ impl Provenance {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(crate::fsutil::io_err(&path, e)),
         };
-        toml::from_str(&raw).map(Some).map_err(|e| Error::Config {
-            rendered: crate::config::render_at(&path, &raw, e.span(), e.message().trim()),
+        Self::parse(&path, &raw).map(Some)
+    }
+
+    /// Parse the text of `.lbc/template.toml` (`path` names it in errors).
+    pub fn parse(path: &Path, raw: &str) -> Result<Self, Error> {
+        toml::from_str(raw).map_err(|e| Error::Config {
+            rendered: crate::config::render_at(path, raw, e.span(), e.message().trim()),
             hint: Some("this file is written by `lbc init`; restore it from git".into()),
         })
     }

@@ -6,6 +6,7 @@
 pub mod docker;
 pub mod docker_api;
 pub mod git;
+pub mod git_cli;
 pub mod helm;
 pub mod kubectl;
 
