@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adopt_detect;
 mod core_config;
 mod core_docker;
 mod core_tasks;

@@ -1,0 +1,573 @@
+//! The detection engine of `lbc init --adopt` (issue #11) on fixture repositories laid
+//! out as real projects of each framework are (tests/fixtures/adopt/, written for this):
+//! the whole report is snapshotted, and its key conclusions asserted, so a change of a
+//! rule shows as a reviewed diff.
+
+use std::path::{Path, PathBuf};
+
+use lbc::detect::{detect, DetectError, Options, PortSource, Report};
+
+use crate::support::Project;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/adopt")
+        .join(name)
+}
+
+fn report_with(name: &str, opts: &Options) -> Report {
+    detect(&fixture(name), opts).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn report(name: &str) -> Report {
+    let r = report_with(name, &Options::default());
+    insta::with_settings!({snapshot_path => "snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_json_snapshot!(format!("detect_{name}"), r);
+    });
+    r
+}
+
+fn argv(v: &[&str]) -> Option<Vec<String>> {
+    Some(v.iter().map(|s| (*s).to_owned()).collect())
+}
+
+fn test_cmd(r: &Report) -> Option<Vec<String>> {
+    r.test.as_ref().map(|t| t.command.clone())
+}
+
+fn migration(r: &Report) -> Option<Vec<String>> {
+    r.migration.as_ref().and_then(|m| m.command.clone())
+}
+
+/// (type, variables) of each service.
+fn services(r: &Report) -> Vec<(&'static str, Vec<&str>)> {
+    r.services
+        .iter()
+        .map(|s| (s.kind.as_str(), s.env.iter().map(String::as_str).collect()))
+        .collect()
+}
+
+fn framework(r: &Report) -> (&str, Option<&str>) {
+    (r.stack.as_str(), r.framework.as_deref())
+}
+
+#[test]
+fn django_with_requirements_and_psycopg() {
+    let r = report("django");
+    assert_eq!(framework(&r), ("python", Some("django")));
+    assert_eq!(r.package_manager.as_ref().unwrap().name, "pip");
+    assert_eq!(
+        r.start.command,
+        argv(&[
+            "gunicorn",
+            "mysite.wsgi:application",
+            "--bind",
+            "0.0.0.0:8000"
+        ])
+    );
+    assert_eq!(r.port.value, Some(8000));
+    assert_eq!(test_cmd(&r), argv(&["python3", "manage.py", "test"]));
+    assert_eq!(
+        migration(&r),
+        argv(&["python3", "manage.py", "migrate", "--noinput"])
+    );
+    // No dj-database-url: the names the settings read.
+    assert_eq!(
+        services(&r),
+        [(
+            "postgres",
+            vec![
+                "POSTGRES_DB",
+                "POSTGRES_USER",
+                "POSTGRES_PASSWORD",
+                "POSTGRES_HOST",
+                "POSTGRES_PORT"
+            ]
+        )]
+    );
+    let ev = &r.services[0].evidence;
+    assert!(
+        ev.iter()
+            .any(|e| e.file == "requirements.txt" && e.line == Some(2)),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter()
+            .any(|e| e.file == "mysite/settings.py" && e.line.is_some()),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn fastapi_with_uv_and_alembic() {
+    let r = report("fastapi");
+    assert_eq!(framework(&r), ("python", Some("fastapi")));
+    let pm = r.package_manager.as_ref().unwrap();
+    assert_eq!(
+        (pm.name.as_str(), pm.lockfile.as_deref()),
+        ("uv", Some("uv.lock"))
+    );
+    assert_eq!(
+        r.start.command,
+        argv(&[
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "8000"
+        ])
+    );
+    assert!(r
+        .evidence
+        .iter()
+        .any(|e| e.file == "app/main.py" && e.line == Some(6)));
+    assert_eq!(test_cmd(&r), argv(&["python3", "-m", "pytest"]));
+    assert_eq!(
+        r.in_env(&test_cmd(&r).unwrap()),
+        argv(&["uv", "run", "python3", "-m", "pytest"]).unwrap()
+    );
+    assert_eq!(migration(&r), argv(&["alembic", "upgrade", "head"]));
+    assert_eq!(
+        services(&r),
+        [
+            ("postgres", vec!["DATABASE_URL"]),
+            ("redis", vec!["REDIS_URL"])
+        ]
+    );
+}
+
+#[test]
+fn flask_with_pipenv_factory_and_flask_migrate() {
+    let r = report("flask");
+    assert_eq!(framework(&r), ("python", Some("flask")));
+    assert_eq!(r.package_manager.as_ref().unwrap().name, "pipenv");
+    assert_eq!(
+        r.start.command,
+        argv(&[
+            "flask",
+            "--app",
+            "shop:create_app()",
+            "run",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "5000"
+        ])
+    );
+    assert_eq!(test_cmd(&r), argv(&["python3", "-m", "pytest"]));
+    assert_eq!(
+        migration(&r),
+        argv(&["flask", "--app", "shop", "db", "upgrade"])
+    );
+    assert_eq!(services(&r), [("mysql", vec!["DATABASE_URL"])]);
+}
+
+#[test]
+fn express_with_npm_compose_and_env_example() {
+    let r = report("express");
+    assert_eq!(framework(&r), ("node", Some("express")));
+    let pm = r.package_manager.as_ref().unwrap();
+    assert_eq!(pm.install, argv(&["npm", "ci"]).unwrap());
+    assert_eq!(r.start.command, argv(&["npm", "start"]));
+    assert_eq!(
+        (r.port.value, r.port.source),
+        (Some(3000), PortSource::EnvExample)
+    );
+    assert_eq!(test_cmd(&r), argv(&["npm", "test"]));
+    assert_eq!(
+        services(&r),
+        [
+            ("postgres", vec!["DATABASE_URL"]),
+            ("redis", vec!["REDIS_URL"])
+        ]
+    );
+    // Dependency, .env.example and compose file all count.
+    let files: Vec<&str> = r.services[0]
+        .evidence
+        .iter()
+        .map(|e| e.file.as_str())
+        .collect();
+    assert_eq!(
+        files,
+        ["package.json", ".env.example", "docker-compose.yml"]
+    );
+}
+
+#[test]
+fn nestjs_with_pnpm_and_typescript_build() {
+    let r = report("nestjs");
+    assert_eq!(framework(&r), ("node", Some("nestjs")));
+    assert_eq!(r.package_manager.as_ref().unwrap().name, "pnpm");
+    assert_eq!(
+        r.build.as_ref().map(|b| b.command.clone()),
+        argv(&["pnpm", "run", "build"])
+    );
+    assert!(r
+        .build
+        .as_ref()
+        .unwrap()
+        .evidence
+        .iter()
+        .any(|e| e.file == "tsconfig.json"));
+    assert_eq!(r.start.command, argv(&["pnpm", "run", "start:prod"]));
+    assert_eq!(
+        (r.port.value, r.port.source),
+        (Some(3000), PortSource::Code)
+    );
+    assert_eq!(test_cmd(&r), argv(&["pnpm", "test"]));
+    assert_eq!(
+        services(&r),
+        [(
+            "mysql",
+            vec![
+                "DB_HOST",
+                "DB_PORT",
+                "DB_USERNAME",
+                "DB_PASSWORD",
+                "DB_DATABASE"
+            ]
+        )]
+    );
+}
+
+#[test]
+fn nextjs_with_yarn_and_prisma() {
+    let r = report("nextjs");
+    assert_eq!(framework(&r), ("node", Some("nextjs")));
+    assert_eq!(r.package_manager.as_ref().unwrap().name, "yarn");
+    assert_eq!(r.start.command, argv(&["yarn", "start"]));
+    assert_eq!(
+        (r.port.value, r.port.source),
+        (Some(3000), PortSource::Default)
+    );
+    assert_eq!(r.port.flag.as_deref(), Some("--set port=PORT"));
+    assert_eq!(test_cmd(&r), None, "no test script: none invented");
+    assert!(r.notes.iter().any(|n| n.contains("no `test` script")));
+    assert_eq!(
+        migration(&r),
+        argv(&["yarn", "prisma", "migrate", "deploy"])
+    );
+    assert_eq!(services(&r), [("postgres", vec!["POSTGRES_PRISMA_URL"])]);
+}
+
+#[test]
+fn go_with_two_binaries_is_a_choice() {
+    let r = report("go");
+    assert_eq!(framework(&r), ("go", None));
+    assert_eq!(r.binaries, ["api", "worker"]);
+    assert_eq!(r.start.command, None, "never a silent pick");
+    assert_eq!(r.start.flag.as_deref(), Some("--set binary=NAME"));
+    assert_eq!(r.port.source, PortSource::Undetermined);
+    assert_eq!(test_cmd(&r), argv(&["go", "test", "./..."]));
+    assert_eq!(
+        services(&r),
+        [
+            ("postgres", vec!["DATABASE_URL"]),
+            ("redis", vec!["REDIS_URL"])
+        ]
+    );
+    let api = report_with(
+        "go",
+        &Options {
+            binary: Some("api".into()),
+            ..Options::default()
+        },
+    );
+    assert_eq!(api.start.command, argv(&["bin/api"]));
+    assert_eq!(
+        api.build.as_ref().map(|b| b.command.clone()),
+        argv(&["go", "build", "-o", "bin/api", "./cmd/api"])
+    );
+    assert_eq!(
+        (api.port.value, api.port.source),
+        (Some(8080), PortSource::Code)
+    );
+    assert_eq!(api.port.evidence[0].place(), "cmd/api/main.go:17");
+}
+
+#[test]
+fn rust_workspace_with_two_binaries_and_sqlx() {
+    let r = report("rust-workspace");
+    assert_eq!(framework(&r), ("rust", Some("axum")));
+    assert_eq!(r.binaries, ["admin", "api"]);
+    assert_eq!(r.start.flag.as_deref(), Some("--set binary=NAME"));
+    assert_eq!(
+        test_cmd(&r),
+        argv(&["cargo", "test", "--locked", "--workspace"])
+    );
+    let m = r.migration.as_ref().unwrap();
+    assert!(m.at_start && m.command.is_none(), "{m:?}");
+    assert_eq!(services(&r), [("postgres", vec!["DATABASE_URL"])]);
+    let api = report_with(
+        "rust-workspace",
+        &Options {
+            binary: Some("api".into()),
+            ..Options::default()
+        },
+    );
+    assert_eq!(api.start.command, argv(&["target/release/api"]));
+    assert_eq!(
+        (api.port.value, api.port.source),
+        (Some(3000), PortSource::Code)
+    );
+}
+
+#[test]
+fn spring_boot_with_gradle_wrapper_and_flyway() {
+    let r = report("spring-gradle");
+    assert_eq!(framework(&r), ("java", Some("spring-boot")));
+    assert_eq!(
+        r.start.command,
+        argv(&["java", "-jar", "build/libs/inventory-0.0.1-SNAPSHOT.jar"])
+    );
+    assert_eq!(
+        (r.port.value, r.port.source),
+        (Some(8081), PortSource::Settings)
+    );
+    assert_eq!(test_cmd(&r), argv(&["./gradlew", "test", "--no-daemon"]));
+    let m = r.migration.as_ref().unwrap();
+    assert_eq!((m.tool.as_str(), m.at_start), ("flyway", true));
+    assert_eq!(
+        services(&r),
+        [(
+            "postgres",
+            vec![
+                "SPRING_DATASOURCE_URL",
+                "SPRING_DATASOURCE_USERNAME",
+                "SPRING_DATASOURCE_PASSWORD"
+            ]
+        )]
+    );
+}
+
+#[test]
+fn spring_boot_with_maven_wrapper_redis_and_liquibase() {
+    let r = report("spring-maven");
+    assert_eq!(framework(&r), ("java", Some("spring-boot")));
+    assert_eq!(
+        r.start.command,
+        argv(&["java", "-jar", "target/catalog-1.2.0.jar"])
+    );
+    assert_eq!(
+        (r.port.value, r.port.source),
+        (Some(9090), PortSource::Settings)
+    );
+    assert_eq!(test_cmd(&r), argv(&["./mvnw", "-B", "test"]));
+    assert_eq!(r.migration.as_ref().unwrap().tool, "liquibase");
+    assert_eq!(
+        services(&r).iter().map(|s| s.0).collect::<Vec<_>>(),
+        ["mysql", "redis"]
+    );
+}
+
+#[test]
+fn laravel_with_package_json_is_php_not_node() {
+    let r = report("laravel");
+    assert_eq!(framework(&r), ("php", Some("laravel")));
+    assert_eq!(r.also_found.len(), 1);
+    assert_eq!(r.also_found[0].stack, "node");
+    assert!(r
+        .notes
+        .iter()
+        .any(|n| n.contains("also found node (package.json)")));
+    assert_eq!(
+        r.start.command,
+        argv(&["php", "artisan", "serve", "--host=0.0.0.0", "--port=8000"])
+    );
+    assert_eq!(
+        r.start.flag.as_deref(),
+        Some("--set start=artisan-serve|php-fpm")
+    );
+    assert_eq!(r.start.choices.len(), 2);
+    assert_eq!(test_cmd(&r), argv(&["php", "artisan", "test"]));
+    assert_eq!(
+        migration(&r),
+        argv(&["php", "artisan", "migrate", "--force"])
+    );
+    assert_eq!(
+        services(&r),
+        [
+            (
+                "postgres",
+                vec![
+                    "DB_CONNECTION",
+                    "DB_HOST",
+                    "DB_PORT",
+                    "DB_DATABASE",
+                    "DB_USERNAME",
+                    "DB_PASSWORD"
+                ]
+            ),
+            ("redis", vec!["REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"])
+        ]
+    );
+    let fpm = report_with(
+        "laravel",
+        &Options {
+            start: Some("php-fpm".into()),
+            ..Options::default()
+        },
+    );
+    assert_eq!(fpm.start.command, argv(&["php-fpm"]));
+    assert_eq!((fpm.port.value, fpm.start.flag), (Some(9000), None));
+}
+
+#[test]
+fn symfony_with_doctrine_and_committed_env() {
+    let r = report("symfony");
+    assert_eq!(framework(&r), ("php", Some("symfony")));
+    assert_eq!(test_cmd(&r), argv(&["php", "bin/phpunit"]));
+    assert_eq!(
+        migration(&r),
+        argv(&[
+            "php",
+            "bin/console",
+            "doctrine:migrations:migrate",
+            "--no-interaction"
+        ])
+    );
+    assert_eq!(services(&r), [("postgres", vec!["DATABASE_URL"])]);
+    // The commented-out MySQL URL is not a service.
+    assert_eq!(r.services[0].evidence[0].place(), ".env:7");
+}
+
+/// Precedence and refusals, on repositories generated here.
+#[test]
+fn ambiguity_is_reported_never_guessed() {
+    let p = Project::with(&[
+        (
+            "manage.py",
+            "os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"site.settings\")\n",
+        ),
+        ("requirements.txt", "django\n"),
+        ("package.json", "{\"dependencies\": {\"express\": \"4\"}}"),
+    ]);
+    let e = detect(p.path(), &Options::default()).unwrap_err();
+    let DetectError::Ambiguous { candidates, .. } = &e else {
+        panic!("{e}")
+    };
+    let names: Vec<_> = candidates.iter().map(|c| c.stack.as_str()).collect();
+    assert_eq!(names, ["node", "python"]);
+    assert!(
+        e.to_string().contains(
+            "node (package.json) [express]; python (requirements.txt, manage.py) [django]"
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        e.hint(),
+        "choose one with --stack, e.g. `lbc init --adopt --stack node`"
+    );
+    // --stack decides.
+    let r = detect(
+        p.path(),
+        &Options {
+            stack: Some("python".into()),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(r.framework.as_deref(), Some("django"));
+
+    // A framework beats a bare manifest, and says so.
+    let q = Project::with(&[
+        ("go.mod", "module example.com/tools\n"),
+        (
+            "pyproject.toml",
+            "[project]\nname = \"x\"\ndependencies = [\"flask\"]\n",
+        ),
+        (
+            "x/app.py",
+            "from flask import Flask\napp = Flask(__name__)\n",
+        ),
+    ]);
+    let r = detect(q.path(), &Options::default()).unwrap();
+    assert_eq!(framework(&r), ("python", Some("flask")));
+    assert_eq!(
+        r.start.command,
+        argv(&["flask", "--app", "x.app", "run", "--host", "0.0.0.0", "--port", "5000"])
+    );
+    assert_eq!(r.also_found[0].stack, "go");
+}
+
+#[test]
+fn unsupported_repository_lists_what_was_found() {
+    let p = Project::with(&[
+        ("Gemfile", "source 'https://rubygems.org'\ngem 'rails'\n"),
+        ("config.ru", "run Rails.application\n"),
+    ]);
+    let e = detect(p.path(), &Options::default()).unwrap_err();
+    assert!(matches!(e, DetectError::Unsupported { .. }));
+    assert!(e.to_string().contains("(found: Gemfile (ruby))"), "{e}");
+}
+
+#[test]
+fn links_and_dependency_directories_are_not_read() {
+    let outside = Project::with(&[("main.py", "from fastapi import FastAPI\napi = FastAPI()\n")]);
+    let p = Project::with(&[
+        ("requirements.txt", "fastapi\n"),
+        (
+            "node_modules/pkg/main.py",
+            "from fastapi import FastAPI\napp = FastAPI()\n",
+        ),
+        (".venv/lib/site.py", "app = FastAPI()\n"),
+        (
+            "src/app/web.py",
+            "from fastapi import FastAPI\nweb = FastAPI()\n",
+        ),
+    ]);
+    std::os::unix::fs::symlink(outside.path(), p.path().join("linked")).unwrap();
+    let r = detect(p.path(), &Options::default()).unwrap();
+    assert_eq!(
+        r.start.command,
+        argv(&[
+            "uvicorn",
+            "app.web:web",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "8000",
+            "--app-dir",
+            "src"
+        ])
+    );
+    assert!(r
+        .notes
+        .iter()
+        .any(|n| n.contains("uvicorn is not among the dependencies")));
+}
+
+#[test]
+fn flags_and_dockerfile_set_the_port() {
+    let p = Project::with(&[
+        ("requirements.txt", "flask\ngunicorn\n"),
+        ("app.py", "from flask import Flask\napp = Flask(__name__)\n"),
+        ("Dockerfile", "FROM python:3.12\nEXPOSE 7000\n"),
+    ]);
+    let r = detect(p.path(), &Options::default()).unwrap();
+    assert_eq!(
+        (r.port.value, r.port.source),
+        (Some(7000), PortSource::Dockerfile)
+    );
+    assert_eq!(
+        r.start.command,
+        argv(&["gunicorn", "--bind", "0.0.0.0:7000", "app:app"])
+    );
+    let r = detect(
+        p.path(),
+        &Options {
+            port: Some(9999),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (r.port.value, r.port.source),
+        (Some(9999), PortSource::Flag)
+    );
+    assert_eq!(
+        r.start.command,
+        argv(&["gunicorn", "--bind", "0.0.0.0:9999", "app:app"])
+    );
+}
