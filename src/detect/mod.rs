@@ -340,6 +340,16 @@ pub fn detect(root: &Path, opts: &Options) -> Result<Report, DetectError> {
         });
     }
     let mut report = top.into_iter().next().expect("one");
+    if let Some(want) = &opts.start {
+        // `--set start=NAME` picks one of the choices; anything else is the command itself.
+        if let Some(c) = report.start.choices.iter().find(|c| c.name == *want) {
+            report.start.command = Some(c.command.clone());
+        } else if let Some(argv) = shlex::split(want).filter(|a| !a.is_empty()) {
+            report.start.command = Some(argv);
+            report.start.evidence = Vec::new();
+        }
+        report.start.flag = None;
+    }
     for r in rest {
         let role = match (r.stack.as_str(), report.strength) {
             ("node", _) => "front-end assets or tooling (no Node server framework)".to_owned(),
