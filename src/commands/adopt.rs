@@ -62,6 +62,9 @@ pub struct Adoption {
     pub chart: Option<String>,
     pub notes: Vec<String>,
     pub text: String,
+    /// What the detection engine found (docs/adopt.md); `None` for a static site or a
+    /// stack chosen with --stack that the engine does not find.
+    pub detection: Option<crate::detect::Report>,
 }
 
 const KEYS: &[&str] = &[
@@ -69,6 +72,9 @@ const KEYS: &[&str] = &[
     "local_port",
     "kube_context",
     "kube_context_production",
+    "port",
+    "binary",
+    "start",
 ];
 
 pub fn run(settings: &Settings, args: &InitArgs) -> Result<(), Error> {
@@ -120,6 +126,7 @@ pub fn run(settings: &Settings, args: &InitArgs) -> Result<(), Error> {
                 "stack": adoption.stack,
                 "files": [{"path": config::FILE_NAME, "action": action, "bytes": adoption.text.len()}],
                 "lbc_toml": adoption.text,
+                "detection": adoption.detection,
             }));
         } else {
             let mut out = String::from("plan for `lbc init --adopt`\n");
@@ -181,9 +188,55 @@ pub fn adopt(
     interactive: bool,
 ) -> Result<Adoption, Error> {
     let candidates = detect(root);
-    let stack = match stack {
+    let get = |k: &str| {
+        sets.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    let mut opts = crate::detect::Options {
+        stack: stack.map(str::to_owned),
+        port: match get("port") {
+            Some(p) => Some(p.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
+                Error::usage(
+                    format!("bad value for `port`: `{p}`: expected a port number"),
+                    None,
+                )
+            })?),
+            None => None,
+        },
+        binary: get("binary"),
+        start: get("start"),
+    };
+    let mut detection = match crate::detect::detect(root, &opts) {
+        Ok(r) => Some(r),
+        Err(crate::detect::DetectError::Ambiguous { candidates, .. })
+            if interactive && stack.is_none() =>
+        {
+            let items: Vec<String> = candidates.iter().map(ToString::to_string).collect();
+            let i = dialoguer::Select::new()
+                .with_prompt("This repository holds more than one stack; which one does lbc build?")
+                .items(&items)
+                .default(0)
+                .interact()
+                .map_err(|_| Error::Interrupted)?;
+            opts.stack = Some(candidates[i].stack.clone());
+            crate::detect::detect(root, &opts).ok()
+        }
+        Err(e @ crate::detect::DetectError::Ambiguous { .. }) if stack.is_none() => {
+            return Err(Error::usage(e.to_string(), Some(e.hint())));
+        }
+        Err(_) => None,
+    };
+    if detection
+        .as_ref()
+        .is_some_and(|r| stack.is_some_and(|s| s != r.stack))
+    {
+        detection = None;
+    }
+    let stack = match stack.or(detection.as_ref().map(|r| r.stack.as_str())) {
         Some(s) => {
-            if !builtin::names().contains(&s) {
+            if !builtin::names().contains(&s) && !crate::detect::STACKS.contains(&s) {
                 return Err(Error::usage(
                     format!("unknown stack `{s}`"),
                     Some(format!("the stacks are: {}", builtin::names().join(", "))),
@@ -200,7 +253,7 @@ pub fn adopt(
                         root.display()
                     ),
                     Some(format!(
-                        "choose one with --stack ({})",
+                        "choose one with --stack ({}, php)",
                         builtin::names().join(", ")
                     )),
                 ))
@@ -237,12 +290,6 @@ pub fn adopt(
             }
         },
     };
-    let get = |k: &str| {
-        sets.iter()
-            .rev()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-    };
     let dir_name = root
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -273,7 +320,10 @@ pub fn adopt(
     let context_prod = get("kube_context_production").unwrap_or_else(|| "prod".into());
 
     let mut notes = vec![format!("stack: {stack}")];
-    if let Some(c) = candidates.iter().find(|c| c.stack == stack) {
+    if let Some(r) = &detection {
+        notes[0].push_str(&format!(" ({})", r.files().join(", ")));
+        notes.extend(detection_notes(r));
+    } else if let Some(c) = candidates.iter().find(|c| c.stack == stack) {
         notes[0].push_str(&format!(" ({})", c.evidence.join(", ")));
     }
     let dockerfile = find_dockerfile(root);
@@ -324,9 +374,13 @@ pub fn adopt(
         }
     }
     t.push('\n');
-    t.push_str(tasks(root, &stack, dockerfile.as_ref()).trim_end());
+    t.push_str(tasks(root, &stack, dockerfile.as_ref(), detection.as_ref()).trim_end());
     t.push('\n');
-    let container_port = dockerfile.as_ref().and_then(|d| d.expose).unwrap_or(8080);
+    let container_port = detection
+        .as_ref()
+        .and_then(|r| r.port.value)
+        .or(dockerfile.as_ref().and_then(|d| d.expose))
+        .unwrap_or(8080);
     t.push_str(&format!(
         "\n# `lbc deploy local`: this machine's Docker engine, no cluster needed.\n[env.local]\nkind = \"docker\"\nport = {local_port}\ncontainer_port = {container_port}\n"
     ));
@@ -385,7 +439,95 @@ pub fn adopt(
         chart,
         notes,
         text: t,
+        detection,
     })
+}
+
+/// One line per conclusion of the detection report, for the human plan.
+fn detection_notes(r: &crate::detect::Report) -> Vec<String> {
+    let cmd = |v: &[String]| shlex::try_join(v.iter().map(String::as_str)).unwrap_or_default();
+    let mut out = Vec::new();
+    if let Some(f) = &r.framework {
+        out.push(format!("framework: {f}"));
+    }
+    match (&r.start.command, &r.start.flag) {
+        (Some(c), None) => out.push(format!("start: `{}`", cmd(c))),
+        (Some(c), Some(flag)) => out.push(format!("start: `{}` (a choice: {flag})", cmd(c))),
+        (None, flag) => out.push(format!(
+            "start: undetermined (set it with {})",
+            flag.as_deref().unwrap_or("--set start=COMMAND")
+        )),
+    }
+    match r.port.value {
+        Some(p) => out.push(format!("port: {p} ({:?})", r.port.source).to_lowercase()),
+        None => out.push("port: undetermined (set it with --set port=PORT)".into()),
+    }
+    if let Some(t) = &r.test {
+        out.push(format!("test: `{}`", cmd(&t.command)));
+    }
+    for s in &r.services {
+        out.push(format!(
+            "service: {} ({})",
+            s.kind.as_str(),
+            s.env.join(", ")
+        ));
+    }
+    if let Some(m) = &r.migration {
+        match &m.command {
+            Some(c) => out.push(format!("migration: `{}`", cmd(c))),
+            None => out.push(format!("migration: {} at the application's start", m.tool)),
+        }
+    }
+    out.extend(r.notes.iter().cloned());
+    out
+}
+
+/// The test-unit task's `run` from the detected test command: an argv in the
+/// Dockerfile's test stage (the dependencies are there), else a shell line that installs
+/// the locked dependencies with the project's own manager first. Every word is quoted.
+fn detected_test(r: &crate::detect::Report, in_stage: bool) -> Option<(String, String)> {
+    let test = r.test.as_ref()?;
+    let join = |v: &[String]| shlex::try_join(v.iter().map(String::as_str)).ok();
+    let shown = join(&test.command)?;
+    if in_stage {
+        let argv = toml::Value::Array(
+            test.command
+                .iter()
+                .cloned()
+                .map(toml::Value::String)
+                .collect(),
+        );
+        return Some((argv.to_string(), shown));
+    }
+    let pm = r.package_manager.as_ref();
+    let bootstrap = match pm.map(|p| p.name.as_str()) {
+        Some(n @ ("uv" | "poetry" | "pipenv")) => format!("pip install -q {n} && "),
+        Some("pnpm" | "yarn") => "corepack enable && ".to_owned(),
+        _ => String::new(),
+    };
+    let install = match pm {
+        Some(p)
+            if [
+                "pip", "uv", "poetry", "pipenv", "npm", "pnpm", "yarn", "composer",
+            ]
+            .contains(&p.name.as_str()) =>
+        {
+            format!("{} && ", join(&p.install)?)
+        }
+        _ => String::new(),
+    };
+    if install.is_empty() {
+        let argv = toml::Value::Array(
+            test.command
+                .iter()
+                .cloned()
+                .map(toml::Value::String)
+                .collect(),
+        );
+        return Some((argv.to_string(), shown));
+    }
+    let line = format!("{bootstrap}{install}{}", join(&r.in_env(&test.command))?);
+    Some((quote(&line), shown))
 }
 
 /// A TOML basic string.
@@ -639,8 +781,14 @@ pub fn find_chart(root: &Path) -> Option<String> {
 
 /// The [tasks] of an adopted repository: tests in the Dockerfile's test stage when there
 /// is one, else in the catalogue's builder image; linters and formatters in containers.
-fn tasks(root: &Path, stack: &str, dockerfile: Option<&DockerfileInfo>) -> String {
+fn tasks(
+    root: &Path,
+    stack: &str,
+    dockerfile: Option<&DockerfileInfo>,
+    detection: Option<&crate::detect::Report>,
+) -> String {
     let test_stage = dockerfile.and_then(DockerfileInfo::test_stage);
+    let detected = detection.and_then(|r| detected_test(r, test_stage.is_some()));
     let has = |p: &str| root.join(p).exists();
     let where_ = |image: &str| match test_stage {
         Some(s) => format!("stage = {}\n", quote(s)),
@@ -649,9 +797,24 @@ fn tasks(root: &Path, stack: &str, dockerfile: Option<&DockerfileInfo>) -> Strin
     let mut t = String::new();
     let mut hint = "";
     let mut task = |name: &str, run: &str, place: &str, description: &str| {
+        // The project's own test command, when detection found one.
+        let (run, description) = match (&detected, name) {
+            (Some((run, shown)), "test-unit") => (
+                run.as_str(),
+                format!(
+                    "{} (`{shown}`, detected){}",
+                    description.split(" (").next().unwrap_or(description),
+                    description
+                        .split_once(") ")
+                        .map(|(_, rest)| format!(" {rest}"))
+                        .unwrap_or_default()
+                ),
+            ),
+            _ => (run, description.to_owned()),
+        };
         t.push_str(&format!(
             "[tasks.{name}]\nrun = {run}\n{place}description = {}\n\n",
-            quote(description)
+            quote(&description)
         ));
     };
     let in_container = if test_stage.is_some() {
@@ -805,6 +968,15 @@ fn tasks(root: &Path, stack: &str, dockerfile: Option<&DockerfileInfo>) -> Strin
                     "unit tests (Gradle)",
                 );
             }
+        }
+        "php" => {
+            // No catalogue image has PHP yet: Composer's own image has php and composer.
+            task(
+                "test-unit",
+                r#"["vendor/bin/phpunit"]"#,
+                &where_("composer:2"),
+                &format!("unit tests (PHPUnit) {in_container}"),
+            );
         }
         _ => {
             if test_stage.is_some() {
