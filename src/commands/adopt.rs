@@ -459,7 +459,13 @@ fn detection_notes(r: &crate::detect::Report) -> Vec<String> {
         )),
     }
     match r.port.value {
-        Some(p) => out.push(format!("port: {p} ({:?})", r.port.source).to_lowercase()),
+        Some(p) => out.push(format!(
+            "port: {p} ({})",
+            serde_json::to_value(r.port.source)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        )),
         None => out.push("port: undetermined (set it with --set port=PORT)".into()),
     }
     if let Some(t) = &r.test {

@@ -245,9 +245,11 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
         }
     } else {
         report.start.flag = Some("--set start=COMMAND".into());
-        if line_of(&build_text, "application").is_some()
-            || line_of(&build_text, "maven-shade-plugin").is_some()
-        {
+        let app_plugin = regex::Regex::new(
+            r#"(?m)^\s*(?:id\s*\(?\s*["']application["']|apply plugin:\s*["']application["']|application\s*\{|<artifactId>maven-shade-plugin</artifactId>)"#,
+        )
+        .expect("valid regex");
+        if app_plugin.is_match(&build_text) {
             report.strength = Strength::Application;
         }
     }
