@@ -126,6 +126,11 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
         evidence: vec![pm_ev],
     });
 
+    if pkg.get("workspaces").is_some() || repo.is_file("pnpm-workspace.yaml") {
+        report.notes.push(
+            "a monorepo (workspaces): lbc adopts the root package; adopt a service's own directory for it".into(),
+        );
+    }
     // Framework.
     let frameworks = [
         ("@nestjs/core", "nestjs"),

@@ -216,6 +216,16 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
     }
     let mut found = Found::default();
     found.add_deps(&deps, SERVICE_DEPS);
+    if let Some(v) = ctx
+        .env
+        .iter()
+        .find(|v| v.name == "DB_CONNECTION" && v.value == "sqlite")
+    {
+        report.notes.push(format!(
+            "{}:{}: DB_CONNECTION=sqlite: a file, no database service",
+            v.file, v.line
+        ));
+    }
     if report.framework.as_deref() == Some("symfony") {
         // Symfony commits .env with the defaults (secrets go to .env.local).
         if let Some(t) = repo.read(".env") {

@@ -457,7 +457,17 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
         .expect("valid regex");
         let pre = regex::Regex::new(r"\bport\s*=\s*(\d{2,5})\b").expect("valid regex");
         let factory = regex::Regex::new(r"(?m)^def (create_app|make_app)\(").expect("valid regex");
-        for f in files.iter().take(400) {
+        // Test modules build throw-away applications: they are not the service.
+        let is_test = |f: &str| {
+            let name = f.rsplit('/').next().unwrap_or(f);
+            f.starts_with("tests/")
+                || f.contains("/tests/")
+                || f.starts_with("test/")
+                || name.starts_with("test_")
+                || name.ends_with("_test.py")
+                || name == "conftest.py"
+        };
+        for f in files.iter().filter(|f| !is_test(f)).take(400) {
             let Some(text) = repo.read(f) else { continue };
             for c in fre.captures_iter(&text) {
                 let fw = match &c[2] {
@@ -742,8 +752,14 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
 
 fn settings_read(ctx: &Ctx, file: &str) -> String {
     let mut text = ctx.repo.read(file).unwrap_or_default();
-    // A settings package (`settings/__init__.py` importing `base`): read its siblings too.
-    if let Some(dir) = file.strip_suffix("/__init__.py") {
+    // A settings package (`settings/__init__.py`, or `settings/production.py` importing
+    // `base`): read its siblings too.
+    let dir = file.strip_suffix("/__init__.py").or_else(|| {
+        file.rsplit_once('/')
+            .map(|(d, _)| d)
+            .filter(|d| d.ends_with("settings"))
+    });
+    if let Some(dir) = dir {
         for f in ctx.repo.walk(dir, 0, &[".py"]) {
             if f != file {
                 text.push('\n');

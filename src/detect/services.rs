@@ -168,8 +168,12 @@ impl Found {
                     self.add(ServiceKind::Mysql, e(format!("DB_CONNECTION={val}")))
                 }
                 (
-                    "CACHE_DRIVER" | "CACHE_STORE" | "QUEUE_CONNECTION" | "SESSION_DRIVER"
-                    | "BROADCAST_DRIVER",
+                    "CACHE_DRIVER"
+                    | "CACHE_STORE"
+                    | "QUEUE_CONNECTION"
+                    | "SESSION_DRIVER"
+                    | "BROADCAST_DRIVER"
+                    | "BROADCAST_CONNECTION",
                     "redis",
                 ) => self.add(ServiceKind::Redis, e(format!("{name}=redis"))),
                 _ => {}
@@ -279,5 +283,91 @@ pub(crate) fn settings_evidence(file: &str, text: &str, needle: &str, what: &str
     match line_of(text, needle) {
         Some(l) => Evidence::at(file, l, what.to_owned()),
         None => Evidence::file(file, what.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(f: &Found) -> Vec<(ServiceKind, Vec<String>)> {
+        f.kinds
+            .iter()
+            .map(|(k, v)| (*k, v.iter().map(Evidence::place).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn env_files_name_services_by_scheme_and_driver_never_by_redis_host() {
+        let env = parse_env(
+            ".env.example",
+            "# comment\nexport DATABASE_URL=\"postgresql+psycopg://u:p@db/x\" # inline\nREDIS_HOST=127.0.0.1\nCACHE_URL=redis://cache:6379\nSENTRY_DSN=https://k@sentry.io/1\nDB_CONNECTION=sqlite\nbad line\n",
+        );
+        assert_eq!(
+            env.iter()
+                .map(|v| (v.name.as_str(), v.line))
+                .collect::<Vec<_>>(),
+            [
+                ("DATABASE_URL", 2),
+                ("REDIS_HOST", 3),
+                ("CACHE_URL", 4),
+                ("SENTRY_DSN", 5),
+                ("DB_CONNECTION", 6)
+            ]
+        );
+        assert_eq!(env[0].value, "postgresql+psycopg://u:p@db/x");
+        let mut f = Found::default();
+        f.add_env(&env);
+        assert_eq!(
+            kinds(&f),
+            [
+                (ServiceKind::Postgres, vec![".env.example:2".to_owned()]),
+                (ServiceKind::Redis, vec![".env.example:4".to_owned()])
+            ]
+        );
+        // No value appears in the evidence.
+        assert!(f.kinds.values().flatten().all(|e| !e.note.contains("u:p")));
+    }
+
+    #[test]
+    fn compose_images_with_registries_and_tags() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("compose.yaml"),
+            "services:\n  db:\n    image: \"docker.io/bitnami/postgresql:16\"\n  q:\n    image: mariadb@sha256:abc\n  c:\n    image: valkey/valkey:8 # cache\n  web:\n    image: nginx\n",
+        )
+        .unwrap();
+        let mut f = Found::default();
+        f.add_compose(&Repo::new(d.path()));
+        assert_eq!(
+            kinds(&f),
+            [
+                (ServiceKind::Postgres, vec!["compose.yaml:3".to_owned()]),
+                (ServiceKind::Mysql, vec!["compose.yaml:5".to_owned()]),
+                (ServiceKind::Redis, vec!["compose.yaml:7".to_owned()])
+            ]
+        );
+    }
+
+    #[test]
+    fn declared_variables_win_over_the_conventional_url() {
+        let env = parse_env(
+            "e",
+            "DB_HOST=x\nMYSQL_USER=y\nPOSTGRES_DB=z\nREDIS_PORT=1\n",
+        );
+        assert_eq!(
+            declared_or_url(ServiceKind::Postgres, &env),
+            ["DB_HOST", "POSTGRES_DB"]
+        );
+        assert_eq!(
+            declared_or_url(ServiceKind::Mysql, &env),
+            ["DB_HOST", "MYSQL_USER"]
+        );
+        assert_eq!(declared_or_url(ServiceKind::Redis, &env), ["REDIS_PORT"]);
+        assert_eq!(declared_or_url(ServiceKind::Redis, &[]), ["REDIS_URL"]);
+        assert_eq!(
+            declared_or_url(ServiceKind::Postgres, &[]),
+            ["DATABASE_URL"]
+        );
     }
 }

@@ -571,3 +571,138 @@ fn flags_and_dockerfile_set_the_port() {
         argv(&["gunicorn", "--bind", "0.0.0.0:9999", "app:app"])
     );
 }
+
+#[test]
+fn django_variants_settings_package_src_layout_and_database_url() {
+    let p = Project::with(&[
+        ("src/manage.py", "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings.production')\n"),
+        ("src/config/settings/__init__.py", ""),
+        ("src/config/settings/base.py", "import dj_database_url\nDATABASES = {'default': dj_database_url.config()}\nCACHES = {'default': {'BACKEND': 'django.core.cache.backends.redis.RedisCache', 'LOCATION': os.environ['REDIS_CACHE_URL']}}\n"),
+        ("src/config/settings/production.py", "from .base import *\nASGI_APPLICATION = 'config.asgi.application'\n"),
+        ("src/config/asgi.py", "application = get_asgi_application()\n"),
+        ("pyproject.toml", "[project]\nname = \"site\"\ndependencies = [\"Django>=5\", \"dj-database-url\", \"psycopg2-binary\", \"uvicorn\", \"redis\"]\n\n[project.optional-dependencies]\ntest = [\"pytest-django\"]\n"),
+        ("poetry.lock", "# lock\n"),
+        ("pytest.ini", "[pytest]\nDJANGO_SETTINGS_MODULE = config.settings.test\n"),
+    ]);
+    let r = detect(p.path(), &Options::default()).unwrap();
+    assert_eq!(framework(&r), ("python", Some("django")));
+    assert_eq!(r.package_manager.as_ref().unwrap().name, "poetry");
+    assert_eq!(
+        r.start.command,
+        argv(&[
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "8000",
+            "--app-dir",
+            "src"
+        ])
+    );
+    assert_eq!(
+        test_cmd(&r),
+        argv(&["python3", "-m", "pytest"]),
+        "pytest.ini wins over manage.py test"
+    );
+    assert_eq!(
+        migration(&r),
+        argv(&["python3", "src/manage.py", "migrate", "--noinput"])
+    );
+    assert_eq!(
+        services(&r),
+        [
+            ("postgres", vec!["DATABASE_URL"]),
+            ("redis", vec!["REDIS_CACHE_URL"])
+        ]
+    );
+}
+
+#[test]
+fn node_edge_cases_placeholder_test_lockfiles_workspaces() {
+    let p = Project::with(&[
+        ("package.json", "{\"name\": \"x\", \"workspaces\": [\"packages/*\"], \"main\": \"index.js\", \"scripts\": {\"test\": \"echo \\\"Error: no test specified\\\" && exit 1\"}, \"dependencies\": {\"fastify\": \"4\"}}"),
+        ("index.js", "fastify.listen({ port: process.env.PORT || 4000, host: '0.0.0.0' })\n"),
+        ("yarn.lock", ""),
+        ("package-lock.json", "{}"),
+    ]);
+    let r = detect(p.path(), &Options::default()).unwrap();
+    assert_eq!(framework(&r), ("node", Some("fastify")));
+    assert_eq!(r.package_manager.as_ref().unwrap().name, "yarn");
+    assert_eq!(r.start.command, argv(&["node", "index.js"]));
+    assert_eq!(
+        (r.port.value, r.port.source),
+        (Some(4000), PortSource::Code)
+    );
+    assert_eq!(test_cmd(&r), None);
+    let notes = r.notes.join("\n");
+    assert!(
+        notes.contains("several lockfiles (yarn.lock, package-lock.json): lbc uses yarn.lock"),
+        "{notes}"
+    );
+    assert!(notes.contains("npm's placeholder"), "{notes}");
+    assert!(notes.contains("monorepo"), "{notes}");
+}
+
+#[test]
+fn go_root_binary_and_plain_php() {
+    let g = Project::with(&[
+        ("go.mod", "module example.com/shop/v3\n\ngo 1.22\n\nrequire github.com/go-sql-driver/mysql v1.8.1\n"),
+        ("main.go", "package main\n\nfunc main() { http.ListenAndServe(\"0.0.0.0:8090\", nil) }\n"),
+        ("main_test.go", "package main\n"),
+    ]);
+    let r = detect(g.path(), &Options::default()).unwrap();
+    assert_eq!(r.binaries, ["shop"]);
+    assert_eq!(r.start.command, argv(&["bin/shop"]));
+    assert_eq!(
+        (r.port.value, r.port.source),
+        (Some(8090), PortSource::Code)
+    );
+    assert_eq!(services(&r), [("mysql", vec!["DATABASE_URL"])]);
+
+    let php = Project::with(&[
+        ("composer.json", "{\"require\": {\"slim/slim\": \"^4\", \"ext-pdo_pgsql\": \"*\"}, \"require-dev\": {\"phpunit/phpunit\": \"^10\"}}"),
+        ("public/index.php", "<?php\n"),
+        ("package.json", "{\"scripts\": {\"start\": \"node server.js\"}}"),
+    ]);
+    let r = detect(php.path(), &Options::default()).unwrap();
+    assert_eq!(framework(&r), ("php", None));
+    assert_eq!(
+        r.also_found[0].stack, "node",
+        "package.json beside composer.json"
+    );
+    assert_eq!(
+        r.start.command,
+        argv(&["php", "-S", "0.0.0.0:8000", "-t", "public"])
+    );
+    assert_eq!(test_cmd(&r), argv(&["vendor/bin/phpunit"]));
+    assert_eq!(services(&r), [("postgres", vec!["DATABASE_URL"])]);
+}
+
+#[test]
+fn tests_building_an_app_are_not_the_service() {
+    let p = Project::with(&[
+        ("requirements.txt", "fastapi\nuvicorn\n"),
+        (
+            "tests/test_api.py",
+            "from fastapi import FastAPI\napp = FastAPI()\n",
+        ),
+        ("conftest.py", "app = FastAPI()\n"),
+        (
+            "service/api/server.py",
+            "from fastapi import FastAPI\napi = FastAPI(title='x')\n",
+        ),
+    ]);
+    let r = detect(p.path(), &Options::default()).unwrap();
+    assert_eq!(
+        r.start.command,
+        argv(&[
+            "uvicorn",
+            "service.api.server:api",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "8000"
+        ])
+    );
+}
