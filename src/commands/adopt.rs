@@ -208,6 +208,8 @@ pub fn adopt(
         binary: get("binary"),
         start: get("start"),
     };
+    // What the engine saw when it found no stack it knows, for the error.
+    let mut unsupported: Vec<String> = Vec::new();
     let mut detection = match crate::detect::detect(root, &opts) {
         Ok(r) => Some(r),
         Err(crate::detect::DetectError::Ambiguous { candidates, .. })
@@ -225,6 +227,10 @@ pub fn adopt(
         }
         Err(e @ crate::detect::DetectError::Ambiguous { .. }) if stack.is_none() => {
             return Err(Error::usage(e.to_string(), Some(e.hint())));
+        }
+        Err(crate::detect::DetectError::Unsupported { found, .. }) => {
+            unsupported = found;
+            None
         }
         Err(_) => None,
     };
@@ -249,8 +255,13 @@ pub fn adopt(
             [] => {
                 return Err(Error::usage(
                     format!(
-                        "lbc found no stack in {} (no pyproject.toml, requirements.txt, package.json, go.mod, Cargo.toml, pom.xml, build.gradle or index.html at its root)",
-                        root.display()
+                        "lbc found no stack in {} (no pyproject.toml, requirements.txt, package.json, go.mod, Cargo.toml, pom.xml, build.gradle, composer.json or index.html at its root){}",
+                        root.display(),
+                        if unsupported.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; found: {}", unsupported.join(", "))
+                        }
                     ),
                     Some(format!(
                         "choose one with --stack ({}, php)",

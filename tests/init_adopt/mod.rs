@@ -178,7 +178,16 @@ fn nothing_detected_or_lbc_toml_present_is_refused() {
         .run()
         .code_is(2)
         .stderr_has("lbc found no stack")
+        .stderr_has("found: README.md")
         .stderr_has("choose one with --stack");
+    // An unsupported stack is named (issue #11).
+    let rb = Project::with(&[("Gemfile", "gem 'rails'\n"), ("config.ru", "run App\n")]);
+    rb.lbc()
+        .args(["init", "--adopt"])
+        .run()
+        .code_is(2)
+        .stderr_has("; found: Gemfile (ruby)");
+    assert!(!rb.path().join("lbc.toml").exists());
     assert!(!p.path().join("lbc.toml").exists());
 
     let q = Project::with(&[
