@@ -66,7 +66,7 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
     }
     let mut report = Report::new("java", Strength::Manifest, Vec::new());
     let mut evidence = Vec::new();
-    let (tool, wrapper, deps, build_text, build_file) = match (gradle_file, &pom) {
+    let (tool, wrapper, mut deps, build_text, build_file) = match (gradle_file, &pom) {
         (Some(g), _) => {
             let t = repo.read(g).unwrap_or_default();
             evidence.push(Evidence::file(g, "Gradle build"));
@@ -80,6 +80,32 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
         }
         _ => unreachable!(),
     };
+    // A Gradle version catalogue declares the coordinates the build refers to by alias.
+    const CATALOG: &str = "gradle/libs.versions.toml";
+    let catalog = if tool == "gradle" {
+        repo.read(CATALOG).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    if !catalog.is_empty() {
+        let coords = regex::Regex::new(
+            r#"(?m)(?:module\s*=\s*|^\s*[\w\-]+\s*=\s*)["']([\w.\-]+):([\w.\-]+)(?::[^"']*)?["']"#,
+        )
+        .expect("valid regex");
+        for c in coords.captures_iter(&catalog) {
+            deps.push(Dep {
+                name: c[2].to_ascii_lowercase(),
+                file: CATALOG.into(),
+                line: line_at(&catalog, c.get(0).expect("match").start()),
+                dev: c[2].contains("test"),
+            });
+        }
+    }
+    if tool == "maven" && build_text.contains("<modules>") {
+        report.notes.push(
+            "a multi-module Maven build: lbc adopts the root; the application module's jar may differ".into(),
+        );
+    }
     if gradle_file.is_some() && pom.is_some() {
         report
             .notes
@@ -120,6 +146,10 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
     let boot = ["org.springframework.boot", "spring-boot-starter-parent"]
         .iter()
         .find_map(|n| line_of(&build_text, n).map(|l| Evidence::at(build_file, l, n.to_string())))
+        .or_else(|| {
+            line_of(&catalog, "\"org.springframework.boot\"")
+                .map(|l| Evidence::at(CATALOG, l, "plugin org.springframework.boot"))
+        })
         .or_else(|| {
             deps.iter()
                 .find(|d| d.name.starts_with("spring-boot-starter"))

@@ -706,3 +706,37 @@ fn tests_building_an_app_are_not_the_service() {
         ])
     );
 }
+
+/// Gradle's Kotlin DSL with a version catalogue, as `spring init` and many real projects
+/// lay it out: the plugin and the coordinates live in gradle/libs.versions.toml.
+#[test]
+fn spring_boot_with_kotlin_dsl_and_a_version_catalogue() {
+    let p = Project::with(&[
+        ("settings.gradle.kts", "rootProject.name = \"ledger\"\n"),
+        ("build.gradle.kts", "plugins {\n    java\n    alias(libs.plugins.spring.boot)\n}\n\nversion = \"2.0.0\"\n\ndependencies {\n    implementation(libs.spring.boot.starter.web)\n    runtimeOnly(libs.postgresql)\n    testImplementation(libs.spring.boot.starter.test)\n}\n"),
+        ("gradle/libs.versions.toml", "[versions]\nboot = \"3.3.1\"\n\n[libraries]\nspring-boot-starter-web = { module = \"org.springframework.boot:spring-boot-starter-web\" }\npostgresql = { module = \"org.postgresql:postgresql\", version = \"42.7.3\" }\n\n[plugins]\nspring-boot = { id = \"org.springframework.boot\", version.ref = \"boot\" }\n"),
+        ("gradlew", "#!/bin/sh\n"),
+    ]);
+    let r = detect(p.path(), &Options::default()).unwrap();
+    assert_eq!(framework(&r), ("java", Some("spring-boot")));
+    assert!(
+        r.evidence
+            .iter()
+            .any(|e| e.place() == "gradle/libs.versions.toml:9"),
+        "{:?}",
+        r.evidence
+    );
+    assert_eq!(
+        r.start.command,
+        argv(&["java", "-jar", "build/libs/ledger-2.0.0.jar"])
+    );
+    assert_eq!(
+        (r.port.value, r.port.source),
+        (Some(8080), PortSource::Default)
+    );
+    assert_eq!(services(&r)[0].0, "postgres");
+    assert_eq!(
+        r.services[0].evidence[0].place(),
+        "gradle/libs.versions.toml:6"
+    );
+}
