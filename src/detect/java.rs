@@ -326,11 +326,28 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
     }
     let mut found = Found::default();
     found.add_deps(&deps, SERVICE_DEPS);
-    for f in [
-        "src/main/resources/application.properties",
-        "src/main/resources/application.yml",
-        "src/main/resources/application.yaml",
-    ] {
+    // application.properties/yml, then the profiles' application-PROFILE.* files.
+    let res = "src/main/resources";
+    let mut config_files: Vec<String> = [
+        "application.properties",
+        "application.yml",
+        "application.yaml",
+    ]
+    .iter()
+    .map(|f| format!("{res}/{f}"))
+    .collect();
+    config_files.extend(
+        repo.list(res)
+            .into_iter()
+            .filter(|f| {
+                f.starts_with("application-")
+                    && [".properties", ".yml", ".yaml"]
+                        .iter()
+                        .any(|x| f.ends_with(x))
+            })
+            .map(|f| format!("{res}/{f}")),
+    );
+    for f in &config_files {
         if let Some(t) = repo.read(f) {
             for (needle, kind) in [
                 ("jdbc:postgresql:", ServiceKind::Postgres),
@@ -338,7 +355,17 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
                 ("jdbc:mariadb:", ServiceKind::Mysql),
             ] {
                 if let Some(l) = line_of(&t, needle) {
-                    found.add(kind, Evidence::at(f, l, format!("datasource {needle}")));
+                    let profile = f
+                        .rsplit('/')
+                        .next()
+                        .and_then(|n| n.strip_prefix("application-"))
+                        .and_then(|n| n.rsplit_once('.'))
+                        .map(|(p, _)| format!(" (profile {p})"))
+                        .unwrap_or_default();
+                    found.add(
+                        kind,
+                        Evidence::at(f, l, format!("datasource {needle}{profile}")),
+                    );
                 }
             }
         }

@@ -276,6 +276,20 @@ pub(crate) fn complete(
     found.add_env(&ctx.env);
     found.add_compose(ctx.repo);
     report.services = found.finish(vars);
+    let dbs: Vec<&str> = report
+        .services
+        .iter()
+        .filter(|s| s.kind.is_database())
+        .map(|s| s.kind.as_str())
+        .collect();
+    if dbs.len() > 1 {
+        // Applications that support several databases (a driver each, a profile or a
+        // setting choosing) need only one: say so instead of silently keeping both.
+        report.notes.push(format!(
+            "several databases found ({}): the application probably uses one, chosen by its configuration; keep the one it uses",
+            dbs.join(", ")
+        ));
+    }
 }
 
 /// The line of a needle in a file, for a settings evidence.

@@ -664,6 +664,7 @@ fn go_root_binary_and_plain_php() {
         ("composer.json", "{\"require\": {\"slim/slim\": \"^4\", \"ext-pdo_pgsql\": \"*\"}, \"require-dev\": {\"phpunit/phpunit\": \"^10\"}}"),
         ("public/index.php", "<?php\n"),
         ("package.json", "{\"scripts\": {\"start\": \"node server.js\"}}"),
+        (".env.example", "DATABASE_URL=mysql://u@db/x\n"),
     ]);
     let r = detect(php.path(), &Options::default()).unwrap();
     assert_eq!(framework(&r), ("php", None));
@@ -676,7 +677,20 @@ fn go_root_binary_and_plain_php() {
         argv(&["php", "-S", "0.0.0.0:8000", "-t", "public"])
     );
     assert_eq!(test_cmd(&r), argv(&["vendor/bin/phpunit"]));
-    assert_eq!(services(&r), [("postgres", vec!["DATABASE_URL"])]);
+    assert_eq!(
+        services(&r),
+        [
+            ("postgres", vec!["DATABASE_URL"]),
+            ("mysql", vec!["DATABASE_URL"])
+        ]
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("several databases found (postgres, mysql)")),
+        "{:?}",
+        r.notes
+    );
 }
 
 #[test]
@@ -738,5 +752,39 @@ fn spring_boot_with_kotlin_dsl_and_a_version_catalogue() {
     assert_eq!(
         r.services[0].evidence[0].place(),
         "gradle/libs.versions.toml:6"
+    );
+}
+
+/// A Spring Boot application supporting two databases by profile (as spring-petclinic
+/// does): both are reported, each with its profile, and a note says only one is used.
+#[test]
+fn spring_profiles_with_two_databases_are_reported_not_chosen() {
+    let p = Project::with(&[
+        ("pom.xml", "<project><parent><artifactId>spring-boot-starter-parent</artifactId></parent><artifactId>clinic</artifactId><version>3.0</version><dependencies><dependency><groupId>com.mysql</groupId><artifactId>mysql-connector-j</artifactId><scope>runtime</scope></dependency><dependency><groupId>org.postgresql</groupId><artifactId>postgresql</artifactId><scope>runtime</scope></dependency></dependencies></project>"),
+        ("src/main/resources/application.properties", "database=h2\n"),
+        ("src/main/resources/application-mysql.properties", "spring.datasource.url=${MYSQL_URL:jdbc:mysql://localhost/clinic}\n"),
+        ("src/main/resources/application-postgres.properties", "\nspring.datasource.url=${POSTGRES_URL:jdbc:postgresql://localhost/clinic}\n"),
+    ]);
+    let r = detect(p.path(), &Options::default()).unwrap();
+    assert_eq!(
+        services(&r).iter().map(|s| s.0).collect::<Vec<_>>(),
+        ["postgres", "mysql"]
+    );
+    let pg: Vec<String> = r.services[0]
+        .evidence
+        .iter()
+        .map(|e| format!("{} {}", e.place(), e.note))
+        .collect();
+    assert!(pg.contains(&"src/main/resources/application-postgres.properties:2 datasource jdbc:postgresql: (profile postgres)".to_owned()), "{pg:?}");
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("several databases found")),
+        "{:?}",
+        r.notes
+    );
+    assert_eq!(
+        r.start.command,
+        argv(&["java", "-jar", "target/clinic-3.0.jar"])
     );
 }
