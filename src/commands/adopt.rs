@@ -620,6 +620,11 @@ fn project_name(root: &Path, stack: &str) -> Option<String> {
             let n = v.get("name")?.as_str()?;
             Some(n.rsplit('/').next().unwrap_or(n).to_owned())
         }
+        "php" => {
+            let v: serde_json::Value = serde_json::from_str(&read(root, "composer.json")?).ok()?;
+            let n = v.get("name")?.as_str()?;
+            Some(n.rsplit('/').next().unwrap_or(n).to_owned())
+        }
         "rust" => {
             let v: toml::Value = toml::from_str(&read(root, "Cargo.toml")?).ok()?;
             Some(v.get("package")?.get("name")?.as_str()?.to_owned())

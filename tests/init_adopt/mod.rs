@@ -345,6 +345,13 @@ fn dry_run_json_has_the_detection_report_and_the_detected_test_task() {
         .success()
         .json();
     assert_eq!(doc["stack"], "php");
+    assert!(
+        doc["lbc_toml"]
+            .as_str()
+            .unwrap()
+            .contains("name = \"tickets\""),
+        "composer.json's name"
+    );
     assert_eq!(doc["detection"]["also_found"][0]["stack"], "node");
     let c = lbc::config::parse(
         &l.path().join("lbc.toml"),
