@@ -333,7 +333,7 @@ pub fn adopt(
     let mut notes = vec![format!("stack: {stack}")];
     if let Some(r) = &detection {
         notes[0].push_str(&format!(" ({})", r.files().join(", ")));
-        notes.extend(detection_notes(r));
+        notes.extend(r.summary());
     } else if let Some(c) = candidates.iter().find(|c| c.stack == stack) {
         notes[0].push_str(&format!(" ({})", c.evidence.join(", ")));
     }
@@ -454,97 +454,18 @@ pub fn adopt(
     })
 }
 
-/// One line per conclusion of the detection report, for the human plan.
-fn detection_notes(r: &crate::detect::Report) -> Vec<String> {
-    let cmd = |v: &[String]| shlex::try_join(v.iter().map(String::as_str)).unwrap_or_default();
-    let mut out = Vec::new();
-    if let Some(f) = &r.framework {
-        out.push(format!("framework: {f}"));
-    }
-    match (&r.start.command, &r.start.flag) {
-        (Some(c), None) => out.push(format!("start: `{}`", cmd(c))),
-        (Some(c), Some(flag)) => out.push(format!("start: `{}` (a choice: {flag})", cmd(c))),
-        (None, flag) => out.push(format!(
-            "start: undetermined (set it with {})",
-            flag.as_deref().unwrap_or("--set start=COMMAND")
-        )),
-    }
-    match r.port.value {
-        Some(p) => out.push(format!(
-            "port: {p} ({})",
-            serde_json::to_value(r.port.source)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        )),
-        None => out.push("port: undetermined (set it with --set port=PORT)".into()),
-    }
-    if let Some(t) = &r.test {
-        out.push(format!("test: `{}`", cmd(&t.command)));
-    }
-    for s in &r.services {
-        out.push(format!(
-            "service: {} ({})",
-            s.kind.as_str(),
-            s.env.join(", ")
-        ));
-    }
-    if let Some(m) = &r.migration {
-        match &m.command {
-            Some(c) => out.push(format!("migration: `{}`", cmd(c))),
-            None => out.push(format!("migration: {} at the application's start", m.tool)),
-        }
-    }
-    out.extend(r.notes.iter().cloned());
-    out
-}
-
-/// The test-unit task's `run` from the detected test command: an argv in the
-/// Dockerfile's test stage (the dependencies are there), else a shell line that installs
-/// the locked dependencies with the project's own manager first. Every word is quoted.
+/// The test-unit task's `run` (a TOML value) from the detected test command, and the
+/// command as shown in its description.
 fn detected_test(r: &crate::detect::Report, in_stage: bool) -> Option<(String, String)> {
-    let test = r.test.as_ref()?;
-    let join = |v: &[String]| shlex::try_join(v.iter().map(String::as_str)).ok();
-    let shown = join(&test.command)?;
-    if in_stage {
-        let argv = toml::Value::Array(
-            test.command
-                .iter()
-                .cloned()
-                .map(toml::Value::String)
-                .collect(),
-        );
-        return Some((argv.to_string(), shown));
-    }
-    let pm = r.package_manager.as_ref();
-    let bootstrap = match pm.map(|p| p.name.as_str()) {
-        Some(n @ ("uv" | "poetry" | "pipenv")) => format!("pip install -q {n} && "),
-        Some("pnpm" | "yarn") => "corepack enable && ".to_owned(),
-        _ => String::new(),
-    };
-    let install = match pm {
-        Some(p)
-            if [
-                "pip", "uv", "poetry", "pipenv", "npm", "pnpm", "yarn", "composer",
-            ]
-            .contains(&p.name.as_str()) =>
-        {
-            format!("{} && ", join(&p.install)?)
+    use crate::detect::TestRun;
+    let shown = shlex::try_join(r.test.as_ref()?.command.iter().map(String::as_str)).ok()?;
+    let run = match r.test_run(in_stage)? {
+        TestRun::Argv(v) => {
+            toml::Value::Array(v.into_iter().map(toml::Value::String).collect()).to_string()
         }
-        _ => String::new(),
+        TestRun::Shell(line) => quote(&line),
     };
-    if install.is_empty() {
-        let argv = toml::Value::Array(
-            test.command
-                .iter()
-                .cloned()
-                .map(toml::Value::String)
-                .collect(),
-        );
-        return Some((argv.to_string(), shown));
-    }
-    let line = format!("{bootstrap}{install}{}", join(&r.in_env(&test.command))?);
-    Some((quote(&line), shown))
+    Some((run, shown))
 }
 
 /// A TOML basic string.

@@ -16,11 +16,13 @@ mod php;
 mod python;
 mod rust;
 pub mod services;
+mod summary;
 
 use serde::Serialize;
 
 pub use evidence::{Evidence, Repo};
 pub use services::{Service, ServiceKind};
+pub use summary::TestRun;
 
 use std::path::Path;
 
