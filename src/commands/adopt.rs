@@ -458,7 +458,7 @@ pub fn adopt(
 /// command as shown in its description.
 fn detected_test(r: &crate::detect::Report, in_stage: bool) -> Option<(String, String)> {
     use crate::detect::TestRun;
-    let shown = shlex::try_join(r.test.as_ref()?.command.iter().map(String::as_str)).ok()?;
+    let shown = crate::detect::sh_join(&r.test.as_ref()?.command)?;
     let run = match r.test_run(in_stage)? {
         TestRun::Argv(v) => {
             toml::Value::Array(v.into_iter().map(toml::Value::String).collect()).to_string()

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 pub use evidence::{Evidence, Repo};
 pub use services::{Service, ServiceKind};
-pub use summary::TestRun;
+pub use summary::{sh_join, TestRun};
 
 use std::path::Path;
 

@@ -12,8 +12,28 @@ pub enum TestRun {
     Shell(String),
 }
 
+/// `argv` as one POSIX shell line: words of plain characters as they are (`=` too, but
+/// not in the first word, where it would make an assignment), others quoted by shlex.
+pub fn sh_join(argv: &[String]) -> Option<String> {
+    let plain = |w: &str, first: bool| {
+        !w.is_empty()
+            && w.chars().all(|c| {
+                c.is_ascii_alphanumeric() || "_-./:@%+,".contains(c) || (c == '=' && !first)
+            })
+    };
+    let mut out = Vec::new();
+    for (i, w) in argv.iter().enumerate() {
+        if plain(w, i == 0) {
+            out.push(w.clone());
+        } else {
+            out.push(shlex::try_quote(w).ok()?.into_owned());
+        }
+    }
+    Some(out.join(" "))
+}
+
 fn cmd(v: &[String]) -> String {
-    shlex::try_join(v.iter().map(String::as_str)).unwrap_or_default()
+    sh_join(v).unwrap_or_default()
 }
 
 impl Report {
@@ -86,8 +106,84 @@ impl Report {
         };
         Some(TestRun::Shell(format!(
             "{bootstrap}{} && {}",
-            shlex::try_join(pm.install.iter().map(String::as_str)).ok()?,
-            shlex::try_join(self.in_env(&test.command).iter().map(String::as_str)).ok()?
+            sh_join(&pm.install)?,
+            sh_join(&self.in_env(&test.command))?
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::{detect, Options};
+
+    fn fixture(name: &str) -> Report {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/adopt");
+        detect(&root.join(name), &Options::default()).unwrap()
+    }
+
+    #[test]
+    fn test_task_installs_with_the_projects_manager_outside_a_test_stage() {
+        let nest = fixture("nestjs");
+        assert_eq!(
+            nest.test_run(false),
+            Some(TestRun::Shell(
+                "corepack enable && pnpm install --frozen-lockfile && pnpm test".into()
+            ))
+        );
+        assert_eq!(
+            nest.test_run(true),
+            Some(TestRun::Argv(vec!["pnpm".into(), "test".into()]))
+        );
+        let flask = fixture("flask");
+        assert_eq!(
+            flask.test_run(false),
+            Some(TestRun::Shell(
+                "pip install -q pipenv && pipenv install --deploy --dev && pipenv run python3 -m pytest".into()
+            ))
+        );
+        // Go fetches its modules itself.
+        assert_eq!(
+            fixture("go").test_run(false),
+            Some(TestRun::Argv(vec![
+                "go".into(),
+                "test".into(),
+                "./...".into()
+            ]))
+        );
+        assert_eq!(fixture("nextjs").test_run(false), None);
+    }
+
+    #[test]
+    fn shell_lines_quote_only_what_needs_it() {
+        let v = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            sh_join(&v(&["php", "artisan", "serve", "--host=0.0.0.0"])).unwrap(),
+            "php artisan serve --host=0.0.0.0"
+        );
+        assert_eq!(
+            sh_join(&v(&["A=b", "x y", "$(id)", "it's", ""])).unwrap(),
+            "'A=b' 'x y' '$(id)' \"it's\" ''"
+        );
+    }
+
+    #[test]
+    fn summary_names_choices_and_flags() {
+        let s = fixture("laravel").summary();
+        assert_eq!(s[0], "framework: laravel");
+        assert_eq!(
+            s[1],
+            "start: `php artisan serve --host=0.0.0.0 --port=8000` (a choice: --set start=artisan-serve|php-fpm)"
+        );
+        assert_eq!(s[2], "port: 8000 (default)");
+        assert!(
+            s.contains(&"migration: `php artisan migrate --force`".to_owned()),
+            "{s:?}"
+        );
+        let s = fixture("spring-gradle").summary();
+        assert!(
+            s.contains(&"migration: flyway at the application's start".to_owned()),
+            "{s:?}"
+        );
     }
 }
