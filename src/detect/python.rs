@@ -336,21 +336,30 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
             let mut wsgi: Option<String> = None;
             let mut asgi: Option<String> = None;
             if let Some(s) = &settings {
-                let text = settings_read(ctx, s);
+                let files = settings_read(ctx, s);
                 evidence.push(Evidence::file(s, "Django settings"));
                 let wre = regex::Regex::new(r#"(?m)^WSGI_APPLICATION\s*=\s*["']([\w.]+)["']"#)
                     .expect("valid regex");
                 let are = regex::Regex::new(r#"(?m)^ASGI_APPLICATION\s*=\s*["']([\w.]+)["']"#)
                     .expect("valid regex");
-                if let Some((l, w)) = find_re(&text, &wre) {
-                    start_ev.push(Evidence::at(s, l, format!("WSGI_APPLICATION {w}")));
+                // The first file of the settings package that says it, with its own line.
+                let first = |re: &regex::Regex| {
+                    files
+                        .iter()
+                        .find_map(|(f, t)| find_re(t, re).map(|(l, v)| (f.clone(), l, v)))
+                };
+                if let Some((f, l, w)) = first(&wre) {
+                    start_ev.push(Evidence::at(&f, l, format!("WSGI_APPLICATION {w}")));
                     wsgi = Some(w);
                 }
-                if let Some((l, a)) = find_re(&text, &are) {
-                    start_ev.push(Evidence::at(s, l, format!("ASGI_APPLICATION {a}")));
+                if let Some((f, l, a)) = first(&are) {
+                    start_ev.push(Evidence::at(&f, l, format!("ASGI_APPLICATION {a}")));
                     asgi = Some(a);
                 }
-                django_settings_services(&mut found, s, &text);
+                for (f, t) in &files {
+                    django_settings_services(&mut found, f, t);
+                }
+                let text: String = files.iter().map(|(_, t)| format!("{t}\n")).collect();
                 settings_text = Some((s.clone(), text));
             }
             let project = module
@@ -750,10 +759,11 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
     Some(report)
 }
 
-fn settings_read(ctx: &Ctx, file: &str) -> String {
-    let mut text = ctx.repo.read(file).unwrap_or_default();
-    // A settings package (`settings/__init__.py`, or `settings/production.py` importing
-    // `base`): read its siblings too.
+/// The settings file and, for a settings package (`settings/__init__.py`, or
+/// `settings/production.py` importing `base`), its sibling modules: (file, text), the
+/// named file first.
+fn settings_read(ctx: &Ctx, file: &str) -> Vec<(String, String)> {
+    let mut out = vec![(file.to_owned(), ctx.repo.read(file).unwrap_or_default())];
     let dir = file.strip_suffix("/__init__.py").or_else(|| {
         file.rsplit_once('/')
             .map(|(d, _)| d)
@@ -762,12 +772,12 @@ fn settings_read(ctx: &Ctx, file: &str) -> String {
     if let Some(dir) = dir {
         for f in ctx.repo.walk(dir, 0, &[".py"]) {
             if f != file {
-                text.push('\n');
-                text.push_str(&ctx.repo.read(&f).unwrap_or_default());
+                let t = ctx.repo.read(&f).unwrap_or_default();
+                out.push((f, t));
             }
         }
     }
-    text
+    out
 }
 
 /// Environment variables read by Python code (`os.environ[...]`, `os.environ.get`,

@@ -616,6 +616,19 @@ fn django_variants_settings_package_src_layout_and_database_url() {
             ("redis", vec!["REDIS_CACHE_URL"])
         ]
     );
+    // Evidence names the module of the settings package that says it, at its own line.
+    assert_eq!(
+        r.start.evidence[0].place(),
+        "src/config/settings/production.py:2"
+    );
+    assert!(
+        r.services[1]
+            .evidence
+            .iter()
+            .any(|e| e.place() == "src/config/settings/base.py:3"),
+        "{:?}",
+        r.services[1].evidence
+    );
 }
 
 #[test]
