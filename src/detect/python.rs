@@ -71,8 +71,10 @@ fn deps(ctx: &Ctx, req_files: &[String]) -> Vec<Dep> {
     }
     if let Some(text) = repo.read("pyproject.toml") {
         if let Ok(v) = toml::from_str::<toml::Value>(&text) {
+            // Names are looked for from the first dependency table on, not in a description.
+            let deps_at = line_of(&text, "dependencies").map_or(0, |l| l - 1);
             let mut push = |name: String, dev: bool| {
-                let line = dep_line(&text, &name, 0);
+                let line = dep_line(&text, &name, deps_at);
                 out.push(Dep {
                     name,
                     file: "pyproject.toml".into(),

@@ -1,6 +1,6 @@
 //! Rust: binary crates and workspaces (several binaries are a choice: `--set binary=NAME`).
 
-use super::evidence::{find_re, Evidence};
+use super::evidence::{find_re, line_of, Evidence};
 use super::services::{self, Found, ServiceKind};
 use super::{
     dep_line, resolve_port, strs, Choice, Command, Ctx, Dep, Migration, PackageManager, PortSource,
@@ -129,7 +129,7 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
         ];
         for table in tables.into_iter().flatten().filter_map(|t| t.as_table()) {
             for (name, spec) in table {
-                let line = dep_line(t, name, 0);
+                let line = dep_line(t, name, line_of(t, "dependencies").map_or(0, |l| l - 1));
                 let features: Vec<String> = spec
                     .get("features")
                     .and_then(|f| f.as_array())

@@ -801,3 +801,21 @@ fn spring_profiles_with_two_databases_are_reported_not_chosen() {
         argv(&["java", "-jar", "target/clinic-3.0.jar"])
     );
 }
+
+#[test]
+fn dependency_lines_are_found_in_the_dependency_tables() {
+    let p = Project::with(&[
+        (
+            "pyproject.toml",
+            "[project]\nname = \"x\"\ndescription = \"A FastAPI service on Redis\"\ndependencies = [\n  \"FastAPI>=0.1\",\n  \"redis\",\n]\n",
+        ),
+        ("main.py", "from fastapi import FastAPI\napp = FastAPI()\n"),
+    ]);
+    let r = detect(p.path(), &Options::default()).unwrap();
+    assert!(
+        r.evidence.iter().any(|e| e.place() == "pyproject.toml:5"),
+        "{:?}",
+        r.evidence
+    );
+    assert_eq!(r.services[0].evidence[0].place(), "pyproject.toml:6");
+}
