@@ -196,12 +196,19 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
         port_files = repo.walk(dir, if dir.is_empty() { 0 } else { 2 }, &[".go"]);
     }
     port_files.extend(repo.walk("internal", 3, &[".go"]).into_iter().take(200));
-    let re = regex::Regex::new(r#""(?:0\.0\.0\.0|localhost|127\.0\.0\.1)?:(\d{2,5})""#)
-        .expect("valid regex");
+    // A literal address where the server listens (not any "host:port" string: a
+    // database's address is not the service's port), or a `port` variable's default.
+    let res = [
+        regex::Regex::new(
+            r#"(?:Listen\w*\(|Addr\s*:|\.Run\(|\.Start\()[^\n]*?"[\w.\-\[\]]*:(\d{2,5})""#,
+        )
+        .expect("valid regex"),
+        regex::Regex::new(r#"(?i)\bport\s*(?::=|=)\s*":?(\d{2,5})""#).expect("valid regex"),
+    ];
     let mut port_found = None;
     for f in port_files.iter().filter(|f| !f.ends_with("_test.go")) {
         if let Some(t) = repo.read(f) {
-            if let Some((l, p)) = find_re(&t, &re) {
+            if let Some((l, p)) = res.iter().find_map(|re| find_re(&t, re)) {
                 if let Ok(p) = p.parse::<u16>() {
                     port_found = Some((
                         p,

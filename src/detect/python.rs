@@ -466,7 +466,7 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
             r"(?m)^(\w+)\s*(?::\s*[\w.]+\s*)?=\s*(?:fastapi\.)?(FastAPI|Starlette|Flask)\(",
         )
         .expect("valid regex");
-        let pre = regex::Regex::new(r"\bport\s*=\s*(\d{2,5})\b").expect("valid regex");
+        let pre = regex::Regex::new(r"\brun\([^\n]*\bport\s*=\s*(\d{2,5})\b").expect("valid regex");
         let factory = regex::Regex::new(r"(?m)^def (create_app|make_app)\(").expect("valid regex");
         // Test modules build throw-away applications: they are not the service.
         let is_test = |f: &str| {

@@ -262,7 +262,7 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
             format!("{dir}/src")
         };
         let res = [
-            regex::Regex::new(r#""(?:0\.0\.0\.0|127\.0\.0\.1|localhost|\[::\])?:(\d{2,5})""#)
+            regex::Regex::new(r#"(?i)(?:bind|listen|serve|addr)[^\n]*?"(?:0\.0\.0\.0|127\.0\.0\.1|localhost|\[::\])?:(\d{2,5})""#)
                 .expect("valid regex"),
             regex::Regex::new(r"\[0,\s*0,\s*0,\s*0\],\s*(\d{2,5})").expect("valid regex"),
         ];

@@ -819,3 +819,41 @@ fn dependency_lines_are_found_in_the_dependency_tables() {
     );
     assert_eq!(r.services[0].evidence[0].place(), "pyproject.toml:6");
 }
+
+/// A database's address in the code is not the service's port.
+#[test]
+fn only_listening_addresses_give_the_port() {
+    let g = Project::with(&[
+        ("go.mod", "module example.com/svc\n"),
+        ("main.go", "package main\n\nvar db = \"localhost:5432\"\n\nfunc main() {\n\tport := os.Getenv(\"PORT\")\n\tif port == \"\" {\n\t\tport = \"8088\"\n\t}\n\thttp.ListenAndServe(\":\"+port, nil)\n}\n"),
+    ]);
+    let r = detect(g.path(), &Options::default()).unwrap();
+    assert_eq!(
+        (r.port.value, r.port.evidence[0].place()),
+        (Some(8088), "main.go:8".to_owned())
+    );
+
+    let rs = Project::with(&[
+        ("Cargo.toml", "[package]\nname = \"svc\"\nversion = \"0.1.0\"\n"),
+        ("src/main.rs", "const DB: &str = \"127.0.0.1:5432\";\nfn main() {\n    let l = std::net::TcpListener::bind(\"0.0.0.0:7070\").unwrap();\n}\n"),
+    ]);
+    let r = detect(rs.path(), &Options::default()).unwrap();
+    assert_eq!(
+        (r.port.value, r.port.evidence[0].place()),
+        (Some(7070), "src/main.rs:3".to_owned())
+    );
+
+    let py = Project::with(&[
+        ("requirements.txt", "flask\n"),
+        ("app.py", "from flask import Flask\napp = Flask(__name__)\nDB = dict(host='db', port=5432)\nif __name__ == '__main__':\n    app.run(host='0.0.0.0', port=5005)\n"),
+    ]);
+    let r = detect(py.path(), &Options::default()).unwrap();
+    assert_eq!(
+        (r.port.value, r.port.evidence[0].place()),
+        (Some(5005), "app.py:5".to_owned())
+    );
+    assert_eq!(
+        r.start.command,
+        argv(&["flask", "--app", "app", "run", "--host", "0.0.0.0", "--port", "5005"])
+    );
+}
