@@ -245,7 +245,10 @@ pub fn adopt(
             if !builtin::names().contains(&s) && !crate::detect::STACKS.contains(&s) {
                 return Err(Error::usage(
                     format!("unknown stack `{s}`"),
-                    Some(format!("the stacks are: {}", builtin::names().join(", "))),
+                    Some(format!(
+                        "the stacks are: {}, php",
+                        builtin::names().join(", ")
+                    )),
                 ));
             }
             s.to_owned()
@@ -918,7 +921,14 @@ fn tasks(
                 "test-unit",
                 r#"["vendor/bin/phpunit"]"#,
                 &where_("composer:2"),
-                &format!("unit tests (PHPUnit) {in_container}"),
+                &format!(
+                    "unit tests (PHPUnit) {}",
+                    if test_stage.is_some() {
+                        in_container
+                    } else {
+                        "in Composer's image"
+                    }
+                ),
             );
         }
         _ => {
