@@ -372,6 +372,21 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
             });
         }
     }
+    if let Some(fw) = report.framework.clone() {
+        // Another server framework among the dependencies is reported, never ignored
+        // (NestJS runs on Express or Fastify: those are its platform, not a second app).
+        for (dep, other) in frameworks {
+            let platform = fw == "nestjs" && (other == "express" || other == "fastify");
+            if other != fw && !platform {
+                if let Some(d) = find_dep(&deps, &[dep]).filter(|d| !d.dev) {
+                    report.notes.push(format!(
+                        "{}:{}: {dep} is a dependency too; lbc treats the repository as a {fw} application",
+                        d.file, d.line
+                    ));
+                }
+            }
+        }
+    }
     report.evidence = evidence;
     let env = ctx.env.clone();
     services::complete(&mut report, found, ctx, |k| match (&prisma_var, k) {

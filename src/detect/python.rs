@@ -722,6 +722,20 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
             }
         }
     }
+    if let Some(fw) = report.framework.clone() {
+        // Another web framework among the dependencies is reported, never ignored.
+        for other in ["django", "fastapi", "starlette", "flask"] {
+            let implied = fw == "fastapi" && other == "starlette";
+            if other != fw && !implied {
+                if let Some(d) = deps.iter().find(|d| d.name == other && !d.dev) {
+                    report.notes.push(format!(
+                        "{}:{}: {other} is a dependency too; lbc treats the repository as a {fw} application (--set start=COMMAND for another entry point)",
+                        d.file, d.line
+                    ));
+                }
+            }
+        }
+    }
     report.evidence = evidence;
     report.package_manager = package_manager;
     let env_uses_url = has(&["dj-database-url", "django-environ"]).is_some()

@@ -857,3 +857,36 @@ fn only_listening_addresses_give_the_port() {
         argv(&["flask", "--app", "app", "run", "--host", "0.0.0.0", "--port", "5005"])
     );
 }
+
+#[test]
+fn a_second_framework_among_the_dependencies_is_noted() {
+    let p = Project::with(&[
+        (
+            "manage.py",
+            "os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"s.settings\")\n",
+        ),
+        ("requirements.txt", "django\nflask\n"),
+    ]);
+    let r = detect(p.path(), &Options::default()).unwrap();
+    assert_eq!(r.framework.as_deref(), Some("django"));
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("requirements.txt:2: flask is a dependency too")),
+        "{:?}",
+        r.notes
+    );
+    let n = Project::with(&[(
+        "package.json",
+        "{\"dependencies\": {\"next\": \"14\", \"express\": \"4\"}}",
+    )]);
+    let r = detect(n.path(), &Options::default()).unwrap();
+    assert_eq!(r.framework.as_deref(), Some("nextjs"));
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("express is a dependency too")),
+        "{:?}",
+        r.notes
+    );
+}
