@@ -342,6 +342,7 @@ pub fn detect(root: &Path, opts: &Options) -> Result<Report, DetectError> {
         });
     }
     let mut report = top.into_iter().next().expect("one");
+    procfile(&repo, &mut report);
     if let Some(want) = &opts.start {
         // `--set start=NAME` picks one of the choices; anything else is the command itself.
         if let Some(c) = report.start.choices.iter().find(|c| c.name == *want) {
@@ -462,6 +463,45 @@ fn dockerfile_expose(repo: &Repo) -> Option<(u16, Evidence)> {
         }
     }
     None
+}
+
+/// A Procfile's `web:` process is the project's own start command: it wins over the
+/// engine's, which stays a choice. It runs with `sh -c` as written (it may use `$PORT`).
+fn procfile(repo: &Repo, report: &mut Report) {
+    let Some(text) = repo.read("Procfile") else {
+        return;
+    };
+    let Some((line, cmd)) = text.lines().enumerate().find_map(|(i, l)| {
+        l.trim()
+            .strip_prefix("web:")
+            .map(|c| (i + 1, c.trim().to_owned()))
+    }) else {
+        return;
+    };
+    if cmd.is_empty() {
+        return;
+    }
+    if let Some(c) = report.start.command.take() {
+        if !report.start.choices.iter().any(|x| x.command == c) {
+            report.start.choices.push(Choice {
+                name: "detected".into(),
+                command: c,
+                note: "the start command the engine derived from the framework".into(),
+            });
+        }
+    }
+    let argv = strs(&["sh", "-c", &cmd]);
+    report.start.choices.insert(
+        0,
+        Choice {
+            name: "procfile".into(),
+            command: argv.clone(),
+            note: "the Procfile's web process".into(),
+        },
+    );
+    report.start.command = Some(argv);
+    report.start.evidence = vec![Evidence::at("Procfile", line, "web process")];
+    report.start.flag = None;
 }
 
 /// Files that name a stack the engine does not support, and else the files at the root.

@@ -890,3 +890,40 @@ fn a_second_framework_among_the_dependencies_is_noted() {
         r.notes
     );
 }
+
+/// A Procfile's web process is the project's own start command (issue #11).
+#[test]
+fn procfile_web_process_wins_and_the_derived_command_stays_a_choice() {
+    let p = Project::with(&[
+        ("requirements.txt", "flask\ngunicorn\n"),
+        ("app.py", "from flask import Flask\napp = Flask(__name__)\n"),
+        (
+            "Procfile",
+            "release: flask db upgrade\nweb: gunicorn app:app --bind 0.0.0.0:$PORT --workers 3\n",
+        ),
+    ]);
+    let r = detect(p.path(), &Options::default()).unwrap();
+    assert_eq!(
+        r.start.command,
+        argv(&[
+            "sh",
+            "-c",
+            "gunicorn app:app --bind 0.0.0.0:$PORT --workers 3"
+        ])
+    );
+    assert_eq!(r.start.evidence[0].place(), "Procfile:2");
+    let names: Vec<&str> = r.start.choices.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["procfile", "detected"]);
+    let chosen = detect(
+        p.path(),
+        &Options {
+            start: Some("detected".into()),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        chosen.start.command,
+        argv(&["gunicorn", "--bind", "0.0.0.0:8000", "app:app"])
+    );
+}
