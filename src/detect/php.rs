@@ -26,7 +26,14 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
         return None;
     }
     let text = text.unwrap_or_default();
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let (json, parse_error): (serde_json::Value, Option<String>) = if text.is_empty() {
+        (serde_json::Value::Null, None)
+    } else {
+        match serde_json::from_str(&text) {
+            Ok(v) => (v, None),
+            Err(e) => (serde_json::Value::Null, Some(e.to_string())),
+        }
+    };
     let mut deps = Vec::new();
     for (section, dev) in [("require", false), ("require-dev", true)] {
         let after = line_of(&text, &format!("\"{section}\"")).unwrap_or(0);
@@ -47,6 +54,11 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
         evidence.push(Evidence::file("composer.json", "Composer manifest"));
     }
     let mut report = Report::new("php", Strength::Manifest, Vec::new());
+    if let Some(e) = parse_error {
+        report
+            .notes
+            .push(format!("composer.json does not parse: {e}"));
+    }
     report.package_manager = Some(PackageManager {
         name: "composer".into(),
         lockfile: repo

@@ -288,6 +288,13 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
 
     // The framework.
     let mut report = Report::new("python", Strength::Manifest, Vec::new());
+    if !pyproject.is_empty() {
+        if let Err(e) = toml::from_str::<toml::Value>(&pyproject) {
+            report
+                .notes
+                .push(format!("pyproject.toml does not parse: {}", e.message()));
+        }
+    }
     let mut found = Found::default();
     found.add_deps(&deps, SERVICE_DEPS);
     let mut default_port: Option<(u16, Evidence)> = None;

@@ -77,7 +77,20 @@ fn bins(ctx: &Ctx, p: &Pkg) -> Vec<(String, Evidence)> {
 pub fn detect(ctx: &Ctx) -> Option<Report> {
     let repo = ctx.repo;
     let text = repo.read("Cargo.toml")?;
-    let v: toml::Value = toml::from_str(&text).ok()?;
+    let v: toml::Value = match toml::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            let mut r = Report::new(
+                "rust",
+                Strength::Manifest,
+                vec![Evidence::file("Cargo.toml", "Cargo manifest")],
+            );
+            r.notes
+                .push(format!("Cargo.toml does not parse: {}", e.message()));
+            r.port = resolve_port(ctx, None);
+            return Some(r);
+        }
+    };
     let mut evidence = vec![Evidence::file("Cargo.toml", "Cargo manifest")];
     let mut report = Report::new("rust", Strength::Manifest, Vec::new());
     let mut pkgs: Vec<Pkg> = package(ctx, "").into_iter().collect();

@@ -927,3 +927,43 @@ fn procfile_web_process_wins_and_the_derived_command_stays_a_choice() {
         argv(&["gunicorn", "--bind", "0.0.0.0:8000", "app:app"])
     );
 }
+
+/// A manifest that does not parse is said, never silently skipped.
+#[test]
+fn broken_manifests_are_reported() {
+    let rs = Project::with(&[("Cargo.toml", "[package\nname = \"x\"\n")]);
+    let r = detect(rs.path(), &Options::default()).unwrap();
+    assert_eq!(r.stack, "rust");
+    assert!(
+        r.notes[0].starts_with("Cargo.toml does not parse"),
+        "{:?}",
+        r.notes
+    );
+    let py = Project::with(&[("pyproject.toml", "[project\n")]);
+    let r = detect(py.path(), &Options::default()).unwrap();
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("pyproject.toml does not parse")),
+        "{:?}",
+        r.notes
+    );
+    let php = Project::with(&[("composer.json", "{\"require\": ")]);
+    let r = detect(php.path(), &Options::default()).unwrap();
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("composer.json does not parse")),
+        "{:?}",
+        r.notes
+    );
+    let node = Project::with(&[("package.json", "{,}")]);
+    let r = detect(node.path(), &Options::default()).unwrap();
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("package.json does not parse")),
+        "{:?}",
+        r.notes
+    );
+}
