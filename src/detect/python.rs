@@ -260,7 +260,10 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
         ))
     } else if let Some(f) = req_files.first() {
         Some(("pip", None, strs(&["pip", "install", "-r", f]), Vec::new()))
-    } else if repo.is_file("pyproject.toml") {
+    } else if ["pyproject.toml", "setup.py", "setup.cfg"]
+        .iter()
+        .any(|f| repo.is_file(f))
+    {
         Some(("pip", None, strs(&["pip", "install", "."]), Vec::new()))
     } else {
         None
@@ -280,7 +283,15 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
             ),
             None if name == "pipenv" => Evidence::file("Pipfile", "Pipfile without a lockfile"),
             None => Evidence::file(
-                req_files.first().map_or("pyproject.toml", String::as_str),
+                req_files
+                    .first()
+                    .map(String::as_str)
+                    .or_else(|| {
+                        ["pyproject.toml", "setup.py", "setup.cfg"]
+                            .into_iter()
+                            .find(|f| repo.is_file(f))
+                    })
+                    .unwrap_or("pyproject.toml"),
                 "no lockfile: pip",
             ),
         }],

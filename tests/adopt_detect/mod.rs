@@ -967,3 +967,19 @@ fn broken_manifests_are_reported() {
         r.notes
     );
 }
+
+#[test]
+fn setup_py_alone_installs_with_pip() {
+    let p = Project::with(&[(
+        "setup.py",
+        "from setuptools import setup\nsetup(name='x')\n",
+    )]);
+    let r = detect(p.path(), &Options::default()).unwrap();
+    let pm = r.package_manager.as_ref().unwrap();
+    assert_eq!(
+        (pm.name.as_str(), pm.install.join(" ")),
+        ("pip", "pip install .".to_owned())
+    );
+    assert_eq!(pm.evidence[0].file, "setup.py");
+    assert_eq!(r.start.flag.as_deref(), Some("--set start=COMMAND"));
+}
