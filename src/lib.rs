@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod detect;
 pub mod dockerfile;
 pub mod error;
 pub mod execute;

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adopt_detect;
 mod catalog;
 mod core_config;
 mod core_docker;

@@ -62,6 +62,9 @@ pub struct Adoption {
     pub chart: Option<String>,
     pub notes: Vec<String>,
     pub text: String,
+    /// What the detection engine found (docs/adopt.md); `None` for a static site or a
+    /// stack chosen with --stack that the engine does not find.
+    pub detection: Option<crate::detect::Report>,
 }
 
 const KEYS: &[&str] = &[
@@ -69,6 +72,9 @@ const KEYS: &[&str] = &[
     "local_port",
     "kube_context",
     "kube_context_production",
+    "port",
+    "binary",
+    "start",
 ];
 
 pub fn run(settings: &Settings, args: &InitArgs) -> Result<(), Error> {
@@ -120,6 +126,7 @@ pub fn run(settings: &Settings, args: &InitArgs) -> Result<(), Error> {
                 "stack": adoption.stack,
                 "files": [{"path": config::FILE_NAME, "action": action, "bytes": adoption.text.len()}],
                 "lbc_toml": adoption.text,
+                "detection": adoption.detection,
             }));
         } else {
             let mut out = String::from("plan for `lbc init --adopt`\n");
@@ -177,12 +184,67 @@ pub fn adopt(
     interactive: bool,
 ) -> Result<Adoption, Error> {
     let candidates = detect(root);
-    let stack = match stack {
+    let get = |k: &str| {
+        sets.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    let mut opts = crate::detect::Options {
+        stack: stack.map(str::to_owned),
+        port: match get("port") {
+            Some(p) => Some(p.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
+                Error::usage(
+                    format!("bad value for `port`: `{p}`: expected a port number"),
+                    None,
+                )
+            })?),
+            None => None,
+        },
+        binary: get("binary"),
+        start: get("start"),
+    };
+    // What the engine saw when it found no stack it knows, for the error.
+    let mut unsupported: Vec<String> = Vec::new();
+    let mut detection = match crate::detect::detect(root, &opts) {
+        Ok(r) => Some(r),
+        Err(crate::detect::DetectError::Ambiguous { candidates, .. })
+            if interactive && stack.is_none() =>
+        {
+            let items: Vec<String> = candidates.iter().map(ToString::to_string).collect();
+            let i = dialoguer::Select::new()
+                .with_prompt("This repository holds more than one stack; which one does lbc build?")
+                .items(&items)
+                .default(0)
+                .interact()
+                .map_err(|_| Error::Interrupted)?;
+            opts.stack = Some(candidates[i].stack.clone());
+            crate::detect::detect(root, &opts).ok()
+        }
+        Err(e @ crate::detect::DetectError::Ambiguous { .. }) if stack.is_none() => {
+            return Err(Error::usage(e.to_string(), Some(e.hint())));
+        }
+        Err(crate::detect::DetectError::Unsupported { found, .. }) => {
+            unsupported = found;
+            None
+        }
+        Err(_) => None,
+    };
+    if detection
+        .as_ref()
+        .is_some_and(|r| stack.is_some_and(|s| s != r.stack))
+    {
+        detection = None;
+    }
+    let stack = match stack.or(detection.as_ref().map(|r| r.stack.as_str())) {
         Some(s) => {
-            if !builtin::names().contains(&s) {
+            if !builtin::names().contains(&s) && !crate::detect::STACKS.contains(&s) {
                 return Err(Error::usage(
                     format!("unknown stack `{s}`"),
-                    Some(format!("the stacks are: {}", builtin::names().join(", "))),
+                    Some(format!(
+                        "the stacks are: {}, php",
+                        builtin::names().join(", ")
+                    )),
                 ));
             }
             s.to_owned()
@@ -192,11 +254,16 @@ pub fn adopt(
             [] => {
                 return Err(Error::usage(
                     format!(
-                        "lbc found no stack in {} (no pyproject.toml, requirements.txt, package.json, go.mod, Cargo.toml, pom.xml, build.gradle or index.html at its root)",
-                        root.display()
+                        "lbc found no stack in {} (no pyproject.toml, requirements.txt, package.json, go.mod, Cargo.toml, pom.xml, build.gradle, composer.json or index.html at its root){}",
+                        root.display(),
+                        if unsupported.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; found: {}", unsupported.join(", "))
+                        }
                     ),
                     Some(format!(
-                        "choose one with --stack ({})",
+                        "choose one with --stack ({}, php)",
                         builtin::names().join(", ")
                     )),
                 ))
@@ -233,12 +300,6 @@ pub fn adopt(
             }
         },
     };
-    let get = |k: &str| {
-        sets.iter()
-            .rev()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-    };
     let dir_name = root
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -269,7 +330,10 @@ pub fn adopt(
     let context_prod = get("kube_context_production").unwrap_or_else(|| "prod".into());
 
     let mut notes = vec![format!("stack: {stack}")];
-    if let Some(c) = candidates.iter().find(|c| c.stack == stack) {
+    if let Some(r) = &detection {
+        notes[0].push_str(&format!(" ({})", r.files().join(", ")));
+        notes.extend(r.summary());
+    } else if let Some(c) = candidates.iter().find(|c| c.stack == stack) {
         notes[0].push_str(&format!(" ({})", c.evidence.join(", ")));
     }
     let dockerfile = find_dockerfile(root);
@@ -320,9 +384,13 @@ pub fn adopt(
         }
     }
     t.push('\n');
-    t.push_str(tasks(root, &stack, dockerfile.as_ref()).trim_end());
+    t.push_str(tasks(root, &stack, dockerfile.as_ref(), detection.as_ref()).trim_end());
     t.push('\n');
-    let container_port = dockerfile.as_ref().and_then(|d| d.expose).unwrap_or(8080);
+    let container_port = detection
+        .as_ref()
+        .and_then(|r| r.port.value)
+        .or(dockerfile.as_ref().and_then(|d| d.expose))
+        .unwrap_or(8080);
     t.push_str(&format!(
         "\n# `lbc deploy local`: this machine's Docker engine, no cluster needed.\n[env.local]\nkind = \"docker\"\nport = {local_port}\ncontainer_port = {container_port}\n"
     ));
@@ -381,7 +449,22 @@ pub fn adopt(
         chart,
         notes,
         text: t,
+        detection,
     })
+}
+
+/// The test-unit task's `run` (a TOML value) from the detected test command, and the
+/// command as shown in its description.
+fn detected_test(r: &crate::detect::Report, in_stage: bool) -> Option<(String, String)> {
+    use crate::detect::TestRun;
+    let shown = crate::detect::sh_join(&r.test.as_ref()?.command)?;
+    let run = match r.test_run(in_stage)? {
+        TestRun::Argv(v) => {
+            toml::Value::Array(v.into_iter().map(toml::Value::String).collect()).to_string()
+        }
+        TestRun::Shell(line) => quote(&line),
+    };
+    Some((run, shown))
 }
 
 /// A TOML basic string.
@@ -454,6 +537,11 @@ fn project_name(root: &Path, stack: &str) -> Option<String> {
     match stack {
         "node" => {
             let v: serde_json::Value = serde_json::from_str(&read(root, "package.json")?).ok()?;
+            let n = v.get("name")?.as_str()?;
+            Some(n.rsplit('/').next().unwrap_or(n).to_owned())
+        }
+        "php" => {
+            let v: serde_json::Value = serde_json::from_str(&read(root, "composer.json")?).ok()?;
             let n = v.get("name")?.as_str()?;
             Some(n.rsplit('/').next().unwrap_or(n).to_owned())
         }
@@ -635,8 +723,14 @@ pub fn find_chart(root: &Path) -> Option<String> {
 
 /// The [tasks] of an adopted repository: tests in the Dockerfile's test stage when there
 /// is one, else in the catalogue's builder image; linters and formatters in containers.
-fn tasks(root: &Path, stack: &str, dockerfile: Option<&DockerfileInfo>) -> String {
+fn tasks(
+    root: &Path,
+    stack: &str,
+    dockerfile: Option<&DockerfileInfo>,
+    detection: Option<&crate::detect::Report>,
+) -> String {
     let test_stage = dockerfile.and_then(DockerfileInfo::test_stage);
+    let detected = detection.and_then(|r| detected_test(r, test_stage.is_some()));
     let has = |p: &str| root.join(p).exists();
     let where_ = |image: &str| match test_stage {
         Some(s) => format!("stage = {}\n", quote(s)),
@@ -645,9 +739,24 @@ fn tasks(root: &Path, stack: &str, dockerfile: Option<&DockerfileInfo>) -> Strin
     let mut t = String::new();
     let mut hint = "";
     let mut task = |name: &str, run: &str, place: &str, description: &str| {
+        // The project's own test command, when detection found one.
+        let (run, description) = match (&detected, name) {
+            (Some((run, shown)), "test-unit") => (
+                run.as_str(),
+                format!(
+                    "{} (`{shown}`, detected){}",
+                    description.split(" (").next().unwrap_or(description),
+                    description
+                        .split_once(") ")
+                        .map(|(_, rest)| format!(" {rest}"))
+                        .unwrap_or_default()
+                ),
+            ),
+            _ => (run, description.to_owned()),
+        };
         t.push_str(&format!(
             "[tasks.{name}]\nrun = {run}\n{place}description = {}\n\n",
-            quote(description)
+            quote(&description)
         ));
     };
     let in_container = if test_stage.is_some() {
@@ -801,6 +910,22 @@ fn tasks(root: &Path, stack: &str, dockerfile: Option<&DockerfileInfo>) -> Strin
                     "unit tests (Gradle)",
                 );
             }
+        }
+        "php" => {
+            // No catalogue image has PHP yet: Composer's own image has php and composer.
+            task(
+                "test-unit",
+                r#"["vendor/bin/phpunit"]"#,
+                &where_("composer:2"),
+                &format!(
+                    "unit tests (PHPUnit) {}",
+                    if test_stage.is_some() {
+                        in_container
+                    } else {
+                        "in Composer's image"
+                    }
+                ),
+            );
         }
         _ => {
             if test_stage.is_some() {

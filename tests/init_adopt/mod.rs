@@ -178,7 +178,16 @@ fn nothing_detected_or_lbc_toml_present_is_refused() {
         .run()
         .code_is(2)
         .stderr_has("lbc found no stack")
+        .stderr_has("found: README.md")
         .stderr_has("choose one with --stack");
+    // An unsupported stack is named (issue #11).
+    let rb = Project::with(&[("Gemfile", "gem 'rails'\n"), ("config.ru", "run App\n")]);
+    rb.lbc()
+        .args(["init", "--adopt"])
+        .run()
+        .code_is(2)
+        .stderr_has("; found: Gemfile (ruby)");
+    assert!(!rb.path().join("lbc.toml").exists());
     assert!(!p.path().join("lbc.toml").exists());
 
     let q = Project::with(&[
@@ -273,4 +282,150 @@ fn copy_tree(from: &Path, to: &Path) {
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::write(dest, bytes).unwrap();
     }
+}
+
+/// Copies a fixture repository of tests/fixtures/adopt into a fresh directory.
+fn fixture_project(name: &str) -> Project {
+    let p = Project::empty();
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/adopt")
+            .join(name),
+        p.path(),
+    );
+    p
+}
+
+/// `--dry-run --output json` carries the detection report, and the test task of the
+/// lbc.toml is the project's own test command (issue #11).
+#[test]
+fn dry_run_json_has_the_detection_report_and_the_detected_test_task() {
+    let p = fixture_project("django");
+    let before = tree(p.path());
+    let doc = p
+        .lbc()
+        .args(["init", "--adopt", "--dry-run", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(tree(p.path()), before, "a dry run wrote something");
+    let d = &doc["detection"];
+    assert_eq!(d["stack"], "python");
+    assert_eq!(d["framework"], "django");
+    assert_eq!(
+        d["test"]["command"],
+        serde_json::json!(["python3", "manage.py", "test"])
+    );
+    assert_eq!(d["services"][0]["type"], "postgres");
+    assert_eq!(d["migration"]["command"][2], "migrate");
+    assert_eq!(d["evidence"][1]["file"], "manage.py");
+    assert_eq!(d["evidence"][1]["line"], 8);
+    assert_eq!(doc["files"][0]["path"], "lbc.toml");
+    let toml = doc["lbc_toml"].as_str().unwrap();
+    let c = lbc::config::parse(&p.path().join("lbc.toml"), toml)
+        .unwrap()
+        .config;
+    let unit = &c.tasks["test-unit"];
+    assert_eq!(
+        unit.run,
+        lbc::config::TaskCommand::Shell(
+            "pip install -r requirements.txt && python3 manage.py test".into()
+        )
+    );
+    assert_eq!(unit.image.as_deref(), Some("python"));
+    assert_eq!(c.env["local"].container_port, Some(8000));
+
+    // A Laravel application with a package.json is adopted as PHP, its tests run with
+    // artisan after composer install.
+    let l = fixture_project("laravel");
+    let doc = l
+        .lbc()
+        .args(["init", "--adopt", "--dry-run", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(doc["stack"], "php");
+    assert!(
+        doc["lbc_toml"]
+            .as_str()
+            .unwrap()
+            .contains("name = \"tickets\""),
+        "composer.json's name"
+    );
+    assert_eq!(doc["detection"]["also_found"][0]["stack"], "node");
+    let c = lbc::config::parse(
+        &l.path().join("lbc.toml"),
+        doc["lbc_toml"].as_str().unwrap(),
+    )
+    .unwrap()
+    .config;
+    assert_eq!(
+        c.tasks["test-unit"].run,
+        lbc::config::TaskCommand::Shell(
+            "composer install --no-interaction --prefer-dist && php artisan test".into()
+        )
+    );
+
+    // A test stage: the detected command as an argv; uv's runner when no stage.
+    let f = fixture_project("fastapi");
+    let (c, stderr) = adopt(&f, &[]);
+    assert!(stderr.contains("framework: fastapi"), "{stderr}");
+    assert!(stderr.contains("test: `python3 -m pytest`"), "{stderr}");
+    assert_eq!(
+        c.tasks["test-unit"].run,
+        lbc::config::TaskCommand::Shell(
+            "pip install -q uv && uv sync --frozen && uv run python3 -m pytest".into()
+        )
+    );
+    let s = fixture_project("express");
+    s.write(
+        "Dockerfile",
+        "FROM node:22 AS test\nRUN npm ci\nFROM node:22 AS runtime\nEXPOSE 3000\n",
+    );
+    let (c, _) = adopt(&s, &[]);
+    assert_eq!(c.tasks["test-unit"].stage.as_deref(), Some("test"));
+    assert_eq!(
+        c.tasks["test-unit"].run,
+        lbc::config::TaskCommand::Argv(vec!["npm".into(), "test".into()])
+    );
+}
+
+/// Several binaries: the plan says which flag chooses; `--set binary=` and `--set port=`
+/// are accepted by --adopt and reach the report (issue #11).
+#[test]
+fn undetermined_values_name_their_flag() {
+    let p = fixture_project("go");
+    p.lbc()
+        .args(["init", "--adopt", "--dry-run"])
+        .run()
+        .success()
+        .stdout_has("note: start: undetermined (set it with --set binary=NAME)")
+        .stdout_has("note: port: undetermined (set it with --set port=PORT)");
+    let doc = p
+        .lbc()
+        .args([
+            "init",
+            "--adopt",
+            "--dry-run",
+            "--output",
+            "json",
+            "--set",
+            "binary=worker",
+            "--set",
+            "port=9000",
+        ])
+        .run()
+        .success()
+        .json();
+    assert_eq!(
+        doc["detection"]["start"]["command"],
+        serde_json::json!(["bin/worker"])
+    );
+    assert_eq!(doc["detection"]["port"]["value"], 9000);
+    assert_eq!(doc["detection"]["port"]["source"], "flag");
+    p.lbc()
+        .args(["init", "--adopt", "--set", "port=http"])
+        .run()
+        .code_is(2)
+        .stderr_has("bad value for `port`: `http`");
 }
