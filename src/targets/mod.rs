@@ -7,6 +7,7 @@
 //! `commands/` only call the [`Target`] methods; adding a kind of environment is one
 //! new module here and one arm in [`resolve`].
 
+pub mod gitops;
 pub mod helm;
 pub mod kube;
 pub mod kubectl;
@@ -77,6 +78,9 @@ pub fn resolve(ctx: &Ctx, env_name: &str, flags: &TargetArgs) -> Result<Box<dyn 
     let env = ctx.project.environment(env_name)?.clone();
     match env.kind {
         EnvKind::Docker => Ok(Box::new(local::Local::resolve(ctx, env_name, env)?)),
+        EnvKind::Kubernetes if env.is_gitops() => Ok(Box::new(gitops::GitOps::resolve(
+            ctx, env_name, env, flags,
+        )?)),
         EnvKind::Kubernetes => {
             let k = kube::Kube::resolve(ctx, env_name, env, flags)?;
             Ok(match k.source {
