@@ -1,0 +1,561 @@
+//! #13: GitOps delivery against real git repositories (bare repositories over
+//! `file://`): deploy, no-op, dry-run diff, promote, rollback, history, concurrent
+//! deploys, and the failures that must leave nothing half-written.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use crate::support::{git_in, Lbc, Project};
+
+const CHART_YAML: &str = "apiVersion: v2\nname: hello\nversion: 0.1.0\n";
+const CHART_TEMPLATE: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n  host: \"{{ .Values.ingress.host }}\"\n";
+
+fn image(n: u8) -> String {
+    let hex = format!("{n:x}").repeat(64);
+    format!(
+        "registry.example.com/team/hello:{n}.0@sha256:{}",
+        &hex[..64]
+    )
+}
+
+/// An environment repository (bare, branch main with one commit), a cache directory
+/// and a project whose lbc.toml has gitops environments pointing at it.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    bare: PathBuf,
+    cache: PathBuf,
+    project: Project,
+}
+
+impl Fixture {
+    fn new(envs: &str) -> Fixture {
+        let dir = tempfile::Builder::new()
+            .prefix("lbc-gitops-")
+            .tempdir()
+            .unwrap();
+        let bare = dir.path().join("environments.git");
+        git_in(
+            dir.path(),
+            &["init", "-q", "--bare", "-b", "main", "environments.git"],
+        );
+        let seed = dir.path().join("seed");
+        git_in(
+            dir.path(),
+            &[
+                "clone",
+                "-q",
+                bare.to_str().unwrap(),
+                seed.to_str().unwrap(),
+            ],
+        );
+        std::fs::write(seed.join("README.md"), "environments\n").unwrap();
+        git_in(&seed, &["add", "-A"]);
+        git_in(&seed, &["commit", "-q", "-m", "initial"]);
+        git_in(&seed, &["push", "-q", "origin", "HEAD:refs/heads/main"]);
+        let cache = dir.path().join("cache");
+        let project = project(&bare, envs);
+        Fixture {
+            _dir: dir,
+            bare,
+            cache,
+            project,
+        }
+    }
+
+    fn lbc(&self) -> Lbc {
+        self.project
+            .lbc()
+            .env("XDG_CACHE_HOME", &self.cache)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+    }
+
+    /// `git` in the environment repository.
+    fn env_git(&self, args: &[&str]) -> String {
+        git_in(&self.bare, args)
+    }
+
+    fn commits(&self) -> usize {
+        self.env_git(&["rev-list", "--count", "main"])
+            .parse()
+            .unwrap()
+    }
+
+    fn file(&self, path: &str) -> String {
+        self.env_git(&["show", &format!("main:{path}")])
+    }
+
+    /// The clone lbc keeps in its cache: exactly one, and clean.
+    fn assert_cache_clean(&self) {
+        let root = self.cache.join("lbc/gitops");
+        let clones: Vec<PathBuf> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect();
+        assert_eq!(clones.len(), 1, "{clones:?}");
+        let status = git_in(
+            &clones[0],
+            &["status", "--porcelain", "--untracked-files=all"],
+        );
+        assert!(status.is_empty(), "the clone is not clean: {status}");
+    }
+}
+
+fn project(bare: &Path, envs: &str) -> Project {
+    let url = format!("file://{}", bare.display());
+    let p = Project::with(&[
+        (
+            "lbc.toml",
+            &format!(
+                "schema = 2\n[project]\nname = \"hello\"\n[image]\nrepository = \"registry.example.com/team/hello\"\n{}",
+                envs.replace("{repo}", &url)
+            ),
+        ),
+        ("values-staging.yaml", "ingress:\n  host: staging.example.com\nreplicas: 1\n"),
+        ("values-prod.yaml", "ingress:\n  host: www.example.com\nreplicas: 3\n"),
+        ("deploy/chart/Chart.yaml", CHART_YAML),
+        ("deploy/chart/values.yaml", "image:\n  repository: x\n  tag: y\ningress:\n  host: h\n"),
+        ("deploy/chart/templates/cm.yaml", CHART_TEMPLATE),
+    ]);
+    p.git_init();
+    p
+}
+
+const TWO_ENVS: &str = r#"[env.staging]
+delivery = "gitops"
+repo = "{repo}"
+path = "apps/hello/staging"
+format = "flux-helmrelease"
+namespace = "hello"
+values = ["values-staging.yaml"]
+[env.production]
+delivery = "gitops"
+repo = "{repo}"
+path = "apps/hello/production"
+format = "flux-helmrelease"
+namespace = "hello"
+values = ["values-prod.yaml"]
+protected = true
+"#;
+
+/// #13: a deploy writes the HelmRelease (values layered, image by digest) and kustomization,
+/// commits "old -> new" with the source commit and pushes; the same deploy again is a
+/// no-op (no commit); `--dry-run` prints the plan and the diff and commits nothing.
+#[test]
+fn gitops_deploy_commits_once_and_dry_run_shows_the_diff() {
+    let f = Fixture::new(TWO_ENVS);
+    let before = f.commits();
+    let dry = f
+        .lbc()
+        .args(["deploy", "staging", "--image", &image(1), "--dry-run"])
+        .run()
+        .success();
+    let out = dry.stdout();
+    assert!(
+        out.contains("git push --quiet --porcelain -- origin HEAD:refs/heads/main"),
+        "{out}"
+    );
+    assert!(
+        out.contains("+++ b/apps/hello/staging/helmrelease.yaml"),
+        "{out}"
+    );
+    assert!(out.contains("+      host: staging.example.com"), "{out}");
+    assert!(
+        out.contains(&format!("+      tag: \"1.0@sha256:{}\"", "1".repeat(64))),
+        "{out}"
+    );
+    assert!(
+        out.contains("--- /dev/null\n+++ b/apps/hello/staging/kustomization.yaml"),
+        "{out}"
+    );
+    assert_eq!(f.commits(), before, "a dry run commits nothing");
+
+    f.lbc()
+        .args(["deploy", "staging", "--image", &image(1)])
+        .run()
+        .success()
+        .stderr_has("pushed to");
+    assert_eq!(f.commits(), before + 1);
+    let hr = f.file("apps/hello/staging/helmrelease.yaml");
+    assert!(hr.contains("kind: HelmRelease"), "{hr}");
+    assert!(hr.contains("chart: deploy/chart"), "{hr}");
+    assert!(
+        hr.contains(&format!("digest: \"sha256:{}\"", "1".repeat(64))),
+        "{hr}"
+    );
+    assert!(hr.contains("host: staging.example.com"), "{hr}");
+    let msg = f.env_git(&["log", "-1", "--format=%B", "main"]);
+    assert!(msg.starts_with("deploy hello to staging: nothing -> registry.example.com/team/hello:1.0@sha256:111111111111"), "{msg}");
+    assert!(
+        msg.contains(&format!("Lbc-Source-Commit: {}", f.project.head())),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("Lbc-Image: {}", image(1))), "{msg}");
+
+    // The same release again: nothing to commit.
+    f.lbc()
+        .args(["deploy", "staging", "--image", &image(1)])
+        .run()
+        .success()
+        .stderr_has("already holds this release: nothing to commit");
+    assert_eq!(f.commits(), before + 1, "a no-op deploy makes no commit");
+    let dry = f
+        .lbc()
+        .args([
+            "deploy",
+            "staging",
+            "--image",
+            &image(1),
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .run()
+        .success();
+    assert_eq!(dry.json()["diff"], "");
+
+    // A new image: the message says old -> new, the diff is two lines.
+    let dry = f
+        .lbc()
+        .args([
+            "deploy",
+            "staging",
+            "--image",
+            &image(2),
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .run()
+        .success();
+    let diff = dry.json()["diff"].as_str().unwrap().to_owned();
+    assert_eq!(
+        diff.lines()
+            .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+            .count(),
+        2,
+        "{diff}"
+    );
+    f.lbc()
+        .args(["deploy", "staging", "--image", &image(2)])
+        .run()
+        .success();
+    let subject = f.env_git(&["log", "-1", "--format=%s", "main"]);
+    assert_eq!(subject, "deploy hello to staging: registry.example.com/team/hello:1.0@sha256:111111111111 -> registry.example.com/team/hello:2.0@sha256:222222222222");
+    f.assert_cache_clean();
+}
+
+/// #13: promote commits exactly staging's digest (and records where it came from, with
+/// staging's source commit) under production's path, behind the protected guard;
+/// rollback writes an earlier release back as a new commit; history lists them all.
+#[test]
+fn gitops_promote_rollback_and_history() {
+    let f = Fixture::new(TWO_ENVS);
+    for n in [1, 2] {
+        f.lbc()
+            .args(["deploy", "staging", "--image", &image(n)])
+            .run()
+            .success();
+    }
+    let staging_release = f.env_git(&["rev-parse", "main"]);
+    let before = f.commits();
+    f.lbc()
+        .args(["promote", "staging", "production"])
+        .run()
+        .code_is(5)
+        .stderr_has("protected");
+    assert_eq!(f.commits(), before, "the guard refused before any commit");
+    f.lbc()
+        .args(["promote", "staging", "production", "--yes"])
+        .run()
+        .success();
+    assert_eq!(f.commits(), before + 1);
+    let prod = f.file("apps/hello/production/helmrelease.yaml");
+    assert!(
+        prod.contains(&format!("digest: \"sha256:{}\"", "2".repeat(64))),
+        "{prod}"
+    );
+    assert!(
+        prod.contains("host: www.example.com"),
+        "production keeps its own values: {prod}"
+    );
+    let msg = f.env_git(&["log", "-1", "--format=%B", "main"]);
+    assert!(msg.starts_with("promote hello to production: nothing -> registry.example.com/team/hello:2.0@sha256:222222222222"), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "Lbc-Promoted-From: staging revision 2 (commit {staging_release})"
+        )),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!("Lbc-Source-Commit: {}", f.project.head())),
+        "{msg}"
+    );
+
+    // Rollback of staging: revision 1's files back, as a new commit.
+    let rev1 = f.env_git(&["rev-parse", "main~2"]);
+    let rev1_file = f.env_git(&[
+        "show",
+        &format!("{rev1}:apps/hello/staging/helmrelease.yaml"),
+    ]);
+    f.lbc().args(["rollback", "staging"]).run().success();
+    assert_eq!(f.commits(), before + 2, "history is kept: a new commit");
+    assert_eq!(f.file("apps/hello/staging/helmrelease.yaml"), rev1_file);
+    let msg = f.env_git(&["log", "-1", "--format=%B", "main"]);
+    assert!(msg.starts_with("rollback staging to revision 1"), "{msg}");
+    assert!(msg.contains(&format!("Lbc-Rollback-To: {rev1}")), "{msg}");
+    assert!(msg.contains(&format!("Lbc-Image: {}", image(1))), "{msg}");
+
+    // Rolling back to the revision it already holds is a no-op.
+    f.lbc()
+        .args(["rollback", "staging", "3"])
+        .run()
+        .success()
+        .stderr_has("nothing to commit");
+    f.lbc()
+        .args(["rollback", "staging", "9"])
+        .run()
+        .code_is(2)
+        .stderr_has("has no revision 9");
+
+    let h = f
+        .lbc()
+        .args(["history", "staging", "--output", "json"])
+        .run()
+        .success();
+    let hist = h.json()["history"].as_array().unwrap().clone();
+    assert_eq!(hist.len(), 3);
+    assert_eq!(hist[0]["revision"], 3);
+    assert_eq!(hist[0]["image"], image(1));
+    assert_eq!(hist[2]["image"], image(1));
+    assert_eq!(hist[1]["image"], image(2));
+    f.lbc()
+        .args(["history", "production"])
+        .run()
+        .success()
+        .stdout_has("REVISION  COMMIT")
+        .stdout_has("promote hello to production");
+    f.lbc()
+        .args(["status", "staging"])
+        .run()
+        .success()
+        .stdout_has("committed: revision 3")
+        .stdout_has(&image(1));
+    f.assert_cache_clean();
+}
+
+/// #13: two pipelines (two projects with their own clones) deploy to one environment
+/// repository at the same moment, several times: every release lands, no force-push.
+#[test]
+fn gitops_concurrent_deploys_both_land() {
+    let f = Fixture::new(
+        "[env.staging]\ndelivery = \"gitops\"\nrepo = \"{repo}\"\npath = \"apps/one/staging\"\nformat = \"flux-helmrelease\"\n",
+    );
+    let other = project(
+        &f.bare,
+        "[env.staging]\ndelivery = \"gitops\"\nrepo = \"{repo}\"\npath = \"apps/two/staging\"\nformat = \"argocd-application\"\n",
+    );
+    let other_cache = tempfile::tempdir().unwrap();
+    let before = f.commits();
+    for round in 1..=3u8 {
+        let spawn = |lbc: Lbc| {
+            lbc.args(["deploy", "staging", "--image", &image(round)])
+                .command()
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let a = spawn(f.lbc());
+        let b = spawn(
+            other
+                .lbc()
+                .env("XDG_CACHE_HOME", other_cache.path())
+                .env("GIT_CONFIG_GLOBAL", "/dev/null"),
+        );
+        for c in [a, b] {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    assert_eq!(f.commits(), before + 6, "every release landed");
+    assert!(f
+        .file("apps/one/staging/helmrelease.yaml")
+        .contains(&"3".repeat(64)));
+    let app = f.file("apps/two/staging/application.yaml");
+    assert!(app.contains("kind: Application"), "{app}");
+    assert!(app.contains(&"3".repeat(64)), "{app}");
+    // Linear history: no merge commits, nothing forced away.
+    assert_eq!(f.env_git(&["rev-list", "--merges", "--count", "main"]), "0");
+}
+
+/// #13: bad input and failures: a path outside the repository and a bad branch are
+/// refused at load (file:line, exit 2); an unreachable repository exits 4, a missing
+/// branch 2, a rejected push 1 — nothing pushed and lbc's clone left clean.
+#[test]
+fn gitops_bad_input_and_failures_leave_nothing_half_written() {
+    for (bad, needle) in [
+        ("path = \"../other\"", "climbs out with `..`"),
+        ("path = \"/etc/apps\"", "it is absolute"),
+        ("branch = \"-x\"", "not a valid branch name"),
+        (
+            "token_env = \"ghp_abc def\"",
+            "not an environment variable name",
+        ),
+    ] {
+        let key = bad.split(' ').next().unwrap();
+        let envs = format!(
+            "[env.staging]\ndelivery = \"gitops\"\nrepo = \"{{repo}}\"\nformat = \"manifests\"\n{}{bad}\n",
+            if key == "path" { "" } else { "path = \"apps/x\"\n" }
+        );
+        let f = Fixture::new(&envs);
+        f.lbc()
+            .args(["deploy", "staging", "--image", &image(1)])
+            .run()
+            .code_is(2)
+            .stderr_has(needle)
+            .stderr_has("lbc.toml:");
+    }
+    let f = Fixture::new("[env.staging]\ndelivery = \"gitops\"\nrepo = \"{repo}\"\n");
+    f.lbc()
+        .args(["deploy", "staging", "--image", &image(1)])
+        .run()
+        .code_is(2)
+        .stderr_has("has delivery = \"gitops\" but no `path`");
+    let f = Fixture::new("[env.staging]\nrepo = \"{repo}\"\npath = \"a\"\n");
+    f.lbc()
+        .args(["deploy", "staging", "--image", &image(1)])
+        .run()
+        .code_is(2)
+        .stderr_has("applies to gitops environments");
+
+    let f = Fixture::new(
+        "[env.staging]\ndelivery = \"gitops\"\nrepo = \"file:///nonexistent/lbc-envs.git\"\npath = \"apps/x\"\nformat = \"flux-helmrelease\"\n[env.qa]\ndelivery = \"gitops\"\nrepo = \"{repo}\"\nbranch = \"release\"\npath = \"apps/x\"\nformat = \"flux-helmrelease\"\n[env.dev]\ndelivery = \"gitops\"\nrepo = \"{repo}\"\npath = \"apps/dev\"\nformat = \"flux-helmrelease\"\n",
+    );
+    f.lbc()
+        .args(["deploy", "staging", "--image", &image(1)])
+        .run()
+        .code_is(4)
+        .stderr_has("cannot be reached");
+    let before = f.commits();
+    f.lbc()
+        .args(["deploy", "qa", "--image", &image(1)])
+        .run()
+        .code_is(2)
+        .stderr_has("branch `release` does not exist");
+    // A server that refuses every push (a pre-receive hook).
+    let hook = f.bare.join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho 'pushes are closed' >&2\nexit 1\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    f.lbc()
+        .args(["deploy", "dev", "--image", &image(1)])
+        .run()
+        .code_is(1)
+        .stderr_has("the push to");
+    assert_eq!(f.commits(), before, "nothing was pushed");
+    f.assert_cache_clean();
+    std::fs::remove_file(&hook).unwrap();
+    // The next run starts from the clean clone and lands.
+    f.lbc()
+        .args(["deploy", "dev", "--image", &image(1)])
+        .run()
+        .success();
+    assert_eq!(f.commits(), before + 1);
+}
+
+/// #13: the rendered-manifests format runs `helm template` with the environment's values
+/// and the image, plus a kustomization; `lbc render` prints those files; a token named
+/// by `token_env` never shows in the plan.
+#[test]
+fn gitops_manifests_format_and_render() {
+    let Some(helm) = helm_bin("gitops_manifests_format_and_render") else {
+        return;
+    };
+    let f = Fixture::new(&format!(
+        "[env.prod]\ndelivery = \"gitops\"\nrepo = \"{{repo}}\"\npath = \"clusters/prod/hello\"\nformat = \"manifests\"\nnamespace = \"web\"\nvalues = [\"values-prod.yaml\"]\ntoken_env = \"LBC_TEST_GITOPS_TOKEN\"\nhelm = \"{helm}\"\n"
+    ));
+    let token = "tok-9c1e5f0a7b";
+    let r = f
+        .lbc()
+        .env("LBC_TEST_GITOPS_TOKEN", token)
+        .args(["render", "prod", "--image", &image(4)])
+        .run()
+        .success();
+    let out = r.stdout();
+    assert!(
+        out.contains("# clusters/prod/hello/manifests.yaml"),
+        "{out}"
+    );
+    assert!(out.contains("host: \"www.example.com\""), "{out}");
+    assert!(out.contains(&format!("image: \"{}\"", image(4))), "{out}");
+    assert!(
+        out.contains("# clusters/prod/hello/kustomization.yaml"),
+        "{out}"
+    );
+    assert!(out.contains("namespace: web"), "{out}");
+    f.lbc()
+        .env("LBC_TEST_GITOPS_TOKEN", token)
+        .args([
+            "deploy",
+            "prod",
+            "--image",
+            &image(4),
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .run()
+        .success()
+        .nowhere(token);
+    f.lbc()
+        .env("LBC_TEST_GITOPS_TOKEN", token)
+        .args(["deploy", "prod", "--image", &image(4)])
+        .run()
+        .success()
+        .nowhere(token);
+    let k = f.file("clusters/prod/hello/kustomization.yaml");
+    assert!(k.contains("- manifests.yaml"), "{k}");
+    f.lbc()
+        .env_remove("LBC_TEST_GITOPS_TOKEN")
+        .args(["deploy", "prod", "--image", &image(4)])
+        .run()
+        .code_is(2)
+        .stderr_has("$LBC_TEST_GITOPS_TOKEN, which is not set");
+}
+
+/// helm from the test environment (`LBC_TEST_HELM`) or PATH; `None` (skipped) without.
+fn helm_bin(test: &str) -> Option<String> {
+    if let Some(h) = std::env::var("LBC_TEST_HELM")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        return Some(h);
+    }
+    if let Ok(p) = which_helm() {
+        return Some(p);
+    }
+    if std::env::var_os("CI").is_some() || std::env::var_os("LBC_TEST_ENV").is_some() {
+        panic!("{test}: helm is expected in the test environment; run `bash scripts/test-env.sh`");
+    }
+    eprintln!("skipped {test}: needs helm (run `bash scripts/test.sh`)");
+    None
+}
+
+fn which_helm() -> Result<String, ()> {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "command -v helm"])
+        .output()
+        .map_err(|_| ())?;
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if out.status.success() && !p.is_empty() {
+        Ok(p)
+    } else {
+        Err(())
+    }
+}
