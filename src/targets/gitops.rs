@@ -788,6 +788,11 @@ impl GitOps {
         done: &str,
     ) -> Result<(), Error> {
         let commit = self.commit_release(ctx, files, message, guard)?;
+        if let Some(i) = image.filter(|_| !verb.starts_with("destroy")) {
+            if let Some(r) = self.wait_for(ctx.runner, &ImageRef::parse(i))? {
+                ui::info(&format!("cluster: {}", r.summary()));
+            }
+        }
         let summary = match &commit {
             Some(c) => Summary {
                 success: Some(format!(
@@ -962,6 +967,33 @@ impl Target for GitOps {
         }
         ui::data(text.trim_end());
         Ok(())
+    }
+
+    fn wait_reconciled(&self, ctx: &mut Ctx) -> Result<(), Error> {
+        if self.env.context.is_none() || self.format == GitopsFormat::Manifests {
+            return Err(Error::usage(
+                format!(
+                    "lbc cannot see what the cluster of `{}` reconciled: {}",
+                    self.env_name,
+                    if self.env.context.is_none() {
+                        "the environment has no `context`"
+                    } else {
+                        "format \"manifests\" has no controller object to read"
+                    }
+                ),
+                Some(format!(
+                    "set `context = \"NAME\"` under [env.{}] (format flux-helmrelease or argocd-application)",
+                    self.env_name
+                )),
+            ));
+        }
+        let image = self.running(ctx)?.map(|r| r.image).ok_or_else(|| {
+            Error::usage(
+                format!("nothing is committed for `{}`", self.env_name),
+                Some(format!("deploy it: `lbc deploy {}`", self.env_name)),
+            )
+        })?;
+        self.wait_for(ctx.runner, &image).map(|_| ())
     }
 
     fn logs(&self, _ctx: &mut Ctx, _follow: bool, _tail: u32) -> Result<(), Error> {
@@ -1153,6 +1185,12 @@ impl Target for GitOps {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Reconciled {
     pub kind: String,
+    /// The image the object on the cluster carries (its values' `image`).
+    pub image: Option<String>,
+    /// The controller has seen the object's last change.
+    pub observed: bool,
+    /// The controller gave up on this change (a failed install or upgrade, degraded).
+    pub failed: bool,
     pub ready: Option<bool>,
     pub message: Option<String>,
     /// Flux: `status.lastAppliedRevision`; Argo CD: `status.sync.revision`.
@@ -1192,12 +1230,24 @@ impl Reconciled {
 #[derive(Debug, Default, serde::Deserialize)]
 struct CrObject {
     #[serde(default)]
+    metadata: CrMeta,
+    #[serde(default)]
+    spec: serde_json::Value,
+    #[serde(default)]
     status: CrStatus,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct CrMeta {
+    #[serde(default)]
+    generation: i64,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CrStatus {
+    #[serde(default)]
+    observed_generation: i64,
     #[serde(default)]
     conditions: Vec<crate::tools::kubectl::Condition>,
     last_applied_revision: Option<String>,
@@ -1209,6 +1259,9 @@ struct CrStatus {
 struct ArgoSync {
     status: Option<String>,
     revision: Option<String>,
+    /// The source Argo CD compared: equal to the spec's once it saw the last change.
+    #[serde(default, rename = "comparedTo")]
+    compared_to: serde_json::Value,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -1218,6 +1271,64 @@ struct ArgoHealth {
 }
 
 impl GitOps {
+    /// After a push: wait (up to `timeout`) until the controller reports the release
+    /// with `image` ready; fail clearly when it reports a failure or time runs out.
+    fn wait_for(&self, runner: &Runner, image: &ImageRef) -> Result<Option<Reconciled>, Error> {
+        if self.env.context.is_none() || self.format == GitopsFormat::Manifests {
+            return Ok(None);
+        }
+        let timeout = self.env.timeout_or(crate::targets::kube::DEFAULT_TIMEOUT);
+        ui::step(&format!(
+            "Wait for the cluster of `{}` to reconcile {} (timeout {}s)",
+            self.env_name,
+            short_image(&image.reference),
+            timeout.as_secs()
+        ));
+        let started = Instant::now();
+        let wanted = image.digest.clone().unwrap_or_else(|| image.tag.clone());
+        let mut last = None;
+        while started.elapsed() < timeout {
+            if let Some(r) = self.reconciled(runner)? {
+                let carries = r.image.as_deref() == Some(wanted.as_str());
+                if carries && r.observed && r.failed {
+                    return Err(Error::failed(
+                        format!(
+                            "the cluster of `{}` failed to apply {}: {}",
+                            self.env_name,
+                            image.reference,
+                            r.summary()
+                        ),
+                        Some(format!(
+                            "the commit stays in {} {}: fix the cause and deploy again, or `lbc rollback {}`",
+                            self.shown_repo(),
+                            self.branch,
+                            self.env_name
+                        )),
+                    ));
+                }
+                if carries && r.observed && r.ready == Some(true) {
+                    return Ok(Some(r));
+                }
+                last = Some(r);
+            }
+            crate::runner::sleep(std::time::Duration::from_secs(1))?;
+        }
+        Err(Error::failed(
+            format!(
+                "the cluster of `{}` did not reconcile {} within {}s: {}",
+                self.env_name,
+                image.reference,
+                timeout.as_secs(),
+                last.map(|r| r.summary())
+                    .unwrap_or_else(|| "the object is not on the cluster".into())
+            ),
+            Some(format!(
+                "the commit was pushed; check the controller (`flux get helmreleases`, `argocd app get`), or raise `timeout` under [env.{}]",
+                self.env_name
+            )),
+        ))
+    }
+
     /// The controller's view, when the environment names a kube context.
     fn reconciled(&self, runner: &Runner) -> Result<Option<Reconciled>, Error> {
         let Some(context) = &self.env.context else {
@@ -1250,8 +1361,14 @@ impl GitOps {
             crate::tools::kubectl::Kubectl::on(&self.env.kubectl_bin(), &self.root, &cluster);
         let out = runner.query(&kubectl.get_json(&[object]))?;
         if !out.ok() {
+            if out.stderr.contains("NotFound") || out.stderr.contains("not found") {
+                return Ok(None);
+            }
             return Ok(Some(Reconciled {
                 kind: kind.into(),
+                image: None,
+                observed: false,
+                failed: false,
                 ready: None,
                 message: Some(first_line(&out.stderr).to_owned()),
                 revision: None,
@@ -1266,12 +1383,26 @@ impl GitOps {
 
 fn parse_reconciled(kind: &str, obj: CrObject) -> Reconciled {
     let st = obj.status;
+    let values = match kind {
+        "Application" => &obj.spec["source"]["helm"]["valuesObject"],
+        _ => &obj.spec["values"],
+    };
+    let image = values["image"]["digest"]
+        .as_str()
+        .or(values["image"]["tag"].as_str())
+        .map(str::to_owned);
     match kind {
         "Application" => {
             let sync = st.sync.as_ref().and_then(|s| s.status.clone());
             let health = st.health.as_ref().and_then(|h| h.status.clone());
             Reconciled {
                 kind: kind.into(),
+                image,
+                observed: st.sync.as_ref().is_some_and(|s| {
+                    !s.compared_to["source"].is_null()
+                        && s.compared_to["source"] == obj.spec["source"]
+                }),
+                failed: matches!(health.as_deref(), Some("Degraded" | "Missing")),
                 ready: sync
                     .as_ref()
                     .map(|s| s == "Synced" && health.as_deref() == Some("Healthy")),
@@ -1285,6 +1416,12 @@ fn parse_reconciled(kind: &str, obj: CrObject) -> Reconciled {
             let ready = st.conditions.iter().find(|c| c.kind == "Ready");
             Reconciled {
                 kind: kind.into(),
+                image,
+                observed: st.observed_generation >= obj.metadata.generation
+                    && st.observed_generation > 0,
+                failed: ready.is_some_and(|c| {
+                    c.status == "False" && c.reason != "Progressing" && !c.reason.is_empty()
+                }),
                 ready: ready.map(|c| c.status == "True"),
                 message: ready.map(|c| c.message.clone()).filter(|m| !m.is_empty()),
                 revision: st.last_applied_revision,

@@ -65,6 +65,14 @@ pub trait Target {
     /// The manifests a deploy would apply.
     fn render(&self, ctx: &mut Ctx, image: Option<&str>) -> Result<(), Error>;
     fn status(&self, ctx: &mut Ctx) -> Result<(), Error>;
+    /// `status --wait`: wait until the cluster reconciled what was delivered (the kinds
+    /// that deliver asynchronously: gitops); the others wait in their deploy.
+    fn wait_reconciled(&self, _ctx: &mut Ctx) -> Result<(), Error> {
+        Err(Error::usage(
+            "`--wait` applies to gitops environments; this one is deployed directly and its deploy already waits for the rollout",
+            Some("drop --wait".to_owned()),
+        ))
+    }
     fn logs(&self, ctx: &mut Ctx, follow: bool, tail: u32) -> Result<(), Error>;
     fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error>;
     fn history(&self, ctx: &mut Ctx) -> Result<(), Error>;

@@ -559,3 +559,272 @@ fn which_helm() -> Result<String, ()> {
         Err(())
     }
 }
+
+const CRDS: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: helmreleases.helm.toolkit.fluxcd.io
+spec:
+  group: helm.toolkit.fluxcd.io
+  names: {kind: HelmRelease, plural: helmreleases, singular: helmrelease, listKind: HelmReleaseList}
+  scope: Namespaced
+  versions:
+  - name: v2
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: applications.argoproj.io
+spec:
+  group: argoproj.io
+  names: {kind: Application, plural: applications, singular: application, listKind: ApplicationList}
+  scope: Namespaced
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"#;
+
+/// A test controller: applies the HelmRelease / Application committed under each path
+/// (as Flux's kustomize-controller or an Argo CD app-of-apps would) and writes its
+/// status: ready, or failed when the image's digest is all `b`s.
+fn reconcile_once(
+    bare: &Path,
+    kubectl: &Path,
+    env: &[(String, String)],
+    dir: &Path,
+    seen: &mut std::collections::BTreeMap<String, String>,
+) {
+    for (file, resource, name, ns) in [
+        (
+            "apps/hello/flux/helmrelease.yaml",
+            "helmreleases.helm.toolkit.fluxcd.io",
+            "hello",
+            "hello",
+        ),
+        (
+            "apps/hello/argo/application.yaml",
+            "applications.argoproj.io",
+            "hello-argo",
+            "argocd",
+        ),
+    ] {
+        let out = std::process::Command::new("git")
+            .args(["show", &format!("main:{file}")])
+            .current_dir(bare)
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            continue;
+        }
+        let content = String::from_utf8_lossy(&out.stdout).into_owned();
+        if seen.get(file) == Some(&content) {
+            continue;
+        }
+        let manifest = dir.join("object.yaml");
+        std::fs::write(&manifest, &content).unwrap();
+        let kc = |args: &[&str]| {
+            let o = std::process::Command::new(kubectl)
+                .args(args)
+                .envs(env.iter().cloned())
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "kubectl {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        kc(&["apply", "-f", manifest.to_str().unwrap()]);
+        let generation = kc(&[
+            "get",
+            resource,
+            name,
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.metadata.generation}",
+        ]);
+        let broken = content.contains(&"b".repeat(64));
+        let status = if resource.starts_with("helmreleases") {
+            serde_json::json!({"status": {
+                "observedGeneration": generation.trim().parse::<i64>().unwrap(),
+                "lastAppliedRevision": "0.1.0",
+                "conditions": [if broken {
+                    serde_json::json!({"type": "Ready", "status": "False", "reason": "UpgradeFailed", "message": "Helm upgrade failed: image pull back-off"})
+                } else {
+                    serde_json::json!({"type": "Ready", "status": "True", "reason": "UpgradeSucceeded", "message": "Helm upgrade succeeded"})
+                }]
+            }})
+        } else {
+            let source: serde_json::Value = serde_json::from_str(&kc(&[
+                "get",
+                resource,
+                name,
+                "-n",
+                ns,
+                "-o",
+                "jsonpath={.spec.source}",
+            ]))
+            .unwrap();
+            serde_json::json!({"status": {
+                "sync": {"status": "Synced", "revision": "abc123", "comparedTo": {"source": source}},
+                "health": if broken {
+                    serde_json::json!({"status": "Degraded", "message": "Deployment hello exceeded its progress deadline"})
+                } else {
+                    serde_json::json!({"status": "Healthy"})
+                }
+            }})
+        };
+        kc(&[
+            "patch",
+            resource,
+            name,
+            "-n",
+            ns,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status.to_string(),
+        ]);
+        seen.insert(file.to_owned(), content);
+    }
+}
+
+/// #13: with a kube context, a deploy waits until the cluster's controller reconciled the
+/// committed release (Flux HelmRelease Ready, Argo CD Synced/Healthy, read from the
+/// objects on the Kubernetes API emulator), fails clearly when the controller reports a
+/// failure or time runs out; `status` shows both sides and `status --wait` waits.
+#[test]
+fn gitops_status_and_wait_read_the_controllers_status() {
+    let Some(kenv) = crate::support::kube_env("gitops_status_and_wait_read_the_controllers_status")
+    else {
+        return;
+    };
+    if kenv.real.is_some() {
+        eprintln!("skipped: writes Flux/Argo CD CRDs; runs on the emulator only");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let kubeconfig = state.path().join("kubeconfig");
+    let Some(_cluster) = crate::support::Cluster::start(&kenv, &kubeconfig, "emu-gitops", false)
+    else {
+        return;
+    };
+    let tool_env: Vec<(String, String)> = vec![
+        ("KUBECONFIG".into(), kubeconfig.display().to_string()),
+        (
+            "KUBECACHEDIR".into(),
+            state.path().join("kube-cache").display().to_string(),
+        ),
+    ];
+    let envs = format!(
+        "[env.flux]\ndelivery = \"gitops\"\nrepo = \"{{repo}}\"\npath = \"apps/hello/flux\"\nformat = \"flux-helmrelease\"\nnamespace = \"hello\"\ncontext = \"emu-gitops\"\nkubeconfig = \"{kc}\"\nkubectl = \"{kubectl}\"\ntimeout = \"20s\"\n\
+         [env.argo]\ndelivery = \"gitops\"\nrepo = \"{{repo}}\"\npath = \"apps/hello/argo\"\nformat = \"argocd-application\"\nnamespace = \"hello\"\ncontext = \"emu-gitops\"\nkubeconfig = \"{kc}\"\nkubectl = \"{kubectl}\"\ntimeout = \"20s\"\n\
+         [env.slow]\ndelivery = \"gitops\"\nrepo = \"{{repo}}\"\npath = \"apps/hello/slow\"\nformat = \"flux-helmrelease\"\nnamespace = \"slow\"\ncontext = \"emu-gitops\"\nkubeconfig = \"{kc}\"\nkubectl = \"{kubectl}\"\ntimeout = \"3s\"\n",
+        kc = kubeconfig.display(),
+        kubectl = kenv.kubectl.display()
+    );
+    let f = Fixture::new(&envs);
+    let crds = state.path().join("crds.yaml");
+    std::fs::write(&crds, CRDS).unwrap();
+    for args in [
+        vec!["apply", "-f", crds.to_str().unwrap()],
+        vec!["create", "namespace", "hello"],
+        vec!["create", "namespace", "argocd"],
+    ] {
+        let o = std::process::Command::new(&kenv.kubectl)
+            .args(&args)
+            .envs(tool_env.iter().cloned())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // The test controller runs until the test ends.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let controller = {
+        let stop = stop.clone();
+        let bare = f.bare.clone();
+        let kubectl = kenv.kubectl.clone();
+        let env = tool_env.clone();
+        let dir = state.path().to_owned();
+        std::thread::spawn(move || {
+            let mut seen = std::collections::BTreeMap::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                reconcile_once(&bare, &kubectl, &env, &dir, &mut seen);
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+        })
+    };
+    let lbc = || f.lbc().env("KUBECACHEDIR", state.path().join("kube-cache"));
+
+    lbc()
+        .args(["deploy", "flux", "--image", &image(1)])
+        .run()
+        .success()
+        .stderr_has("Wait for the cluster of `flux` to reconcile")
+        .stderr_has("cluster: HelmRelease ready, revision 0.1.0");
+    lbc()
+        .args(["status", "flux", "--wait"])
+        .run()
+        .success()
+        .stdout_has("committed: revision 1")
+        .stdout_has("cluster: HelmRelease ready, revision 0.1.0: Helm upgrade succeeded");
+    let s = lbc()
+        .args(["status", "flux", "--output", "json"])
+        .run()
+        .success();
+    assert_eq!(s.json()["cluster"]["ready"], true);
+    assert_eq!(
+        s.json()["cluster"]["image"],
+        format!("sha256:{}", "1".repeat(64))
+    );
+
+    // The controller fails the upgrade: the deploy says so (the commit stays).
+    let before = f.commits();
+    lbc()
+        .args(["deploy", "flux", "--image", &image(11)])
+        .run()
+        .code_is(1)
+        .stderr_has("the cluster of `flux` failed to apply")
+        .stderr_has("Helm upgrade failed: image pull back-off")
+        .stderr_has("lbc rollback flux");
+    assert_eq!(f.commits(), before + 1);
+    lbc()
+        .args(["status", "flux", "--wait"])
+        .run()
+        .code_is(1)
+        .stderr_has("failed to apply");
+
+    lbc()
+        .args(["deploy", "argo", "--image", &image(2)])
+        .run()
+        .success()
+        .stderr_has("cluster: Application ready, revision abc123, sync Synced, health Healthy");
+    lbc()
+        .args(["deploy", "argo", "--image", &image(11)])
+        .run()
+        .code_is(1)
+        .stderr_has("health Degraded: Deployment hello exceeded its progress deadline");
+
+    // Nobody reconciles `slow`: the wait ends at its timeout.
+    lbc()
+        .args(["deploy", "slow", "--image", &image(3)])
+        .run()
+        .code_is(1)
+        .stderr_has("did not reconcile")
+        .stderr_has("within 3s: the object is not on the cluster");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    controller.join().unwrap();
+}
