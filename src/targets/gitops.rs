@@ -229,12 +229,22 @@ impl GitOps {
     }
 
     fn unreachable(&self, stderr: &str) -> Error {
+        let refused = [
+            "could not read Username",
+            "Authentication failed",
+            "403",
+            "401",
+            "Permission denied",
+        ]
+        .iter()
+        .any(|n| stderr.contains(n));
         Error::Unreachable {
             message: format!(
-                "the environment repository {} of `{}` cannot be reached: {}",
+                "the environment repository {} of `{}` cannot be reached{}: {}",
                 self.shown_repo(),
                 self.env_name,
-                first_line(stderr)
+                if refused { " (it refused the credentials)" } else { "" },
+                first_line(&ui::redact(stderr))
             ),
             hint: match &self.env.token_env {
                 Some(v) => format!("check `repo` under [env.{}] and that ${v} holds a token with access to it", self.env_name),

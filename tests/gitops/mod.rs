@@ -828,3 +828,170 @@ fn gitops_status_and_wait_read_the_controllers_status() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     controller.join().unwrap();
 }
+
+/// lighttpd serving git's own http-backend (CGI) with basic auth on 127.0.0.1, stopped
+/// by its PID when dropped; `None` (skipped) without lighttpd outside the test env.
+struct HttpGit {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl HttpGit {
+    fn start(root: &Path, user: &str, password: &str) -> Option<HttpGit> {
+        let lighttpd = ["/usr/sbin/lighttpd", "/usr/bin/lighttpd"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file());
+        let backend = PathBuf::from("/usr/lib/git-core/git-http-backend");
+        let (Some(lighttpd), true) = (lighttpd, backend.is_file()) else {
+            if std::env::var_os("CI").is_some() || std::env::var_os("LBC_TEST_ENV").is_some() {
+                panic!("lighttpd and git-http-backend are expected in the test environment; run `bash scripts/test-env.sh`");
+            }
+            eprintln!("skipped: needs lighttpd (Debian package, installed by scripts/test-env.sh)");
+            return None;
+        };
+        let port = crate::support::free_port();
+        std::fs::write(root.join("users"), format!("{user}:{password}\n")).unwrap();
+        let conf = root.join("lighttpd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"server.document-root = "{root}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.errorlog = "{root}/error.log"
+server.modules = ("mod_auth", "mod_authn_file", "mod_alias", "mod_setenv", "mod_cgi")
+alias.url = ("/git" => "{backend}")
+$HTTP["url"] =~ "^/git" {{
+  cgi.assign = ("" => "")
+  setenv.add-environment = ("GIT_PROJECT_ROOT" => "{root}/repos", "GIT_HTTP_EXPORT_ALL" => "1")
+}}
+auth.backend = "plain"
+auth.backend.plain.userfile = "{root}/users"
+auth.require = ("/git" => ("method" => "basic", "realm" => "git", "require" => "valid-user"))
+"#,
+                root = root.display(),
+                backend = backend.display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new(lighttpd)
+            .args(["-D", "-f"])
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = HttpGit { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "lighttpd did not listen on 127.0.0.1:{port}; see {}/error.log",
+            root.display()
+        );
+    }
+}
+
+impl Drop for HttpGit {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+/// #13: the environment repository over HTTP with basic auth (lighttpd + git's
+/// http-backend on 127.0.0.1): the token from `token_env` gets the push through, never
+/// appears in the output nor in the plan; a wrong token is refused (exit 4), nothing
+/// pushed.
+#[test]
+fn gitops_over_http_with_a_token() {
+    let f = Fixture::new("");
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("repos")).unwrap();
+    git_in(
+        root.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            f.bare.to_str().unwrap(),
+            "repos/env.git",
+        ],
+    );
+    let token = "tok-5e9a1c77d2";
+    let Some(server) = HttpGit::start(root.path(), "ci-bot", token) else {
+        return;
+    };
+    let url = format!("http://127.0.0.1:{}/git/env.git", server.port);
+    f.project.write(
+        "lbc.toml",
+        &format!(
+            "{}[env.staging]\ndelivery = \"gitops\"\nrepo = \"{url}\"\npath = \"apps/hello/staging\"\nformat = \"flux-helmrelease\"\ntoken_env = \"LBC_TEST_ENV_TOKEN\"\ntoken_user = \"ci-bot\"\n",
+            f.project.read("lbc.toml")
+        ),
+    );
+    let bare = root.path().join("repos/env.git");
+    let count = || -> usize {
+        git_in(&bare, &["rev-list", "--count", "main"])
+            .parse()
+            .unwrap()
+    };
+    let before = count();
+    f.lbc()
+        .env("LBC_TEST_ENV_TOKEN", "wrong-token")
+        .args(["deploy", "staging", "--image", &image(1)])
+        .run()
+        .code_is(4)
+        .stderr_has("refused the credentials")
+        .nowhere("wrong-token");
+    f.lbc()
+        .env("LBC_TEST_ENV_TOKEN", token)
+        .args([
+            "deploy",
+            "staging",
+            "--image",
+            &image(1),
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .run()
+        .success()
+        .nowhere(token);
+    assert_eq!(count(), before);
+    f.lbc()
+        .env("LBC_TEST_ENV_TOKEN", token)
+        .args([
+            "deploy",
+            "staging",
+            "--image",
+            &image(1),
+            "--output",
+            "json",
+        ])
+        .run()
+        .success()
+        .nowhere(token);
+    assert_eq!(count(), before + 1);
+    let hr = git_in(&bare, &["show", "main:apps/hello/staging/helmrelease.yaml"]);
+    assert!(hr.contains(&"1".repeat(64)), "{hr}");
+    // The token is in no file lbc keeps either (the clone's config).
+    let cfg = std::fs::read_to_string(
+        std::fs::read_dir(f.cache.join("lbc/gitops"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.is_dir())
+            .unwrap()
+            .join(".git/config"),
+    )
+    .unwrap();
+    assert!(!cfg.contains(token), "{cfg}");
+}
