@@ -814,6 +814,17 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                 }
             }
         }
+        if let Some(other) = overlapping_gitops_path(c, name, env) {
+            return Err(l.error_at(
+                &["env", name, "path"],
+                &format!(
+                    "`env.{name}` and `env.{other}` write to the same directory of the same repository and branch (`{}` and `{}` overlap): each release rewrites its whole `path`",
+                    env.path.as_deref().unwrap_or(""),
+                    c.env[other].path.as_deref().unwrap_or("")
+                ),
+                Some(format!("give each environment its own directory, e.g. `apps/{}/{name}`", c.project.name)),
+            ));
+        }
         if let Some(t) = &env.timeout {
             if let Err(why) = parse_duration(t) {
                 return Err(l.error_at(
@@ -922,6 +933,40 @@ fn validate_gitops(l: &Loaded, name: &str, env: &Environment) -> Result<(), Erro
         }
     }
     Ok(())
+}
+
+/// Another gitops environment (declared before `name`) whose path is, contains or lies
+/// inside this one's, on the same repository and branch.
+fn overlapping_gitops_path<'a>(c: &'a Config, name: &str, env: &Environment) -> Option<&'a String> {
+    if !env.is_gitops() {
+        return None;
+    }
+    let key = |e: &Environment| {
+        (
+            e.repo.clone().unwrap_or_default(),
+            e.branch.clone().unwrap_or_else(|| "main".into()),
+        )
+    };
+    let comps = |e: &Environment| -> Vec<String> {
+        e.path
+            .as_deref()
+            .unwrap_or("")
+            .split('/')
+            .map(str::to_owned)
+            .collect()
+    };
+    let mine = comps(env);
+    c.env
+        .iter()
+        .take_while(|(n, _)| n.as_str() != name)
+        .find(|(_, o)| {
+            o.is_gitops() && key(o) == key(env) && {
+                let theirs = comps(o);
+                let n = mine.len().min(theirs.len());
+                mine[..n] == theirs[..n]
+            }
+        })
+        .map(|(n, _)| n)
 }
 
 /// A directory inside a repository: relative, no `.`/`..` component, not empty.

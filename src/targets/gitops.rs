@@ -71,6 +71,8 @@ pub struct ReleaseCommit {
     pub image: Option<String>,
     pub source_commit: Option<String>,
     pub promoted_from: Option<String>,
+    /// The environment the commit says it released (`Lbc-Environment`).
+    pub env: Option<String>,
     #[serde(skip)]
     pub removed: bool,
 }
@@ -293,6 +295,7 @@ impl GitOps {
                     image: trailers.get(TRAILER_IMAGE).cloned(),
                     source_commit: trailers.get(TRAILER_SOURCE).cloned(),
                     promoted_from: trailers.get(TRAILER_PROMOTED).cloned(),
+                    env: trailers.get(TRAILER_ENV).cloned(),
                     removed: here.is_none(),
                 });
             }
@@ -524,11 +527,32 @@ impl GitOps {
         if self.files_at(&tip)? == *files {
             return Ok(Attempt::Unchanged);
         }
+        let releases = self.releases()?;
+        // Files lbc never released there (an existing directory): not lbc's to replace.
+        if !self.files_at(&tip)?.is_empty()
+            && !releases
+                .iter()
+                .any(|r| r.env.as_deref() == Some(self.env_name.as_str()))
+        {
+            return Err(Error::Refused {
+                message: format!(
+                    "{} on {} of {} holds files that lbc never released for `{}` (last changed by commit {})",
+                    self.path,
+                    self.branch,
+                    self.shown_repo(),
+                    self.env_name,
+                    releases.first().map(|r| &r.commit[..12]).unwrap_or("?")
+                ),
+                hint: format!(
+                    "lbc rewrites its whole `path`: choose an empty directory under [env.{}], or remove those files from the environment repository first",
+                    self.env_name
+                ),
+            });
+        }
         // Ask once, before the first change.
         if let Some(g) = guard.take() {
             execute::guard_protected(g)?;
         }
-        let releases = self.releases()?;
         let msg = message(releases.first());
         let dir = self.cache.join(&self.path);
         if dir.exists() {

@@ -74,6 +74,32 @@ impl Fixture {
         git_in(&self.bare, args)
     }
 
+    /// Another pipeline (or a person) commits a file to the environment repository
+    /// (an empty content removes it).
+    fn push_file(&self, path: &str, content: &str) {
+        let tmp = tempfile::tempdir().unwrap();
+        let work = tmp.path().join("w");
+        git_in(
+            tmp.path(),
+            &[
+                "clone",
+                "-q",
+                self.bare.to_str().unwrap(),
+                work.to_str().unwrap(),
+            ],
+        );
+        let full = work.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        if content.is_empty() {
+            std::fs::remove_file(full).unwrap();
+        } else {
+            std::fs::write(full, content).unwrap();
+        }
+        git_in(&work, &["add", "-A"]);
+        git_in(&work, &["commit", "-q", "-m", &format!("by hand: {path}")]);
+        git_in(&work, &["push", "-q", "origin", "HEAD:refs/heads/main"]);
+    }
+
     fn commits(&self) -> usize {
         self.env_git(&["rev-list", "--count", "main"])
             .parse()
@@ -421,6 +447,15 @@ fn gitops_bad_input_and_failures_leave_nothing_half_written() {
             .stderr_has(needle)
             .stderr_has("lbc.toml:");
     }
+    let f = Fixture::new(
+        "[env.a]\ndelivery = \"gitops\"\nrepo = \"{repo}\"\npath = \"apps/x\"\nformat = \"manifests\"\n[env.b]\ndelivery = \"gitops\"\nrepo = \"{repo}\"\npath = \"apps/x/b\"\nformat = \"manifests\"\n",
+    );
+    f.lbc()
+        .args(["deploy", "a", "--image", &image(1)])
+        .run()
+        .code_is(2)
+        .stderr_has("`env.b` and `env.a` write to the same directory")
+        .stderr_has("lbc.toml:");
     let f = Fixture::new("[env.staging]\ndelivery = \"gitops\"\nrepo = \"{repo}\"\n");
     f.lbc()
         .args(["deploy", "staging", "--image", &image(1)])
@@ -442,12 +477,23 @@ fn gitops_bad_input_and_failures_leave_nothing_half_written() {
         .run()
         .code_is(4)
         .stderr_has("cannot be reached");
-    let before = f.commits();
     f.lbc()
         .args(["deploy", "qa", "--image", &image(1)])
         .run()
         .code_is(2)
         .stderr_has("branch `release` does not exist");
+    // A directory lbc never released to is not lbc's to replace.
+    f.push_file("apps/dev/hand-written.yaml", "kind: ConfigMap\n");
+    let before = f.commits();
+    f.lbc()
+        .args(["deploy", "dev", "--image", &image(1)])
+        .run()
+        .code_is(5)
+        .stderr_has("holds files that lbc never released for `dev`");
+    assert_eq!(f.commits(), before);
+    f.assert_cache_clean();
+    f.push_file("apps/dev/hand-written.yaml", "");
+    let before = f.commits();
     // A server that refuses every push (a pre-receive hook).
     let hook = f.bare.join("hooks/pre-receive");
     std::fs::write(&hook, "#!/bin/sh\necho 'pushes are closed' >&2\nexit 1\n").unwrap();
