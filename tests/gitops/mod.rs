@@ -1041,3 +1041,28 @@ fn gitops_over_http_with_a_token() {
     .unwrap();
     assert!(!cfg.contains(token), "{cfg}");
 }
+
+/// #13: the dry-run plan of a gitops deploy, as a person reads it (temporary paths
+/// replaced): the notes, the git argv, the diff.
+#[test]
+fn gitops_dry_run_plan_snapshot() {
+    let f = Fixture::new(TWO_ENVS);
+    let out = f
+        .lbc()
+        .args(["deploy", "staging", "--image", &image(1), "--dry-run"])
+        .run()
+        .success()
+        .stdout();
+    let cache = f.cache.display().to_string();
+    let repo = f.bare.display().to_string();
+    let clone = std::fs::read_dir(f.cache.join("lbc/gitops"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let text = out
+        .replace(&clone.display().to_string(), "[CACHE]/lbc/gitops/[HASH]")
+        .replace(&cache, "[CACHE]")
+        .replace(&repo, "[REPO]");
+    insta::assert_snapshot!(text);
+}
