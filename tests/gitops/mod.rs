@@ -367,6 +367,27 @@ fn gitops_promote_rollback_and_history() {
         .success()
         .stdout_has("committed: revision 3")
         .stdout_has(&image(1));
+    // destroy: the path removed in a commit (protected: asks first); promote then has
+    // nothing to take from staging.
+    let before = f.commits();
+    f.lbc().args(["destroy", "production"]).run().code_is(5);
+    f.lbc()
+        .args(["destroy", "production", "--yes"])
+        .run()
+        .success();
+    assert_eq!(f.commits(), before + 1);
+    let tree = f.env_git(&["ls-tree", "-r", "--name-only", "main"]);
+    assert!(!tree.contains("apps/hello/production"), "{tree}");
+    assert!(
+        tree.contains("apps/hello/staging/helmrelease.yaml"),
+        "{tree}"
+    );
+    f.lbc().args(["destroy", "staging"]).run().success();
+    f.lbc()
+        .args(["promote", "staging", "production", "--yes"])
+        .run()
+        .code_is(2)
+        .stderr_has("nothing runs in `staging` to promote");
     f.assert_cache_clean();
 }
 
