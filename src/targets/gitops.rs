@@ -382,6 +382,17 @@ impl GitOps {
 
     /// The files of a release of `image`, in the environment's format.
     pub fn release_files(&self, runner: &Runner, image: &ImageRef) -> Result<Files, Error> {
+        self.release_files_at(runner, image, None)
+    }
+
+    /// [`GitOps::release_files`] with the project's chart at `source_commit` (a
+    /// promotion's) for the formats that name a revision (Argo CD).
+    fn release_files_at(
+        &self,
+        runner: &Runner,
+        image: &ImageRef,
+        source_commit: Option<&str>,
+    ) -> Result<Files, Error> {
         let values = self.values(image)?;
         let mut files = Files::new();
         let manifest = match self.format {
@@ -415,7 +426,11 @@ impl GitOps {
                     .as_ref()
                     .and_then(|s| s.source.clone())
                     .unwrap_or_else(|| format!("file://{}", self.root.display()));
-                let revision = state.map(|s| s.sha).unwrap_or_else(|| "HEAD".into());
+                let revision = source_commit
+                    .filter(|c| c.len() == 40 && c.chars().all(|ch| ch.is_ascii_hexdigit()))
+                    .map(str::to_owned)
+                    .or(state.map(|s| s.sha))
+                    .unwrap_or_else(|| "HEAD".into());
                 let doc = serde_json::json!({
                     "apiVersion": "argoproj.io/v1alpha1",
                     "kind": "Application",
@@ -868,16 +883,19 @@ impl Target for GitOps {
         let mut plan = Plan::new(format!("deploy {}", self.env_name));
         plan.note(format!("image {}", image.reference));
         self.check_deploy(ctx, &req, &mut plan)?;
-        let files = self.release_files(ctx.runner, &image)?;
         let mut source = self.source_commit();
+        let mut promoted_commit = None;
         let promoted = req.promotion.as_ref().map(|p| {
-            // A promotion records the source commit of the release it copies.
+            // A promotion records the source commit of the release it copies (and an Argo
+            // CD Application takes the chart at that commit).
             let (from, commit) = self.promotion_source(ctx, p);
             if let Some(c) = commit {
-                source = c;
+                source = c.clone();
+                promoted_commit = Some(c);
             }
             from
         });
+        let files = self.release_files_at(ctx.runner, &image, promoted_commit.as_deref())?;
         let env_name = self.env_name.clone();
         let project = self.project.clone();
         let message = move |before: Option<&ReleaseCommit>| {

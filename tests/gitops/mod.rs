@@ -1087,3 +1087,35 @@ fn gitops_dry_run_plan_snapshot() {
         .replace(&repo, "[REPO]");
     insta::assert_snapshot!(text);
 }
+
+/// #13: promoting an Argo CD Application takes the chart at the source commit of the
+/// release it copies, not the project's newer HEAD.
+#[test]
+fn gitops_promote_keeps_the_source_commit_of_the_release() {
+    let f = Fixture::new(
+        "[env.qa]\ndelivery = \"gitops\"\nrepo = \"{repo}\"\npath = \"apps/hello/qa\"\nformat = \"argocd-application\"\n[env.prod]\ndelivery = \"gitops\"\nrepo = \"{repo}\"\npath = \"apps/hello/prod\"\nformat = \"argocd-application\"\n",
+    );
+    let released_from = f.project.head();
+    f.lbc()
+        .args(["deploy", "qa", "--image", &image(5)])
+        .run()
+        .success();
+    f.project.write(
+        "deploy/chart/values.yaml",
+        "image:\n  repository: x\n  tag: z\ningress:\n  host: h\n",
+    );
+    f.project.commit("a newer chart");
+    assert_ne!(f.project.head(), released_from);
+    f.lbc().args(["promote", "qa", "prod"]).run().success();
+    let app = f.file("apps/hello/prod/application.yaml");
+    assert!(
+        app.contains(&format!("targetRevision: {released_from}")),
+        "{app}"
+    );
+    assert!(app.contains(&"5".repeat(64)), "{app}");
+    let msg = f.env_git(&["log", "-1", "--format=%B", "main"]);
+    assert!(
+        msg.contains(&format!("Lbc-Source-Commit: {released_from}")),
+        "{msg}"
+    );
+}
