@@ -1214,6 +1214,29 @@ mod tests {
         parse(Path::new("/repo/lbc.toml"), s)
     }
 
+    /// #13: a gitops `path` stays inside the repository; a branch is a branch name.
+    #[test]
+    fn gitops_paths_and_branches_are_checked() {
+        for ok in ["apps/hello/staging", "a", "clusters/prod-eu/hello"] {
+            assert!(check_repo_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "/abs", "../x", "a/../b", "a//b", "./a", ".git/x", "a/-b", "C:/x", "a\\b",
+        ] {
+            assert!(check_repo_path(bad).is_err(), "{bad}");
+        }
+        for ok in ["main", "env/prod", "release-1.2"] {
+            assert!(check_branch(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-x", "a..b", "a b", "a:b", "x.lock", "a/", "@{u}"] {
+            assert!(check_branch(bad).is_err(), "{bad}");
+        }
+        let l = parse_str(
+            "schema = 2\n[project]\nname = \"x\"\n[env.a]\ndelivery = \"gitops\"\nrepo = \"r\"\npath = \"apps/x\"\nformat = \"manifests\"\n[env.b]\ndelivery = \"gitops\"\nrepo = \"r\"\nbranch = \"other\"\npath = \"apps/x\"\nformat = \"manifests\"\n",
+        );
+        assert!(l.is_ok(), "same path on another branch is fine");
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
