@@ -884,6 +884,17 @@ fn validate_gitops(l: &Loaded, name: &str, env: &Environment) -> Result<(), Erro
                 Some("write it like `https://git.example.com/team/environments.git` or `git@host:team/environments.git`".into()),
             ));
         }
+        if r.contains("://")
+            && crate::tools::git::strip_credentials(r) != *r
+            && r.split_once("://")
+                .is_some_and(|(_, rest)| rest.split('/').next().unwrap_or("").contains(':'))
+        {
+            return Err(l.error_at(
+                &["env", name, "repo"],
+                "`repo` carries a password or token: lbc.toml is committed, and a credential in a URL ends up in logs",
+                Some(format!("write the URL without it and name the variable that holds the token: `token_env = \"ENV_REPO_TOKEN\"` under [env.{name}]")),
+            ));
+        }
     }
     if let Some(p) = &env.path {
         if let Err(why) = check_repo_path(p) {

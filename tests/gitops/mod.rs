@@ -454,11 +454,24 @@ fn gitops_bad_input_and_failures_leave_nothing_half_written() {
             "token_env = \"ghp_abc def\"",
             "not an environment variable name",
         ),
+        (
+            "repo = \"https://bot:ghp_s3cret@git.example.com/envs.git\"",
+            "carries a password or token",
+        ),
     ] {
         let key = bad.split(' ').next().unwrap();
         let envs = format!(
-            "[env.staging]\ndelivery = \"gitops\"\nrepo = \"{{repo}}\"\nformat = \"manifests\"\n{}{bad}\n",
-            if key == "path" { "" } else { "path = \"apps/x\"\n" }
+            "[env.staging]\ndelivery = \"gitops\"\nformat = \"manifests\"\n{}{}{bad}\n",
+            if key == "path" {
+                ""
+            } else {
+                "path = \"apps/x\"\n"
+            },
+            if key == "repo" {
+                ""
+            } else {
+                "repo = \"{repo}\"\n"
+            }
         );
         let f = Fixture::new(&envs);
         f.lbc()
