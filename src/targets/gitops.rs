@@ -656,12 +656,17 @@ impl GitOps {
         ctx: &mut Ctx,
         mut plan: Plan,
         files: &Files,
-        subject: &str,
+        message: &dyn Fn(Option<&ReleaseCommit>) -> String,
     ) -> Result<(), Error> {
-        let current = {
+        let (current, releases) = {
             let _c = self.sync(ctx.runner)?;
-            self.files_at(&git::remote_ref(&self.branch))?
+            (
+                self.files_at(&git::remote_ref(&self.branch))?,
+                self.releases()?,
+            )
         };
+        let message = message(releases.first());
+        let subject = message.lines().next().unwrap_or("");
         let diff = diff_files(&self.path, &current, files);
         if diff.is_empty() {
             plan.note(format!(
@@ -686,7 +691,7 @@ impl GitOps {
             ));
             plan.push(Step::exec(
                 format!("Commit the release of `{}`", self.env_name),
-                self.git.commit(subject, &[]),
+                self.git.commit(&message, &[]),
             ));
             plan.push(Step::exec(
                 format!(
@@ -927,9 +932,7 @@ impl Target for GitOps {
             m
         };
         if ctx.settings.dry_run {
-            let subject = message(None);
-            let subject = subject.lines().next().unwrap_or("").to_owned();
-            return self.dry_run(ctx, plan, &files, &subject);
+            return self.dry_run(ctx, plan, &files, &message);
         }
         for n in &plan.notes {
             ui::info(n);
@@ -1074,12 +1077,7 @@ impl Target for GitOps {
         let files = Files::new();
         if ctx.settings.dry_run {
             let plan = Plan::new(format!("destroy {}", self.env_name));
-            return self.dry_run(
-                ctx,
-                plan,
-                &files,
-                &format!("remove the release of {}", self.env_name),
-            );
+            return self.dry_run(ctx, plan, &files, &message);
         }
         let guard = self.guard("destroy", None, yes);
         self.write_and_finish(
@@ -1194,9 +1192,7 @@ impl Target for GitOps {
         };
         if ctx.settings.dry_run {
             let plan = Plan::new(format!("rollback {}", self.env_name));
-            let subject = message(None);
-            let subject = subject.lines().next().unwrap_or("").to_owned();
-            return self.dry_run(ctx, plan, &files, &subject);
+            return self.dry_run(ctx, plan, &files, &message);
         }
         let guard = self.guard("roll back", None, yes);
         self.write_and_finish(

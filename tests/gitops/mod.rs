@@ -1097,7 +1097,8 @@ fn gitops_dry_run_plan_snapshot() {
     let text = out
         .replace(&clone.display().to_string(), "[CACHE]/lbc/gitops/[HASH]")
         .replace(&cache, "[CACHE]")
-        .replace(&repo, "[REPO]");
+        .replace(&repo, "[REPO]")
+        .replace(&f.project.head(), "[SOURCE-COMMIT]");
     insta::assert_snapshot!(text);
 }
 
