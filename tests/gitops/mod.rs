@@ -162,6 +162,7 @@ format = "flux-helmrelease"
 namespace = "hello"
 values = ["values-prod.yaml"]
 protected = true
+promote_from = "staging"
 "#;
 
 /// #13: a deploy writes the HelmRelease (values layered, image by digest) and kustomization,
@@ -285,6 +286,14 @@ fn gitops_promote_rollback_and_history() {
     }
     let staging_release = f.env_git(&["rev-parse", "main"]);
     let before = f.commits();
+    // promote_from: only what staging has committed goes to production.
+    f.lbc()
+        .args(["deploy", "production", "--image", &image(9), "--yes"])
+        .run()
+        .code_is(5)
+        .stderr_has("only takes images that run in `staging`")
+        .stderr_has(&format!("is not the image committed there ({})", image(2)));
+    assert_eq!(f.commits(), before);
     f.lbc()
         .args(["promote", "staging", "production"])
         .run()
