@@ -366,6 +366,11 @@ pub struct Environment {
     /// takes `oauth2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_user: Option<String>,
+    /// gitops: `NAMESPACE/NAME` of the Flux Kustomization that applies `path`: status and
+    /// the wait read its Ready condition and applied revision (instead of the HelmRelease
+    /// or Application); the way to follow format "manifests".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kustomization: Option<String>,
 }
 
 /// How a deploy reaches a Kubernetes environment.
@@ -407,7 +412,7 @@ impl Environment {
         self.delivery == Some(Delivery::Gitops)
     }
     /// The gitops keys that are set (for the checks that refuse them elsewhere).
-    fn gitops_keys(&self) -> [(&'static str, bool); 7] {
+    fn gitops_keys(&self) -> [(&'static str, bool); 8] {
         [
             ("delivery", self.delivery.is_some()),
             ("repo", self.repo.is_some()),
@@ -416,6 +421,7 @@ impl Environment {
             ("format", self.format.is_some()),
             ("token_env", self.token_env.is_some()),
             ("token_user", self.token_user.is_some()),
+            ("kustomization", self.kustomization.is_some()),
         ]
     }
     /// The helm binary (`helm` unless `helm = "PATH"`).
@@ -905,6 +911,23 @@ fn validate_gitops(l: &Loaded, name: &str, env: &Environment) -> Result<(), Erro
                     "use a relative path without `..`, like `apps/{}/{name}`",
                     l.config.project.name
                 )),
+            ));
+        }
+    }
+    if let Some(k) = &env.kustomization {
+        let ok = k.split_once('/').is_some_and(|(ns, n)| {
+            check_dns_label(ns).is_ok()
+                && !n.is_empty()
+                && n.len() <= 253
+                && n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+                && !n.starts_with(['-', '.'])
+        });
+        if !ok {
+            return Err(l.error_at(
+                &["env", name, "kustomization"],
+                &format!("`{k}` is not `NAMESPACE/NAME` of a Flux Kustomization"),
+                Some("write it like `kustomization = \"flux-system/apps\"`".into()),
             ));
         }
     }

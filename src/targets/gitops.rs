@@ -843,7 +843,15 @@ impl GitOps {
     ) -> Result<(), Error> {
         let commit = self.commit_release(ctx, files, message, guard)?;
         if let Some(i) = image.filter(|_| !verb.starts_with("destroy")) {
-            if let Some(r) = self.wait_for(ctx.runner, &ImageRef::parse(i))? {
+            let release = match &commit {
+                Some(c) => Some(c.clone()),
+                None if self.readable() => {
+                    let _c = self.sync(ctx.runner)?;
+                    self.releases()?.into_iter().next().map(|r| r.commit)
+                }
+                None => None,
+            };
+            if let Some(r) = self.wait_for(ctx.runner, &ImageRef::parse(i), release.as_deref())? {
                 ui::info(&format!("cluster: {}", r.summary()));
             }
         }
@@ -1025,7 +1033,7 @@ impl Target for GitOps {
     }
 
     fn wait_reconciled(&self, ctx: &mut Ctx) -> Result<(), Error> {
-        if self.env.context.is_none() || self.format == GitopsFormat::Manifests {
+        if !self.readable() {
             return Err(Error::usage(
                 format!(
                     "lbc cannot see what the cluster of `{}` reconciled: {}",
@@ -1033,22 +1041,28 @@ impl Target for GitOps {
                     if self.env.context.is_none() {
                         "the environment has no `context`"
                     } else {
-                        "format \"manifests\" has no controller object to read"
+                        "format \"manifests\" has no controller object to read without `kustomization`"
                     }
                 ),
                 Some(format!(
-                    "set `context = \"NAME\"` under [env.{}] (format flux-helmrelease or argocd-application)",
+                    "set `context = \"NAME\"` under [env.{}] (and, for format manifests, `kustomization = \"NAMESPACE/NAME\"`)",
                     self.env_name
                 )),
             ));
         }
-        let image = self.running(ctx)?.map(|r| r.image).ok_or_else(|| {
-            Error::usage(
-                format!("nothing is committed for `{}`", self.env_name),
-                Some(format!("deploy it: `lbc deploy {}`", self.env_name)),
-            )
-        })?;
-        self.wait_for(ctx.runner, &image).map(|_| ())
+        let release = {
+            let _c = self.sync(ctx.runner)?;
+            self.releases()?.into_iter().next().filter(|r| !r.removed)
+        };
+        let (image, commit) = release
+            .and_then(|r| Some((ImageRef::parse(r.image.as_deref()?), r.commit)))
+            .ok_or_else(|| {
+                Error::usage(
+                    format!("nothing is committed for `{}`", self.env_name),
+                    Some(format!("deploy it: `lbc deploy {}`", self.env_name)),
+                )
+            })?;
+        self.wait_for(ctx.runner, &image, Some(&commit)).map(|_| ())
     }
 
     fn logs(&self, _ctx: &mut Ctx, _follow: bool, _tail: u32) -> Result<(), Error> {
@@ -1235,6 +1249,9 @@ pub struct Reconciled {
     pub kind: String,
     /// The image the object on the cluster carries (its values' `image`).
     pub image: Option<String>,
+    /// A Kustomization: the repository revision it applied, or attempted when it failed.
+    #[serde(skip)]
+    pub applied: Option<String>,
     /// The controller has seen the object's last change.
     pub observed: bool,
     /// The controller gave up on this change (a failed install or upgrade, degraded).
@@ -1299,6 +1316,7 @@ struct CrStatus {
     #[serde(default)]
     conditions: Vec<crate::tools::kubectl::Condition>,
     last_applied_revision: Option<String>,
+    last_attempted_revision: Option<String>,
     sync: Option<ArgoSync>,
     health: Option<ArgoHealth>,
 }
@@ -1321,8 +1339,13 @@ struct ArgoHealth {
 impl GitOps {
     /// After a push: wait (up to `timeout`) until the controller reports the release
     /// with `image` ready; fail clearly when it reports a failure or time runs out.
-    fn wait_for(&self, runner: &Runner, image: &ImageRef) -> Result<Option<Reconciled>, Error> {
-        if self.env.context.is_none() || self.format == GitopsFormat::Manifests {
+    fn wait_for(
+        &self,
+        runner: &Runner,
+        image: &ImageRef,
+        release_commit: Option<&str>,
+    ) -> Result<Option<Reconciled>, Error> {
+        if !self.readable() {
             return Ok(None);
         }
         let timeout = self.env.timeout_or(crate::targets::kube::DEFAULT_TIMEOUT);
@@ -1337,7 +1360,12 @@ impl GitOps {
         let mut last = None;
         while started.elapsed() < timeout {
             if let Some(r) = self.reconciled(runner)? {
-                let carries = r.image.as_deref() == Some(wanted.as_str());
+                let carries = match (&r.applied, release_commit) {
+                    // A Kustomization: the revision it applied or attempted contains ours.
+                    (Some(rev), Some(c)) => self.contains(runner, rev, c),
+                    (Some(_), None) => false,
+                    (None, _) => r.image.as_deref() == Some(wanted.as_str()),
+                };
                 if carries && r.observed && r.failed {
                     return Err(Error::failed(
                         format!(
@@ -1377,13 +1405,46 @@ impl GitOps {
         ))
     }
 
+    /// Whether lbc can read what the cluster reconciled: a context, and an object to read.
+    fn readable(&self) -> bool {
+        self.env.context.is_some()
+            && (self.format != GitopsFormat::Manifests || self.env.kustomization.is_some())
+    }
+
+    /// Whether the environment repository's revision `rev` (Flux: `BRANCH@sha1:SHA`)
+    /// is `commit` or a descendant of it (fetching once when lbc's clone lacks it).
+    fn contains(&self, runner: &Runner, rev: &str, commit: &str) -> bool {
+        let sha = rev.rsplit(':').next().unwrap_or(rev);
+        let check = || -> Option<bool> {
+            let repo = git2::Repository::open(&self.cache).ok()?;
+            let applied = git2::Oid::from_str(sha).ok()?;
+            let ours = git2::Oid::from_str(commit).ok()?;
+            repo.find_commit(applied).ok()?;
+            Some(applied == ours || repo.graph_descendant_of(applied, ours).unwrap_or(false))
+        };
+        check()
+            .or_else(|| {
+                let _ = runner.query(&self.git.fetch(&self.branch));
+                check()
+            })
+            .unwrap_or(false)
+    }
+
     /// The controller's view, when the environment names a kube context.
     fn reconciled(&self, runner: &Runner) -> Result<Option<Reconciled>, Error> {
         let Some(context) = &self.env.context else {
             return Ok(None);
         };
-        let (kind, object, ns) = match self.format {
-            GitopsFormat::ArgocdApplication => (
+        let (kind, object, ns) = match (self.format, &self.env.kustomization) {
+            (_, Some(k)) => {
+                let (ns, name) = k.split_once('/').unwrap_or(("flux-system", k));
+                (
+                    "Kustomization",
+                    format!("kustomizations.kustomize.toolkit.fluxcd.io/{name}"),
+                    ns.to_owned(),
+                )
+            }
+            (GitopsFormat::ArgocdApplication, None) => (
                 "Application",
                 format!(
                     "applications.argoproj.io/{}-{}",
@@ -1397,7 +1458,7 @@ impl GitOps {
                 self.namespace.clone(),
             ),
         };
-        if self.format == GitopsFormat::Manifests {
+        if !self.readable() {
             return Ok(None);
         }
         let cluster = crate::tools::kubectl::Cluster {
@@ -1414,6 +1475,7 @@ impl GitOps {
             }
             return Ok(Some(Reconciled {
                 kind: kind.into(),
+                applied: None,
                 image: None,
                 observed: false,
                 failed: false,
@@ -1445,6 +1507,7 @@ fn parse_reconciled(kind: &str, obj: CrObject) -> Reconciled {
             let health = st.health.as_ref().and_then(|h| h.status.clone());
             Reconciled {
                 kind: kind.into(),
+                applied: None,
                 image,
                 observed: st.sync.as_ref().is_some_and(|s| {
                     !s.compared_to["source"].is_null()
@@ -1462,14 +1525,24 @@ fn parse_reconciled(kind: &str, obj: CrObject) -> Reconciled {
         }
         _ => {
             let ready = st.conditions.iter().find(|c| c.kind == "Ready");
+            let failed = ready.is_some_and(|c| {
+                c.status == "False" && c.reason != "Progressing" && !c.reason.is_empty()
+            });
             Reconciled {
                 kind: kind.into(),
-                image,
+                applied: (kind == "Kustomization")
+                    .then(|| {
+                        if failed {
+                            st.last_attempted_revision.clone()
+                        } else {
+                            st.last_applied_revision.clone()
+                        }
+                    })
+                    .map(|r| r.unwrap_or_default()),
+                image: if kind == "Kustomization" { None } else { image },
                 observed: st.observed_generation >= obj.metadata.generation
                     && st.observed_generation > 0,
-                failed: ready.is_some_and(|c| {
-                    c.status == "False" && c.reason != "Progressing" && !c.reason.is_empty()
-                }),
+                failed,
                 ready: ready.map(|c| c.status == "True"),
                 message: ready.map(|c| c.message.clone()).filter(|m| !m.is_empty()),
                 revision: st.last_applied_revision,

@@ -678,7 +678,24 @@ spec:
     storage: true
     subresources: {status: {}}
     schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: kustomizations.kustomize.toolkit.fluxcd.io
+spec:
+  group: kustomize.toolkit.fluxcd.io
+  names: {kind: Kustomization, plural: kustomizations, singular: kustomization, listKind: KustomizationList}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
 "#;
+
+const KUSTOMIZATION: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  interval: 1m\n  path: ./apps/hello/kust\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: environments\n";
 
 /// A test controller: applies the HelmRelease / Application committed under each path
 /// (as Flux's kustomize-controller or an Argo CD app-of-apps would) and writes its
@@ -690,6 +707,50 @@ fn reconcile_once(
     dir: &Path,
     seen: &mut std::collections::BTreeMap<String, String>,
 ) {
+    // The Flux Kustomization `flux-system/apps` applies apps/hello/kust at the tip.
+    let tip = String::from_utf8_lossy(
+        &std::process::Command::new("git")
+            .args(["rev-parse", "main"])
+            .current_dir(bare)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+    .to_owned();
+    let manifests = std::process::Command::new("git")
+        .args(["show", "main:apps/hello/kust/manifests.yaml"])
+        .current_dir(bare)
+        .output()
+        .unwrap();
+    if manifests.status.success() && seen.get("kust") != Some(&tip) {
+        let broken = String::from_utf8_lossy(&manifests.stdout).contains(&"b".repeat(64));
+        let rev = format!("main@sha1:{tip}");
+        let status = if broken {
+            serde_json::json!({"status": {"observedGeneration": 1, "lastAttemptedRevision": rev, "lastAppliedRevision": "main@sha1:0000000000000000000000000000000000000000",
+                "conditions": [{"type": "Ready", "status": "False", "reason": "ReconciliationFailed", "message": "Deployment/hello dry-run failed: image rejected by policy"}]}})
+        } else {
+            serde_json::json!({"status": {"observedGeneration": 1, "lastAttemptedRevision": rev, "lastAppliedRevision": rev,
+                "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": format!("Applied revision: {rev}")}]}})
+        };
+        let o = std::process::Command::new(kubectl)
+            .args([
+                "patch",
+                "kustomizations.kustomize.toolkit.fluxcd.io",
+                "apps",
+                "-n",
+                "flux-system",
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &status.to_string(),
+            ])
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        seen.insert("kust".into(), tip);
+    }
     for (file, resource, name, ns) in [
         (
             "apps/hello/flux/helmrelease.yaml",
@@ -817,9 +878,11 @@ fn gitops_status_and_wait_read_the_controllers_status() {
     let envs = format!(
         "[env.flux]\ndelivery = \"gitops\"\nrepo = \"{{repo}}\"\npath = \"apps/hello/flux\"\nformat = \"flux-helmrelease\"\nnamespace = \"hello\"\ncontext = \"emu-gitops\"\nkubeconfig = \"{kc}\"\nkubectl = \"{kubectl}\"\ntimeout = \"20s\"\n\
          [env.argo]\ndelivery = \"gitops\"\nrepo = \"{{repo}}\"\npath = \"apps/hello/argo\"\nformat = \"argocd-application\"\nnamespace = \"hello\"\ncontext = \"emu-gitops\"\nkubeconfig = \"{kc}\"\nkubectl = \"{kubectl}\"\ntimeout = \"20s\"\n\
+         [env.kust]\ndelivery = \"gitops\"\nrepo = \"{{repo}}\"\npath = \"apps/hello/kust\"\nformat = \"manifests\"\nnamespace = \"hello\"\ncontext = \"emu-gitops\"\nkubeconfig = \"{kc}\"\nkubectl = \"{kubectl}\"\nhelm = \"{helm}\"\nkustomization = \"flux-system/apps\"\ntimeout = \"20s\"\n\
          [env.slow]\ndelivery = \"gitops\"\nrepo = \"{{repo}}\"\npath = \"apps/hello/slow\"\nformat = \"flux-helmrelease\"\nnamespace = \"slow\"\ncontext = \"emu-gitops\"\nkubeconfig = \"{kc}\"\nkubectl = \"{kubectl}\"\ntimeout = \"3s\"\n",
         kc = kubeconfig.display(),
-        kubectl = kenv.kubectl.display()
+        kubectl = kenv.kubectl.display(),
+        helm = kenv.helm.display()
     );
     let f = Fixture::new(&envs);
     let crds = state.path().join("crds.yaml");
@@ -828,6 +891,7 @@ fn gitops_status_and_wait_read_the_controllers_status() {
         vec!["apply", "-f", crds.to_str().unwrap()],
         vec!["create", "namespace", "hello"],
         vec!["create", "namespace", "argocd"],
+        vec!["create", "namespace", "flux-system"],
     ] {
         let o = std::process::Command::new(&kenv.kubectl)
             .args(&args)
@@ -906,6 +970,32 @@ fn gitops_status_and_wait_read_the_controllers_status() {
         .run()
         .code_is(1)
         .stderr_has("health Degraded: Deployment hello exceeded its progress deadline");
+
+    // format manifests, followed through the Flux Kustomization that applies the path.
+    let kust = state.path().join("kustomization.yaml");
+    std::fs::write(&kust, KUSTOMIZATION).unwrap();
+    let o = std::process::Command::new(&kenv.kubectl)
+        .args(["apply", "-f", kust.to_str().unwrap()])
+        .envs(tool_env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    lbc()
+        .args(["deploy", "kust", "--image", &image(6)])
+        .run()
+        .success()
+        .stderr_has("cluster: Kustomization ready, revision main@sha1:");
+    let tip = f.env_git(&["rev-parse", "main"]);
+    lbc()
+        .args(["status", "kust", "--wait"])
+        .run()
+        .success()
+        .stdout_has(&format!("Applied revision: main@sha1:{tip}"));
+    lbc()
+        .args(["deploy", "kust", "--image", &image(11)])
+        .run()
+        .code_is(1)
+        .stderr_has("image rejected by policy");
 
     // Nobody reconciles `slow`: the wait ends at its timeout.
     lbc()
