@@ -505,6 +505,20 @@ fn gitops_bad_input_and_failures_leave_nothing_half_written() {
         .run()
         .code_is(2)
         .stderr_has("has delivery = \"gitops\" but no `path`");
+    // `status --wait` is for gitops environments; without a context there is nothing to read.
+    let f = Fixture::new(
+        "[env.local]\nkind = \"docker\"\n[env.g]\ndelivery = \"gitops\"\nrepo = \"{repo}\"\npath = \"apps/g\"\nformat = \"manifests\"\n",
+    );
+    f.lbc()
+        .args(["status", "local", "--wait"])
+        .run()
+        .code_is(2)
+        .stderr_has("`--wait` applies to gitops environments");
+    f.lbc()
+        .args(["status", "g", "--wait"])
+        .run()
+        .code_is(2)
+        .stderr_has("the environment has no `context`");
     let f = Fixture::new("[env.staging]\nrepo = \"{repo}\"\npath = \"a\"\n");
     f.lbc()
         .args(["deploy", "staging", "--image", &image(1)])
