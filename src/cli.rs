@@ -277,6 +277,10 @@ pub struct RollbackArgs {
 pub struct StatusArgs {
     /// Environment name from lbc.toml.
     pub env: String,
+    /// Gitops environments: wait (up to the environment's `timeout`) until the cluster
+    /// reconciled the committed release; fail when it does not.
+    #[arg(long)]
+    pub wait: bool,
     #[command(flatten)]
     pub target: TargetArgs,
 }

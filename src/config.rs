@@ -338,9 +338,92 @@ pub struct Environment {
     /// kubectl binary to use (default `kubectl`; `oc` works).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubectl: Option<String>,
+
+    // --- delivery = "gitops" (docs/gitops.md) ---
+    /// How a deploy reaches the cluster: `direct` (helm or kubectl, the default) or
+    /// `gitops` (a commit to an environment repository that Flux or Argo CD applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+    /// gitops: the environment repository's URL (`https://`, `ssh://`, `git@host:path`,
+    /// `file://`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    /// gitops: the branch lbc commits to (default `main`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// gitops: the directory inside the environment repository that holds this
+    /// environment's release (relative, no `..`); lbc owns its content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// gitops: what lbc writes under `path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<GitopsFormat>,
+    /// gitops: the environment variable holding an HTTPS token for the repository
+    /// (never the token itself). Without it, git's own credentials (ssh agent, helper).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// gitops: the user name sent with the token (default `x-access-token`; GitLab
+    /// takes `oauth2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_user: Option<String>,
+    /// gitops: `NAMESPACE/NAME` of the Flux Kustomization that applies `path`: status and
+    /// the wait read its Ready condition and applied revision (instead of the HelmRelease
+    /// or Application); the way to follow format "manifests".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kustomization: Option<String>,
+}
+
+/// How a deploy reaches a Kubernetes environment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// helm or kubectl against the cluster.
+    #[default]
+    Direct,
+    /// A commit to an environment repository.
+    Gitops,
+}
+
+/// What a gitops environment's release is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum GitopsFormat {
+    /// A Flux `HelmRelease` (chart reference and values).
+    FluxHelmrelease,
+    /// An Argo CD `Application` (chart source and helm values).
+    ArgocdApplication,
+    /// The chart rendered with `helm template`, plus a kustomization.yaml.
+    Manifests,
+}
+
+impl GitopsFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GitopsFormat::FluxHelmrelease => "flux-helmrelease",
+            GitopsFormat::ArgocdApplication => "argocd-application",
+            GitopsFormat::Manifests => "manifests",
+        }
+    }
 }
 
 impl Environment {
+    /// Whether a deploy commits to an environment repository.
+    pub fn is_gitops(&self) -> bool {
+        self.delivery == Some(Delivery::Gitops)
+    }
+    /// The gitops keys that are set (for the checks that refuse them elsewhere).
+    fn gitops_keys(&self) -> [(&'static str, bool); 8] {
+        [
+            ("delivery", self.delivery.is_some()),
+            ("repo", self.repo.is_some()),
+            ("branch", self.branch.is_some()),
+            ("path", self.path.is_some()),
+            ("format", self.format.is_some()),
+            ("token_env", self.token_env.is_some()),
+            ("token_user", self.token_user.is_some()),
+            ("kustomization", self.kustomization.is_some()),
+        ]
+    }
     /// The helm binary (`helm` unless `helm = "PATH"`).
     pub fn helm_bin(&self) -> String {
         self.helm.clone().unwrap_or_else(|| "helm".into())
@@ -548,7 +631,8 @@ fn infer_kind(name: &str, env: &Environment) -> KindResult {
         || !env.set.is_empty()
         || env.promote_from.is_some()
         || env.helm.is_some()
-        || env.kubectl.is_some();
+        || env.kubectl.is_some()
+        || env.gitops_keys().iter().any(|(_, set)| *set);
     match (docker, kube) {
         (true, false) => Ok(EnvKind::Docker),
         (false, true) => Ok(EnvKind::Kubernetes),
@@ -669,7 +753,11 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                     ("helm", env.helm.is_some()),
                     ("kubectl", env.kubectl.is_some()),
                 ];
-                if let Some((key, _)) = k8s_only.iter().find(|(_, set)| *set) {
+                if let Some((key, _)) = k8s_only
+                    .iter()
+                    .chain(env.gitops_keys().iter())
+                    .find(|(_, set)| *set)
+                {
                     return Err(l.error_at(
                         &["env", name, key],
                         &format!("`{key}` applies to kubernetes environments, but `env.{name}` has kind = \"docker\""),
@@ -717,6 +805,7 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                         Some(format!("add `kind = \"docker\"` to [env.{name}], or remove `{key}`")),
                     ));
                 }
+                validate_gitops(l, name, env)?;
                 if let Some(from) = &env.promote_from {
                     if !c.env.contains_key(from) {
                         return Err(l.error_at(
@@ -731,6 +820,17 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                 }
             }
         }
+        if let Some(other) = overlapping_gitops_path(c, name, env) {
+            return Err(l.error_at(
+                &["env", name, "path"],
+                &format!(
+                    "`env.{name}` and `env.{other}` write to the same directory of the same repository and branch (`{}` and `{}` overlap): each release rewrites its whole `path`",
+                    env.path.as_deref().unwrap_or(""),
+                    c.env[other].path.as_deref().unwrap_or("")
+                ),
+                Some(format!("give each environment its own directory, e.g. `apps/{}/{name}`", c.project.name)),
+            ));
+        }
         if let Some(t) = &env.timeout {
             if let Err(why) = parse_duration(t) {
                 return Err(l.error_at(
@@ -740,6 +840,205 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// The keys of `delivery = "gitops"`: all present when it is set, none otherwise; a
+/// relative `path` inside the repository; a branch and a token variable that are names.
+fn validate_gitops(l: &Loaded, name: &str, env: &Environment) -> Result<(), Error> {
+    if !env.is_gitops() {
+        if let Some((key, _)) = env.gitops_keys().iter().skip(1).find(|(_, set)| *set) {
+            return Err(l.error_at(
+                &["env", name, key],
+                &format!(
+                    "`{key}` applies to gitops environments, but `env.{name}` deploys directly"
+                ),
+                Some(format!(
+                    "add `delivery = \"gitops\"` to [env.{name}], or remove `{key}`"
+                )),
+            ));
+        }
+        return Ok(());
+    }
+    for (key, missing, example) in [
+        (
+            "repo",
+            env.repo.is_none(),
+            "repo = \"https://git.example.com/team/environments.git\"",
+        ),
+        ("path", env.path.is_none(), "path = \"apps/NAME/ENV\""),
+        (
+            "format",
+            env.format.is_none(),
+            "format = \"flux-helmrelease\" (or \"argocd-application\", \"manifests\")",
+        ),
+    ] {
+        if missing {
+            return Err(l.error_at(
+                &["env", name, "delivery"],
+                &format!("`env.{name}` has delivery = \"gitops\" but no `{key}`"),
+                Some(format!("add `{example}` under [env.{name}]")),
+            ));
+        }
+    }
+    if let Some(r) = &env.repo {
+        if r.trim().is_empty() || r.starts_with('-') || r.chars().any(char::is_whitespace) {
+            return Err(l.error_at(
+                &["env", name, "repo"],
+                &format!("`{r}` is not a repository URL"),
+                Some("write it like `https://git.example.com/team/environments.git` or `git@host:team/environments.git`".into()),
+            ));
+        }
+        if r.contains("://")
+            && crate::tools::git::strip_credentials(r) != *r
+            && r.split_once("://")
+                .is_some_and(|(_, rest)| rest.split('/').next().unwrap_or("").contains(':'))
+        {
+            return Err(l.error_at(
+                &["env", name, "repo"],
+                "`repo` carries a password or token: lbc.toml is committed, and a credential in a URL ends up in logs",
+                Some(format!("write the URL without it and name the variable that holds the token: `token_env = \"ENV_REPO_TOKEN\"` under [env.{name}]")),
+            ));
+        }
+    }
+    if let Some(p) = &env.path {
+        if let Err(why) = check_repo_path(p) {
+            return Err(l.error_at(
+                &["env", name, "path"],
+                &format!("path `{p}` is not a directory inside the environment repository: {why}"),
+                Some(format!(
+                    "use a relative path without `..`, like `apps/{}/{name}`",
+                    l.config.project.name
+                )),
+            ));
+        }
+    }
+    if let Some(k) = &env.kustomization {
+        let ok = k.split_once('/').is_some_and(|(ns, n)| {
+            check_dns_label(ns).is_ok()
+                && !n.is_empty()
+                && n.len() <= 253
+                && n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+                && !n.starts_with(['-', '.'])
+        });
+        if !ok {
+            return Err(l.error_at(
+                &["env", name, "kustomization"],
+                &format!("`{k}` is not `NAMESPACE/NAME` of a Flux Kustomization"),
+                Some("write it like `kustomization = \"flux-system/apps\"`".into()),
+            ));
+        }
+    }
+    if let Some(b) = &env.branch {
+        if let Err(why) = check_branch(b) {
+            return Err(l.error_at(
+                &["env", name, "branch"],
+                &format!("branch `{b}` is not a valid branch name: {why}"),
+                Some("use a name like `main` or `environments/prod`".into()),
+            ));
+        }
+    }
+    for (key, v) in [
+        ("token_env", &env.token_env),
+        ("token_user", &env.token_user),
+    ] {
+        let Some(v) = v else { continue };
+        let ok = if key == "token_env" {
+            is_env_name(v)
+        } else {
+            !v.is_empty() && !v.contains(':') && !v.chars().any(char::is_whitespace)
+        };
+        if !ok {
+            return Err(l.error_at(
+                &["env", name, key],
+                &if key == "token_env" {
+                    format!("`{v}` is not an environment variable name: `token_env` names the variable that holds the token, never the token itself")
+                } else {
+                    format!("`{v}` is not a user name (no ':' nor spaces)")
+                },
+                Some(if key == "token_env" {
+                    "set `token_env = \"ENV_REPO_TOKEN\"` and export that variable".into()
+                } else {
+                    "use `x-access-token` (GitHub), `oauth2` (GitLab) or your user name".into()
+                }),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Another gitops environment (declared before `name`) whose path is, contains or lies
+/// inside this one's, on the same repository and branch.
+fn overlapping_gitops_path<'a>(c: &'a Config, name: &str, env: &Environment) -> Option<&'a String> {
+    if !env.is_gitops() {
+        return None;
+    }
+    let key = |e: &Environment| {
+        (
+            e.repo.clone().unwrap_or_default(),
+            e.branch.clone().unwrap_or_else(|| "main".into()),
+        )
+    };
+    let comps = |e: &Environment| -> Vec<String> {
+        e.path
+            .as_deref()
+            .unwrap_or("")
+            .split('/')
+            .map(str::to_owned)
+            .collect()
+    };
+    let mine = comps(env);
+    c.env
+        .iter()
+        .take_while(|(n, _)| n.as_str() != name)
+        .find(|(_, o)| {
+            o.is_gitops() && key(o) == key(env) && {
+                let theirs = comps(o);
+                let n = mine.len().min(theirs.len());
+                mine[..n] == theirs[..n]
+            }
+        })
+        .map(|(n, _)| n)
+}
+
+/// A directory inside a repository: relative, no `.`/`..` component, not empty.
+pub fn check_repo_path(p: &str) -> Result<(), &'static str> {
+    if p.trim().is_empty() {
+        return Err("it is empty");
+    }
+    if p.starts_with('/') || p.starts_with('\\') || p.contains(':') {
+        return Err("it is absolute");
+    }
+    for comp in p.split('/') {
+        match comp {
+            ".." => return Err("it climbs out with `..`"),
+            "" | "." => return Err("it has an empty or `.` component"),
+            ".git" => return Err("it points into `.git`"),
+            c if c.starts_with('-') => return Err("a component starts with '-'"),
+            c if c.chars().any(|ch| ch.is_control() || ch == '\\') => {
+                return Err("it contains control characters or backslashes")
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The rules of `git check-ref-format --branch` that matter, without running git.
+pub fn check_branch(b: &str) -> Result<(), &'static str> {
+    if b.is_empty() {
+        return Err("it is empty");
+    }
+    if b.starts_with('-') || b.starts_with('/') || b.ends_with('/') || b.ends_with('.') {
+        return Err("it starts with '-' or '/', or ends with '/' or '.'");
+    }
+    if b.contains("..") || b.contains("//") || b.contains("@{") || b.ends_with(".lock") {
+        return Err("it contains `..`, `//`, `@{` or ends with `.lock`");
+    }
+    if b.chars().any(|c| c.is_control() || " ~^:?*[\\".contains(c)) {
+        return Err("it contains a space or one of ~ ^ : ? * [ \\");
     }
     Ok(())
 }
@@ -947,6 +1246,29 @@ mod tests {
 
     fn parse_str(s: &str) -> Result<Loaded, Error> {
         parse(Path::new("/repo/lbc.toml"), s)
+    }
+
+    /// #13: a gitops `path` stays inside the repository; a branch is a branch name.
+    #[test]
+    fn gitops_paths_and_branches_are_checked() {
+        for ok in ["apps/hello/staging", "a", "clusters/prod-eu/hello"] {
+            assert!(check_repo_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "/abs", "../x", "a/../b", "a//b", "./a", ".git/x", "a/-b", "C:/x", "a\\b",
+        ] {
+            assert!(check_repo_path(bad).is_err(), "{bad}");
+        }
+        for ok in ["main", "env/prod", "release-1.2"] {
+            assert!(check_branch(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-x", "a..b", "a b", "a:b", "x.lock", "a/", "@{u}"] {
+            assert!(check_branch(bad).is_err(), "{bad}");
+        }
+        let l = parse_str(
+            "schema = 2\n[project]\nname = \"x\"\n[env.a]\ndelivery = \"gitops\"\nrepo = \"r\"\npath = \"apps/x\"\nformat = \"manifests\"\n[env.b]\ndelivery = \"gitops\"\nrepo = \"r\"\nbranch = \"other\"\npath = \"apps/x\"\nformat = \"manifests\"\n",
+        );
+        assert!(l.is_ok(), "same path on another branch is fine");
     }
 
     #[test]

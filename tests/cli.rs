@@ -9,6 +9,7 @@ mod core_config;
 mod core_docker;
 mod core_tasks;
 mod fleet;
+mod gitops;
 mod init_adopt;
 mod init_chart;
 mod init_ci;

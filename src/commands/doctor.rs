@@ -184,7 +184,8 @@ pub fn run(settings: &Settings, runner: &Runner) -> Result<(), Error> {
     // contexts of the configured environments
     for (name, env) in &k8s_envs {
         let bin = env.kubectl_bin();
-        if crate::runner::find(&bin).is_err() {
+        // A gitops environment needs a context only to read what its cluster reconciled.
+        if crate::runner::find(&bin).is_err() || (env.is_gitops() && env.context.is_none()) {
             continue;
         }
         let kubeconfig = env.kubeconfig.as_ref().map(|k| match project {
@@ -211,6 +212,25 @@ pub fn run(settings: &Settings, runner: &Runner) -> Result<(), Error> {
             Some(format!("add it (`kubectl config set-context {ctx_name} ...`), set `kubeconfig = \"PATH\"` under [env.{name}], or fix `context`")),
             true,
         ));
+    }
+    // gitops: the token variables (the repository itself is reached by `lbc deploy`)
+    for (name, env) in &k8s_envs {
+        if let (true, Some(var)) = (env.is_gitops(), &env.token_env) {
+            let set = crate::settings::env_var(var).is_some();
+            checks.push(check(
+                &format!("env {name} ${var}"),
+                set,
+                if set {
+                    "set (value not shown)".into()
+                } else {
+                    "not set: deploys to this gitops environment will refuse".into()
+                },
+                Some(format!(
+                    "export {var}=... (a token with write access to the environment repository)"
+                )),
+                false,
+            ));
+        }
     }
     // the image catalogue (#16): a broken one stops every build
     match settings.catalog() {

@@ -6,5 +6,9 @@ use crate::error::Error;
 use crate::targets;
 
 pub fn run(ctx: &mut Ctx, args: &StatusArgs) -> Result<(), Error> {
-    targets::resolve(ctx, &args.env, &args.target)?.status(ctx)
+    let target = targets::resolve(ctx, &args.env, &args.target)?;
+    if args.wait {
+        target.wait_reconciled(ctx)?;
+    }
+    target.status(ctx)
 }

@@ -7,6 +7,7 @@
 //! `commands/` only call the [`Target`] methods; adding a kind of environment is one
 //! new module here and one arm in [`resolve`].
 
+pub mod gitops;
 pub mod helm;
 pub mod kube;
 pub mod kubectl;
@@ -64,6 +65,14 @@ pub trait Target {
     /// The manifests a deploy would apply.
     fn render(&self, ctx: &mut Ctx, image: Option<&str>) -> Result<(), Error>;
     fn status(&self, ctx: &mut Ctx) -> Result<(), Error>;
+    /// `status --wait`: wait until the cluster reconciled what was delivered (the kinds
+    /// that deliver asynchronously: gitops); the others wait in their deploy.
+    fn wait_reconciled(&self, _ctx: &mut Ctx) -> Result<(), Error> {
+        Err(Error::usage(
+            "`--wait` applies to gitops environments; this one is deployed directly and its deploy already waits for the rollout",
+            Some("drop --wait".to_owned()),
+        ))
+    }
     fn logs(&self, ctx: &mut Ctx, follow: bool, tail: u32) -> Result<(), Error>;
     fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error>;
     fn history(&self, ctx: &mut Ctx) -> Result<(), Error>;
@@ -77,6 +86,9 @@ pub fn resolve(ctx: &Ctx, env_name: &str, flags: &TargetArgs) -> Result<Box<dyn 
     let env = ctx.project.environment(env_name)?.clone();
     match env.kind {
         EnvKind::Docker => Ok(Box::new(local::Local::resolve(ctx, env_name, env)?)),
+        EnvKind::Kubernetes if env.is_gitops() => Ok(Box::new(gitops::GitOps::resolve(
+            ctx, env_name, env, flags,
+        )?)),
         EnvKind::Kubernetes => {
             let k = kube::Kube::resolve(ctx, env_name, env, flags)?;
             Ok(match k.source {

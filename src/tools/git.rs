@@ -193,9 +193,201 @@ pub fn clone_bare(source: &str, dest: &Path, cwd: &Path) -> crate::plan::Exec {
     .progress()
 }
 
+/// git run in one repository (`git -C DIR`), with the environment every command of it
+/// gets (credentials by environment, never in argv; no prompt).
+#[derive(Debug, Clone)]
+pub struct Git {
+    pub dir: std::path::PathBuf,
+    pub env: Vec<crate::plan::EnvVar>,
+}
+
+impl Git {
+    /// `dir` need not exist yet (for `clone`); `token` is `(user, token)` for HTTPS.
+    pub fn new(dir: &Path, token: Option<(&str, &str)>) -> Self {
+        use crate::plan::EnvVar;
+        let mut env = vec![
+            EnvVar::plain("GIT_TERMINAL_PROMPT", "0"),
+            // Never the user's editor or pager.
+            EnvVar::plain("GIT_EDITOR", "true"),
+            EnvVar::plain("GIT_PAGER", "cat"),
+        ];
+        if let Some((user, token)) = token {
+            crate::ui::register_secret(token);
+            let basic = base64_encode(format!("{user}:{token}").as_bytes());
+            crate::ui::register_secret(&basic);
+            // git's configuration by environment: nothing in argv, nothing on disk.
+            env.push(EnvVar::plain("GIT_CONFIG_COUNT", "1"));
+            env.push(EnvVar::plain("GIT_CONFIG_KEY_0", "http.extraHeader"));
+            env.push(EnvVar::secret(
+                "GIT_CONFIG_VALUE_0",
+                format!("Authorization: Basic {basic}"),
+            ));
+        }
+        Git {
+            dir: dir.to_owned(),
+            env,
+        }
+    }
+
+    fn cmd(&self, sub: &[&str], flags: &[&str], args: &[String], cwd: &Path) -> crate::plan::Exec {
+        let flags = flags.iter().map(|f| (*f).to_owned()).collect();
+        crate::plan::Exec::new(
+            super::argv("git", sub, flags, args, super::Dash::Always),
+            cwd,
+        )
+        .envs(self.env.clone())
+        .stdin(crate::plan::Stdin::Null)
+        .progress()
+    }
+
+    /// `git clone --quiet --no-checkout -- URL DIR`.
+    pub fn clone_into(&self, url: &str) -> crate::plan::Exec {
+        let parent = self.dir.parent().unwrap_or(Path::new("/"));
+        self.cmd(
+            &["clone"],
+            &["--quiet", "--no-checkout"],
+            &[url.to_owned(), self.dir.display().to_string()],
+            parent,
+        )
+    }
+
+    /// `git fetch --quiet origin -- +refs/heads/B:refs/remotes/origin/B`.
+    pub fn fetch(&self, branch: &str) -> crate::plan::Exec {
+        self.cmd(
+            &["fetch"],
+            &["--quiet", "--no-tags"],
+            &[
+                "origin".into(),
+                format!("+{}:{}", head_ref(branch), remote_ref(branch)),
+            ],
+            &self.dir,
+        )
+    }
+
+    /// `git checkout --force --detach REF`: the work tree at the fetched branch.
+    pub fn checkout(&self, branch: &str) -> crate::plan::Exec {
+        // `checkout -- X` would take X as a path: the ref is lbc's own `refs/remotes/...`.
+        let mut e = self.cmd(
+            &["checkout"],
+            &["--quiet", "--force", "--detach"],
+            &[],
+            &self.dir,
+        );
+        e.argv.push(remote_ref(branch));
+        e
+    }
+
+    /// `git clean -ffdx`: nothing left of an interrupted run.
+    pub fn clean(&self) -> crate::plan::Exec {
+        self.cmd(&["clean"], &["--quiet", "-ffdx"], &[], &self.dir)
+    }
+
+    /// `git add --all -- PATH`.
+    pub fn add(&self, path: &str) -> crate::plan::Exec {
+        self.cmd(&["add"], &["--all"], &[path.to_owned()], &self.dir)
+    }
+
+    /// `git commit --quiet --file=-`: the message on stdin.
+    pub fn commit(&self, message: &str, identity: &[(&str, &str)]) -> crate::plan::Exec {
+        let mut e = self
+            .cmd(
+                &["commit"],
+                &["--quiet", "--no-verify", "--file=-"],
+                &[],
+                &self.dir,
+            )
+            .stdin(crate::plan::Stdin::Data(message.to_owned()));
+        for (k, v) in identity {
+            e = e.env(crate::plan::EnvVar::plain(*k, *v));
+        }
+        e
+    }
+
+    /// `git push --quiet origin -- HEAD:refs/heads/B`: never forced.
+    pub fn push(&self, branch: &str) -> crate::plan::Exec {
+        self.cmd(
+            &["push"],
+            &["--quiet", "--porcelain"],
+            &["origin".into(), format!("HEAD:{}", head_ref(branch))],
+            &self.dir,
+        )
+    }
+
+    /// `git config --get user.email`: whether commits have an author.
+    pub fn user_email(&self) -> crate::plan::Exec {
+        self.cmd(&["config"], &["--get"], &["user.email".into()], &self.dir)
+    }
+}
+
+pub fn head_ref(branch: &str) -> String {
+    format!("refs/heads/{branch}")
+}
+
+pub fn remote_ref(branch: &str) -> String {
+    format!("refs/remotes/origin/{branch}")
+}
+
+/// Standard base64 (for an HTTP Basic header).
+pub fn base64_encode(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// #13: the token never reaches argv; it goes to git as configuration by environment.
+    #[test]
+    fn token_goes_by_environment_never_argv() {
+        assert_eq!(
+            base64_encode(b"x-access-token:s3cret"),
+            "eC1hY2Nlc3MtdG9rZW46czNjcmV0"
+        );
+        assert_eq!(base64_encode(b"ab"), "YWI=");
+        let g = Git::new(Path::new("/tmp/x"), Some(("x-access-token", "s3cret")));
+        let e = g.push("main");
+        assert_eq!(
+            e.argv,
+            [
+                "git",
+                "push",
+                "--quiet",
+                "--porcelain",
+                "--",
+                "origin",
+                "HEAD:refs/heads/main"
+            ]
+        );
+        assert!(!e.display().contains("s3cret"));
+        let header = e
+            .env
+            .iter()
+            .find(|v| v.name == "GIT_CONFIG_VALUE_0")
+            .unwrap();
+        assert!(header.secret && header.value.is_none());
+        assert_eq!(
+            header.real_value(),
+            "Authorization: Basic eC1hY2Nlc3MtdG9rZW46czNjcmV0"
+        );
+        assert!(!serde_json::to_string(&e).unwrap().contains("czNjcmV0"));
+    }
 
     #[test]
     fn credentials_are_stripped() {
