@@ -16,7 +16,6 @@ pub mod error;
 pub mod execute;
 pub mod fsutil;
 pub mod image;
-pub mod image_ref;
 pub mod manifests;
 pub mod plan;
 pub mod runner;

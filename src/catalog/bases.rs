@@ -336,7 +336,7 @@ pub fn registry_logins(
     use crate::plan::{EnvVar, Step};
     let mut hosts: Vec<String> = Vec::new();
     for u in bases {
-        if let Ok(r) = crate::image_ref::ImageRef::parse(&u.resolution.image) {
+        if let Ok(r) = crate::image::ImageRef::parse(&u.resolution.image) {
             if catalog.registries.contains_key(&r.registry) && !hosts.contains(&r.registry) {
                 hosts.push(r.registry);
             }

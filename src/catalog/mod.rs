@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::error::Error;
-use crate::image_ref::ImageRef;
+use crate::image::ImageRef;
 use lock::Lock;
 use pattern::Pattern;
 pub use source::Source;
@@ -438,7 +438,7 @@ impl Catalog {
                 .map(str::to_owned)
         });
         match prefix {
-            Some(p) if image.registry == crate::image_ref::DEFAULT_REGISTRY => {
+            Some(p) if image.registry == crate::image::DEFAULT_REGISTRY => {
                 format!("[map] \"{familiar}\" = \"{p}{familiar}\"")
             }
             _ => format!("allow = [\"{familiar}\"]"),

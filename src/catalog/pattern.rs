@@ -3,7 +3,7 @@
 //! `docker.io/library/python:3.11-slim`. What the wildcards matched fills the wildcards
 //! of the target, in order: `"python:*" = "mirror.corp/python:*"`.
 
-use crate::image_ref::{ImageRef, ParseError};
+use crate::image::{ImageRef, ParseError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
@@ -36,7 +36,7 @@ impl Pattern {
         // `**` and `docker.io/**` mean every Docker Hub image, not `docker.io/library/**`.
         let path = match r.path.strip_prefix("library/") {
             Some(rest)
-                if r.registry == crate::image_ref::DEFAULT_REGISTRY
+                if r.registry == crate::image::DEFAULT_REGISTRY
                     && rest.contains("**")
                     && !written.contains("library/") =>
             {

@@ -366,7 +366,7 @@ fn credentials(project: &Loaded, repository: &str) -> Result<Option<Credentials>
         server: reg
             .server
             .clone()
-            .unwrap_or_else(|| crate::image::registry_host(repository)),
+            .unwrap_or_else(|| crate::image::ImageRef::registry_of(repository)),
         username,
         password,
     }))

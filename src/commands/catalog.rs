@@ -12,7 +12,7 @@ use crate::cli::{CatalogAction, CatalogArgs};
 use crate::commands::build;
 use crate::config::Loaded;
 use crate::error::Error;
-use crate::image_ref::ImageRef;
+use crate::image::ImageRef;
 use crate::plan::{EnvVar, Plan, Step};
 use crate::runner::Runner;
 use crate::settings::Settings;
@@ -520,7 +520,7 @@ pub fn lock(settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
                     p.config
                         .image
                         .as_ref()
-                        .map(|i| crate::image::registry_host(&i.repository))
+                        .map(|i| ImageRef::registry_of(&i.repository))
                 })?;
                 (server == r.registry).then(|| {
                     (

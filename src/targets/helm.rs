@@ -56,8 +56,8 @@ impl HelmTarget {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        pairs.push(("image.repository".into(), image.repository.clone()));
-        pairs.push(("image.tag".into(), image.tag.clone()));
+        pairs.push(("image.repository".into(), image.repository().to_owned()));
+        pairs.push(("image.tag".into(), image.chart_tag()));
         if let Some(d) = &image.digest {
             pairs.push(("image.digest".into(), d.clone()));
         }
@@ -139,7 +139,9 @@ impl HelmTarget {
         }
         h.update(format!(
             "image {}\0release {}\0ns {}\0",
-            image.reference, t.release, t.cluster.namespace
+            image.reference(),
+            t.release,
+            t.cluster.namespace
         ));
         for e in extra {
             h.update(e.as_bytes());
@@ -211,7 +213,9 @@ impl Target for HelmTarget {
                         success: None,
                         data: Some(format!(
                             "{} {} revision {}",
-                            t.env_name, image.reference, meta.revision
+                            t.env_name,
+                            image.reference(),
+                            meta.revision
                         )),
                         json: t.result_json(image, meta.revision, true),
                     },
@@ -251,11 +255,14 @@ impl Target for HelmTarget {
                 Summary {
                     success: Some(format!(
                         "{} revision {revision} runs {} in {}",
-                        t.release, image.reference, t.env_name
+                        t.release,
+                        image.reference(),
+                        t.env_name
                     )),
                     data: Some(format!(
                         "{} {} revision {revision}",
-                        t.env_name, image.reference
+                        t.env_name,
+                        image.reference()
                     )),
                     json: t.result_json(image, revision, false),
                 }
@@ -266,7 +273,7 @@ impl Target for HelmTarget {
 
     fn render(&self, ctx: &mut Ctx, image: Option<&str>) -> Result<(), Error> {
         let t = &self.0;
-        let img = t.image_to_render(ctx, image);
+        let img = t.image_to_render(ctx, image)?;
         let values_files = self.values_files();
         let chart = self.chart();
         let release = helm::Release {

@@ -92,13 +92,13 @@ impl KubectlTarget {
             Source::Chart(_) => unreachable!("charts are rendered by helm"),
         };
         let repo = match project_repository(ctx) {
-            r if r.is_empty() => image.repository.clone(),
+            r if r.is_empty() => image.repository().to_owned(),
             r => r,
         };
         Ok(crate::manifests::substitute_image(
             &text,
             &repo,
-            &image.reference,
+            image.reference(),
         ))
     }
 }
@@ -154,7 +154,7 @@ impl Target for KubectlTarget {
                 &self.record_file(),
                 &KubeRecord {
                     objects: ran.outcome.lines(APPLIED),
-                    image: image.reference.clone(),
+                    image: image.reference().to_owned(),
                 },
             )?;
         }
@@ -183,7 +183,9 @@ impl Target for KubectlTarget {
             Summary {
                 success: Some(format!(
                     "{} runs {} in {}",
-                    t.release, image.reference, t.env_name
+                    t.release,
+                    image.reference(),
+                    t.env_name
                 )),
                 data: None,
                 json: t.result_json(image, 0, false),
@@ -193,7 +195,7 @@ impl Target for KubectlTarget {
     }
 
     fn render(&self, ctx: &mut Ctx, image: Option<&str>) -> Result<(), Error> {
-        let img = self.0.image_to_render(ctx, image);
+        let img = self.0.image_to_render(ctx, image)?;
         let text = self.manifests(ctx, &img)?;
         ui::data(&text);
         Ok(())
