@@ -190,13 +190,18 @@ impl Catalog {
     }
 
     /// The effective catalogue: defaults, then the override (file or git), with its lock.
-    /// `env_value` is `LBC_CATALOG` and `config_home` the user's configuration directory,
-    /// as the settings read them (`Settings::catalog` loads it once per run).
-    pub fn load(env_value: Option<&Path>, config_home: Option<&Path>) -> Result<Self, Error> {
+    /// `env_value` is `LBC_CATALOG`, `config_home` the user's configuration directory and
+    /// `cache_home` the user's cache directory (where a git catalogue is cloned), as the
+    /// settings read them (`Settings::catalog` loads it once per run).
+    pub fn load(
+        env_value: Option<&Path>,
+        config_home: Option<&Path>,
+        cache_home: Option<&Path>,
+    ) -> Result<Self, Error> {
         match source::spec(env_value, config_home)? {
             None => Ok(Self::builtin()),
             Some(spec) => {
-                let read = source::read(&spec)?;
+                let read = source::read(&spec, cache_home)?;
                 let name = match &read.file {
                     Some(p) => p.clone(),
                     None => PathBuf::from(read.source.display()),

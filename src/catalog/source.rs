@@ -128,7 +128,8 @@ pub fn spec(env_value: Option<&Path>, config_home: Option<&Path>) -> Result<Opti
         .map(Spec::File))
 }
 
-pub fn read(spec: &Spec) -> Result<Read, Error> {
+/// Read the catalogue `spec` names; a git catalogue is cloned under `cache_home`.
+pub fn read(spec: &Spec, cache_home: Option<&Path>) -> Result<Read, Error> {
     match spec {
         Spec::File(path) => {
             let text = fs_err::read_to_string(path).map_err(|e| Error::Io {
@@ -158,22 +159,14 @@ pub fn read(spec: &Spec) -> Result<Read, Error> {
             url,
             reference,
             path,
-        } => git(url, reference, path),
+        } => git(url, reference, path, cache_home),
     }
 }
 
 type Fetched = (String, Option<String>, String);
 static FETCHED: Mutex<Option<HashMap<String, Fetched>>> = Mutex::new(None);
 
-fn cache_root() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
-        .map(|c| c.join("lbc").join("catalogs"))
-}
-
-fn git(url: &str, reference: &str, path: &str) -> Result<Read, Error> {
+fn git(url: &str, reference: &str, path: &str, cache_home: Option<&Path>) -> Result<Read, Error> {
     let shown = crate::tools::git::strip_credentials(url);
     let key = format!("{url}\0{reference}\0{path}");
     let lock_path = Path::new(path)
@@ -199,12 +192,14 @@ fn git(url: &str, reference: &str, path: &str) -> Result<Read, Error> {
             lock_path: None,
         });
     }
-    let root = cache_root().ok_or_else(|| {
-        Error::usage(
-            "no cache directory for the git catalogue (neither XDG_CACHE_HOME nor HOME is set)",
-            Some("set XDG_CACHE_HOME".to_owned()),
-        )
-    })?;
+    let root = cache_home
+        .map(|c| c.join("lbc").join("catalogs"))
+        .ok_or_else(|| {
+            Error::usage(
+                "no cache directory for the git catalogue (neither XDG_CACHE_HOME nor HOME is set)",
+                Some("set XDG_CACHE_HOME".to_owned()),
+            )
+        })?;
     let mut h = Sha256::new();
     h.update(url.as_bytes());
     let cache = root.join(format!(

@@ -531,8 +531,10 @@ pub fn lock(settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
                 })
             });
         if let Some((user_env, pw_env, from)) = names {
-            let get = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-            match (get(&user_env), get(&pw_env)) {
+            match (
+                crate::settings::env_var(&user_env),
+                crate::settings::env_var(&pw_env),
+            ) {
                 (Some(u), Some(p)) => {
                     ui::register_secret(&p);
                     creds.insert(r.registry.clone(), (u, p));
