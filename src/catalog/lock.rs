@@ -81,10 +81,7 @@ impl Lock {
     /// Write atomically: a temporary sibling renamed into place.
     pub fn write(&self, path: &Path) -> Result<(), Error> {
         let dir = path.parent().unwrap_or(Path::new("."));
-        let io = |e: std::io::Error| Error::Io {
-            path: path.to_owned(),
-            source: e,
-        };
+        let io = |e| crate::fsutil::io_err(path, e);
         let mut tmp = tempfile::Builder::new()
             .prefix(".catalog-lock-")
             .tempfile_in(dir)

@@ -132,20 +132,12 @@ pub fn spec(env_value: Option<&Path>, config_home: Option<&Path>) -> Result<Opti
 pub fn read(spec: &Spec, cache_home: Option<&Path>) -> Result<Read, Error> {
     match spec {
         Spec::File(path) => {
-            let text = fs_err::read_to_string(path).map_err(|e| Error::Io {
-                path: path.clone(),
-                source: std::io::Error::new(e.kind(), e.to_string()),
-            })?;
+            let text = crate::fsutil::read_to_string(path)?;
             let lock_path = super::lock::path_for(path);
             let lock_text = match fs_err::read_to_string(&lock_path) {
                 Ok(t) => Some(t),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => {
-                    return Err(Error::Io {
-                        path: lock_path,
-                        source: std::io::Error::new(e.kind(), e.to_string()),
-                    })
-                }
+                Err(e) => return Err(crate::fsutil::io_err(&lock_path, e)),
             };
             Ok(Read {
                 text,
@@ -212,10 +204,7 @@ fn git(url: &str, reference: &str, path: &str, cache_home: Option<&Path>) -> Res
         argv.extend(args);
         Exec::new(argv, cwd).stdin(Stdin::Null)
     };
-    let io = |p: &Path, e: std::io::Error| Error::Io {
-        path: p.to_owned(),
-        source: e,
-    };
+    let io = crate::fsutil::io_err;
 
     // A tag or a commit already in the cache is immutable enough: no network.
     let cached = cache.is_dir() && find_commit(&cache, reference, true).is_some();
@@ -288,7 +277,10 @@ fn git(url: &str, reference: &str, path: &str, cache_home: Option<&Path>) -> Res
     let commit = find_commit(&cache, reference, false).ok_or_else(|| {
         Error::usage(
             format!("the catalogue repository {shown} has no tag, branch or commit `{reference}`"),
-            Some(format!("LBC_CATALOG takes git+URL#TAG{}", tags(&repo))),
+            Some(format!(
+                "LBC_CATALOG takes git+URL#TAG{}",
+                crate::tools::git::tag_list(&repo)
+            )),
         )
     })?;
     let commit_obj = repo
@@ -355,19 +347,6 @@ fn find_commit(dir: &Path, reference: &str, immutable_only: bool) -> Option<git2
         }
     }
     None
-}
-
-fn tags(repo: &git2::Repository) -> String {
-    let tags: Vec<String> = repo
-        .tag_names(None)
-        .ok()
-        .map(|t| t.iter().flatten().map(str::to_owned).collect())
-        .unwrap_or_default();
-    if tags.is_empty() {
-        String::new()
-    } else {
-        format!(" (tags: {})", tags.join(", "))
-    }
 }
 
 #[cfg(test)]

@@ -130,7 +130,7 @@ pub fn repository_uses(
         let path = root.join(&image.dockerfile);
         if path.is_file() {
             let args = build::build_args(image, settings)?;
-            let text = read(&path)?;
+            let text = crate::fsutil::read_to_string(&path)?;
             uses.extend(bases::dockerfile_uses(cat, &text, &image.dockerfile, &args).1);
             main_dockerfile = path.canonicalize().ok();
         }
@@ -143,7 +143,7 @@ pub fn repository_uses(
         if path.canonicalize().ok() == main_dockerfile {
             continue;
         }
-        let text = read(&path)?;
+        let text = crate::fsutil::read_to_string(&path)?;
         uses.extend(bases::dockerfile_uses(cat, &text, &rel, &[]).1);
     }
     if let Some(project) = project {
@@ -194,13 +194,6 @@ pub fn repository_uses(
         }
     }
     Ok(uses)
-}
-
-fn read(path: &Path) -> Result<String, Error> {
-    fs_err::read_to_string(path).map_err(|e| Error::Io {
-        path: path.to_owned(),
-        source: std::io::Error::new(e.kind(), e.to_string()),
-    })
 }
 
 /// Dockerfiles of the repository (`Dockerfile`, `Dockerfile.*`, `*.Dockerfile`,
@@ -553,24 +546,8 @@ pub fn lock(settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
             }
         }
     }
-    let docker_config = if !creds.is_empty() && !settings.dry_run {
-        Some(
-            tempfile::Builder::new()
-                .prefix("lbc-docker-config-")
-                .permissions(crate::catalog::bases::owner_only_dir())
-                .tempdir()
-                .map_err(|e| Error::Io {
-                    path: std::env::temp_dir(),
-                    source: e,
-                })?,
-        )
-    } else {
-        None
-    };
-    let cfg_path = docker_config
-        .as_ref()
-        .map(|d| d.path().to_owned())
-        .unwrap_or_else(|| std::env::temp_dir().join("lbc-docker-config-XXXXXX"));
+    let (cfg_path, docker_config) =
+        crate::fsutil::private_temp_dir("docker-config", !creds.is_empty() && !settings.dry_run)?;
     let cfg_env = || EnvVar::plain("DOCKER_CONFIG", cfg_path.display().to_string());
     let mut plan = Plan::new("catalog lock");
     plan.note(format!("lock file: {}", lock_path.display()));
