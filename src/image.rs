@@ -87,6 +87,19 @@ pub fn is_digest(s: &str) -> bool {
     })
 }
 
+/// `NAME[:TAG][@DIGEST]`.
+pub fn join(mut name: String, tag: Option<&str>, digest: Option<&str>) -> String {
+    if let Some(t) = tag {
+        name.push(':');
+        name.push_str(t);
+    }
+    if let Some(d) = digest {
+        name.push('@');
+        name.push_str(d);
+    }
+    name
+}
+
 /// The name part (no tag, no digest) of a reference as written, and its tag: the tag is
 /// after the last `:` that comes after the last `/` (a `:` before it is a registry port).
 fn split_tag(rest: &str) -> (&str, Option<&str>) {
@@ -278,30 +291,21 @@ impl ImageRef {
     /// The fully qualified form with the effective tag: what two references must share
     /// to be the same image (`docker.io/library/python:latest`).
     pub fn canonical(&self) -> String {
-        let mut s = self.name();
-        if let Some(t) = self.effective_tag() {
-            s.push(':');
-            s.push_str(t);
-        }
-        if let Some(d) = &self.digest {
-            s.push('@');
-            s.push_str(d);
-        }
-        s
+        join(self.name(), self.effective_tag(), self.digest.as_deref())
+    }
+
+    /// The fully qualified form with the tag as written (`docker.io/library/python`).
+    pub fn qualified(&self) -> String {
+        join(self.name(), self.tag.as_deref(), self.digest.as_deref())
     }
 
     /// The familiar form (`python:3.12`, `ghcr.io/acme/tool@sha256:...`).
     pub fn familiar(&self) -> String {
-        let mut s = self.familiar_name();
-        if let Some(t) = &self.tag {
-            s.push(':');
-            s.push_str(t);
-        }
-        if let Some(d) = &self.digest {
-            s.push('@');
-            s.push_str(d);
-        }
-        s
+        join(
+            self.familiar_name(),
+            self.tag.as_deref(),
+            self.digest.as_deref(),
+        )
     }
 
     /// The same image pinned to `digest` (the tag stays for readers; Docker ignores it).

@@ -165,24 +165,25 @@ fn git(url: &str, reference: &str, path: &str, cache_home: Option<&Path>) -> Res
         .with_extension("lock")
         .to_string_lossy()
         .into_owned();
-    if let Some((text, lock_text, commit)) = FETCHED
+    let read = |(text, lock_text, commit): Fetched| Read {
+        text,
+        lock_text,
+        source: Source::Git {
+            url: shown.clone(),
+            reference: reference.to_owned(),
+            commit,
+            path: path.to_owned(),
+        },
+        file: None,
+        lock_path: None,
+    };
+    if let Some(fetched) = FETCHED
         .lock()
         .unwrap()
         .as_ref()
         .and_then(|m| m.get(&key).cloned())
     {
-        return Ok(Read {
-            text,
-            lock_text,
-            source: Source::Git {
-                url: shown,
-                reference: reference.to_owned(),
-                commit,
-                path: path.to_owned(),
-            },
-            file: None,
-            lock_path: None,
-        });
+        return Ok(read(fetched));
     }
     let root = cache_home
         .map(|c| c.join("lbc").join("catalogs"))
@@ -303,24 +304,13 @@ fn git(url: &str, reference: &str, path: &str, cache_home: Option<&Path>) -> Res
         )
     })?;
     let lock_text = blob_text(&lock_path);
-    let commit = commit.to_string();
+    let fetched = (text, lock_text, commit.to_string());
     FETCHED
         .lock()
         .unwrap()
         .get_or_insert_with(HashMap::new)
-        .insert(key, (text.clone(), lock_text.clone(), commit.clone()));
-    Ok(Read {
-        text,
-        lock_text,
-        source: Source::Git {
-            url: shown,
-            reference: reference.to_owned(),
-            commit,
-            path: path.to_owned(),
-        },
-        file: None,
-        lock_path: None,
-    })
+        .insert(key, fetched.clone());
+    Ok(read(fetched))
 }
 
 /// The commit `reference` names in the bare repository at `dir`. `immutable_only`: only
