@@ -180,6 +180,8 @@ impl ImageRef {
         if path.is_empty() {
             return Err(err("the repository name is empty"));
         }
+        // Each component starts and ends with a letter or digit (Docker's grammar).
+        let edge = |c: char| c.is_ascii_alphanumeric() || (allow_wildcards && c == '*');
         for comp in path.split('/') {
             let ok = !comp.is_empty()
                 && comp.chars().all(|c| {
@@ -188,13 +190,11 @@ impl ImageRef {
                         || "._-".contains(c)
                         || (allow_wildcards && c == '*')
                 })
-                && comp
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || (allow_wildcards && c == '*'));
+                && comp.starts_with(edge)
+                && comp.ends_with(edge);
             if !ok {
                 return Err(err(
-                    "a repository name is lowercase letters, digits and `.`, `_`, `-` separated by `/`",
+                    "a repository name is lowercase letters, digits and `.`, `_`, `-` separated by `/`, each part starting and ending with a letter or digit",
                 ));
             }
         }
@@ -406,6 +406,8 @@ mod tests {
             "python@sha256:xyz",
             "x//y",
             "python:*",
+            "team/app-",
+            "team/.app",
         ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad:?} accepted");
         }
