@@ -298,18 +298,15 @@ fn values_images(text: &str) -> Vec<(String, Option<usize>)> {
                             Yaml::Hash(m) => {
                                 let get = |k: &str| m.get(&Yaml::String(k.into())).and_then(s);
                                 if let Some(repo) = get("repository") {
-                                    let mut r = match get("registry") {
+                                    let name = match get("registry") {
                                         Some(reg) => format!("{reg}/{repo}"),
                                         None => repo.clone(),
                                     };
-                                    if let Some(t) = get("tag") {
-                                        r.push(':');
-                                        r.push_str(&t);
-                                    }
-                                    if let Some(d) = get("digest") {
-                                        r.push('@');
-                                        r.push_str(&d);
-                                    }
+                                    let r = crate::image::join(
+                                        name,
+                                        get("tag").as_deref(),
+                                        get("digest").as_deref(),
+                                    );
                                     out.push((r, repo));
                                 }
                             }
