@@ -633,6 +633,21 @@ fn helm_deploy_promote_rollback_destroy() {
         ],
     );
     p.snap("helm_destroy_absent", &["destroy", "staging"]);
+    // #8: `--image` is parsed by the one image-reference type: a reference Docker
+    // rejects is a usage error before any plan, for deploy and render alike.
+    for verb in ["deploy", "render"] {
+        p.lbc()
+            .args([
+                verb,
+                "staging",
+                "--image",
+                "registry.example.com/team/Hello:1.0",
+                "--dry-run",
+            ])
+            .run()
+            .code_is(2)
+            .stderr_has("`registry.example.com/team/Hello:1.0` is not an image reference");
+    }
 
     p.deploy("staging", v1);
     p.snap(
