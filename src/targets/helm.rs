@@ -309,8 +309,7 @@ impl Target for HelmTarget {
 
     fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error> {
         let t = &self.0;
-        t.announce();
-        let mut plan = Plan::new(format!("destroy {}", t.env_name));
+        let mut plan = t.plan("destroy");
         if self.metadata(ctx.runner)?.is_none() {
             plan.note(format!(
                 "nothing to destroy: release {} is not installed",
@@ -376,8 +375,7 @@ impl Target for HelmTarget {
 
     fn rollback(&self, ctx: &mut Ctx, revision: Option<u32>, yes: bool) -> Result<(), Error> {
         let t = &self.0;
-        t.announce();
-        let mut plan = Plan::new(format!("rollback {}", t.env_name));
+        let mut plan = t.plan("rollback");
         plan.push(Step::exec(
             match revision {
                 Some(r) => format!("Roll {} back to revision {r}", t.release),

@@ -222,7 +222,8 @@ impl Kube {
     pub fn selector(&self) -> String {
         format!("app.kubernetes.io/instance={}", self.release)
     }
-    pub fn announce(&self) {
+    /// The plan of `verb` on this environment, after saying where it acts.
+    pub fn plan(&self, verb: &str) -> Plan {
         ui::info(&format!(
             "environment {}: context {}, namespace {}{}",
             self.env_name,
@@ -234,6 +235,7 @@ impl Kube {
                 .map(|k| format!(", kubeconfig {}", k.display()))
                 .unwrap_or_default()
         ));
+        Plan::new(format!("{verb} {}", self.env_name))
     }
 
     /// The guard of a protected environment: where lbc acts (and which image).
@@ -321,8 +323,7 @@ impl Kube {
         ctx: &Ctx,
         req: &crate::targets::DeployRequest,
     ) -> Result<Plan, Error> {
-        self.announce();
-        let mut plan = Plan::new(format!("deploy {}", self.env_name));
+        let mut plan = self.plan("deploy");
         plan.note(format!("image {}", req.image.reference()));
         self.check_deploy(ctx, req, &mut plan)?;
         Ok(plan)

@@ -213,8 +213,7 @@ impl Target for KubectlTarget {
 
     fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error> {
         let t = &self.0;
-        t.announce();
-        let mut plan = Plan::new(format!("destroy {}", t.env_name));
+        let mut plan = t.plan("destroy");
         let objects = self.recorded_objects()?;
         if objects.is_empty() {
             plan.note("nothing to destroy: lbc has not applied anything here".to_owned());
@@ -258,8 +257,7 @@ impl Target for KubectlTarget {
 
     fn rollback(&self, ctx: &mut Ctx, revision: Option<u32>, yes: bool) -> Result<(), Error> {
         let t = &self.0;
-        t.announce();
-        let mut plan = Plan::new(format!("rollback {}", t.env_name));
+        let mut plan = t.plan("rollback");
         for obj in self.recorded_workloads()? {
             plan.push(Step::exec(
                 format!("Roll {obj} back"),
