@@ -48,7 +48,7 @@ impl HelmTarget {
     }
 
     /// The values lbc sets: `set` of lbc.toml, then the image (which wins).
-    fn values(&self, image: &ImageRef) -> String {
+    fn values(&self, image: Option<&ImageRef>) -> String {
         let mut pairs: Vec<(String, String)> = self
             .0
             .env
@@ -56,10 +56,12 @@ impl HelmTarget {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        pairs.push(("image.repository".into(), image.repository().to_owned()));
-        pairs.push(("image.tag".into(), image.chart_tag()));
-        if let Some(d) = &image.digest {
-            pairs.push(("image.digest".into(), d.clone()));
+        if let Some(image) = image {
+            pairs.push(("image.repository".into(), image.repository().to_owned()));
+            pairs.push(("image.tag".into(), image.chart_tag()));
+            if let Some(d) = &image.digest {
+                pairs.push(("image.digest".into(), d.clone()));
+            }
         }
         helm::values_document(&pairs)
     }
@@ -229,7 +231,7 @@ impl Target for HelmTarget {
             name: &t.release,
             chart: self.chart(),
             values_files: &values_files,
-            values: self.values(image),
+            values: self.values(Some(image)),
         };
         plan.push(Step::exec(
             format!(
@@ -280,7 +282,7 @@ impl Target for HelmTarget {
             name: &t.release,
             chart,
             values_files: &values_files,
-            values: self.values(&img),
+            values: self.values(img.as_ref()),
         };
         let mut plan = Plan::new(format!("render {}", t.env_name));
         plan.push(

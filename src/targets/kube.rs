@@ -302,17 +302,25 @@ impl Kube {
         }
     }
 
-    /// The image `render` shows: `--image`, else the last build, else `REPO:unbuilt`.
-    pub fn image_to_render(&self, ctx: &Ctx, image: Option<&str>) -> Result<ImageRef, Error> {
-        match image {
-            Some(i) => Ok(ImageRef::parse(i)?),
-            None => match image_to_deploy(ctx, None, None) {
-                Ok(i) => Ok(i),
-                Err(_) => Ok(ImageRef::parse(&format!(
-                    "{}:unbuilt",
-                    ctx.project.image()?.repository
-                ))?),
-            },
+    /// The image `render` shows: `--image`, else the last build, else `REPO:unbuilt`;
+    /// none without `[image]` (the manifests or the chart's values stay as written).
+    pub fn image_to_render(
+        &self,
+        ctx: &Ctx,
+        image: Option<&str>,
+    ) -> Result<Option<ImageRef>, Error> {
+        if let Some(i) = image {
+            return Ok(Some(ImageRef::parse(i)?));
+        }
+        if let Ok(i) = image_to_deploy(ctx, None, None) {
+            return Ok(Some(i));
+        }
+        match &ctx.project.config.image {
+            Some(img) => Ok(Some(ImageRef::parse(&format!(
+                "{}:unbuilt",
+                img.repository
+            ))?)),
+            None => Ok(None),
         }
     }
 

@@ -52,8 +52,8 @@ impl KubectlTarget {
             .collect())
     }
 
-    /// The manifests, with the project's image substituted.
-    fn manifests(&self, ctx: &Ctx, image: &ImageRef) -> Result<String, Error> {
+    /// The manifests, with the project's image substituted (as written without one).
+    fn manifests(&self, ctx: &Ctx, image: Option<&ImageRef>) -> Result<String, Error> {
         let t = &self.0;
         let text = match &t.source {
             Source::Manifests(dir) => {
@@ -91,6 +91,9 @@ impl KubectlTarget {
             }
             Source::Chart(_) => unreachable!("charts are rendered by helm"),
         };
+        let Some(image) = image else {
+            return Ok(text);
+        };
         let repo = match project_repository(ctx) {
             r if r.is_empty() => image.repository().to_owned(),
             r => r,
@@ -108,7 +111,7 @@ impl Target for KubectlTarget {
         let t = &self.0;
         let image = &req.image;
         let mut plan = t.start_deploy(ctx, &req)?;
-        let text = self.manifests(ctx, image)?;
+        let text = self.manifests(ctx, Some(image))?;
         let workloads = crate::manifests::workloads(&text);
         let k = t.kubectl();
         // Like helm's --create-namespace.
@@ -196,7 +199,7 @@ impl Target for KubectlTarget {
 
     fn render(&self, ctx: &mut Ctx, image: Option<&str>) -> Result<(), Error> {
         let img = self.0.image_to_render(ctx, image)?;
-        let text = self.manifests(ctx, &img)?;
+        let text = self.manifests(ctx, img.as_ref())?;
         ui::data(&text);
         Ok(())
     }

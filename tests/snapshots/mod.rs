@@ -707,6 +707,19 @@ fn kubectl_deploy_rollback_destroy() {
     p.snap("kubectl_rollback_revision", &["rollback", "staging", "1"]);
     p.snap("kubectl_promote", &["promote", "staging", "production"]);
     p.snap("kubectl_destroy", &["destroy", "staging"]);
+
+    // #8: without `[image]` (and no build), render shows the manifests as written.
+    let toml = p.project.read("lbc.toml").replace(
+        "[image]\nrepository = \"registry.example.com/team/hello\"\n",
+        "",
+    );
+    assert!(!toml.contains("[image]"));
+    p.project.write("lbc.toml", &toml);
+    let out = p.lbc().args(["render", "staging"]).run().success().stdout();
+    assert!(
+        out.contains("image: registry.example.com/team/hello:latest"),
+        "{out}"
+    );
 }
 
 #[test]
