@@ -1089,38 +1089,10 @@ pub fn suggest_dns_label(s: &str) -> String {
     }
 }
 
-fn check_repository(r: &str) -> Result<(), &'static str> {
-    if r.is_empty() {
-        return Err("it is empty");
-    }
-    let last = r.rsplit('/').next().unwrap_or(r);
-    if last.contains(':') || r.contains('@') {
-        return Err("it must not carry a tag or digest: lbc computes the tag");
-    }
-    let (host, path) = match r.split_once('/') {
-        Some((h, p)) if h.contains('.') || h.contains(':') || h == "localhost" => (Some(h), p),
-        _ => (None, r),
-    };
-    if let Some(h) = host {
-        if h.chars().any(|c| c.is_whitespace()) {
-            return Err("the registry host contains spaces");
-        }
-    }
-    for comp in path.split('/') {
-        if comp.is_empty() {
-            return Err("it has an empty path component");
-        }
-        if !comp
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
-        {
-            return Err("path components allow only lowercase letters, digits, '.', '_' and '-'");
-        }
-        if !comp.starts_with(|c: char| c.is_ascii_alphanumeric())
-            || !comp.ends_with(|c: char| c.is_ascii_alphanumeric())
-        {
-            return Err("path components must start and end with a letter or digit");
-        }
+fn check_repository(r: &str) -> Result<(), String> {
+    let parsed = crate::image::ImageRef::parse(r).map_err(|e| e.reason)?;
+    if parsed.tag.is_some() || parsed.digest.is_some() {
+        return Err("it must not carry a tag or digest: lbc computes the tag".into());
     }
     Ok(())
 }
@@ -1243,6 +1215,26 @@ pub fn json_schema() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// #8: the repository of `[image]` is checked by the one image-reference parser.
+    #[test]
+    fn repositories_are_checked_like_image_references() {
+        for ok in [
+            "nginx",
+            "team/app",
+            "127.0.0.1:5055/team/hello",
+            "localhost/app",
+        ] {
+            assert_eq!(check_repository(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "team/App", "team/app-", "a//b", "r.io/a b"] {
+            assert!(check_repository(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(
+            check_repository("r.io/team/app:1").unwrap_err(),
+            "it must not carry a tag or digest: lbc computes the tag"
+        );
+    }
 
     fn parse_str(s: &str) -> Result<Loaded, Error> {
         parse(Path::new("/repo/lbc.toml"), s)

@@ -1,7 +1,7 @@
-//! File-system helpers every module shares: one I/O error type that names the path, and
-//! a sorted walk of a directory's files.
+//! File-system helpers every module shares: one I/O error type that names the path, a
+//! sorted walk of a directory's files, and lbc's private temporary directories.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 
@@ -45,4 +45,33 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), Error> 
         }
     }
     Ok(())
+}
+
+/// Permissions of lbc's private temporary directories (rewritten Dockerfiles, docker
+/// logins): the owner's only.
+pub fn owner_only_dir() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(0o700)
+}
+
+/// A private (owner-only) temporary directory `lbc-NAME-...` for what lbc hands a tool
+/// (a rewritten Dockerfile, the `DOCKER_CONFIG` of a `docker login`), and its path. Unless
+/// `materialize` (a dry run makes nothing) the path is `$TMPDIR/lbc-NAME-XXXXXX`, for the
+/// plan to show, and no directory is returned. The directory goes when it is dropped.
+pub fn private_temp_dir(
+    name: &str,
+    materialize: bool,
+) -> Result<(PathBuf, Option<tempfile::TempDir>), Error> {
+    if !materialize {
+        return Ok((
+            std::env::temp_dir().join(format!("lbc-{name}-XXXXXX")),
+            None,
+        ));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("lbc-{name}-"))
+        .permissions(owner_only_dir())
+        .tempdir()
+        .map_err(|e| io_err(&std::env::temp_dir(), e))?;
+    Ok((dir.path().to_owned(), Some(dir)))
 }

@@ -18,7 +18,6 @@ pub mod execute;
 pub mod fleet;
 pub mod fsutil;
 pub mod image;
-pub mod image_ref;
 pub mod manifests;
 pub mod plan;
 pub mod runner;

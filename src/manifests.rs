@@ -68,7 +68,7 @@ pub fn substitute_image(text: &str, repository: &str, new: &str) -> String {
                     Some(f) if f.map => {
                         if in_container
                             && f.key.as_deref() == Some("image")
-                            && ImageRef::parse(&value).is_in(repository)
+                            && ImageRef::parse(&value).is_ok_and(|r| r.is_in(repository))
                         {
                             let start = offsets.get(mark.index()).copied().unwrap_or(text.len());
                             if let Some(end) = scalar_end(text, start, &value, style) {

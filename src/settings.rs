@@ -1,7 +1,8 @@
 //! Settings: command-line flags, `LBC_*` environment variables (read by clap) and
 //! `lbc.toml`, merged once into one resolved value that every verb reads. The
 //! environment variables lbc reads besides clap's are read here too (the catalogue's
-//! file, the user's config directory, the test hook of `lbc upgrade`), and the
+//! file, the user's config and cache directories, the registry credentials named in
+//! lbc.toml or the catalogue, the test hook of `lbc upgrade`), and the
 //! base-image catalogue is loaded once, when a verb first needs it.
 
 use std::path::{Component, Path, PathBuf};
@@ -23,6 +24,8 @@ pub struct Settings {
     pub catalog_file: Option<PathBuf>,
     /// `XDG_CONFIG_HOME`, else `~/.config`.
     pub config_home: Option<PathBuf>,
+    /// `XDG_CACHE_HOME`, else `~/.cache` (the git catalogue's clones).
+    pub cache_home: Option<PathBuf>,
     /// Test hook (`LBC_UPGRADE_FAIL_AFTER=N`): `lbc upgrade` fails after moving N files
     /// into place, to prove that it puts everything back.
     pub upgrade_fail_after: Option<usize>,
@@ -78,6 +81,9 @@ impl Settings {
             config_home: env_var("XDG_CONFIG_HOME")
                 .map(PathBuf::from)
                 .or_else(|| env_var("HOME").map(|h| Path::new(&h).join(".config"))),
+            cache_home: env_var("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| env_var("HOME").map(|h| Path::new(&h).join(".cache"))),
             upgrade_fail_after: env_var("LBC_UPGRADE_FAIL_AFTER").and_then(|v| v.parse().ok()),
             catalog: OnceLock::new(),
         }
@@ -88,7 +94,11 @@ impl Settings {
         if let Some(c) = self.catalog.get() {
             return Ok(c);
         }
-        let c = Catalog::load(self.catalog_file.as_deref(), self.config_home.as_deref())?;
+        let c = Catalog::load(
+            self.catalog_file.as_deref(),
+            self.config_home.as_deref(),
+            self.cache_home.as_deref(),
+        )?;
         Ok(self.catalog.get_or_init(|| c))
     }
 

@@ -5,7 +5,7 @@
 //! The repository's own file is never modified.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -212,10 +212,7 @@ pub fn prepare(
     materialize: bool,
 ) -> Result<Prepared, Error> {
     let path = root.join(dockerfile_rel);
-    let text = fs_err::read_to_string(&path).map_err(|e| Error::Io {
-        path: path.clone(),
-        source: std::io::Error::new(e.kind(), e.to_string()),
-    })?;
+    let text = crate::fsutil::read_to_string(&path)?;
     let (df, bases) = dockerfile_uses(catalog, &text, dockerfile_rel, build_args);
     if let Some(e) = refusal(catalog, &bases) {
         return Err(e);
@@ -236,69 +233,52 @@ pub fn prepare(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "Dockerfile".into());
-    let dockerfile = if materialize {
-        write_copy(&path, &file_name, &df.rewrite(&replacements))?
-            .display()
-            .to_string()
-    } else {
-        std::env::temp_dir()
-            .join("lbc-dockerfile-XXXXXX")
-            .join(&file_name)
-            .display()
-            .to_string()
-    };
+    let (dir, held) = crate::fsutil::private_temp_dir("dockerfile", materialize)?;
+    let dockerfile = dir.join(&file_name);
+    if let Some(held) = held {
+        write_copy(&path, &dockerfile, &df.rewrite(&replacements))?;
+        super::keep_temp_dir(held);
+    }
     Ok(Prepared {
-        dockerfile,
+        dockerfile: dockerfile.display().to_string(),
         rewritten: true,
         bases,
     })
 }
 
-/// Permissions of lbc's private temporary directories (rewritten Dockerfiles, docker
-/// logins): the owner's only.
-pub fn owner_only_dir() -> std::fs::Permissions {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::Permissions::from_mode(0o700)
-}
-
-/// Write the rewritten Dockerfile into a private temporary directory (owner-only),
-/// with the Dockerfile's own `NAME.dockerignore` beside it when the repository has one:
+/// Write the rewritten Dockerfile to `dest` (in a private temporary directory), with
+/// the Dockerfile's own `NAME.dockerignore` beside it when the repository has one:
 /// BuildKit looks for that file next to the Dockerfile it is given, and falls back to
 /// the context's `.dockerignore` otherwise, so the build sees the same files.
-fn write_copy(original: &Path, file_name: &str, text: &str) -> Result<PathBuf, Error> {
+fn write_copy(original: &Path, dest: &Path, text: &str) -> Result<(), Error> {
+    write_private(dest, text.as_bytes())?;
+    let ignore_name = format!(
+        "{}.dockerignore",
+        dest.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let ignore = original.with_file_name(&ignore_name);
+    if ignore.is_file() {
+        write_private(
+            &dest.with_file_name(&ignore_name),
+            &crate::fsutil::read(&ignore)?,
+        )?;
+    }
+    Ok(())
+}
+
+/// A new owner-only file (0600) holding `bytes`.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let io = |p: &Path, e: std::io::Error| Error::Io {
-        path: p.to_owned(),
-        source: e,
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("lbc-dockerfile-")
-        .permissions(owner_only_dir())
-        .tempdir()
-        .map_err(|e| io(&std::env::temp_dir(), e))?;
-    let dest = dir.path().join(file_name);
-    let mut f = std::fs::OpenOptions::new()
+    let io = |e| crate::fsutil::io_err(path, e);
+    std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&dest)
-        .map_err(|e| io(&dest, e))?;
-    f.write_all(text.as_bytes()).map_err(|e| io(&dest, e))?;
-    let ignore = original.with_file_name(format!("{file_name}.dockerignore"));
-    if ignore.is_file() {
-        let copy = dir.path().join(format!("{file_name}.dockerignore"));
-        let bytes = fs_err::read(&ignore).map_err(|e| io(&ignore, e))?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&copy)
-            .map_err(|e| io(&copy, e))?;
-        f.write_all(&bytes).map_err(|e| io(&copy, e))?;
-    }
-    super::keep_temp_dir(dir);
-    Ok(dest)
+        .open(path)
+        .map_err(io)?
+        .write_all(bytes)
+        .map_err(io)
 }
 
 /// The image of a task (`image = "..."`) through the catalogue: refused under
@@ -336,7 +316,7 @@ pub fn registry_logins(
     use crate::plan::{EnvVar, Step};
     let mut hosts: Vec<String> = Vec::new();
     for u in bases {
-        if let Ok(r) = crate::image_ref::ImageRef::parse(&u.resolution.image) {
+        if let Ok(r) = crate::image::ImageRef::parse(&u.resolution.image) {
             if catalog.registries.contains_key(&r.registry) && !hosts.contains(&r.registry) {
                 hosts.push(r.registry);
             }
@@ -345,21 +325,10 @@ pub fn registry_logins(
     if hosts.is_empty() {
         return Ok(None);
     }
-    let dir = if materialize {
-        let d = tempfile::Builder::new()
-            .prefix("lbc-docker-config-")
-            .permissions(crate::catalog::bases::owner_only_dir())
-            .tempdir()
-            .map_err(|e| Error::Io {
-                path: std::env::temp_dir(),
-                source: e,
-            })?;
-        let p = d.path().to_owned();
+    let (dir, held) = crate::fsutil::private_temp_dir("docker-config", materialize)?;
+    if let Some(d) = held {
         super::keep_temp_dir(d);
-        p
-    } else {
-        std::env::temp_dir().join("lbc-docker-config-XXXXXX")
-    };
+    }
     let env = EnvVar::plain("DOCKER_CONFIG", dir.display().to_string());
     let mut steps = Vec::new();
     for host in hosts {

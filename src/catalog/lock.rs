@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::image_ref::ImageRef;
+use crate::image::ImageRef;
 
 pub const HEADER: &str = "# Written by `lbc catalog lock`: the digest each image of the catalogue pointed at\n# when it was locked. lbc builds from these digests until the next `lbc catalog lock`.\n# Commit this file beside the catalogue.\n";
 
@@ -35,10 +35,7 @@ impl Lock {
             ),
         })?;
         for (k, v) in &lock.digests {
-            let ok = ImageRef::parse(k).is_ok()
-                && v.split_once(':').is_some_and(|(a, h)| {
-                    !a.is_empty() && h.len() >= 32 && h.chars().all(|c| c.is_ascii_hexdigit())
-                });
+            let ok = ImageRef::parse(k).is_ok() && crate::image::is_digest(v);
             if !ok {
                 return Err(Error::Config {
                     rendered: crate::config::render_at(
@@ -84,10 +81,7 @@ impl Lock {
     /// Write atomically: a temporary sibling renamed into place.
     pub fn write(&self, path: &Path) -> Result<(), Error> {
         let dir = path.parent().unwrap_or(Path::new("."));
-        let io = |e: std::io::Error| Error::Io {
-            path: path.to_owned(),
-            source: e,
-        };
+        let io = |e| crate::fsutil::io_err(path, e);
         let mut tmp = tempfile::Builder::new()
             .prefix(".catalog-lock-")
             .tempfile_in(dir)

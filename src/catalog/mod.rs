@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::error::Error;
-use crate::image_ref::ImageRef;
+use crate::image::ImageRef;
 use lock::Lock;
 use pattern::Pattern;
 pub use source::Source;
@@ -190,13 +190,18 @@ impl Catalog {
     }
 
     /// The effective catalogue: defaults, then the override (file or git), with its lock.
-    /// `env_value` is `LBC_CATALOG` and `config_home` the user's configuration directory,
-    /// as the settings read them (`Settings::catalog` loads it once per run).
-    pub fn load(env_value: Option<&Path>, config_home: Option<&Path>) -> Result<Self, Error> {
+    /// `env_value` is `LBC_CATALOG`, `config_home` the user's configuration directory and
+    /// `cache_home` the user's cache directory (where a git catalogue is cloned), as the
+    /// settings read them (`Settings::catalog` loads it once per run).
+    pub fn load(
+        env_value: Option<&Path>,
+        config_home: Option<&Path>,
+        cache_home: Option<&Path>,
+    ) -> Result<Self, Error> {
         match source::spec(env_value, config_home)? {
             None => Ok(Self::builtin()),
             Some(spec) => {
-                let read = source::read(&spec)?;
+                let read = source::read(&spec, cache_home)?;
                 let name = match &read.file {
                     Some(p) => p.clone(),
                     None => PathBuf::from(read.source.display()),
@@ -438,7 +443,7 @@ impl Catalog {
                 .map(str::to_owned)
         });
         match prefix {
-            Some(p) if image.registry == crate::image_ref::DEFAULT_REGISTRY => {
+            Some(p) if image.registry == crate::image::DEFAULT_REGISTRY => {
                 format!("[map] \"{familiar}\" = \"{p}{familiar}\"")
             }
             _ => format!("allow = [\"{familiar}\"]"),

@@ -3,7 +3,7 @@
 //! `docker.io/library/python:3.11-slim`. What the wildcards matched fills the wildcards
 //! of the target, in order: `"python:*" = "mirror.corp/python:*"`.
 
-use crate::image_ref::{ImageRef, ParseError};
+use crate::image::{ImageRef, ParseError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
@@ -36,7 +36,7 @@ impl Pattern {
         // `**` and `docker.io/**` mean every Docker Hub image, not `docker.io/library/**`.
         let path = match r.path.strip_prefix("library/") {
             Some(rest)
-                if r.registry == crate::image_ref::DEFAULT_REGISTRY
+                if r.registry == crate::image::DEFAULT_REGISTRY
                     && rest.contains("**")
                     && !written.contains("library/") =>
             {
@@ -44,15 +44,11 @@ impl Pattern {
             }
             _ => r.path.clone(),
         };
-        let mut text = format!("{}/{}", r.registry, path);
-        if let Some(t) = &r.tag {
-            text.push(':');
-            text.push_str(t);
-        }
-        if let Some(d) = &r.digest {
-            text.push('@');
-            text.push_str(d);
-        }
+        let text = crate::image::join(
+            format!("{}/{}", r.registry, path),
+            r.tag.as_deref(),
+            r.digest.as_deref(),
+        );
         Ok(Pattern {
             written: written.to_owned(),
             tokens: tokenize(&text),
@@ -96,18 +92,7 @@ impl Pattern {
             (None, None) => image.canonical(),
             // ... and `python@sha256:...`, whose digest fills the target's `*`.
             (None, Some(d)) => format!("{}:@{d}", image.name()),
-            _ => {
-                let mut s = image.name();
-                if let Some(t) = &image.tag {
-                    s.push(':');
-                    s.push_str(t);
-                }
-                if let Some(d) = &image.digest {
-                    s.push('@');
-                    s.push_str(d);
-                }
-                s
-            }
+            _ => image.qualified(),
         };
         glob(&self.tokens, &text, &mut caps).then_some(caps)
     }

@@ -128,23 +128,16 @@ pub fn spec(env_value: Option<&Path>, config_home: Option<&Path>) -> Result<Opti
         .map(Spec::File))
 }
 
-pub fn read(spec: &Spec) -> Result<Read, Error> {
+/// Read the catalogue `spec` names; a git catalogue is cloned under `cache_home`.
+pub fn read(spec: &Spec, cache_home: Option<&Path>) -> Result<Read, Error> {
     match spec {
         Spec::File(path) => {
-            let text = fs_err::read_to_string(path).map_err(|e| Error::Io {
-                path: path.clone(),
-                source: std::io::Error::new(e.kind(), e.to_string()),
-            })?;
+            let text = crate::fsutil::read_to_string(path)?;
             let lock_path = super::lock::path_for(path);
             let lock_text = match fs_err::read_to_string(&lock_path) {
                 Ok(t) => Some(t),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => {
-                    return Err(Error::Io {
-                        path: lock_path,
-                        source: std::io::Error::new(e.kind(), e.to_string()),
-                    })
-                }
+                Err(e) => return Err(crate::fsutil::io_err(&lock_path, e)),
             };
             Ok(Read {
                 text,
@@ -158,53 +151,48 @@ pub fn read(spec: &Spec) -> Result<Read, Error> {
             url,
             reference,
             path,
-        } => git(url, reference, path),
+        } => git(url, reference, path, cache_home),
     }
 }
 
 type Fetched = (String, Option<String>, String);
 static FETCHED: Mutex<Option<HashMap<String, Fetched>>> = Mutex::new(None);
 
-fn cache_root() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
-        .map(|c| c.join("lbc").join("catalogs"))
-}
-
-fn git(url: &str, reference: &str, path: &str) -> Result<Read, Error> {
+fn git(url: &str, reference: &str, path: &str, cache_home: Option<&Path>) -> Result<Read, Error> {
     let shown = crate::tools::git::strip_credentials(url);
     let key = format!("{url}\0{reference}\0{path}");
     let lock_path = Path::new(path)
         .with_extension("lock")
         .to_string_lossy()
         .into_owned();
-    if let Some((text, lock_text, commit)) = FETCHED
+    let read = |(text, lock_text, commit): Fetched| Read {
+        text,
+        lock_text,
+        source: Source::Git {
+            url: shown.clone(),
+            reference: reference.to_owned(),
+            commit,
+            path: path.to_owned(),
+        },
+        file: None,
+        lock_path: None,
+    };
+    if let Some(fetched) = FETCHED
         .lock()
         .unwrap()
         .as_ref()
         .and_then(|m| m.get(&key).cloned())
     {
-        return Ok(Read {
-            text,
-            lock_text,
-            source: Source::Git {
-                url: shown,
-                reference: reference.to_owned(),
-                commit,
-                path: path.to_owned(),
-            },
-            file: None,
-            lock_path: None,
-        });
+        return Ok(read(fetched));
     }
-    let root = cache_root().ok_or_else(|| {
-        Error::usage(
-            "no cache directory for the git catalogue (neither XDG_CACHE_HOME nor HOME is set)",
-            Some("set XDG_CACHE_HOME".to_owned()),
-        )
-    })?;
+    let root = cache_home
+        .map(|c| c.join("lbc").join("catalogs"))
+        .ok_or_else(|| {
+            Error::usage(
+                "no cache directory for the git catalogue (neither XDG_CACHE_HOME nor HOME is set)",
+                Some("set XDG_CACHE_HOME".to_owned()),
+            )
+        })?;
     let mut h = Sha256::new();
     h.update(url.as_bytes());
     let cache = root.join(format!(
@@ -217,10 +205,7 @@ fn git(url: &str, reference: &str, path: &str) -> Result<Read, Error> {
         argv.extend(args);
         Exec::new(argv, cwd).stdin(Stdin::Null)
     };
-    let io = |p: &Path, e: std::io::Error| Error::Io {
-        path: p.to_owned(),
-        source: e,
-    };
+    let io = crate::fsutil::io_err;
 
     // A tag or a commit already in the cache is immutable enough: no network.
     let cached = cache.is_dir() && find_commit(&cache, reference, true).is_some();
@@ -293,7 +278,10 @@ fn git(url: &str, reference: &str, path: &str) -> Result<Read, Error> {
     let commit = find_commit(&cache, reference, false).ok_or_else(|| {
         Error::usage(
             format!("the catalogue repository {shown} has no tag, branch or commit `{reference}`"),
-            Some(format!("LBC_CATALOG takes git+URL#TAG{}", tags(&repo))),
+            Some(format!(
+                "LBC_CATALOG takes git+URL#TAG{}",
+                crate::tools::git::tag_list(&repo)
+            )),
         )
     })?;
     let commit_obj = repo
@@ -316,24 +304,13 @@ fn git(url: &str, reference: &str, path: &str) -> Result<Read, Error> {
         )
     })?;
     let lock_text = blob_text(&lock_path);
-    let commit = commit.to_string();
+    let fetched = (text, lock_text, commit.to_string());
     FETCHED
         .lock()
         .unwrap()
         .get_or_insert_with(HashMap::new)
-        .insert(key, (text.clone(), lock_text.clone(), commit.clone()));
-    Ok(Read {
-        text,
-        lock_text,
-        source: Source::Git {
-            url: shown,
-            reference: reference.to_owned(),
-            commit,
-            path: path.to_owned(),
-        },
-        file: None,
-        lock_path: None,
-    })
+        .insert(key, fetched.clone());
+    Ok(read(fetched))
 }
 
 /// The commit `reference` names in the bare repository at `dir`. `immutable_only`: only
@@ -360,19 +337,6 @@ fn find_commit(dir: &Path, reference: &str, immutable_only: bool) -> Option<git2
         }
     }
     None
-}
-
-fn tags(repo: &git2::Repository) -> String {
-    let tags: Vec<String> = repo
-        .tag_names(None)
-        .ok()
-        .map(|t| t.iter().flatten().map(str::to_owned).collect())
-        .unwrap_or_default();
-    if tags.is_empty() {
-        String::new()
-    } else {
-        format!(" (tags: {})", tags.join(", "))
-    }
 }
 
 #[cfg(test)]

@@ -366,7 +366,7 @@ fn credentials(project: &Loaded, repository: &str) -> Result<Option<Credentials>
         server: reg
             .server
             .clone()
-            .unwrap_or_else(|| crate::image::registry_host(repository)),
+            .unwrap_or_else(|| crate::image::ImageRef::registry_of(repository)),
         username,
         password,
     }))
@@ -431,21 +431,11 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
     } else {
         None
     };
-    let docker_config = if args.push && creds.is_some() && !ctx.settings.dry_run {
-        Some(
-            tempfile::Builder::new()
-                .prefix("lbc-docker-config-")
-                .tempdir()
-                .map_err(|e| crate::fsutil::io_err(&std::env::temp_dir(), e))?,
-        )
-    } else {
-        None
-    };
+    let (cfg_path, docker_config) = crate::fsutil::private_temp_dir(
+        "docker-config",
+        args.push && creds.is_some() && !ctx.settings.dry_run,
+    )?;
     if args.push {
-        let cfg_path = docker_config
-            .as_ref()
-            .map(|d| d.path().to_owned())
-            .unwrap_or_else(|| std::env::temp_dir().join("lbc-docker-config-XXXXXX"));
         plan.verb = "build --push".into();
         for s in push_steps(&project, &target, creds.as_ref(), &cfg_path) {
             plan.push(s);

@@ -12,7 +12,7 @@ use crate::cli::{CatalogAction, CatalogArgs};
 use crate::commands::build;
 use crate::config::Loaded;
 use crate::error::Error;
-use crate::image_ref::ImageRef;
+use crate::image::ImageRef;
 use crate::plan::{EnvVar, Plan, Step};
 use crate::runner::Runner;
 use crate::settings::Settings;
@@ -130,7 +130,7 @@ pub fn repository_uses(
         let path = root.join(&image.dockerfile);
         if path.is_file() {
             let args = build::build_args(image, settings)?;
-            let text = read(&path)?;
+            let text = crate::fsutil::read_to_string(&path)?;
             uses.extend(bases::dockerfile_uses(cat, &text, &image.dockerfile, &args).1);
             main_dockerfile = path.canonicalize().ok();
         }
@@ -143,7 +143,7 @@ pub fn repository_uses(
         if path.canonicalize().ok() == main_dockerfile {
             continue;
         }
-        let text = read(&path)?;
+        let text = crate::fsutil::read_to_string(&path)?;
         uses.extend(bases::dockerfile_uses(cat, &text, &rel, &[]).1);
     }
     if let Some(project) = project {
@@ -194,13 +194,6 @@ pub fn repository_uses(
         }
     }
     Ok(uses)
-}
-
-fn read(path: &Path) -> Result<String, Error> {
-    fs_err::read_to_string(path).map_err(|e| Error::Io {
-        path: path.to_owned(),
-        source: std::io::Error::new(e.kind(), e.to_string()),
-    })
 }
 
 /// Dockerfiles of the repository (`Dockerfile`, `Dockerfile.*`, `*.Dockerfile`,
@@ -305,18 +298,15 @@ fn values_images(text: &str) -> Vec<(String, Option<usize>)> {
                             Yaml::Hash(m) => {
                                 let get = |k: &str| m.get(&Yaml::String(k.into())).and_then(s);
                                 if let Some(repo) = get("repository") {
-                                    let mut r = match get("registry") {
+                                    let name = match get("registry") {
                                         Some(reg) => format!("{reg}/{repo}"),
                                         None => repo.clone(),
                                     };
-                                    if let Some(t) = get("tag") {
-                                        r.push(':');
-                                        r.push_str(&t);
-                                    }
-                                    if let Some(d) = get("digest") {
-                                        r.push('@');
-                                        r.push_str(&d);
-                                    }
+                                    let r = crate::image::join(
+                                        name,
+                                        get("tag").as_deref(),
+                                        get("digest").as_deref(),
+                                    );
                                     out.push((r, repo));
                                 }
                             }
@@ -520,7 +510,7 @@ pub fn lock(settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
                     p.config
                         .image
                         .as_ref()
-                        .map(|i| crate::image::registry_host(&i.repository))
+                        .map(|i| ImageRef::registry_of(&i.repository))
                 })?;
                 (server == r.registry).then(|| {
                     (
@@ -531,8 +521,10 @@ pub fn lock(settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
                 })
             });
         if let Some((user_env, pw_env, from)) = names {
-            let get = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-            match (get(&user_env), get(&pw_env)) {
+            match (
+                crate::settings::env_var(&user_env),
+                crate::settings::env_var(&pw_env),
+            ) {
                 (Some(u), Some(p)) => {
                     ui::register_secret(&p);
                     creds.insert(r.registry.clone(), (u, p));
@@ -551,24 +543,8 @@ pub fn lock(settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
             }
         }
     }
-    let docker_config = if !creds.is_empty() && !settings.dry_run {
-        Some(
-            tempfile::Builder::new()
-                .prefix("lbc-docker-config-")
-                .permissions(crate::catalog::bases::owner_only_dir())
-                .tempdir()
-                .map_err(|e| Error::Io {
-                    path: std::env::temp_dir(),
-                    source: e,
-                })?,
-        )
-    } else {
-        None
-    };
-    let cfg_path = docker_config
-        .as_ref()
-        .map(|d| d.path().to_owned())
-        .unwrap_or_else(|| std::env::temp_dir().join("lbc-docker-config-XXXXXX"));
+    let (cfg_path, docker_config) =
+        crate::fsutil::private_temp_dir("docker-config", !creds.is_empty() && !settings.dry_run)?;
     let cfg_env = || EnvVar::plain("DOCKER_CONFIG", cfg_path.display().to_string());
     let mut plan = Plan::new("catalog lock");
     plan.note(format!("lock file: {}", lock_path.display()));

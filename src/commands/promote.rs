@@ -4,7 +4,6 @@
 use crate::cli::{PromoteArgs, TargetArgs};
 use crate::commands::Ctx;
 use crate::error::Error;
-use crate::image::ImageRef;
 use crate::state::Builds;
 use crate::targets::{self, DeployRequest, Promotion};
 use crate::ui;
@@ -22,16 +21,16 @@ pub fn run(ctx: &mut Ctx, args: &PromoteArgs) -> Result<(), Error> {
     let image = if running.image.digest.is_some() {
         running.image
     } else {
-        let tag = running.image.tag.clone();
+        let tag = running.image.tag.clone().unwrap_or_default();
         match Builds::load(ctx.root())?
             .by_tag(&tag)
             .and_then(|b| b.digest.clone())
         {
-            Some(d) => ImageRef::parse(&format!("{}:{tag}@{d}", running.image.repository)),
+            Some(d) => running.image.with_digest(&d),
             None => {
                 ui::warn(&format!(
                     "{} carries no digest and lbc has no record of one: promoting it by tag",
-                    running.image.reference
+                    running.image.reference()
                 ));
                 running.image
             }
@@ -39,7 +38,9 @@ pub fn run(ctx: &mut Ctx, args: &PromoteArgs) -> Result<(), Error> {
     };
     ui::info(&format!(
         "promoting {} from `{}` to `{}`",
-        image.reference, args.from, args.to
+        image.reference(),
+        args.from,
+        args.to
     ));
     to.deploy(
         ctx,

@@ -361,8 +361,8 @@ impl GitOps {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        pairs.push(("image.repository".into(), image.repository.clone()));
-        pairs.push(("image.tag".into(), image.tag.clone()));
+        pairs.push(("image.repository".into(), image.repository().to_owned()));
+        pairs.push(("image.tag".into(), image.chart_tag()));
         if let Some(d) = &image.digest {
             pairs.push(("image.digest".into(), d.clone()));
         }
@@ -721,7 +721,7 @@ impl GitOps {
             ("path", self.path.clone()),
         ];
         if let Some(i) = image {
-            details.push(("image", i.reference.clone()));
+            details.push(("image", i.reference().to_owned()));
         }
         Some(Guard {
             env: self.env_name.clone(),
@@ -738,17 +738,17 @@ impl GitOps {
             let running = from_target.running(ctx)?.map(|r| r.image);
             match running {
                 Some(r) if r.same_as(&req.image) => {
-                    plan.note(format!("{} runs in `{from}` too", req.image.reference))
+                    plan.note(format!("{} runs in `{from}` too", req.image.reference()))
                 }
                 other if !req.force => {
                     return Err(Error::Refused {
                         message: format!(
                             "`{}` only takes images that run in `{from}`, and {} {}",
                             self.env_name,
-                            req.image.reference,
+                            req.image.reference(),
                             match other {
                                 Some(r) =>
-                                    format!("is not the image committed there ({})", r.reference),
+                                    format!("is not the image committed there ({})", r.reference()),
                                 None =>
                                     "cannot be found there (nothing is deployed in it)".to_owned(),
                             }
@@ -761,7 +761,7 @@ impl GitOps {
                 }
                 _ => plan.note(format!(
                     "--force: {} does not run in `{from}`",
-                    req.image.reference
+                    req.image.reference()
                 )),
             }
         }
@@ -851,7 +851,7 @@ impl GitOps {
                 }
                 None => None,
             };
-            if let Some(r) = self.wait_for(ctx.runner, &ImageRef::parse(i), release.as_deref())? {
+            if let Some(r) = self.wait_for(ctx.runner, &ImageRef::parse(i)?, release.as_deref())? {
                 ui::info(&format!("cluster: {}", r.summary()));
             }
         }
@@ -894,7 +894,7 @@ impl Target for GitOps {
         self.announce();
         let image = req.image.clone();
         let mut plan = Plan::new(format!("deploy {}", self.env_name));
-        plan.note(format!("image {}", image.reference));
+        plan.note(format!("image {}", image.reference()));
         self.check_deploy(ctx, &req, &mut plan)?;
         let mut source = self.source_commit();
         let mut promoted_commit = None;
@@ -923,16 +923,16 @@ impl Target for GitOps {
             let mut m = format!(
                 "{verb} {project} to {env_name}: {} -> {}\n\n",
                 short_image(&old),
-                short_image(&image.reference)
+                short_image(image.reference())
             );
-            m.push_str(&format!("Image: {old} -> {}\n", image.reference));
+            m.push_str(&format!("Image: {old} -> {}\n", image.reference()));
             m.push_str(&format!("Source commit: {source}\n"));
             if let Some(p) = &promoted {
                 m.push_str(&format!("Promoted from: {p}\n"));
             }
             m.push_str(&format!(
                 "\n{TRAILER_ENV}: {env_name}\n{TRAILER_IMAGE}: {}\n{TRAILER_SOURCE}: {source}\n",
-                image.reference
+                image.reference()
             ));
             if let Some(p) = &promoted {
                 m.push_str(&format!("{TRAILER_PROMOTED}: {p}\n"));
@@ -952,20 +952,21 @@ impl Target for GitOps {
             &files,
             &message,
             guard.as_ref(),
-            Some(&req.image.reference),
-            &format!("{} released to {}", req.image.reference, self.env_name),
+            Some(req.image.reference()),
+            &format!("{} released to {}", req.image.reference(), self.env_name),
         )
     }
 
     fn render(&self, ctx: &mut Ctx, image: Option<&str>) -> Result<(), Error> {
         let img = match image {
-            Some(i) => ImageRef::parse(i),
-            None => crate::targets::kube::image_to_deploy(ctx, None, None).unwrap_or_else(|_| {
-                ImageRef::parse(&format!(
+            Some(i) => ImageRef::parse(i)?,
+            None => match crate::targets::kube::image_to_deploy(ctx, None, None) {
+                Ok(i) => i,
+                Err(_) => ImageRef::parse(&format!(
                     "{}:unbuilt",
                     crate::targets::kube::project_repository(ctx)
-                ))
-            }),
+                ))?,
+            },
         };
         let files = self.release_files(ctx.runner, &img)?;
         if ctx.settings.json {
@@ -1055,7 +1056,7 @@ impl Target for GitOps {
             self.releases()?.into_iter().next().filter(|r| !r.removed)
         };
         let (image, commit) = release
-            .and_then(|r| Some((ImageRef::parse(r.image.as_deref()?), r.commit)))
+            .and_then(|r| Some((ImageRef::parse(r.image.as_deref()?).ok()?, r.commit)))
             .ok_or_else(|| {
                 Error::usage(
                     format!("nothing is committed for `{}`", self.env_name),
@@ -1234,7 +1235,7 @@ impl Target for GitOps {
             .filter(|r| !r.removed)
             .and_then(|r| {
                 Some(Running {
-                    image: ImageRef::parse(r.image.as_deref()?),
+                    image: ImageRef::parse(r.image.as_deref()?).ok()?,
                     revision: r.revision,
                 })
             }))
@@ -1352,11 +1353,14 @@ impl GitOps {
         ui::step(&format!(
             "Wait for the cluster of `{}` to reconcile {} (timeout {}s)",
             self.env_name,
-            short_image(&image.reference),
+            short_image(image.reference()),
             timeout.as_secs()
         ));
         let started = Instant::now();
-        let wanted = image.digest.clone().unwrap_or_else(|| image.tag.clone());
+        let wanted = image
+            .digest
+            .clone()
+            .unwrap_or_else(|| image.effective_tag().unwrap_or_default().to_owned());
         let mut last = None;
         while started.elapsed() < timeout {
             if let Some(r) = self.reconciled(runner)? {
@@ -1371,7 +1375,7 @@ impl GitOps {
                         format!(
                             "the cluster of `{}` failed to apply {}: {}",
                             self.env_name,
-                            image.reference,
+                            image.reference(),
                             r.summary()
                         ),
                         Some(format!(
@@ -1393,7 +1397,7 @@ impl GitOps {
             format!(
                 "the cluster of `{}` did not reconcile {} within {}s: {}",
                 self.env_name,
-                image.reference,
+                image.reference(),
                 timeout.as_secs(),
                 last.map(|r| r.summary())
                     .unwrap_or_else(|| "the object is not on the cluster".into())

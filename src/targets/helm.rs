@@ -48,7 +48,7 @@ impl HelmTarget {
     }
 
     /// The values lbc sets: `set` of lbc.toml, then the image (which wins).
-    fn values(&self, image: &ImageRef) -> String {
+    fn values(&self, image: Option<&ImageRef>) -> String {
         let mut pairs: Vec<(String, String)> = self
             .0
             .env
@@ -56,10 +56,12 @@ impl HelmTarget {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        pairs.push(("image.repository".into(), image.repository.clone()));
-        pairs.push(("image.tag".into(), image.tag.clone()));
-        if let Some(d) = &image.digest {
-            pairs.push(("image.digest".into(), d.clone()));
+        if let Some(image) = image {
+            pairs.push(("image.repository".into(), image.repository().to_owned()));
+            pairs.push(("image.tag".into(), image.chart_tag()));
+            if let Some(d) = &image.digest {
+                pairs.push(("image.digest".into(), d.clone()));
+            }
         }
         helm::values_document(&pairs)
     }
@@ -139,7 +141,9 @@ impl HelmTarget {
         }
         h.update(format!(
             "image {}\0release {}\0ns {}\0",
-            image.reference, t.release, t.cluster.namespace
+            image.reference(),
+            t.release,
+            t.cluster.namespace
         ));
         for e in extra {
             h.update(e.as_bytes());
@@ -211,7 +215,9 @@ impl Target for HelmTarget {
                         success: None,
                         data: Some(format!(
                             "{} {} revision {}",
-                            t.env_name, image.reference, meta.revision
+                            t.env_name,
+                            image.reference(),
+                            meta.revision
                         )),
                         json: t.result_json(image, meta.revision, true),
                     },
@@ -225,7 +231,7 @@ impl Target for HelmTarget {
             name: &t.release,
             chart: self.chart(),
             values_files: &values_files,
-            values: self.values(image),
+            values: self.values(Some(image)),
         };
         plan.push(Step::exec(
             format!(
@@ -251,11 +257,14 @@ impl Target for HelmTarget {
                 Summary {
                     success: Some(format!(
                         "{} revision {revision} runs {} in {}",
-                        t.release, image.reference, t.env_name
+                        t.release,
+                        image.reference(),
+                        t.env_name
                     )),
                     data: Some(format!(
                         "{} {} revision {revision}",
-                        t.env_name, image.reference
+                        t.env_name,
+                        image.reference()
                     )),
                     json: t.result_json(image, revision, false),
                 }
@@ -266,14 +275,14 @@ impl Target for HelmTarget {
 
     fn render(&self, ctx: &mut Ctx, image: Option<&str>) -> Result<(), Error> {
         let t = &self.0;
-        let img = t.image_to_render(ctx, image);
+        let img = t.image_to_render(ctx, image)?;
         let values_files = self.values_files();
         let chart = self.chart();
         let release = helm::Release {
             name: &t.release,
             chart,
             values_files: &values_files,
-            values: self.values(&img),
+            values: self.values(img.as_ref()),
         };
         let mut plan = Plan::new(format!("render {}", t.env_name));
         plan.push(
@@ -302,8 +311,7 @@ impl Target for HelmTarget {
 
     fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error> {
         let t = &self.0;
-        t.announce();
-        let mut plan = Plan::new(format!("destroy {}", t.env_name));
+        let mut plan = t.plan("destroy");
         if self.metadata(ctx.runner)?.is_none() {
             plan.note(format!(
                 "nothing to destroy: release {} is not installed",
@@ -369,8 +377,7 @@ impl Target for HelmTarget {
 
     fn rollback(&self, ctx: &mut Ctx, revision: Option<u32>, yes: bool) -> Result<(), Error> {
         let t = &self.0;
-        t.announce();
-        let mut plan = Plan::new(format!("rollback {}", t.env_name));
+        let mut plan = t.plan("rollback");
         plan.push(Step::exec(
             match revision {
                 Some(r) => format!("Roll {} back to revision {r}", t.release),

@@ -222,7 +222,8 @@ impl Kube {
     pub fn selector(&self) -> String {
         format!("app.kubernetes.io/instance={}", self.release)
     }
-    pub fn announce(&self) {
+    /// The plan of `verb` on this environment, after saying where it acts.
+    pub fn plan(&self, verb: &str) -> Plan {
         ui::info(&format!(
             "environment {}: context {}, namespace {}{}",
             self.env_name,
@@ -234,6 +235,7 @@ impl Kube {
                 .map(|k| format!(", kubeconfig {}", k.display()))
                 .unwrap_or_default()
         ));
+        Plan::new(format!("{verb} {}", self.env_name))
     }
 
     /// The guard of a protected environment: where lbc acts (and which image).
@@ -246,7 +248,7 @@ impl Kube {
             ("namespace", self.cluster.namespace.clone()),
         ];
         if let Some(i) = image {
-            details.push(("image", i.reference.clone()));
+            details.push(("image", i.reference().to_owned()));
         }
         Some(Guard {
             env: self.env_name.clone(),
@@ -300,13 +302,25 @@ impl Kube {
         }
     }
 
-    /// The image `render` shows: `--image`, else the last build, else `REPO:unbuilt`.
-    pub fn image_to_render(&self, ctx: &Ctx, image: Option<&str>) -> ImageRef {
-        match image {
-            Some(i) => ImageRef::parse(i),
-            None => image_to_deploy(ctx, None, None).unwrap_or_else(|_| {
-                ImageRef::parse(&format!("{}:unbuilt", project_repository(ctx)))
-            }),
+    /// The image `render` shows: `--image`, else the last build, else `REPO:unbuilt`;
+    /// none without `[image]` (the manifests or the chart's values stay as written).
+    pub fn image_to_render(
+        &self,
+        ctx: &Ctx,
+        image: Option<&str>,
+    ) -> Result<Option<ImageRef>, Error> {
+        if let Some(i) = image {
+            return Ok(Some(ImageRef::parse(i)?));
+        }
+        if let Ok(i) = image_to_deploy(ctx, None, None) {
+            return Ok(Some(i));
+        }
+        match &ctx.project.config.image {
+            Some(img) => Ok(Some(ImageRef::parse(&format!(
+                "{}:unbuilt",
+                img.repository
+            ))?)),
+            None => Ok(None),
         }
     }
 
@@ -317,9 +331,8 @@ impl Kube {
         ctx: &Ctx,
         req: &crate::targets::DeployRequest,
     ) -> Result<Plan, Error> {
-        self.announce();
-        let mut plan = Plan::new(format!("deploy {}", self.env_name));
-        plan.note(format!("image {}", req.image.reference));
+        let mut plan = self.plan("deploy");
+        plan.note(format!("image {}", req.image.reference()));
         self.check_deploy(ctx, req, &mut plan)?;
         Ok(plan)
     }
@@ -338,17 +351,17 @@ impl Kube {
             let running = from_target.running(ctx)?.map(|r| r.image);
             match running {
                 Some(r) if r.same_as(image) => {
-                    plan.note(format!("{} runs in `{from}` too", image.reference))
+                    plan.note(format!("{} runs in `{from}` too", image.reference()))
                 }
                 other if !req.force => {
                     return Err(Error::Refused {
                         message: format!(
                             "`{}` only takes images that run in `{from}`, and {} {}",
                             self.env_name,
-                            image.reference,
+                            image.reference(),
                             match other {
                                 Some(r) =>
-                                    format!("is not the image running there ({})", r.reference),
+                                    format!("is not the image running there ({})", r.reference()),
                                 None => "cannot be found there (nothing runs in it)".to_owned(),
                             }
                         ),
@@ -360,7 +373,7 @@ impl Kube {
                 }
                 _ => plan.note(format!(
                     "--force: {} does not run in `{from}`",
-                    image.reference
+                    image.reference()
                 )),
             }
         }
@@ -480,7 +493,7 @@ impl Kube {
                 "revision": meta.map(|m| m.revision),
                 "promoted_from": meta.and_then(|m| m.labels.get("lbc-promoted-from").cloned()),
                 "promoted_revision": meta.and_then(|m| m.labels.get("lbc-source-revision").and_then(|r| r.parse::<u64>().ok())),
-                "image": image.as_ref().map(|i| i.reference.clone()),
+                "image": image.as_ref().map(|i| i.reference().to_owned()),
                 "workloads": ws,
             }));
             return;
@@ -493,7 +506,7 @@ impl Kube {
                 .unwrap_or_default(),
             self.cluster.context,
             self.cluster.namespace,
-            image.as_ref().map(|i| i.reference.as_str()).unwrap_or("-"),
+            image.as_ref().map(|i| i.reference()).unwrap_or("-"),
         );
         if let Some(m) = meta {
             if let Some(f) = m.labels.get("lbc-promoted-from") {
@@ -538,7 +551,7 @@ impl Kube {
             "context": self.cluster.context,
             "namespace": self.cluster.namespace,
             "release": self.release,
-            "image": image.reference,
+            "image": image.reference(),
             "revision": revision,
             "up_to_date": up_to_date,
         })
@@ -552,7 +565,7 @@ pub fn image_to_deploy(
     tag: Option<&str>,
 ) -> Result<ImageRef, Error> {
     let rec = match chosen_image(ctx, image, tag, "run `lbc build --push` first")? {
-        Chosen::Reference(r) => return Ok(ImageRef::parse(&r)),
+        Chosen::Reference(r) => return Ok(ImageRef::parse(&r)?),
         Chosen::Build(b) => b,
     };
     if rec.digest.is_none() {
@@ -564,7 +577,7 @@ pub fn image_to_deploy(
     Ok(ImageRef::parse(&match &rec.digest {
         Some(d) => format!("{}:{}@{d}", rec.repository, rec.tag),
         None => rec.image.clone(),
-    }))
+    })?)
 }
 
 /// The repository of the project's image (empty without `[image]`).
@@ -588,7 +601,9 @@ pub fn image_of(ctx: &Ctx, workloads: &[Workload]) -> Option<ImageRef> {
     let mut first = None;
     for w in workloads {
         for img in &w.images {
-            let r = ImageRef::parse(img);
+            let Ok(r) = ImageRef::parse(img) else {
+                continue;
+            };
             if repo.is_some_and(|repo| r.is_in(repo)) {
                 return Some(r);
             }

@@ -52,8 +52,8 @@ impl KubectlTarget {
             .collect())
     }
 
-    /// The manifests, with the project's image substituted.
-    fn manifests(&self, ctx: &Ctx, image: &ImageRef) -> Result<String, Error> {
+    /// The manifests, with the project's image substituted (as written without one).
+    fn manifests(&self, ctx: &Ctx, image: Option<&ImageRef>) -> Result<String, Error> {
         let t = &self.0;
         let text = match &t.source {
             Source::Manifests(dir) => {
@@ -91,14 +91,17 @@ impl KubectlTarget {
             }
             Source::Chart(_) => unreachable!("charts are rendered by helm"),
         };
+        let Some(image) = image else {
+            return Ok(text);
+        };
         let repo = match project_repository(ctx) {
-            r if r.is_empty() => image.repository.clone(),
+            r if r.is_empty() => image.repository().to_owned(),
             r => r,
         };
         Ok(crate::manifests::substitute_image(
             &text,
             &repo,
-            &image.reference,
+            image.reference(),
         ))
     }
 }
@@ -108,7 +111,7 @@ impl Target for KubectlTarget {
         let t = &self.0;
         let image = &req.image;
         let mut plan = t.start_deploy(ctx, &req)?;
-        let text = self.manifests(ctx, image)?;
+        let text = self.manifests(ctx, Some(image))?;
         let workloads = crate::manifests::workloads(&text);
         let k = t.kubectl();
         // Like helm's --create-namespace.
@@ -154,7 +157,7 @@ impl Target for KubectlTarget {
                 &self.record_file(),
                 &KubeRecord {
                     objects: ran.outcome.lines(APPLIED),
-                    image: image.reference.clone(),
+                    image: image.reference().to_owned(),
                 },
             )?;
         }
@@ -183,7 +186,9 @@ impl Target for KubectlTarget {
             Summary {
                 success: Some(format!(
                     "{} runs {} in {}",
-                    t.release, image.reference, t.env_name
+                    t.release,
+                    image.reference(),
+                    t.env_name
                 )),
                 data: None,
                 json: t.result_json(image, 0, false),
@@ -193,8 +198,8 @@ impl Target for KubectlTarget {
     }
 
     fn render(&self, ctx: &mut Ctx, image: Option<&str>) -> Result<(), Error> {
-        let img = self.0.image_to_render(ctx, image);
-        let text = self.manifests(ctx, &img)?;
+        let img = self.0.image_to_render(ctx, image)?;
+        let text = self.manifests(ctx, img.as_ref())?;
         ui::data(&text);
         Ok(())
     }
@@ -211,8 +216,7 @@ impl Target for KubectlTarget {
 
     fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error> {
         let t = &self.0;
-        t.announce();
-        let mut plan = Plan::new(format!("destroy {}", t.env_name));
+        let mut plan = t.plan("destroy");
         let objects = self.recorded_objects()?;
         if objects.is_empty() {
             plan.note("nothing to destroy: lbc has not applied anything here".to_owned());
@@ -256,8 +260,7 @@ impl Target for KubectlTarget {
 
     fn rollback(&self, ctx: &mut Ctx, revision: Option<u32>, yes: bool) -> Result<(), Error> {
         let t = &self.0;
-        t.announce();
-        let mut plan = Plan::new(format!("rollback {}", t.env_name));
+        let mut plan = t.plan("rollback");
         for obj in self.recorded_workloads()? {
             plan.push(Step::exec(
                 format!("Roll {obj} back"),

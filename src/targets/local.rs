@@ -102,11 +102,11 @@ impl Target for Local {
                 Chosen::Reference(r) => r,
                 Chosen::Build(b) => b.image,
             },
-        ))
+        )?)
     }
 
     fn deploy(&self, ctx: &mut Ctx, req: DeployRequest) -> Result<(), Error> {
-        let image = req.image.reference.clone();
+        let image = req.image.reference().to_owned();
         let name = &self.container;
         let root = &self.root;
         let env = &self.env;

@@ -185,7 +185,7 @@ impl Template {
                     format!("template {src}: no tag, branch or commit `{reference}`"),
                     Some(format!(
                         "--template-version takes a tag, branch or commit of the repository{}",
-                        tag_list(&repo)
+                        crate::tools::git::tag_list(&repo)
                     )),
                 )
             })?;
@@ -418,19 +418,6 @@ pub fn git_tags(src: &str, runner: &mut Runner) -> Result<Vec<String>, Error> {
         .map(str::to_owned)
         .collect();
     Ok(tags)
-}
-
-fn tag_list(repo: &git2::Repository) -> String {
-    let tags: Vec<String> = repo
-        .tag_names(None)
-        .ok()
-        .map(|t| t.iter().flatten().map(str::to_owned).collect())
-        .unwrap_or_default();
-    if tags.is_empty() {
-        String::new()
-    } else {
-        format!(" (tags: {})", tags.join(", "))
-    }
 }
 
 /// Open the repository: a local one in place, a `file://` one by a bare clone with

@@ -269,7 +269,7 @@ impl ImageInfo {
     /// The registry digest of this image in `repository`, if it was pushed or pulled.
     pub fn digest_in(&self, repository: &str) -> Option<String> {
         self.repo_digests.as_ref()?.iter().find_map(|d| {
-            let r = crate::image::ImageRef::parse(d);
+            let r = crate::image::ImageRef::parse(d).ok()?;
             r.is_in(repository).then_some(r.digest).flatten()
         })
     }

@@ -349,6 +349,21 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     out
 }
 
+/// ` (tags: v1, v2)`: the repository's tags, for a hint when a reference is not found
+/// (empty without tags).
+pub fn tag_list(repo: &git2::Repository) -> String {
+    let tags: Vec<String> = repo
+        .tag_names(None)
+        .ok()
+        .map(|t| t.iter().flatten().map(str::to_owned).collect())
+        .unwrap_or_default();
+    if tags.is_empty() {
+        String::new()
+    } else {
+        format!(" (tags: {})", tags.join(", "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,11 @@ pub fn apply(root: &Path, ops: &[Op], fail_after: Option<usize>) -> Result<(), E
 mod tests {
     use super::*;
 
+    fn mode(path: &std::path::Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
     fn data(s: &str) -> FileData {
         FileData {
             bytes: s.as_bytes().to_vec(),
@@ -84,14 +89,7 @@ mod tests {
             std::fs::read_to_string(root.join("deep/new/c")).unwrap(),
             "c"
         );
-        use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &str| {
-            std::fs::metadata(root.join(p))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777
-        };
+        let mode = |p: &str| mode(&root.join(p));
         assert_eq!(
             mode("deep/new/c"),
             0o644,
@@ -118,13 +116,7 @@ mod tests {
             ),
         ];
         apply(root, &ops, None).unwrap();
-        let mode = |p: &str| {
-            std::fs::metadata(root.join(p))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777
-        };
+        let mode = |p: &str| mode(&root.join(p));
         assert_eq!(mode("group"), 0o664);
         assert_eq!(mode("run.sh"), 0o755);
     }

@@ -633,6 +633,21 @@ fn helm_deploy_promote_rollback_destroy() {
         ],
     );
     p.snap("helm_destroy_absent", &["destroy", "staging"]);
+    // #8: `--image` is parsed by the one image-reference type: a reference Docker
+    // rejects is a usage error before any plan, for deploy and render alike.
+    for verb in ["deploy", "render"] {
+        p.lbc()
+            .args([
+                verb,
+                "staging",
+                "--image",
+                "registry.example.com/team/Hello:1.0",
+                "--dry-run",
+            ])
+            .run()
+            .code_is(2)
+            .stderr_has("`registry.example.com/team/Hello:1.0` is not an image reference");
+    }
 
     p.deploy("staging", v1);
     p.snap(
@@ -692,6 +707,19 @@ fn kubectl_deploy_rollback_destroy() {
     p.snap("kubectl_rollback_revision", &["rollback", "staging", "1"]);
     p.snap("kubectl_promote", &["promote", "staging", "production"]);
     p.snap("kubectl_destroy", &["destroy", "staging"]);
+
+    // #8: without `[image]` (and no build), render shows the manifests as written.
+    let toml = p.project.read("lbc.toml").replace(
+        "[image]\nrepository = \"registry.example.com/team/hello\"\n",
+        "",
+    );
+    assert!(!toml.contains("[image]"));
+    p.project.write("lbc.toml", &toml);
+    let out = p.lbc().args(["render", "staging"]).run().success().stdout();
+    assert!(
+        out.contains("image: registry.example.com/team/hello:latest"),
+        "{out}"
+    );
 }
 
 #[test]
