@@ -168,6 +168,16 @@ pub enum Action {
         #[serde(serialize_with = "ser_secs")]
         timeout: Duration,
     },
+    /// Run a probe (`docker exec C pg_isready ...`) until it succeeds while a container
+    /// keeps running: a backing service that really accepts connections (issue #10).
+    WaitCommand {
+        /// What is waited for, named in messages ("service `db`").
+        what: String,
+        container: String,
+        probe: Exec,
+        #[serde(serialize_with = "ser_secs")]
+        timeout: Duration,
+    },
 }
 
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -265,6 +275,16 @@ impl Plan {
                 )),
                 Action::WaitHealthy { container, timeout } => out.push_str(&format!(
                     "   wait for {container} to be healthy (timeout {}s)\n",
+                    timeout.as_secs()
+                )),
+                Action::WaitCommand {
+                    what,
+                    container,
+                    probe,
+                    timeout,
+                } => out.push_str(&format!(
+                    "   wait until {what} accepts connections: $ {} succeeds while {container} runs (timeout {}s)\n",
+                    probe.display(),
                     timeout.as_secs()
                 )),
             }

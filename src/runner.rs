@@ -179,6 +179,15 @@ impl Runner {
                 crate::tools::docker::wait_healthy(self, container, *timeout)?;
                 (None, String::new())
             }
+            Action::WaitCommand {
+                what,
+                container,
+                probe,
+                timeout,
+            } => {
+                crate::tools::docker_objects::wait_command(self, what, container, probe, *timeout)?;
+                (None, String::new())
+            }
         };
         let result = StepResult {
             purpose: step.purpose.clone(),

@@ -3,6 +3,7 @@
 
 pub mod docker;
 pub mod docker_api;
+pub mod docker_objects;
 pub mod git;
 pub mod helm;
 pub mod kubectl;
