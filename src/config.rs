@@ -50,6 +50,10 @@ pub struct Config {
     /// Deployment targets by name: `local` (kind "docker"), `qualification`, `staging`, ...
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, Environment>,
+    /// Backing services beside the app (a database, a cache), by name: the name is the
+    /// service's host name on the environment's network.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, crate::services::Service>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -132,6 +136,9 @@ pub struct Task {
     /// One line saying what the task does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Backing services the task runs with (`test-integration`: all of them unless given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<String>>,
 }
 
 /// The table form of a task.
@@ -151,6 +158,10 @@ struct TaskTable {
     env: BTreeMap<String, String>,
     #[serde(default)]
     description: Option<String>,
+    /// Backing services to start for the task, on the same network, with their
+    /// connection variables (`test-integration` gets all of them unless it says).
+    #[serde(default)]
+    services: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -225,6 +236,7 @@ impl<'de> Deserialize<'de> for Task {
                     image: t.image,
                     env: t.env,
                     description: t.description,
+                    services: t.services,
                 })
             }
         }
@@ -240,6 +252,7 @@ impl Task {
             image: None,
             env: BTreeMap::new(),
             description: None,
+            services: None,
         }
     }
 }
@@ -725,7 +738,7 @@ fn validate(l: &Loaded) -> Result<(), Error> {
             }
         }
     }
-    Ok(())
+    crate::services::validate(l)
 }
 
 /// Check a DNS-1123 label (what Kubernetes accepts as a name).
@@ -858,7 +871,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 /// The byte span of the value (or, failing that, the key or table) at `key`.
-fn locate(raw: &str, key: &[&str]) -> Option<Range<usize>> {
+pub(crate) fn locate(raw: &str, key: &[&str]) -> Option<Range<usize>> {
     let doc = toml_edit::ImDocument::parse(raw).ok()?;
     let mut item: &toml_edit::Item = doc.as_item();
     let mut best = None;

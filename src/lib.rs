@@ -13,6 +13,7 @@ pub mod context;
 pub mod error;
 pub mod plan;
 pub mod runner;
+pub mod services;
 pub mod settings;
 pub mod state;
 pub mod template;

@@ -1,0 +1,1 @@
+//! Backups and restores of backing services (issue #10).
