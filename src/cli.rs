@@ -139,6 +139,9 @@ pub enum Command {
         /// Number of lines from the end.
         #[arg(long, default_value_t = 200, env = "LBC_TAIL")]
         tail: u32,
+        /// Show the logs of this backing service (`[services.NAME]`) instead of the app.
+        #[arg(long, value_name = "NAME", env = "LBC_SERVICE")]
+        service: Option<String>,
     },
     /// Remove what an environment runs.
     Destroy {
@@ -147,6 +150,9 @@ pub enum Command {
         /// Skip the confirmation of protected environments.
         #[arg(long, env = "LBC_YES")]
         yes: bool,
+        /// Also remove the backing services' volumes: their data is deleted (kept by default).
+        #[arg(long, env = "LBC_VOLUMES")]
+        volumes: bool,
         #[command(flatten)]
         target: TargetArgs,
     },

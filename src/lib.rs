@@ -167,21 +167,33 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
             follow,
             tail,
             target,
+            service,
         } => {
             let env = ctx.project.environment(&name)?.clone();
             match env.kind {
-                EnvKind::Docker => commands::local::logs(&mut ctx, &name, follow, tail),
+                EnvKind::Docker => {
+                    commands::local::logs(&mut ctx, &name, follow, tail, service.as_deref())
+                }
+                EnvKind::Kubernetes if service.is_some() => Err(Error::usage(
+                    "--service applies to docker environments (backing services on Kubernetes are not provisioned by lbc yet)",
+                    None,
+                )),
                 EnvKind::Kubernetes => commands::kube::logs(&mut ctx, &name, follow, tail, &target),
             }
         }
         Command::Destroy {
             env: name,
             yes,
+            volumes,
             target,
         } => {
             let env = ctx.project.environment(&name)?.clone();
             match env.kind {
-                EnvKind::Docker => commands::local::destroy(&mut ctx, &name, &env, yes),
+                EnvKind::Docker => commands::local::destroy(&mut ctx, &name, &env, yes, volumes),
+                EnvKind::Kubernetes if volumes => Err(Error::usage(
+                    "--volumes applies to docker environments",
+                    None,
+                )),
                 EnvKind::Kubernetes => commands::kube::destroy(&mut ctx, &name, yes, &target),
             }
         }

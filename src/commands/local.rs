@@ -109,6 +109,13 @@ pub fn deploy(
             args.yes,
         )?;
     }
+    // Backing services and the migration come first (issue #10).
+    let mut services = crate::services::local::plan_deploy(ctx, env_name, env, &image, reachable)?;
+    if let Some(s) = &services {
+        plan.notes.extend(s.notes.iter().cloned());
+        plan.steps.extend(s.steps.iter().cloned());
+    }
+    let before_app = plan.steps.len();
     if let Some(c) = &existing {
         plan.push(Step::exec(
             format!("Remove the previous container ({})", c.config.image),
@@ -133,6 +140,10 @@ pub fn deploy(
         ),
     ];
     let mut vars = Vec::new();
+    if let Some(s) = &services {
+        argv.extend(s.app_args.iter().cloned());
+        vars.extend(s.app_env.iter().cloned());
+    }
     for (k, v) in &env.vars {
         argv.push("--env".into());
         argv.push(k.clone());
@@ -173,7 +184,17 @@ pub fn deploy(
     for n in &plan.notes {
         ui::info(n);
     }
-    if let Err(e) = ctx.runner.run_plan(&plan) {
+    if let Some(s) = &mut services {
+        s.run(
+            ctx.runner,
+            existing.as_ref().map(|c| c.config.image.as_str()),
+        )?;
+    }
+    let app_plan = Plan {
+        steps: plan.steps[before_app..].to_vec(),
+        ..plan.clone()
+    };
+    if let Err(e) = ctx.runner.run_plan(&app_plan) {
         // Leave nothing half-done: show why, then remove the container that failed.
         if !matches!(e, Error::Interrupted) {
             if let Ok(out) = ctx
@@ -231,7 +252,8 @@ pub fn status(ctx: &mut Ctx, env_name: &str, env: &Environment) -> Result<(), Er
     }
     docker::daemon_version(ctx.runner, &root)?;
     let info = docker::container_inspect(ctx.runner, &root, &name)?;
-    let doc = match &info {
+    let (services, services_text) = crate::services::local::status(ctx, env_name)?;
+    let mut doc = match &info {
         None => serde_json::json!({"environment": env_name, "container": name, "state": "absent"}),
         Some(c) => serde_json::json!({
             "environment": env_name,
@@ -244,6 +266,9 @@ pub fn status(ctx: &mut Ctx, env_name: &str, env: &Environment) -> Result<(), Er
             "url": url(env),
         }),
     };
+    if !services.is_empty() {
+        doc["services"] = serde_json::Value::Array(services);
+    }
     if ctx.settings.json {
         ui::print_json(&doc);
     } else {
@@ -262,14 +287,26 @@ pub fn status(ctx: &mut Ctx, env_name: &str, env: &Environment) -> Result<(), Er
                 url(env)
             )),
         }
+        if !services_text.is_empty() {
+            ui::data(&services_text);
+        }
     }
     Ok(())
 }
 
-pub fn logs(ctx: &mut Ctx, env_name: &str, follow: bool, tail: u32) -> Result<(), Error> {
+pub fn logs(
+    ctx: &mut Ctx,
+    env_name: &str,
+    follow: bool,
+    tail: u32,
+    service: Option<&str>,
+) -> Result<(), Error> {
     tools::find("docker")?;
     let root = ctx.root().to_owned();
-    let name = container_name(ctx.project.project(), env_name);
+    let name = match service {
+        Some(s) => crate::services::local::logs_container(&ctx.project, env_name, s)?,
+        None => container_name(ctx.project.project(), env_name),
+    };
     let mut args = vec!["logs".to_owned(), "--tail".into(), tail.to_string()];
     if follow {
         args.push("--follow".into());
@@ -294,7 +331,13 @@ pub fn logs(ctx: &mut Ctx, env_name: &str, follow: bool, tail: u32) -> Result<()
     ctx.runner.run_plan(&plan)
 }
 
-pub fn destroy(ctx: &mut Ctx, env_name: &str, env: &Environment, yes: bool) -> Result<(), Error> {
+pub fn destroy(
+    ctx: &mut Ctx,
+    env_name: &str,
+    env: &Environment,
+    yes: bool,
+    volumes: bool,
+) -> Result<(), Error> {
     tools::find("docker")?;
     let root = ctx.root().to_owned();
     let name = container_name(ctx.project.project(), env_name);
@@ -313,28 +356,45 @@ pub fn destroy(ctx: &mut Ctx, env_name: &str, env: &Environment, yes: bool) -> R
             format!("Stop and remove {name}"),
             docker::exec(["rm", "--force", &name], &root),
         ));
+    }
+    let teardown = if reachable {
+        Some(crate::services::local::plan_destroy(
+            ctx, env_name, volumes,
+        )?)
     } else {
+        None
+    };
+    if let Some(t) = &teardown {
+        plan.notes.extend(t.notes.iter().cloned());
+        plan.steps.extend(t.steps.iter().cloned());
+    }
+    let services_exist = teardown.as_ref().is_some_and(|t| t.anything);
+    if !exists && !services_exist {
         plan.note(format!("nothing to destroy: no container {name}"));
     }
     if ctx.settings.dry_run {
         print_plan(ctx.settings, &plan);
         return Ok(());
     }
-    if exists && env.protected {
+    if (exists || services_exist) && env.protected {
         guard_protected(env_name, "destroy", &[("container", name.clone())], yes)?;
     }
     for n in &plan.notes {
         ui::info(n);
     }
     ctx.runner.run_plan(&plan)?;
+    if let Some(t) = &teardown {
+        t.finish(ctx.project.project(), env_name)?;
+    }
     if exists {
         ui::success(&format!("removed {name}"));
     }
+    let kept = teardown.map(|t| t.kept_volumes).unwrap_or_default();
     print_result(
         ctx.settings,
         ctx.runner,
         &plan.verb,
-        serde_json::json!({"environment": env_name, "container": name, "removed": exists}),
+        serde_json::json!({"environment": env_name, "container": name, "removed": exists, "kept_volumes": kept}),
     );
     Ok(())
 }
