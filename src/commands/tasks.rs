@@ -89,9 +89,11 @@ fn example_for(task: &str) -> String {
 
 /// The plan of one verb's tasks.
 /// The plan, and for each step the task it runs (`None` for a stage build).
-pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error> {
+/// The last `usize` steps remove the services started for the tasks (issue #10).
+pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>, usize), Error> {
     let selected = select(ctx, verb)?;
     let mut plan = Plan::new(verb.name.replace('-', " "));
+    let services = crate::services::local::TaskServices::plan(ctx, &selected)?;
     let project = &ctx.project;
     let needs_tag = project.config.image.is_some();
     let git = if needs_tag {
@@ -101,6 +103,10 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
     };
     let mut built_stages: Vec<String> = Vec::new();
     let mut owners: Vec<Option<String>> = Vec::new();
+    for step in services.iter().flat_map(|s| s.start.iter()) {
+        plan.push(step.clone());
+        owners.push(None);
+    }
     let catalog = if selected.iter().any(|(_, t)| t.image.is_some()) {
         Some(Catalog::load()?)
     } else {
@@ -146,6 +152,11 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
             }
             (None, None) => None,
         };
+        let (service_env, service_args) = services
+            .as_ref()
+            .map(|s| s.for_task(project, name, task, container_image.is_some()))
+            .unwrap_or_default();
+        env.extend(service_env);
         let command: Vec<String> = match &task.run {
             TaskCommand::Shell(s) => vec!["sh".into(), "-c".into(), s.clone()],
             TaskCommand::Argv(a) => a.clone(),
@@ -166,6 +177,7 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
                     "--workdir".into(),
                     WORKSPACE.into(),
                 ]);
+                argv.extend(service_args);
                 let uid = nix::unistd::getuid();
                 if !uid.is_root() {
                     // Files the task writes in the mounted repository stay the user's.
@@ -197,7 +209,10 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
         owners.push(Some(name.clone()));
         plan.push(Step::exec(purpose, exec));
     }
-    Ok((plan, owners))
+    let cleanup = services.map(|s| s.cleanup).unwrap_or_default();
+    let cleanup_len = cleanup.len();
+    plan.steps.extend(cleanup);
+    Ok((plan, owners, cleanup_len))
 }
 
 /// A note for a task whose command (or its `env`) still reads a variable that lbc used
@@ -242,7 +257,7 @@ fn reads_variable(text: &str, name: &str) -> bool {
 }
 
 pub fn run(ctx: &mut Ctx, verb: &Verb) -> Result<(), Error> {
-    let (plan, owners) = plan(ctx, verb)?;
+    let (plan, owners, cleanup) = plan(ctx, verb)?;
     if ctx.settings.dry_run {
         print_plan(ctx.settings, &plan);
         return Ok(());
@@ -251,7 +266,7 @@ pub fn run(ctx: &mut Ctx, verb: &Verb) -> Result<(), Error> {
         crate::ui::warn(n);
     }
     let done_before = ctx.runner.results.len();
-    ctx.runner.run_plan(&plan).map_err(|e| {
+    crate::services::local::run_with_cleanup(ctx.runner, &plan, cleanup).map_err(|e| {
         let failed = ctx.runner.results.len() - done_before;
         match (e, owners.get(failed).cloned().flatten()) {
             (Error::ChildFailed { code, .. }, Some(task)) => Error::ChildFailed {
