@@ -13,4 +13,5 @@ mod init_stacks;
 mod init_support;
 mod init_template;
 mod k8s_deploy;
+mod services;
 mod upgrade;

@@ -106,7 +106,7 @@ impl Connection {
         match kind {
             Kind::Postgres => format!("postgresql://{user}:{pw}@{host}:{}/{db}", self.port),
             Kind::Mysql => format!("mysql://{user}:{pw}@{host}:{}/{db}", self.port),
-            Kind::Redis => format!("redis://:{pw}@{host}:{}/{db}", self.port),
+            Kind::Redis => format!("redis://{user}:{pw}@{host}:{}/{db}", self.port),
         }
     }
 

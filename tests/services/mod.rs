@@ -1,0 +1,432 @@
+//! Backing services (issue #10) against real PostgreSQL, MariaDB and Redis servers (the
+//! images `scripts/test-env.sh` builds from Debian's packages) on the real Docker engine:
+//! deploy with services and migrations, redeploys that keep the data, destroy with and
+//! without `--volumes`, readiness failures, tasks with services, backups and restores.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{docker, docker_env, docker_ok, free_port, unique, Project, TestEnv};
+
+/// The app: built from the catalogue's PostgreSQL image (for its `psql`), it records
+/// its version in the database when it starts, then idles.
+const DOCKERFILE: &str = r#"ARG BASE
+FROM ${BASE}
+ARG VERSION=v1
+ENV APP_VERSION=${VERSION}
+COPY app.sh /app.sh
+ENTRYPOINT []
+USER postgres
+CMD ["sh", "/app.sh"]
+"#;
+
+const APP: &str = r#"psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -v v="$APP_VERSION" <<'SQL' || exit 1
+INSERT INTO visits VALUES (:'v');
+SQL
+exec sleep infinity
+"#;
+
+const MIGRATE_OK: &str = r#"run = "psql \"$DATABASE_URL\" -v ON_ERROR_STOP=1 -c 'CREATE TABLE IF NOT EXISTS visits(version text)'""#;
+
+/// A project of the test and everything lbc may create for it, removed by name on drop.
+struct Stack {
+    p: Project,
+    name: String,
+    env: TestEnv,
+    state: tempfile::TempDir,
+}
+
+impl Stack {
+    fn new(env: &TestEnv, prefix: &str) -> Stack {
+        Stack {
+            p: Project::empty(),
+            name: unique(prefix),
+            env: env.clone(),
+            state: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn lbc(&self) -> crate::support::Lbc {
+        self.p
+            .lbc()
+            .env("LBC_CATALOG", &self.env.catalog)
+            .env("XDG_STATE_HOME", self.state.path())
+    }
+
+    fn credentials(&self, env: &str) -> std::path::PathBuf {
+        self.state
+            .path()
+            .join("lbc")
+            .join(&self.name)
+            .join(env)
+            .join("credentials.toml")
+    }
+
+    fn psql(&self, env: &str, sql: &str) -> String {
+        docker_ok(&[
+            "exec",
+            &format!("lbc-{}-{env}_db", self.name),
+            "psql",
+            "-U",
+            &self.name.replace('-', "_"),
+            "-d",
+            &self.name.replace('-', "_"),
+            "-tAc",
+            sql,
+        ])
+    }
+
+    /// Poll the rows of `visits` until there are `n` of them.
+    fn rows(&self, env: &str, n: usize) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let out = self.psql(env, "SELECT version FROM visits ORDER BY version");
+            let rows: Vec<String> = out.lines().map(str::to_owned).collect();
+            if rows.len() >= n || start.elapsed() > Duration::from_secs(20) {
+                return rows;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let n = &self.name;
+        let out = docker(&["ps", "-aq", "--filter", &format!("label=lbc.project={n}")]);
+        for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let _ = docker(&["rm", "-f", "-v", id]);
+        }
+        let out = docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=lbc.project={n}"),
+        ]);
+        for v in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let _ = docker(&["volume", "rm", v]);
+        }
+        let out = docker(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=lbc.project={n}"),
+        ]);
+        for v in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let _ = docker(&["network", "rm", v]);
+        }
+        let out = docker(&[
+            "image",
+            "ls",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            &format!("lbc-tests/{n}"),
+        ]);
+        for i in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let _ = docker(&["rmi", "-f", i]);
+        }
+    }
+}
+
+fn app_toml(name: &str, port: u16, version: &str, migrate: &str, extra: &str) -> String {
+    format!(
+        r#"[project]
+name = "{name}"
+[image]
+repository = "lbc-tests/{name}"
+[image.bases]
+BASE = "postgres-15"
+[image.args]
+VERSION = "{version}"
+[services.db]
+type = "postgres"
+version = "15"
+[tasks.migrate]
+{migrate}
+[env.local]
+kind = "docker"
+port = {port}
+timeout = "60s"
+{extra}"#
+    )
+}
+
+fn exists(kind: &str, name: &str) -> bool {
+    docker(&[kind, "inspect", name]).status.success()
+}
+
+#[test]
+fn a_postgres_app_keeps_its_rows_across_redeploys_and_destroy_keeps_the_volume() {
+    // issue #10: services first, migration before the app, redeploys and destroy keep the
+    // data, a failed migration leaves the old version serving, --volumes removes it.
+    let Some(env) = docker_env("services::a_postgres_app_keeps_its_rows") else {
+        return;
+    };
+    let s = Stack::new(&env, "svc-pg");
+    let port = free_port();
+    s.p.write("Dockerfile", DOCKERFILE)
+        .write("app.sh", APP)
+        .write(".dockerignore", ".git\n")
+        .write("lbc.toml", &app_toml(&s.name, port, "v1", MIGRATE_OK, ""));
+    s.p.git_init();
+    s.lbc().args(["build"]).run().success();
+    let first = s.lbc().args(["deploy", "local"]).run().success();
+    let app = format!("lbc-{}-local", s.name);
+    let db = format!("lbc-{}-local_db", s.name);
+    let volume = db.clone();
+    assert!(exists("volume", &volume), "{}", first.stderr());
+    assert_eq!(s.rows("local", 1), vec!["v1"]);
+    let net = docker_ok(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
+        &app,
+    ]);
+    assert_eq!(net, format!("lbc-{}-local", s.name));
+
+    // Credentials: generated once, owner-only, never printed.
+    let creds = s.credentials("local");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&creds).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{}", creds.display());
+    let text = std::fs::read_to_string(&creds).unwrap();
+    let password = text
+        .lines()
+        .find_map(|l| l.strip_prefix("password = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("a password")
+        .to_owned();
+    let first = first.nowhere(&password);
+    assert!(
+        !docker_ok(&["inspect", "-f", "{{json .Config.Cmd}}", &app]).contains(&password),
+        "no password in the app's command"
+    );
+    drop(first);
+
+    // A redeploy of a new version keeps the rows (and the password).
+    s.p.write("lbc.toml", &app_toml(&s.name, port, "v2", MIGRATE_OK, ""));
+    s.lbc().args(["build"]).run().success();
+    s.lbc()
+        .args(["deploy", "local"])
+        .run()
+        .success()
+        .stderr_has("runs already")
+        .nowhere(&password);
+    assert_eq!(s.rows("local", 2), vec!["v1", "v2"]);
+    assert_eq!(std::fs::read_to_string(&creds).unwrap(), text);
+    let v2_id = docker_ok(&["inspect", "-f", "{{.Id}}", &app]);
+
+    // A failing migration stops the deploy: v2 keeps running, untouched.
+    s.p.write(
+        "lbc.toml",
+        &app_toml(&s.name, port, "v3", "run = \"exit 3\"", ""),
+    );
+    s.lbc().args(["build"]).run().success();
+    s.lbc()
+        .args(["deploy", "local"])
+        .run()
+        .code_is(3)
+        .stderr_has("the migration (task `migrate`) failed with exit code 3")
+        .stderr_has("still serves");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.Id}}", &app]), v2_id);
+    assert_eq!(
+        docker_ok(&["inspect", "-f", "{{.State.Status}}", &app]),
+        "running"
+    );
+
+    // status lists the app and the service; logs --service shows the database's log.
+    let st = s
+        .lbc()
+        .args(["status", "local", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(st["state"], "running");
+    assert_eq!(st["services"][0]["service"], "db");
+    assert_eq!(st["services"][0]["state"], "running");
+    assert_eq!(st["services"][0]["volume"], volume.as_str());
+    assert!(st["services"][0]["published"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+    s.lbc()
+        .args(["logs", "local", "--service", "db", "--tail", "50"])
+        .run()
+        .success()
+        .stdout_has("database system is ready to accept connections");
+    s.lbc()
+        .args(["logs", "local", "--service", "nope"])
+        .run()
+        .code_is(2)
+        .stderr_has("declared services: db");
+
+    // destroy keeps the volume and says so; the data comes back with the next deploy.
+    s.lbc()
+        .args(["destroy", "local"])
+        .run()
+        .success()
+        .stderr_has(&format!("keeping the volumes {volume}"));
+    assert!(!exists("container", &db) && !exists("container", &app));
+    assert!(exists("volume", &volume));
+    assert!(!exists("network", &format!("lbc-{}-local", s.name)));
+    s.p.write("lbc.toml", &app_toml(&s.name, port, "v4", MIGRATE_OK, ""));
+    s.lbc().args(["build"]).run().success();
+    s.lbc().args(["deploy", "local"]).run().success();
+    assert_eq!(s.rows("local", 3), vec!["v1", "v2", "v4"]);
+
+    // --volumes removes the data and forgets its credentials.
+    s.lbc()
+        .args(["destroy", "local", "--volumes"])
+        .run()
+        .success();
+    assert!(!exists("volume", &volume));
+    assert!(!creds.exists());
+}
+
+#[test]
+fn a_service_that_never_becomes_ready_fails_naming_it_and_the_app_keeps_running() {
+    // issue #10: the readiness wait is bounded, names the service with its last log lines,
+    // and leaves the running app as it was.
+    let Some(env) = docker_env("services::a_service_that_never_becomes_ready") else {
+        return;
+    };
+    let s = Stack::new(&env, "svc-never");
+    let port = free_port();
+    let toml = |services: &str| {
+        format!(
+            "[project]\nname = \"{}\"\n[image]\nrepository = \"lbc-tests/{}\"\n[env.local]\nkind = \"docker\"\nport = {port}\ntimeout = \"3s\"\n{services}",
+            s.name, s.name
+        )
+    };
+    s.p.write(
+        "Dockerfile",
+        "FROM lbc-test/debian:bookworm\nCMD [\"sleep\", \"infinity\"]\n",
+    )
+    .write("lbc.toml", &toml(""));
+    s.p.git_init();
+    s.lbc().args(["build"]).run().success();
+    s.lbc().args(["deploy", "local"]).run().success();
+    let app = format!("lbc-{}-local", s.name);
+    let before = docker_ok(&["inspect", "-f", "{{.Id}}", &app]);
+
+    // A "postgres" whose image is Redis: it runs, but never answers pg_isready.
+    s.p.write(
+        "lbc.toml",
+        &toml("[services.db]\ntype = \"postgres\"\nimage = \"lbc-test/redis:bookworm\"\n"),
+    );
+    s.lbc()
+        .args(["deploy", "local"])
+        .run()
+        .code_is(1)
+        .stderr_has("service `db` did not accept connections within 3s")
+        .stderr_has(&format!("last log lines of lbc-{}-local_db", s.name))
+        .stderr_has("Ready to accept connections")
+        .stderr_has("still serves");
+    assert_eq!(docker_ok(&["inspect", "-f", "{{.Id}}", &app]), before);
+    assert_eq!(
+        docker_ok(&["inspect", "-f", "{{.State.Status}}", &app]),
+        "running"
+    );
+}
+
+#[test]
+fn tasks_get_their_services_on_a_network_or_on_a_host_port_and_leave_nothing_behind() {
+    // issue #10: a task listing services runs with them up, the connection injected
+    // (container tasks by network alias, host tasks on a published 127.0.0.1 port);
+    // the services are removed afterwards, also when the task fails.
+    let Some(env) = docker_env("services::tasks_get_their_services") else {
+        return;
+    };
+    let s = Stack::new(&env, "svc-tasks");
+    let toml = format!(
+        r#"[project]
+name = "{name}"
+[services.db]
+type = "postgres"
+[services.cache]
+type = "redis"
+[services.audit]
+type = "mysql"
+database = "audit"
+user = "auditor"
+[services.audit.env]
+AUDIT_HOST = "{{host}}"
+AUDIT_PORT = "{{port}}"
+AUDIT_DB = "{{database}}"
+AUDIT_USER = "{{user}}"
+AUDIT_PASSWORD = "{{password}}"
+[tasks.cache-check]
+image = "redis-7"
+services = ["cache"]
+run = "redis-cli -u \"$REDIS_URL\" --no-auth-warning set greeting hello >/dev/null && redis-cli -u \"$REDIS_URL\" --no-auth-warning get greeting && test -z \"$DATABASE_URL\""
+[tasks.audit-check]
+image = "mariadb-10.11"
+services = ["audit"]
+run = "mariadb --host=\"$AUDIT_HOST\" --port=\"$AUDIT_PORT\" --user=\"$AUDIT_USER\" --password=\"$AUDIT_PASSWORD\" \"$AUDIT_DB\" --batch --skip-column-names -e 'SELECT CONCAT(\"db=\", DATABASE())'"
+[tasks.host-check]
+services = ["db"]
+run = ["python3", "-c", "import os, socket, urllib.parse as u; p = u.urlparse(os.environ['DATABASE_URL']); socket.create_connection((p.hostname, p.port), 3).close(); print('reached', p.hostname, p.path)"]
+[tasks.failing]
+services = ["cache"]
+run = "exit 4"
+"#,
+        name = s.name
+    );
+    s.p.write("lbc.toml", &toml);
+    s.lbc()
+        .args(["task", "cache-check"])
+        .run()
+        .success()
+        .stdout_has("hello");
+    s.lbc()
+        .args(["task", "audit-check"])
+        .run()
+        .success()
+        .stdout_has("db=audit");
+    s.lbc()
+        .args(["task", "host-check"])
+        .run()
+        .success()
+        .stdout_has(&format!("reached 127.0.0.1 /{}", s.name.replace('-', "_")));
+    s.lbc().args(["task", "failing"]).run().code_is(4);
+    let left = docker_ok(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=lbc.project={}", s.name),
+    ]);
+    assert_eq!(left, "", "containers left behind");
+    let nets = docker_ok(&[
+        "network",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=lbc.project={}", s.name),
+    ]);
+    assert_eq!(nets, "", "networks left behind");
+}
+
+#[test]
+fn two_services_with_one_name_and_unknown_types_are_refused_with_their_line() {
+    // issue #10: bad [services] input exits 2 with file, line and a fix.
+    let p = Project::with(&[(
+        "lbc.toml",
+        "[project]\nname = \"x\"\n[services.db]\ntype = \"postgres\"\n[services.db]\ntype = \"redis\"\n",
+    )]);
+    p.lbc()
+        .args(["config"])
+        .run()
+        .code_is(2)
+        .stderr_has("lbc.toml:5:");
+    p.write(
+        "lbc.toml",
+        "[project]\nname = \"x\"\n[services.db]\ntype = \"mongodb\"\n",
+    );
+    p.lbc()
+        .args(["config"])
+        .run()
+        .code_is(2)
+        .stderr_has("lbc.toml:4:8")
+        .stderr_has("postgres");
+}
