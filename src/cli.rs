@@ -156,6 +156,14 @@ pub enum Command {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Back up the backing services of an environment: one consistent dump per service
+    /// (pg_dump, mariadb-dump --single-transaction, a Redis RDB).
+    Backup(BackupArgs),
+    /// List the backups of an environment.
+    Backups(BackupsArgs),
+    /// Restore the backing services of an environment from a backup, or from the latest
+    /// backups of another environment.
+    Restore(RestoreArgs),
     /// Bring the repository up to the newest version of its template (three-way merge that
     /// keeps local edits) and lbc.toml up to the newest schema.
     Upgrade(UpgradeArgs),
@@ -253,6 +261,49 @@ pub struct TargetArgs {
     /// Namespace to use (overrides the environment's `namespace`).
     #[arg(long, env = "LBC_NAMESPACE")]
     pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Environment name from lbc.toml (a docker environment).
+    pub env: String,
+    /// Only this service (`[services.NAME]`); default: all of them.
+    #[arg(long, value_name = "NAME", env = "LBC_SERVICE")]
+    pub service: Option<String>,
+    /// Where backups are kept (default: ~/.local/share/lbc/backups/PROJECT).
+    #[arg(long, value_name = "DIR", env = "LBC_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupsArgs {
+    /// Environment name from lbc.toml.
+    pub env: String,
+    /// Where backups are kept (default: ~/.local/share/lbc/backups/PROJECT).
+    #[arg(long, value_name = "DIR", env = "LBC_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Environment name from lbc.toml (a docker environment).
+    pub env: String,
+    /// A backup file (as listed by `lbc backups`), or an environment whose latest backups
+    /// are restored.
+    #[arg(long, value_name = "BACKUP|ENV", env = "LBC_FROM")]
+    pub from: String,
+    /// Only this service (`[services.NAME]`); default: all of them.
+    #[arg(long, value_name = "NAME", env = "LBC_SERVICE")]
+    pub service: Option<String>,
+    /// Where backups are kept (default: ~/.local/share/lbc/backups/PROJECT).
+    #[arg(long, value_name = "DIR", env = "LBC_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Replace the data of a service that holds some (refused without it).
+    #[arg(long, env = "LBC_OVERWRITE")]
+    pub overwrite: bool,
+    /// Confirm a protected environment without a prompt.
+    #[arg(long, env = "LBC_YES")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -148,6 +148,9 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
             commands::kube::render(&mut ctx, &env, image.as_deref(), &target)
         }
         Command::Promote(args) => commands::kube::promote(&mut ctx, &args),
+        Command::Backup(args) => commands::backup::backup(&mut ctx, &args),
+        Command::Backups(args) => commands::backup::backups(&mut ctx, &args),
+        Command::Restore(args) => commands::backup::restore(&mut ctx, &args),
         Command::History { env, target } => commands::kube::history(&mut ctx, &env, &target),
         Command::Rollback {
             env,

@@ -2,6 +2,7 @@
 //! stops, otherwise the runner executes it.
 
 pub mod adopt;
+pub mod backup;
 pub mod build;
 pub mod doctor;
 pub mod info;

@@ -149,6 +149,7 @@ pub fn plan_deploy(
         Some(Catalog::load()?)
     };
     let mut conns = BTreeMap::new();
+    let mut waits = Vec::new();
     for (name, s) in crate::services::ordered(l) {
         let cname = container_name(project, env_name, name);
         let vol = volume_name(project, env_name, name);
@@ -258,10 +259,11 @@ pub fn plan_deploy(
                 Some(cname.clone()),
             );
         }
-        p.push(
+        // Every service starts before lbc waits for any: their initialisations overlap.
+        waits.push((
             wait_step(&what, &cname, s, &user, &database, &secrets, timeout, &root),
             Some(cname.clone()),
-        );
+        ));
         conns.insert(
             name.clone(),
             Connection {
@@ -272,6 +274,9 @@ pub fn plan_deploy(
                 password: secrets.password.clone(),
             },
         );
+    }
+    for (step, owner) in waits {
+        p.push(step, owner);
     }
     if generated {
         p.notes.push(format!(
@@ -643,6 +648,7 @@ impl TaskServices {
             .transpose()?
             .unwrap_or(Duration::from_secs(60));
         let mut names = Vec::new();
+        let mut waits = Vec::new();
         for (name, s) in crate::services::ordered(l) {
             if !wanted.contains(name) {
                 continue;
@@ -675,7 +681,7 @@ impl TaskServices {
                 format!("Start {what} ({simage}) for the tasks"),
                 objects::run_detached(spec, &root),
             ));
-            t.start.push(wait_step(
+            waits.push(wait_step(
                 &what,
                 &cname,
                 s,
@@ -703,6 +709,7 @@ impl TaskServices {
             t.host.insert(name.clone(), conn);
             names.push(cname);
         }
+        t.start.extend(waits);
         // `--volumes`: the images' anonymous data volumes go with their containers.
         t.cleanup.push(Step::exec(
             "Remove the tasks' services and their data",

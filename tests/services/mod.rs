@@ -430,3 +430,215 @@ fn two_services_with_one_name_and_unknown_types_are_refused_with_their_line() {
         .stderr_has("lbc.toml:4:8")
         .stderr_has("postgres");
 }
+
+/// The password of `service` in a credentials file (the test reads it to write data).
+fn secret(creds: &std::path::Path, service: &str, key: &str) -> String {
+    let doc: toml::Value = toml::from_str(&std::fs::read_to_string(creds).unwrap()).unwrap();
+    doc[service][key].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn backup_wipe_restore_gives_identical_data_for_postgres_mariadb_and_redis() {
+    // issue #10: consistent dumps named by project, env, service, time and server; a
+    // restore refuses to overwrite data without --overwrite, and a protected
+    // environment without --yes; restoring from another environment's latest backups.
+    let Some(env) = docker_env("services::backup_wipe_restore") else {
+        return;
+    };
+    let s = Stack::new(&env, "svc-bk");
+    let backups = tempfile::tempdir().unwrap();
+    let p1 = free_port();
+    s.p.write(
+        "Dockerfile",
+        "FROM lbc-test/debian:bookworm\nCMD [\"sleep\", \"infinity\"]\n",
+    )
+    .write(
+        "lbc.toml",
+        &format!(
+            r#"[project]
+name = "{name}"
+[image]
+repository = "lbc-tests/{name}"
+[services.db]
+type = "postgres"
+[services.audit]
+type = "mysql"
+[services.cache]
+type = "redis"
+[env.local]
+kind = "docker"
+port = {p1}
+"#,
+            name = s.name
+        ),
+    );
+    s.p.git_init();
+    s.lbc().args(["build"]).run().success();
+    s.lbc().args(["deploy", "local"]).run().success();
+    let db = s.name.replace('-', "_");
+    let c = |svc: &str, env: &str| format!("lbc-{}-{env}_{svc}", s.name);
+    let write_data = |env: &str| {
+        let creds = s.credentials(env);
+        s.psql(
+            env,
+            "CREATE TABLE t(v text); INSERT INTO t VALUES ('a'), ('b');",
+        );
+        docker_ok(&[
+            "exec",
+            "-e",
+            &format!("MYSQL_PWD={}", secret(&creds, "audit", "root_password")),
+            &c("audit", env),
+            "mariadb",
+            "-uroot",
+            &db,
+            "-e",
+            "CREATE TABLE t(v varchar(9)); INSERT INTO t VALUES ('x'), ('y');",
+        ]);
+        docker_ok(&[
+            "exec",
+            "-e",
+            &format!("REDISCLI_AUTH={}", secret(&creds, "cache", "password")),
+            &c("cache", env),
+            "redis-cli",
+            "set",
+            "greeting",
+            "hello",
+        ]);
+    };
+    let read_data = |env: &str| -> (String, String, String) {
+        let creds = s.credentials(env);
+        let pg = s.psql(env, "SELECT string_agg(v, ',' ORDER BY v) FROM t");
+        let my = docker_ok(&[
+            "exec",
+            "-e",
+            &format!("MYSQL_PWD={}", secret(&creds, "audit", "root_password")),
+            &c("audit", env),
+            "mariadb",
+            "-uroot",
+            &db,
+            "-N",
+            "-B",
+            "-e",
+            "SELECT GROUP_CONCAT(v ORDER BY v) FROM t",
+        ]);
+        let rd = docker_ok(&[
+            "exec",
+            "-e",
+            &format!("REDISCLI_AUTH={}", secret(&creds, "cache", "password")),
+            &c("cache", env),
+            "redis-cli",
+            "get",
+            "greeting",
+        ]);
+        (pg, my, rd)
+    };
+    write_data("local");
+    let want = ("a,b".to_owned(), "x,y".to_owned(), "hello".to_owned());
+    assert_eq!(read_data("local"), want);
+
+    let dir = backups.path().to_str().unwrap();
+    s.lbc()
+        .args(["backup", "local", "--backup-dir", "/proc/lbc-no-such-dir"])
+        .run()
+        .code_is(2)
+        .stderr_has("backup directory");
+    let out = s
+        .lbc()
+        .args(["backup", "local", "--backup-dir", dir])
+        .run()
+        .success()
+        .stdout();
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let listed = s
+        .lbc()
+        .args(["backups", "local", "--backup-dir", dir, "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let names: Vec<String> = listed["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let f = b["file"].as_str().unwrap();
+            let meta = std::fs::metadata(f).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{f}");
+            assert!(meta.len() > 0, "{f}");
+            format!(
+                "{} {}",
+                b["service"].as_str().unwrap(),
+                b["server"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(names.len(), 3, "{listed}");
+    for (svc, server) in [
+        ("db", "postgres-15."),
+        ("audit", "mariadb-10.11."),
+        ("cache", "redis-7."),
+    ] {
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with(&format!("{svc} {server}"))),
+            "{names:?}"
+        );
+    }
+
+    // Wipe: the volumes go, fresh services come up empty; the restore brings it all back.
+    s.lbc()
+        .args(["destroy", "local", "--volumes"])
+        .run()
+        .success();
+    s.lbc().args(["deploy", "local"]).run().success();
+    s.lbc()
+        .args(["restore", "local", "--from", "local", "--backup-dir", dir])
+        .run()
+        .success();
+    assert_eq!(read_data("local"), want);
+    // Now the data exists: restoring over it needs --overwrite.
+    s.lbc()
+        .args(["restore", "local", "--from", "local", "--backup-dir", dir])
+        .run()
+        .code_is(5)
+        .stderr_has("holds data: refusing to overwrite it")
+        .stderr_has("--overwrite");
+
+    // A protected environment also needs --yes (the same code restores staging from
+    // production's latest: `--from` names an environment).
+    let toml = s.p.read("lbc.toml").replace(
+        &format!("port = {p1}\n"),
+        &format!("port = {p1}\nprotected = true\n"),
+    );
+    s.p.write("lbc.toml", &toml);
+    s.lbc()
+        .args([
+            "restore",
+            "local",
+            "--from",
+            "local",
+            "--backup-dir",
+            dir,
+            "--overwrite",
+        ])
+        .run()
+        .code_is(5)
+        .stderr_has("environment `local` is protected");
+    s.lbc()
+        .args([
+            "restore",
+            "local",
+            "--from",
+            "local",
+            "--service",
+            "db",
+            "--backup-dir",
+            dir,
+            "--overwrite",
+            "--yes",
+        ])
+        .run()
+        .success();
+    assert_eq!(read_data("local"), want);
+}
