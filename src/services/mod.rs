@@ -460,6 +460,21 @@ mod tests {
     }
 
     #[test]
+    fn test_integration_gets_every_service_unless_it_lists_its_own() {
+        // issue #10: `lbc test integration` runs with the services up.
+        let l = load(
+            "[project]\nname = \"x\"\n[services.db]\ntype = \"postgres\"\n[services.cache]\ntype = \"redis\"\n",
+        )
+        .unwrap();
+        let mut all = for_task(&l, "test-integration", None);
+        all.sort();
+        assert_eq!(all, vec!["cache", "db"]);
+        assert!(for_task(&l, "test-integration", Some(&[])).is_empty());
+        assert!(for_task(&l, "test-unit", None).is_empty());
+        assert_eq!(for_task(&l, "x", Some(&["db".to_owned()])), vec!["db"]);
+    }
+
+    #[test]
     fn bad_services_point_at_the_line() {
         // issue #10: unknown type, bad names, clashes: exit 2 with file:line:column.
         let cases = [

@@ -203,6 +203,26 @@ fn a_postgres_app_keeps_its_rows_across_redeploys_and_destroy_keeps_the_volume()
         "no password in the app's command"
     );
     drop(first);
+    // The plan shows the readiness probe and the variables by name, never their values.
+    let dry = s
+        .lbc()
+        .args(["deploy", "local", "--dry-run", "--output", "json"])
+        .run()
+        .success()
+        .nowhere(&password)
+        .json();
+    let steps = dry["plan"]["steps"].as_array().unwrap();
+    let wait = steps
+        .iter()
+        .find(|st| st["kind"] == "wait_command")
+        .expect("a readiness wait");
+    assert_eq!(wait["probe"]["argv"][2], db.as_str(), "{wait}");
+    assert_eq!(wait["probe"]["argv"][3], "pg_isready", "{wait}");
+    assert!(
+        dry.to_string()
+            .contains(r#"{"name":"DATABASE_URL","secret":true}"#),
+        "{dry}"
+    );
 
     // A redeploy of a new version keeps the rows (and the password).
     s.p.write("lbc.toml", &app_toml(&s.name, port, "v2", MIGRATE_OK, ""));
