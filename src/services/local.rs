@@ -621,20 +621,24 @@ impl TaskServices {
         crate::tools::find("docker")?;
         let root = l.root.clone();
         let project = l.project();
-        let run_id = format!("_tasks{}", std::process::id());
+        let pid = std::process::id().to_string();
+        let run_id = format!("_tasks{pid}");
         let net = network_name(project, &run_id);
         let catalog = Catalog::load()?;
         let labels_owned = [
             ("lbc.project", project.to_owned()),
             ("lbc.env", run_id.clone()),
+            (TASKS_PID_LABEL, pid),
         ];
         let label_refs: Vec<(&str, &str)> =
             labels_owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut start = stale_task_services(ctx, project)?;
+        start.push(Step::exec(
+            format!("Create the network {net} for the tasks' services"),
+            objects::network_create(&net, &label_refs, &root),
+        ));
         let mut t = TaskServices {
-            start: vec![Step::exec(
-                format!("Create the network {net} for the tasks' services"),
-                objects::network_create(&net, &label_refs, &root),
-            )],
+            start,
             cleanup: Vec::new(),
             network: net.clone(),
             host: BTreeMap::new(),
@@ -753,6 +757,47 @@ impl TaskServices {
         };
         (env, args)
     }
+}
+
+/// The label of what a run of tasks started: the PID of the lbc that started it.
+const TASKS_PID_LABEL: &str = "lbc.tasks-pid";
+
+/// Steps removing what an earlier run of tasks left behind because it was interrupted
+/// (Ctrl-C stops lbc before its cleanup): services of runs whose lbc is gone.
+fn stale_task_services(ctx: &Ctx, project: &str) -> Result<Vec<Step>, Error> {
+    let root = ctx.project.root.clone();
+    let sel = [format!("lbc.project={project}"), TASKS_PID_LABEL.to_owned()];
+    let gone = |name: &String| {
+        name.rsplit_once("_tasks")
+            .map(|(_, rest)| rest.split('_').next().unwrap_or(""))
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+    };
+    let containers: Vec<String> = objects::containers_labelled(ctx.runner, &root, &sel)?
+        .into_iter()
+        .filter(gone)
+        .collect();
+    let networks: Vec<String> = objects::networks_labelled(ctx.runner, &root, &sel)?
+        .into_iter()
+        .filter(gone)
+        .collect();
+    let mut steps = Vec::new();
+    if !containers.is_empty() {
+        steps.push(Step::exec(
+            format!(
+                "Remove services an interrupted run of tasks left ({})",
+                containers.join(", ")
+            ),
+            objects::rm(&containers, true, &root),
+        ));
+    }
+    for n in networks {
+        steps.push(Step::exec(
+            format!("Remove the network {n} an interrupted run of tasks left"),
+            objects::network_rm(&n, &root),
+        ));
+    }
+    Ok(steps)
 }
 
 /// Run a tasks' plan whose last `cleanup` steps remove the tasks' services: they run

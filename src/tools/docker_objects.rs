@@ -180,6 +180,24 @@ pub fn containers_labelled(
     Ok(names(&out.stdout))
 }
 
+/// Networks carrying every `label`.
+pub fn networks_labelled(
+    runner: &Runner,
+    cwd: &Path,
+    label: &[String],
+) -> Result<Vec<String>, Error> {
+    let mut a = vec!["network".to_owned(), "ls".into()];
+    for l in label {
+        a.extend(["--filter".into(), format!("label={l}")]);
+    }
+    a.extend(["--format".into(), "{{.Name}}".into()]);
+    let out = runner.query(&docker::exec(a, cwd))?;
+    if !out.ok() {
+        docker::daemon_version(runner, cwd)?;
+    }
+    Ok(names(&out.stdout))
+}
+
 /// Volumes carrying every `label`.
 pub fn volumes_labelled(
     runner: &Runner,

@@ -390,6 +390,9 @@ run = ["python3", "-c", "import os, socket, urllib.parse as u; p = u.urlparse(os
 [tasks.failing]
 services = ["cache"]
 run = "exit 4"
+[tasks.slow]
+services = ["cache"]
+run = "sleep 60"
 "#,
         name = s.name
     );
@@ -409,7 +412,41 @@ run = "exit 4"
         .run()
         .success()
         .stdout_has(&format!("reached 127.0.0.1 /{}", s.name.replace('-', "_")));
-    s.lbc().args(["task", "failing"]).run().code_is(4);
+    // An interrupted run leaves its services (Ctrl-C stops lbc before its cleanup);
+    // the next run of tasks removes them.
+    let mut slow = s
+        .lbc()
+        .args(["task", "slow"])
+        .command()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let running = || {
+        docker_ok(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=lbc.project={}", s.name),
+        ])
+    };
+    while running().is_empty() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(slow.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(slow.wait().unwrap().code(), Some(130));
+    s.lbc()
+        .args(["task", "failing"])
+        .run()
+        .code_is(4)
+        .stderr_has("an interrupted run of tasks left");
     let left = docker_ok(&[
         "ps",
         "-aq",
