@@ -54,6 +54,9 @@ pub struct Config {
     /// service's host name on the environment's network.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, crate::services::Service>,
+    /// Where `lbc backup` keeps the services' dumps: a directory or an S3 bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<crate::services::backup::BackupConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -1,5 +1,6 @@
 //! `lbc backup ENV`, `lbc backups ENV`, `lbc restore ENV --from BACKUP|ENV`: dumps of an
-//! environment's backing services and their restores (issue #10; docker environments).
+//! environment's backing services and their restores (issue #10; docker environments),
+//! kept in a directory or an S3-compatible bucket.
 
 use std::path::PathBuf;
 
@@ -7,8 +8,9 @@ use crate::cli::{BackupArgs, BackupsArgs, RestoreArgs};
 use crate::commands::{guard_protected, print_plan, print_result, Ctx};
 use crate::config::EnvKind;
 use crate::error::Error;
-use crate::services::backup::{self, Backup};
-use crate::tools::{self, docker};
+use crate::plan::Step;
+use crate::services::backup::{self, Backup, Destination};
+use crate::tools::{self, docker, rclone};
 use crate::ui;
 
 fn docker_env(ctx: &Ctx, env_name: &str) -> Result<crate::config::Environment, Error> {
@@ -23,24 +25,31 @@ fn docker_env(ctx: &Ctx, env_name: &str) -> Result<crate::config::Environment, E
     Ok(env)
 }
 
-fn dir(ctx: &Ctx, flag: Option<&PathBuf>) -> Result<PathBuf, Error> {
-    match flag {
-        Some(d) if d.is_absolute() => Ok(d.clone()),
-        Some(d) => Ok(ctx.settings.cwd.join(d)),
-        None => backup::default_dir(ctx.project.project()),
-    }
+/// A private local directory for dumps on their way to or from a bucket.
+fn staging() -> Result<tempfile::TempDir, Error> {
+    tempfile::Builder::new()
+        .prefix("lbc-backup-")
+        .tempdir()
+        .map_err(|e| Error::Io {
+            path: std::env::temp_dir(),
+            source: e,
+        })
 }
 
 pub fn backup(ctx: &mut Ctx, args: &BackupArgs) -> Result<(), Error> {
     docker_env(ctx, &args.env)?;
-    let dir = dir(ctx, args.backup_dir.as_ref())?;
+    let dest = backup::destination(ctx, args.backup_dir.as_deref())?;
     docker::daemon_version(ctx.runner, &ctx.project.root)?;
+    let dir = match dest {
+        Destination::Dir(d) => d,
+        Destination::S3(s3) => return backup_s3(ctx, args, &s3),
+    };
     let (plan, pending) = backup::plan_backup(ctx, &args.env, args.service.as_deref(), &dir)?;
     if ctx.settings.dry_run {
         print_plan(ctx.settings, &plan);
         return Ok(());
     }
-    backup::prepare_dir(&dir)?;
+    backup::prepare_dir(ctx, &dir)?;
     for n in &plan.notes {
         ui::info(n);
     }
@@ -56,28 +65,70 @@ pub fn backup(ctx: &mut Ctx, args: &BackupArgs) -> Result<(), Error> {
         .iter()
         .map(|p| p.file.display().to_string())
         .collect();
-    ui::success(&format!(
-        "backed up {} service(s) of `{}`",
-        files.len(),
-        args.env
-    ));
+    report_backup(ctx, &args.env, &plan.verb, files);
+    Ok(())
+}
+
+/// Dump into a private staging directory, then upload each file with rclone (an object
+/// appears whole or not at all).
+fn backup_s3(ctx: &mut Ctx, args: &BackupArgs, s3: &rclone::S3) -> Result<(), Error> {
+    tools::find("rclone")?;
+    // Reading the bucket checks the endpoint and the credentials before any dump.
+    backup::list_s3(ctx, s3, &args.env)?;
+    let stage = staging()?;
+    let (mut plan, pending) =
+        backup::plan_backup(ctx, &args.env, args.service.as_deref(), stage.path())?;
+    plan.notes.retain(|n| !n.starts_with("backup directory"));
+    plan.notes
+        .insert(0, format!("backup destination: {}", s3.url("")));
+    let root = ctx.project.root.clone();
+    let mut urls = Vec::new();
+    for p in &pending {
+        let name = p.file.file_name().expect("a file name").to_string_lossy();
+        plan.push(Step::exec(
+            format!("Upload it to {}", s3.url(&name)),
+            rclone::upload(s3, &p.partial, &name, &root),
+        ));
+        urls.push(s3.url(&name));
+    }
+    if ctx.settings.dry_run {
+        print_plan(ctx.settings, &plan);
+        return Ok(());
+    }
+    for n in &plan.notes {
+        ui::info(n);
+    }
+    ctx.runner.run_plan(&plan)?;
+    report_backup(ctx, &args.env, &plan.verb, urls);
+    Ok(())
+}
+
+fn report_backup(ctx: &Ctx, env: &str, verb: &str, files: Vec<String>) {
+    ui::success(&format!("backed up {} service(s) of `{env}`", files.len()));
     if ctx.settings.json {
         print_result(
             ctx.settings,
             ctx.runner,
-            &plan.verb,
-            serde_json::json!({"environment": args.env, "files": files}),
+            verb,
+            serde_json::json!({"environment": env, "files": files}),
         );
     } else {
         ui::data(&files.join("\n"));
     }
-    Ok(())
 }
 
 pub fn backups(ctx: &mut Ctx, args: &BackupsArgs) -> Result<(), Error> {
     ctx.project.environment(&args.env)?;
-    let dir = dir(ctx, args.backup_dir.as_ref())?;
-    let list = backup::list(&dir, ctx.project.project(), &args.env)?;
+    let (dir, list) = match backup::destination(ctx, args.backup_dir.as_deref())? {
+        Destination::Dir(dir) => {
+            let list = backup::list(&dir, ctx.project.project(), &args.env)?;
+            (dir.display().to_string(), list)
+        }
+        Destination::S3(s3) => {
+            tools::find("rclone")?;
+            (s3.url(""), backup::list_s3(ctx, &s3, &args.env)?)
+        }
+    };
     if ctx.settings.json {
         ui::print_json(&serde_json::json!({
             "environment": args.env,
@@ -88,10 +139,8 @@ pub fn backups(ctx: &mut Ctx, args: &BackupsArgs) -> Result<(), Error> {
     }
     if list.is_empty() {
         ui::info(&format!(
-            "no backups of `{}` in {} (`lbc backup {}` takes one)",
-            args.env,
-            dir.display(),
-            args.env
+            "no backups of `{}` in {dir} (`lbc backup {}` takes one)",
+            args.env, args.env
         ));
         return Ok(());
     }
@@ -112,10 +161,36 @@ pub fn backups(ctx: &mut Ctx, args: &BackupsArgs) -> Result<(), Error> {
 
 pub fn restore(ctx: &mut Ctx, args: &RestoreArgs) -> Result<(), Error> {
     let env = docker_env(ctx, &args.env)?;
-    let dir = dir(ctx, args.backup_dir.as_ref())?;
+    let dest = backup::destination(ctx, args.backup_dir.as_deref())?;
     docker::daemon_version(ctx.runner, &ctx.project.root)?;
-    let from = backup::resolve_from(ctx, &args.from, &dir, args.service.as_deref())?;
-    let plan = backup::plan_restore(ctx, &args.env, &env, &from, args.overwrite)?;
+    // Kept until the restore is over: the downloaded dumps live there.
+    let mut _stage: Option<tempfile::TempDir> = None;
+    let (from, downloads) = match &dest {
+        Destination::Dir(dir) => (
+            backup::resolve_from(ctx, &args.from, dir, args.service.as_deref())?,
+            Vec::new(),
+        ),
+        Destination::S3(s3) => {
+            tools::find("rclone")?;
+            let stage = staging()?;
+            let chosen = backup::resolve_from_s3(ctx, s3, &args.from, args.service.as_deref())?;
+            let root = ctx.project.root.clone();
+            let mut steps = Vec::new();
+            let mut local = Vec::new();
+            for b in chosen {
+                let target: PathBuf = stage.path().join(b.name());
+                steps.push(Step::exec(
+                    format!("Download {}", b.file.display()),
+                    rclone::download(s3, &b.name(), &target, &root),
+                ));
+                local.push(Backup { file: target, ..b });
+            }
+            _stage = Some(stage);
+            (local, steps)
+        }
+    };
+    let mut plan = backup::plan_restore(ctx, &args.env, &env, &from, args.overwrite)?;
+    plan.steps.splice(0..0, downloads);
     if ctx.settings.dry_run {
         print_plan(ctx.settings, &plan);
         return Ok(());

@@ -10,17 +10,244 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use crate::commands::Ctx;
 use crate::error::Error;
-use crate::plan::{Action, Plan, Step};
+use crate::plan::{Action, EnvVar, Plan, Step};
 use crate::services::credentials::{create_private_dir, Store};
 use crate::services::kinds::Kind;
 use crate::services::local::container_name;
 use crate::services::Service;
 use crate::tools::docker;
 use crate::tools::docker_objects as objects;
+use crate::tools::rclone::{self, S3};
+
+/// `[backup]` of lbc.toml: where `lbc backup` writes (`--backup-dir` wins).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// A directory (relative to the project root, or absolute), or `s3://BUCKET/PREFIX` for
+    /// an S3-compatible bucket (uploaded with rclone). Default:
+    /// `~/.local/share/lbc/backups/PROJECT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// The S3 API endpoint, e.g. `https://s3.eu-west-1.amazonaws.com` or a MinIO/Ceph URL
+    /// (default: AWS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The bucket's region (default `us-east-1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Name of the variable holding the access key id (default `AWS_ACCESS_KEY_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_env: Option<String>,
+    /// Name of the variable holding the secret key (default `AWS_SECRET_ACCESS_KEY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_env: Option<String>,
+}
+
+/// Where backups are kept.
+pub enum Destination {
+    Dir(PathBuf),
+    S3(S3),
+}
+
+/// `s3://BUCKET/PREFIX` as (bucket, prefix), or why not.
+pub fn parse_s3(url: &str) -> Option<Result<(String, String), String>> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric());
+    if !ok {
+        return Some(Err(format!(
+            "`{bucket}` is not a bucket name (3-63 lowercase letters, digits, '.' and '-')"
+        )));
+    }
+    let prefix = prefix.trim_matches('/');
+    if prefix.split('/').any(|p| p == ".." || p == ".") {
+        return Some(Err("the prefix must not hold `.` or `..`".into()));
+    }
+    Some(Ok((bucket.to_owned(), prefix.to_owned())))
+}
+
+/// Checks of `[backup]` at load time.
+pub fn validate(l: &crate::config::Loaded) -> Result<(), Error> {
+    let Some(b) = &l.config.backup else {
+        return Ok(());
+    };
+    if let Some(d) = &b.destination {
+        if d.trim().is_empty() {
+            return Err(l.error_at(
+                &["backup", "destination"],
+                "the backup destination is empty",
+                Some("give a directory, or `s3://BUCKET/PREFIX`".into()),
+            ));
+        }
+        if let Some(Err(why)) = parse_s3(d) {
+            return Err(l.error_at(
+                &["backup", "destination"],
+                &why,
+                Some("write it like `s3://team-backups/shop`".into()),
+            ));
+        }
+    }
+    if let Some(e) = &b.endpoint {
+        if !(e.starts_with("http://") || e.starts_with("https://"))
+            || e.contains(char::is_whitespace)
+        {
+            return Err(l.error_at(
+                &["backup", "endpoint"],
+                &format!("`{e}` is not an http(s) URL"),
+                Some("write it like `https://s3.example.com`".into()),
+            ));
+        }
+    }
+    for (key, v) in [
+        ("access_key_env", &b.access_key_env),
+        ("secret_key_env", &b.secret_key_env),
+    ] {
+        if let Some(v) = v {
+            if !crate::config::is_env_name(v) {
+                return Err(l.error_at(
+                    &["backup", key],
+                    &format!("`{v}` is not an environment variable name: `{key}` names the variable that holds the credential, never the credential itself"),
+                    Some(format!("set `{key} = \"BACKUP_{}\"` and export that variable", if key == "access_key_env" { "ACCESS_KEY" } else { "SECRET_KEY" })),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The destination: `--backup-dir` (`LBC_BACKUP_DIR`), else `[backup] destination`, else
+/// the default directory.
+pub fn destination(ctx: &Ctx, flag: Option<&Path>) -> Result<Destination, Error> {
+    let l = &ctx.project;
+    let cfg = l.config.backup.clone().unwrap_or_default();
+    let (value, from_file) = match (flag, &cfg.destination) {
+        (Some(f), _) => (f.to_string_lossy().into_owned(), false),
+        (None, Some(d)) => (d.clone(), true),
+        (None, None) => return Ok(Destination::Dir(default_dir(l.project())?)),
+    };
+    let Some(s3) = parse_s3(&value) else {
+        let p = PathBuf::from(&value);
+        let base = if from_file {
+            &l.root
+        } else {
+            &ctx.settings.cwd
+        };
+        return Ok(Destination::Dir(if p.is_absolute() {
+            p
+        } else {
+            base.join(p)
+        }));
+    };
+    let (bucket, prefix) = s3.map_err(|why| Error::usage(why, None))?;
+    let key_env = cfg.access_key_env.as_deref().unwrap_or("AWS_ACCESS_KEY_ID");
+    let secret_env = cfg
+        .secret_key_env
+        .as_deref()
+        .unwrap_or("AWS_SECRET_ACCESS_KEY");
+    let get = |name: &str| {
+        std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| {
+            Error::usage(
+                format!("`{name}` is not set: lbc needs it to reach the bucket {bucket}"),
+                Some(format!(
+                    "export {name} (its name comes from `[backup]` of {}, default AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)",
+                    l.path.display()
+                )),
+            )
+        })
+    };
+    let mut env = vec![
+        EnvVar::plain(
+            "RCLONE_S3_PROVIDER",
+            if cfg.endpoint.is_some() {
+                "Other"
+            } else {
+                "AWS"
+            },
+        ),
+        EnvVar::plain(
+            "RCLONE_S3_REGION",
+            cfg.region.clone().unwrap_or_else(|| "us-east-1".into()),
+        ),
+        EnvVar::secret("RCLONE_S3_ACCESS_KEY_ID", get(key_env)?),
+        EnvVar::secret("RCLONE_S3_SECRET_ACCESS_KEY", get(secret_env)?),
+    ];
+    if let Some(e) = &cfg.endpoint {
+        env.push(EnvVar::plain("RCLONE_S3_ENDPOINT", e));
+    }
+    // Behind a TLS-inspecting proxy AWS_CA_BUNDLE names the organisation's CA; the S3
+    // SDK inside rclone fails on it ("unsupported transport"), rclone's own --ca-cert
+    // does the same job.
+    let ca_cert = std::env::var("AWS_CA_BUNDLE")
+        .ok()
+        .filter(|v| !v.is_empty());
+    if ca_cert.is_some() {
+        env.push(EnvVar::plain("AWS_CA_BUNDLE", ""));
+    }
+    Ok(Destination::S3(S3 {
+        bucket,
+        prefix,
+        env,
+        ca_cert,
+    }))
+}
+
+/// The backups of a project's environment in a bucket, oldest first (a read-only query);
+/// an unreachable bucket is the destination's fault (exit 2).
+pub fn list_s3(ctx: &Ctx, s3: &S3, env: &str) -> Result<Vec<Backup>, Error> {
+    let out = ctx.runner.query(&rclone::list(s3, &ctx.project.root))?;
+    if !out.ok() {
+        let why = out
+            .stderr
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("no answer")
+            .trim()
+            .to_owned();
+        let message = format!(
+            "the backup destination {} cannot be read: {why}",
+            s3.url("")
+        );
+        let hint =
+            "check the bucket, `endpoint` and the credentials' variables under [backup]".to_owned();
+        return Err(
+            match ctx
+                .project
+                .config
+                .backup
+                .as_ref()
+                .and_then(|b| b.destination.as_ref())
+            {
+                Some(_) => ctx
+                    .project
+                    .error_at(&["backup", "destination"], &message, Some(hint)),
+                None => Error::usage(message, Some(hint)),
+            },
+        );
+    }
+    let objects = rclone::parse_list(&out.stdout)
+        .map_err(|e| Error::failed(format!("could not read `rclone lsjson` output: {e}"), None))?;
+    let mut v: Vec<Backup> = objects
+        .into_iter()
+        .filter_map(|o| {
+            let mut b = parse_name(Path::new(&o.name))?;
+            b.file = PathBuf::from(s3.url(&o.name));
+            b.bytes = u64::try_from(o.size).unwrap_or(0);
+            Some(b)
+        })
+        .filter(|b| b.project == ctx.project.project() && b.env == env)
+        .collect();
+    v.sort_by(|a, b| (&a.time, &a.service).cmp(&(&b.time, &b.service)));
+    Ok(v)
+}
 
 /// The default backup directory of a project.
 pub fn default_dir(project: &str) -> Result<PathBuf, Error> {
@@ -300,35 +527,40 @@ pub fn discard(pending: &[Pending]) {
     }
 }
 
-/// Make sure the backup directory exists (0700 when lbc creates it) and is writable.
-pub fn prepare_dir(dir: &Path) -> Result<(), Error> {
-    create_private_dir(dir).map_err(|e| {
-        Error::usage(
-            format!(
-                "the backup directory {} cannot be created: {e}",
-                dir.display()
-            ),
-            Some(
-                "choose a writable directory with --backup-dir DIR (or LBC_BACKUP_DIR)".to_owned(),
-            ),
-        )
-    })?;
-    tempfile::Builder::new()
-        .prefix(".lbc-write-check-")
-        .tempfile_in(dir)
-        .map(drop)
-        .map_err(|e| {
+/// Make sure the backup directory exists (0700 when lbc creates it) and is writable; if
+/// not, exit 2 pointing at `[backup] destination` when that is where it came from.
+pub fn prepare_dir(ctx: &Ctx, dir: &Path) -> Result<(), Error> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        let message = format!("the backup directory {} {what}: {e}", dir.display());
+        let from_file = ctx
+            .project
+            .config
+            .backup
+            .as_ref()
+            .is_some_and(|b| b.destination.is_some())
+            && std::env::var_os("LBC_BACKUP_DIR").is_none();
+        if from_file {
+            ctx.project.error_at(
+                &["backup", "destination"],
+                &message,
+                Some("choose a writable directory (or --backup-dir DIR)".to_owned()),
+            )
+        } else {
             Error::usage(
-                format!(
-                    "the backup directory {} is not writable: {e}",
-                    dir.display()
-                ),
+                message,
                 Some(
                     "choose a writable directory with --backup-dir DIR (or LBC_BACKUP_DIR)"
                         .to_owned(),
                 ),
             )
-        })
+        }
+    };
+    create_private_dir(dir).map_err(|e| fail("cannot be created", &e))?;
+    tempfile::Builder::new()
+        .prefix(".lbc-write-check-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| fail("is not writable", &e))
 }
 
 /// What `--from` names: one backup file, or an environment whose latest backups are taken.
@@ -401,6 +633,65 @@ pub fn resolve_from(
             l.config.env.keys().cloned().collect::<Vec<_>>().join(", ")
         )),
     ))
+}
+
+/// What `--from` names in a bucket: an object name, or an environment whose latest
+/// backups are taken.
+pub fn resolve_from_s3(
+    ctx: &Ctx,
+    s3: &S3,
+    from: &str,
+    service: Option<&str>,
+) -> Result<Vec<Backup>, Error> {
+    let l = &ctx.project;
+    if let Some(b) = parse_name(Path::new(from)) {
+        if from.contains('/') {
+            return Err(Error::usage(
+                format!("give the backup's name, not a path: `{}`", b.name()),
+                None,
+            ));
+        }
+        let all = list_s3(ctx, s3, &b.env)?;
+        let found = all.into_iter().find(|x| x.name() == from).ok_or_else(|| {
+            Error::usage(
+                format!("there is no backup {from} in {}", s3.url("")),
+                Some(format!("`lbc backups {}` lists them", b.env)),
+            )
+        })?;
+        if service.is_some_and(|s| s != found.service) {
+            return Err(Error::usage(
+                format!("{from} is a backup of service `{}`", found.service),
+                None,
+            ));
+        }
+        return Ok(vec![found]);
+    }
+    if !l.config.env.contains_key(from) {
+        return Err(Error::usage(
+            format!("`{from}` is neither a backup's name nor an environment"),
+            Some(format!(
+                "`lbc backups ENV` lists the backups in {}",
+                s3.url("")
+            )),
+        ));
+    }
+    let all = list_s3(ctx, s3, from)?;
+    let mut out = Vec::new();
+    for (name, _) in selected(ctx, service)? {
+        match all.iter().rev().find(|b| &b.service == name) {
+            Some(b) => out.push(b.clone()),
+            None => {
+                return Err(Error::usage(
+                    format!(
+                        "there is no backup of service `{name}` of `{from}` in {}",
+                        s3.url("")
+                    ),
+                    Some(format!("take one with `lbc backup {from}`")),
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Plan `lbc restore ENV`: refuse to overwrite a database that holds data unless

@@ -357,6 +357,7 @@ pub fn validate(l: &Loaded) -> Result<(), Error> {
             ));
         }
     }
+    backup::validate(l)?;
     for (name, task) in &c.tasks {
         for s in task.services.iter().flatten() {
             if !c.services.contains_key(s) {

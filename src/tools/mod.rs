@@ -7,6 +7,7 @@ pub mod docker_objects;
 pub mod git;
 pub mod helm;
 pub mod kubectl;
+pub mod rclone;
 
 use std::path::{Path, PathBuf};
 
