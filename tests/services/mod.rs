@@ -699,3 +699,180 @@ port = {p1}
         .success();
     assert_eq!(read_data("local"), want);
 }
+
+/// moto's S3 API server on a free 127.0.0.1 port (stands in for a real bucket), stopped
+/// by its PID when dropped.
+struct S3Server {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl S3Server {
+    fn start(test: &str) -> Option<S3Server> {
+        let expected = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+            || std::env::var_os("LBC_TEST_ENV").is_some();
+        let bin = std::env::var("LBC_TEST_MOTO_SERVER")
+            .ok()
+            .filter(|b| std::path::Path::new(b).is_file());
+        let rclone = which::which("rclone").is_ok();
+        let (Some(bin), true) = (bin, rclone) else {
+            if expected {
+                panic!("{test}: the test environment is expected here but moto_server (LBC_TEST_MOTO_SERVER) or rclone is missing; run `bash scripts/test-env.sh`");
+            }
+            eprintln!("skipped {test}: needs moto_server and rclone (run `bash scripts/test.sh`)");
+            return None;
+        };
+        let port = free_port();
+        let child = std::process::Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "moto_server did not listen within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(S3Server { child, endpoint })
+    }
+
+    /// Create a bucket with rclone itself (credentials in its environment).
+    fn bucket(&self, name: &str) {
+        let out = std::process::Command::new("rclone")
+            .args(["--config", "/dev/null", "mkdir", &format!(":s3:{name}")])
+            .env("RCLONE_S3_PROVIDER", "Other")
+            .env("RCLONE_S3_ENDPOINT", &self.endpoint)
+            .env("RCLONE_S3_ACCESS_KEY_ID", "lbc-test-key")
+            .env("RCLONE_S3_SECRET_ACCESS_KEY", "lbc-test-secret-0123456789")
+            .env_remove("AWS_CA_BUNDLE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rclone mkdir: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn backups_go_to_an_s3_bucket_and_come_back() {
+    // issue #10: an S3-compatible bucket as the backup destination (moto's server stands
+    // in for it); credentials only through the variables [backup] names.
+    let Some(env) = docker_env("services::backups_go_to_an_s3_bucket") else {
+        return;
+    };
+    let Some(s3) = S3Server::start("services::backups_go_to_an_s3_bucket") else {
+        return;
+    };
+    s3.bucket("lbc-backups");
+    let s = Stack::new(&env, "svc-s3");
+    let toml = |bucket: &str| {
+        format!(
+            r#"[project]
+name = "{name}"
+[image]
+repository = "lbc-tests/{name}"
+[services.db]
+type = "postgres"
+[backup]
+destination = "s3://{bucket}/team/{name}"
+endpoint = "{endpoint}"
+access_key_env = "LBC_T_S3_KEY"
+secret_key_env = "LBC_T_S3_SECRET"
+[env.local]
+kind = "docker"
+port = {port}
+"#,
+            name = s.name,
+            endpoint = s3.endpoint,
+            port = free_port()
+        )
+    };
+    s.p.write(
+        "Dockerfile",
+        "FROM lbc-test/debian:bookworm\nCMD [\"sleep\", \"infinity\"]\n",
+    )
+    .write("lbc.toml", &toml("lbc-backups"));
+    s.p.git_init();
+    let secret = "lbc-test-secret-0123456789";
+    let lbc = || {
+        s.lbc()
+            .env("LBC_T_S3_KEY", "lbc-test-key")
+            .env("LBC_T_S3_SECRET", secret)
+    };
+    lbc().args(["build"]).run().success();
+    lbc().args(["deploy", "local"]).run().success();
+    s.psql(
+        "local",
+        "CREATE TABLE t(v text); INSERT INTO t VALUES ('a'), ('b');",
+    );
+    let out = lbc()
+        .args(["backup", "local"])
+        .run()
+        .success()
+        .nowhere(secret)
+        .stdout();
+    let url = out.trim();
+    assert!(
+        url.starts_with(&format!(
+            "s3://lbc-backups/team/{}/{}_local_db_",
+            s.name, s.name
+        )) && url.ends_with(".dump"),
+        "{url}"
+    );
+    let listed = lbc()
+        .args(["backups", "local", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(listed["backups"].as_array().unwrap().len(), 1, "{listed}");
+    assert!(listed["backups"][0]["bytes"].as_u64().unwrap() > 0);
+
+    lbc()
+        .args(["destroy", "local", "--volumes"])
+        .run()
+        .success();
+    lbc().args(["deploy", "local"]).run().success();
+    lbc()
+        .args(["restore", "local", "--from", "local"])
+        .run()
+        .success()
+        .nowhere(secret);
+    assert_eq!(
+        s.psql("local", "SELECT string_agg(v, ',' ORDER BY v) FROM t"),
+        "a,b"
+    );
+
+    // A bucket that cannot be reached is the destination's fault: exit 2 at its line.
+    s.p.write("lbc.toml", &toml("no-such-bucket"));
+    lbc()
+        .args(["backup", "local"])
+        .run()
+        .code_is(2)
+        .stderr_has("lbc.toml:8:15")
+        .stderr_has("cannot be read")
+        .nowhere(secret);
+    // Without the credentials' variables: exit 2 naming the variable.
+    s.lbc()
+        .args(["backups", "local"])
+        .run()
+        .code_is(2)
+        .stderr_has("`LBC_T_S3_KEY` is not set");
+}
