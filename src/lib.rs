@@ -141,7 +141,10 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
             let env = ctx.project.environment(&args.env)?.clone();
             match env.kind {
                 EnvKind::Docker => commands::local::deploy(&mut ctx, &args.env, &env, &args),
-                EnvKind::Kubernetes => commands::kube::deploy(&mut ctx, &args),
+                EnvKind::Kubernetes => {
+                    services::warn_kubernetes(&ctx.project, &args.env);
+                    commands::kube::deploy(&mut ctx, &args)
+                }
             }
         }
         Command::Render { env, image, target } => {

@@ -394,6 +394,19 @@ fn is_sql_name(v: &str) -> bool {
         && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Kubernetes environments do not get the services yet: say so rather than let the app
+/// start without its connection variables.
+pub fn warn_kubernetes(l: &Loaded, env_name: &str) {
+    if l.config.services.is_empty() {
+        return;
+    }
+    let vars: Vec<String> = variables(l).into_iter().map(|(_, v, _)| v).collect();
+    crate::ui::warn(&format!(
+        "[services] are provisioned for docker environments only, so far: `{env_name}` gets neither the services nor {} from lbc; give them to the app through the chart's values (or a Secret your platform manages)",
+        vars.join(", ")
+    ));
+}
+
 /// The services a task runs with: those it lists; `test-integration` gets every service
 /// unless it says otherwise.
 pub fn for_task<'a>(l: &'a Loaded, task_name: &str, listed: Option<&'a [String]>) -> Vec<String> {
