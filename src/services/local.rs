@@ -632,7 +632,8 @@ impl TaskServices {
         ];
         let label_refs: Vec<(&str, &str)> =
             labels_owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut start = stale_task_services(ctx, project)?;
+        // Best effort: an engine that does not answer fails the run's first step anyway.
+        let mut start = stale_task_services(ctx, project).unwrap_or_default();
         start.push(Step::exec(
             format!("Create the network {net} for the tasks' services"),
             objects::network_create(&net, &label_refs, &root),
