@@ -165,6 +165,8 @@ pub fn restore(ctx: &mut Ctx, args: &RestoreArgs) -> Result<(), Error> {
     docker::daemon_version(ctx.runner, &ctx.project.root)?;
     // Kept until the restore is over: the downloaded dumps live there.
     let mut _stage: Option<tempfile::TempDir> = None;
+    // Where each backup comes from, for the report (a bucket's URL, not the staging copy).
+    let mut sources: Vec<Backup> = Vec::new();
     let (from, downloads) = match &dest {
         Destination::Dir(dir) => (
             backup::resolve_from(ctx, &args.from, dir, args.service.as_deref())?,
@@ -183,6 +185,7 @@ pub fn restore(ctx: &mut Ctx, args: &RestoreArgs) -> Result<(), Error> {
                     format!("Download {}", b.file.display()),
                     rclone::download(s3, &b.name(), &target, &root),
                 ));
+                sources.push(b.clone());
                 local.push(Backup { file: target, ..b });
             }
             _stage = Some(stage);
@@ -217,7 +220,10 @@ pub fn restore(ctx: &mut Ctx, args: &RestoreArgs) -> Result<(), Error> {
         ctx.settings,
         ctx.runner,
         &plan.verb,
-        serde_json::json!({"environment": args.env, "from": from}),
+        serde_json::json!({
+            "environment": args.env,
+            "from": if sources.is_empty() { &from } else { &sources },
+        }),
     );
     Ok(())
 }
