@@ -76,6 +76,11 @@ pub fn image_of(catalog: &Catalog, s: &Service) -> Result<String, Error> {
     }
 }
 
+/// The catalogue the services' images come from (the one place that loads it here).
+pub fn load_catalog(_ctx: &Ctx) -> Result<Catalog, Error> {
+    Catalog::load()
+}
+
 fn timeout_of(env: &crate::config::Environment) -> Result<Duration, Error> {
     Ok(env
         .timeout
@@ -146,7 +151,7 @@ pub fn plan_deploy(
     let catalog = if l.config.services.is_empty() {
         None
     } else {
-        Some(Catalog::load()?)
+        Some(load_catalog(ctx)?)
     };
     let mut conns = BTreeMap::new();
     let mut waits = Vec::new();
@@ -426,7 +431,7 @@ pub fn status(ctx: &Ctx, env_name: &str) -> Result<(Vec<serde_json::Value>, Stri
     let catalog = if l.config.services.is_empty() {
         return Ok((docs, human));
     } else {
-        Catalog::load()?
+        load_catalog(ctx)?
     };
     for (name, s) in crate::services::ordered(l) {
         let cname = container_name(l.project(), env_name, name);
@@ -624,7 +629,7 @@ impl TaskServices {
         let pid = std::process::id().to_string();
         let run_id = format!("_tasks{pid}");
         let net = network_name(project, &run_id);
-        let catalog = Catalog::load()?;
+        let catalog = load_catalog(ctx)?;
         let labels_owned = [
             ("lbc.project", project.to_owned()),
             ("lbc.env", run_id.clone()),
