@@ -876,3 +876,56 @@ port = {port}
         .code_is(2)
         .stderr_has("`LBC_T_S3_KEY` is not set");
 }
+
+#[test]
+fn the_deploy_plan_with_services_in_order() {
+    // issue #10: the whole story of a deploy with services, as --dry-run tells it:
+    // network, volumes, services, then the waits, the migration, and only then the app.
+    let Some(env) = docker_env("services::the_deploy_plan_with_services_in_order") else {
+        return;
+    };
+    let port = free_port();
+    let p = Project::with(&[(
+        "lbc.toml",
+        &r#"[project]
+name = "svc-plan-snapshot"
+[services.db]
+type = "postgres"
+[services.cache]
+type = "redis"
+[services.cache.env]
+CACHE_HOST = "{host}"
+CACHE_URL = "{url}"
+[tasks.migrate]
+run = ["./manage.py", "migrate"]
+[env.local]
+kind = "docker"
+port = PORT
+"#
+        .replace("PORT", &port.to_string()),
+    )]);
+    let state = tempfile::tempdir().unwrap();
+    let out = p
+        .lbc()
+        .env("LBC_CATALOG", &env.catalog)
+        .env("XDG_STATE_HOME", state.path())
+        .args([
+            "deploy",
+            "local",
+            "--dry-run",
+            "--image",
+            "lbc-test/debian:bookworm",
+        ])
+        .run()
+        .success();
+    assert!(
+        !state.path().join("lbc").exists(),
+        "a dry run writes no credentials"
+    );
+    let text = out
+        .stdout()
+        .replace(&p.path().display().to_string(), "[PROJECT]")
+        .replace(&state.path().display().to_string(), "[STATE]")
+        .replace(&format!(":{port}:{port}"), ":[PORT]:[PORT]");
+    insta::assert_snapshot!(text);
+}
