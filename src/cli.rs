@@ -273,6 +273,9 @@ pub struct BackupArgs {
     /// Where backups are kept (default: ~/.local/share/lbc/backups/PROJECT).
     #[arg(long, value_name = "DIR", env = "LBC_BACKUP_DIR")]
     pub backup_dir: Option<PathBuf>,
+    /// Then keep only the N newest backups of each service backed up (older ones are deleted).
+    #[arg(long, value_name = "N", env = "LBC_KEEP", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: Option<u32>,
 }
 
 #[derive(Debug, Args)]

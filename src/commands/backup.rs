@@ -44,7 +44,12 @@ pub fn backup(ctx: &mut Ctx, args: &BackupArgs) -> Result<(), Error> {
         Destination::Dir(d) => d,
         Destination::S3(s3) => return backup_s3(ctx, args, &s3),
     };
-    let (plan, pending) = backup::plan_backup(ctx, &args.env, args.service.as_deref(), &dir)?;
+    let (mut plan, pending) = backup::plan_backup(ctx, &args.env, args.service.as_deref(), &dir)?;
+    if let Some(keep) = args.keep {
+        plan.note(format!(
+            "then only the {keep} newest backups of each service are kept (older ones are deleted)"
+        ));
+    }
     if ctx.settings.dry_run {
         print_plan(ctx.settings, &plan);
         return Ok(());
@@ -65,6 +70,17 @@ pub fn backup(ctx: &mut Ctx, args: &BackupArgs) -> Result<(), Error> {
         .iter()
         .map(|p| p.file.display().to_string())
         .collect();
+    if let Some(keep) = args.keep {
+        let services: Vec<String> = pending.iter().map(|p| p.service.clone()).collect();
+        let list = backup::list(&dir, ctx.project.project(), &args.env)?;
+        for old in backup::expired(&list, &services, keep) {
+            fs_err::remove_file(&old.file).map_err(|e| Error::Io {
+                path: old.file.clone(),
+                source: std::io::Error::new(e.kind(), e.to_string()),
+            })?;
+            ui::info(&format!("removed {} (--keep {keep})", old.file.display()));
+        }
+    }
     report_backup(ctx, &args.env, &plan.verb, files);
     Ok(())
 }
@@ -74,7 +90,7 @@ pub fn backup(ctx: &mut Ctx, args: &BackupArgs) -> Result<(), Error> {
 fn backup_s3(ctx: &mut Ctx, args: &BackupArgs, s3: &rclone::S3) -> Result<(), Error> {
     tools::find("rclone")?;
     // Reading the bucket checks the endpoint and the credentials before any dump.
-    backup::list_s3(ctx, s3, &args.env)?;
+    let existing = backup::list_s3(ctx, s3, &args.env)?;
     let stage = staging()?;
     let (mut plan, pending) =
         backup::plan_backup(ctx, &args.env, args.service.as_deref(), stage.path())?;
@@ -90,6 +106,16 @@ fn backup_s3(ctx: &mut Ctx, args: &BackupArgs, s3: &rclone::S3) -> Result<(), Er
             rclone::upload(s3, &p.partial, &name, &root),
         ));
         urls.push(s3.url(&name));
+    }
+    if let Some(keep) = args.keep {
+        // The new objects count among the `keep`; deletions run only after every upload.
+        let services: Vec<String> = pending.iter().map(|p| p.service.clone()).collect();
+        for old in backup::expired(&existing, &services, keep.saturating_sub(1)) {
+            plan.push(Step::exec(
+                format!("Delete {} (--keep {keep})", old.file.display()),
+                rclone::delete(s3, &old.name(), &root),
+            ));
+        }
     }
     if ctx.settings.dry_run {
         print_plan(ctx.settings, &plan);

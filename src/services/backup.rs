@@ -410,6 +410,18 @@ fn running(
     Ok((cname, secrets))
 }
 
+/// The backups of `services` beyond the `keep` newest of each (`list` is oldest first
+/// and already holds the new ones).
+pub fn expired(list: &[Backup], services: &[String], keep: u32) -> Vec<Backup> {
+    let mut out = Vec::new();
+    for s in services {
+        let of: Vec<&Backup> = list.iter().filter(|b| &b.service == s).collect();
+        let extra = of.len().saturating_sub(keep as usize);
+        out.extend(of.into_iter().take(extra).cloned());
+    }
+    out
+}
+
 /// A backup in progress: where `docker cp` writes, and the name it gets when complete.
 #[derive(Debug, Clone, Serialize)]
 pub struct Pending {
@@ -852,6 +864,26 @@ pub fn plan_restore(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_keeps_the_newest_of_each_service() {
+        let b = |s: &str, t: &str| Backup {
+            file: PathBuf::from(format!("{s}{t}")),
+            project: "p".into(),
+            env: "e".into(),
+            service: s.into(),
+            time: t.into(),
+            server: "redis-7".into(),
+            bytes: 1,
+        };
+        let list = vec![b("db", "1"), b("cache", "1"), b("db", "2"), b("db", "3")];
+        let gone: Vec<String> = expired(&list, &["db".to_owned()], 2)
+            .iter()
+            .map(|x| format!("{}{}", x.service, x.time))
+            .collect();
+        assert_eq!(gone, vec!["db1"]);
+        assert!(expired(&list, &["cache".to_owned()], 1).is_empty());
+    }
 
     #[test]
     fn names_round_trip() {

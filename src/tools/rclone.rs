@@ -75,6 +75,14 @@ pub fn download(s3: &S3, name: &str, file: &Path, cwd: &Path) -> Exec {
     e
 }
 
+/// Delete the object `name` under the prefix.
+pub fn delete(s3: &S3, name: &str, cwd: &Path) -> Exec {
+    let mut e = base(cwd, s3);
+    e.argv
+        .extend(["deletefile".into(), "--".into(), s3.remote(name)]);
+    e
+}
+
 /// List the objects directly under the prefix (`rclone lsjson`).
 pub fn list(s3: &S3, cwd: &Path) -> Exec {
     let mut e = base(cwd, s3);

@@ -643,6 +643,46 @@ port = {p1}
         );
     }
 
+    // Retention touches only the services backed up: two of `cache` with --keep 1 leave one.
+    std::thread::sleep(Duration::from_millis(1100));
+    s.lbc()
+        .args([
+            "backup",
+            "local",
+            "--backup-dir",
+            dir,
+            "--service",
+            "cache",
+            "--keep",
+            "1",
+        ])
+        .run()
+        .success()
+        .stderr_has("(--keep 1)");
+    let after = s
+        .lbc()
+        .args(["backups", "local", "--backup-dir", dir, "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let per_service = |svc: &str| {
+        after["backups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["service"] == svc)
+            .count()
+    };
+    assert_eq!(
+        (
+            per_service("db"),
+            per_service("audit"),
+            per_service("cache")
+        ),
+        (1, 1, 1),
+        "{after}"
+    );
+
     // Wipe: the volumes go, fresh services come up empty; the restore brings it all back.
     s.lbc()
         .args(["destroy", "local", "--volumes"])
@@ -859,6 +899,26 @@ port = {port}
         s.psql("local", "SELECT string_agg(v, ',' ORDER BY v) FROM t"),
         "a,b"
     );
+
+    // Retention: with --keep 1 the new object replaces the old one.
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = lbc()
+        .args(["backup", "local", "--keep", "1"])
+        .run()
+        .success()
+        .stdout();
+    let listed = lbc()
+        .args(["backups", "local", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let names: Vec<&str> = listed["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec![second.trim()], "{listed}");
 
     // A bucket that cannot be reached is the destination's fault: exit 2 at its line.
     s.p.write("lbc.toml", &toml("no-such-bucket"));
