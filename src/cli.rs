@@ -270,8 +270,9 @@ pub struct BackupArgs {
     /// Only this service (`[services.NAME]`); default: all of them.
     #[arg(long, value_name = "NAME", env = "LBC_SERVICE")]
     pub service: Option<String>,
-    /// Where backups are kept (default: ~/.local/share/lbc/backups/PROJECT).
-    #[arg(long, value_name = "DIR", env = "LBC_BACKUP_DIR")]
+    /// Where backups are kept: a directory or `s3://BUCKET/PREFIX` (default: `[backup]
+    /// destination` of lbc.toml, else ~/.local/share/lbc/backups/PROJECT).
+    #[arg(long, value_name = "DIR|S3-URL", env = "LBC_BACKUP_DIR")]
     pub backup_dir: Option<PathBuf>,
     /// Then keep only the N newest backups of each service backed up (older ones are deleted).
     #[arg(long, value_name = "N", env = "LBC_KEEP", value_parser = clap::value_parser!(u32).range(1..))]
@@ -282,8 +283,9 @@ pub struct BackupArgs {
 pub struct BackupsArgs {
     /// Environment name from lbc.toml.
     pub env: String,
-    /// Where backups are kept (default: ~/.local/share/lbc/backups/PROJECT).
-    #[arg(long, value_name = "DIR", env = "LBC_BACKUP_DIR")]
+    /// Where backups are kept: a directory or `s3://BUCKET/PREFIX` (default: `[backup]
+    /// destination` of lbc.toml, else ~/.local/share/lbc/backups/PROJECT).
+    #[arg(long, value_name = "DIR|S3-URL", env = "LBC_BACKUP_DIR")]
     pub backup_dir: Option<PathBuf>,
 }
 
@@ -298,8 +300,9 @@ pub struct RestoreArgs {
     /// Only this service (`[services.NAME]`); default: all of them.
     #[arg(long, value_name = "NAME", env = "LBC_SERVICE")]
     pub service: Option<String>,
-    /// Where backups are kept (default: ~/.local/share/lbc/backups/PROJECT).
-    #[arg(long, value_name = "DIR", env = "LBC_BACKUP_DIR")]
+    /// Where backups are kept: a directory or `s3://BUCKET/PREFIX` (default: `[backup]
+    /// destination` of lbc.toml, else ~/.local/share/lbc/backups/PROJECT).
+    #[arg(long, value_name = "DIR|S3-URL", env = "LBC_BACKUP_DIR")]
     pub backup_dir: Option<PathBuf>,
     /// Replace the data of a service that holds some (refused without it).
     #[arg(long, env = "LBC_OVERWRITE")]
