@@ -414,6 +414,13 @@ impl Prepared {
                         message: format!("{message}; the deploy stopped and {kept}"),
                         hint,
                     },
+                    (Error::ChildFailed { what, code, .. }, false) => Error::ChildFailed {
+                        what,
+                        code,
+                        hint: Some(format!(
+                            "the deploy stopped before replacing the app: {kept}. If a service's image could not be pulled, pin an approved one in the catalogue (`lbc catalog`) or set `image` under [services.NAME]"
+                        )),
+                    },
                     (e, _) => e,
                 });
             }

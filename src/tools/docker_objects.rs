@@ -237,6 +237,8 @@ pub fn last_log_lines(runner: &Runner, cwd: &Path, container: &str, n: u32) -> S
             ["logs", "--tail", &n.to_string(), container],
             cwd,
         ))
+        .ok()
+        .filter(|o| o.ok())
         .map(|o| format!("{}{}", o.stdout, o.stderr))
         .unwrap_or_default()
 }
