@@ -8,6 +8,7 @@ pub mod docker_api;
 pub mod git;
 pub mod helm;
 pub mod kubectl;
+pub mod rclone;
 
 /// When positional values get an end-of-options `--` before them.
 #[derive(Debug, Clone, Copy)]
