@@ -989,3 +989,89 @@ port = PORT
         .replace(&format!(":{port}:{port}"), ":[PORT]:[PORT]");
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn a_tasks_plan_removes_its_services_in_steps_that_always_run() {
+    // issues #10 and #8: the services started for a run of tasks are removed by steps
+    // marked "always" (after the tasks, failed or not), and their argv are in the
+    // `--flag=value` form with `--` before the names.
+    let Some(env) = docker_env("services::a_tasks_plan_removes_its_services") else {
+        return;
+    };
+    let p = Project::with(&[(
+        "lbc.toml",
+        r#"[project]
+name = "svc-tasks-always"
+[services.db]
+type = "postgres"
+[tasks]
+test-integration = "true"
+"#,
+    )]);
+    let dry = p
+        .lbc()
+        .env("LBC_CATALOG", &env.catalog)
+        .args(["test", "integration", "--dry-run", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let steps = dry["plan"]["steps"].as_array().unwrap();
+    let kinds: Vec<(bool, String)> = steps
+        .iter()
+        .map(|s| {
+            (
+                s["always"] == true,
+                s["argv"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .take(3)
+                            .map(|v| v.as_str().unwrap_or("").to_owned())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_else(|| s["kind"].as_str().unwrap_or("").to_owned()),
+            )
+        })
+        .collect();
+    // network, service, its wait, the task, then the two clean-ups that always run.
+    assert_eq!(
+        kinds,
+        vec![
+            (false, "docker network create".to_owned()),
+            (false, "docker run --detach".to_owned()),
+            (false, "wait_command".to_owned()),
+            (false, "sh -c true".to_owned()),
+            (true, "docker rm --force".to_owned()),
+            (true, "docker network rm".to_owned()),
+        ],
+        "{dry}"
+    );
+    let rm: Vec<&str> = steps[4]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(&rm[..4], ["docker", "rm", "--force", "--volumes"], "{rm:?}");
+    assert_eq!(rm[4], "--");
+    let run: Vec<&str> = steps[1]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(run.iter().any(|a| a.starts_with("--network=")), "{run:?}");
+    assert!(run.iter().any(|a| a == &"--network-alias=db"), "{run:?}");
+    let human = p
+        .lbc()
+        .env("LBC_CATALOG", &env.catalog)
+        .args(["test", "integration", "--dry-run"])
+        .run()
+        .success()
+        .stdout();
+    assert!(
+        human.contains("Remove the tasks' services and their data [always, even after a failure]"),
+        "{human}"
+    );
+}
