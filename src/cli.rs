@@ -103,6 +103,14 @@ pub enum Command {
     Logs(LogsArgs),
     /// Remove what an environment runs.
     Destroy(DestroyArgs),
+    /// Back up the backing services of an environment: one consistent dump per service
+    /// (pg_dump, mariadb-dump --single-transaction, a Redis RDB).
+    Backup(BackupArgs),
+    /// List the backups of an environment.
+    Backups(BackupsArgs),
+    /// Restore the backing services of an environment from a backup, or from the latest
+    /// backups of another environment.
+    Restore(RestoreArgs),
     /// Bring the repository up to the newest version of its template (three-way merge that
     /// keeps local edits) and lbc.toml up to the newest schema.
     Upgrade(UpgradeArgs),
@@ -228,6 +236,55 @@ pub struct TargetArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Environment name from lbc.toml (a docker environment).
+    pub env: String,
+    /// Only this service (`[services.NAME]`); default: all of them.
+    #[arg(long, value_name = "NAME", env = "LBC_SERVICE")]
+    pub service: Option<String>,
+    /// Where backups are kept: a directory or `s3://BUCKET/PREFIX` (default: `[backup]
+    /// destination` of lbc.toml, else ~/.local/share/lbc/backups/PROJECT).
+    #[arg(long, value_name = "DIR|S3-URL", env = "LBC_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Then keep only the N newest backups of each service backed up (older ones are deleted).
+    #[arg(long, value_name = "N", env = "LBC_KEEP", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupsArgs {
+    /// Environment name from lbc.toml.
+    pub env: String,
+    /// Where backups are kept: a directory or `s3://BUCKET/PREFIX` (default: `[backup]
+    /// destination` of lbc.toml, else ~/.local/share/lbc/backups/PROJECT).
+    #[arg(long, value_name = "DIR|S3-URL", env = "LBC_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Environment name from lbc.toml (a docker environment).
+    pub env: String,
+    /// A backup file (as listed by `lbc backups`), or an environment whose latest backups
+    /// are restored.
+    #[arg(long, value_name = "BACKUP|ENV", env = "LBC_FROM")]
+    pub from: String,
+    /// Only this service (`[services.NAME]`); default: all of them.
+    #[arg(long, value_name = "NAME", env = "LBC_SERVICE")]
+    pub service: Option<String>,
+    /// Where backups are kept: a directory or `s3://BUCKET/PREFIX` (default: `[backup]
+    /// destination` of lbc.toml, else ~/.local/share/lbc/backups/PROJECT).
+    #[arg(long, value_name = "DIR|S3-URL", env = "LBC_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Replace the data of a service that holds some (refused without it).
+    #[arg(long, env = "LBC_OVERWRITE")]
+    pub overwrite: bool,
+    /// Confirm a protected environment without a prompt.
+    #[arg(long, env = "LBC_YES")]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct UpgradeArgs {
     /// The template version to upgrade to: a tag, branch or commit of a git template, a
     /// version of a built-in stack (default: the newest).
@@ -297,6 +354,9 @@ pub struct LogsArgs {
     /// Number of lines from the end.
     #[arg(long, default_value_t = 200, env = "LBC_TAIL")]
     pub tail: u32,
+    /// Show the logs of this backing service (`[services.NAME]`) instead of the app.
+    #[arg(long, value_name = "NAME", env = "LBC_SERVICE")]
+    pub service: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -306,6 +366,9 @@ pub struct DestroyArgs {
     /// Skip the confirmation of protected environments.
     #[arg(long, env = "LBC_YES")]
     pub yes: bool,
+    /// Also remove the backing services' volumes: their data is deleted (kept by default).
+    #[arg(long, env = "LBC_VOLUMES")]
+    pub volumes: bool,
     #[command(flatten)]
     pub target: TargetArgs,
 }

@@ -50,6 +50,13 @@ pub struct Config {
     /// Deployment targets by name: `local` (kind "docker"), `qualification`, `staging`, ...
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, Environment>,
+    /// Backing services beside the app (a database, a cache), by name: the name is the
+    /// service's host name on the environment's network.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, crate::services::Service>,
+    /// Where `lbc backup` keeps the services' dumps: a directory or an S3 bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<crate::services::backup::BackupConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -132,6 +139,9 @@ pub struct Task {
     /// One line saying what the task does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Backing services the task runs with (`test-integration`: all of them unless given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<String>>,
 }
 
 /// The table form of a task.
@@ -151,6 +161,10 @@ struct TaskTable {
     env: BTreeMap<String, String>,
     #[serde(default)]
     description: Option<String>,
+    /// Backing services to start for the task, on the same network, with their
+    /// connection variables (`test-integration` gets all of them unless it says).
+    #[serde(default)]
+    services: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -225,6 +239,7 @@ impl<'de> Deserialize<'de> for Task {
                     image: t.image,
                     env: t.env,
                     description: t.description,
+                    services: t.services,
                 })
             }
         }
@@ -240,6 +255,7 @@ impl Task {
             image: None,
             env: BTreeMap::new(),
             description: None,
+            services: None,
         }
     }
 }
@@ -841,7 +857,7 @@ fn validate(l: &Loaded) -> Result<(), Error> {
             }
         }
     }
-    Ok(())
+    crate::services::validate(l)
 }
 
 /// The keys of `delivery = "gitops"`: all present when it is set, none otherwise; a
@@ -1119,7 +1135,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 /// The byte span of the value (or, failing that, the key or table) at `key`.
-fn locate(raw: &str, key: &[&str]) -> Option<Range<usize>> {
+pub(crate) fn locate(raw: &str, key: &[&str]) -> Option<Range<usize>> {
     let doc = toml_edit::ImDocument::parse(raw).ok()?;
     let mut item: &toml_edit::Item = doc.as_item();
     let mut best = None;

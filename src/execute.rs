@@ -106,7 +106,8 @@ pub fn execute_keeping(
 }
 
 /// Run every step in order and stop at the first failure; then run the on-failure steps
-/// that cover the failed step (best effort) and return the first failure.
+/// that cover the failed step, then the steps that always run (both best effort), and
+/// return the first failure.
 pub fn run(runner: &mut Runner, plan: &Plan) -> Result<Outcome, Error> {
     let ran = run_keeping(runner, plan);
     ran.result.map(|()| ran.outcome)
@@ -118,7 +119,7 @@ fn run_keeping(runner: &mut Runner, plan: &Plan) -> Ran {
         .steps
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.on_failure.is_none())
+        .filter(|(_, s)| s.on_failure.is_none() && !s.always)
         .map(|(i, s)| (i + 1, s))
         .collect();
     let total = regular.len();
@@ -134,19 +135,24 @@ fn run_keeping(runner: &mut Runner, plan: &Plan) -> Ran {
             break;
         }
     }
-    let Some((failed, e)) = failure else {
-        return Ran {
-            outcome,
-            result: Ok(()),
-        };
-    };
-    if !matches!(e, Error::Interrupted) {
-        for step in plan
-            .steps
-            .iter()
-            .filter(|s| s.on_failure.is_some_and(|from| from <= failed))
-        {
-            ui::step(&format!("[on failure] {}", step.purpose));
+    let interrupted = matches!(failure, Some((_, Error::Interrupted)));
+    if let Some((failed, _)) = &failure {
+        if !interrupted {
+            for step in plan
+                .steps
+                .iter()
+                .filter(|s| s.on_failure.is_some_and(|from| from <= *failed))
+            {
+                ui::step(&format!("[on failure] {}", step.purpose));
+                if let Err(cleanup) = run_step(runner, step, &mut outcome) {
+                    ui::warn(&format!("{}: {cleanup}", step.purpose));
+                }
+            }
+        }
+    }
+    if !interrupted {
+        for step in plan.steps.iter().filter(|s| s.always) {
+            ui::step(&step.purpose);
             if let Err(cleanup) = run_step(runner, step, &mut outcome) {
                 ui::warn(&format!("{}: {cleanup}", step.purpose));
             }
@@ -154,7 +160,10 @@ fn run_keeping(runner: &mut Runner, plan: &Plan) -> Ran {
     }
     Ran {
         outcome,
-        result: Err(e),
+        result: match failure {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        },
     }
 }
 
@@ -189,6 +198,13 @@ fn run_step(runner: &mut Runner, step: &Step, outcome: &mut Outcome) -> Result<(
         Action::WaitHealthy { container, timeout } => {
             crate::wait::wait_healthy(runner, container, *timeout).map(|()| (None, String::new()))
         }
+        Action::WaitCommand {
+            what,
+            container,
+            probe,
+            timeout,
+        } => crate::wait::wait_command(runner, what, container, probe, *timeout)
+            .map(|()| (None, String::new())),
     };
     let (code, stdout) = result.map_err(|e| name_failure(step, e))?;
     if let Some(name) = &step.capture_as {
@@ -204,13 +220,22 @@ fn run_step(runner: &mut Runner, step: &Step, outcome: &mut Outcome) -> Result<(
     Ok(())
 }
 
-/// A failed step named as the verb wants it (`task `unit``) and with its hint.
+/// A failed step named as the verb wants it (`task `unit``) and with its hint. A wait
+/// that failed keeps its own hint and gets the step's after it (a service that is not
+/// ready: "the running app still serves").
 fn name_failure(step: &Step, e: Error) -> Error {
     match e {
         Error::ChildFailed { what, code, hint } => Error::ChildFailed {
             what: step.what.clone().unwrap_or(what),
             code,
             hint: hint.or_else(|| step.hint.clone()),
+        },
+        Error::Failed { message, hint } if step.hint.is_some() => Error::Failed {
+            message,
+            hint: match (hint, &step.hint) {
+                (Some(h), Some(s)) => Some(format!("{h}; {s}")),
+                (h, s) => h.or_else(|| s.clone()),
+            },
         },
         e => e,
     }
@@ -359,5 +384,44 @@ mod tests {
         assert!(plan.render_human().contains("3. undo [only on failure]"));
         let json = serde_json::to_value(&failing).unwrap();
         assert_eq!(json["steps"][3]["on_failure_from_step"], 2);
+    }
+
+    /// #10: steps that always run do so after the others, failed or not, and their own
+    /// failure does not hide the first one.
+    #[test]
+    fn always_steps_run_after_success_and_after_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut runner = Runner::new(true);
+        let mut ok = Plan::new("test");
+        ok.push(Step::exec("clean", Exec::new(["touch", "cleaned-ok"], dir.path())).always());
+        ok.push(Step::exec(
+            "work",
+            Exec::new(["touch", "worked"], dir.path()),
+        ));
+        run(&mut runner, &ok).unwrap();
+        assert!(dir.path().join("worked").exists());
+        assert!(dir.path().join("cleaned-ok").exists());
+
+        let mut failing = Plan::new("test");
+        failing.push(Step::exec("fail", Exec::new(["false"], dir.path())).what("task `x`"));
+        failing.push(Step::exec(
+            "skipped",
+            Exec::new(["touch", "skipped"], dir.path()),
+        ));
+        failing.push(Step::exec("broken clean", Exec::new(["false"], dir.path())).always());
+        failing.push(Step::exec("clean", Exec::new(["touch", "cleaned"], dir.path())).always());
+        let e = run(&mut runner, &failing).unwrap_err();
+        assert!(
+            matches!(&e, Error::ChildFailed { what, .. } if what == "task `x`"),
+            "{e}"
+        );
+        assert!(dir.path().join("cleaned").exists());
+        assert!(!dir.path().join("skipped").exists());
+        assert!(failing
+            .render_human()
+            .contains("4. clean [always, even after a failure]"));
+        let json = serde_json::to_value(&failing).unwrap();
+        assert_eq!(json["steps"][3]["always"], true);
+        assert!(json["steps"][0].get("always").is_none());
     }
 }

@@ -21,6 +21,7 @@ pub mod image;
 pub mod manifests;
 pub mod plan;
 pub mod runner;
+pub mod services;
 pub mod settings;
 pub mod state;
 pub mod targets;
@@ -144,6 +145,9 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         Command::Status(args) => commands::status::run(ctx, &args),
         Command::Logs(args) => commands::logs::run(ctx, &args),
         Command::Destroy(args) => commands::destroy::run(ctx, &args),
+        Command::Backup(args) => commands::backup::run(ctx, &args),
+        Command::Backups(args) => commands::backups::run(ctx, &args),
+        Command::Restore(args) => commands::restore::run(ctx, &args),
         Command::Schema
         | Command::Completions { .. }
         | Command::Man

@@ -190,6 +190,16 @@ pub enum Action {
         #[serde(serialize_with = "ser_secs")]
         timeout: Duration,
     },
+    /// Run a probe (`docker exec C pg_isready ...`) until it succeeds while a container
+    /// keeps running: a backing service that really accepts connections (issue #10).
+    WaitCommand {
+        /// What is waited for, named in messages ("service `db`").
+        what: String,
+        container: String,
+        probe: Exec,
+        #[serde(serialize_with = "ser_secs")]
+        timeout: Duration,
+    },
 }
 
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -211,6 +221,12 @@ pub struct Step {
         skip_serializing_if = "Option::is_none"
     )]
     pub on_failure: Option<usize>,
+    /// Runs after the other steps whatever happened to them (a clean-up of what the plan
+    /// started for its own use: the services of a run of tasks). Its failure is a
+    /// warning and never hides the first one. An interrupted run skips it (the next run
+    /// removes what was left).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub always: bool,
     /// How a failure of this step is named (`task `unit``) instead of its argv.
     #[serde(skip)]
     pub what: Option<String>,
@@ -226,6 +242,7 @@ impl Step {
             action,
             capture_as: None,
             on_failure: None,
+            always: false,
             what: None,
             hint: None,
         }
@@ -245,6 +262,12 @@ impl Step {
     /// [`Step::on_failure`]).
     pub fn on_failure_from(mut self, from: usize) -> Self {
         self.on_failure = Some(from.max(1));
+        self
+    }
+    /// Run this step after the others, whether they succeeded or not (see
+    /// [`Step::always`]).
+    pub fn always(mut self) -> Self {
+        self.always = true;
         self
     }
     pub fn what(mut self, what: impl Into<String>) -> Self {
@@ -307,6 +330,7 @@ impl Plan {
         }
         for (i, s) in self.steps.iter().enumerate() {
             let marks = match (&s.capture_as, s.on_failure) {
+                _ if s.always => " [always, even after a failure]".to_owned(),
                 (_, Some(1)) => " [only on failure]".to_owned(),
                 (_, Some(n)) => format!(" [only if step {n} or a later one fails]"),
                 (Some(c), None) => format!(" [output kept as `{c}`]"),
@@ -357,6 +381,16 @@ impl Plan {
                 )),
                 Action::WaitHealthy { container, timeout } => out.push_str(&format!(
                     "   wait for {container} to be healthy (timeout {}s)\n",
+                    timeout.as_secs()
+                )),
+                Action::WaitCommand {
+                    what,
+                    container,
+                    probe,
+                    timeout,
+                } => out.push_str(&format!(
+                    "   wait until {what} accepts connections: $ {} succeeds while {container} runs (timeout {}s)\n",
+                    probe.display(),
                     timeout.as_secs()
                 )),
             }

@@ -1,8 +1,8 @@
 //! Settings: command-line flags, `LBC_*` environment variables (read by clap) and
 //! `lbc.toml`, merged once into one resolved value that every verb reads. The
 //! environment variables lbc reads besides clap's are read here too (the catalogue's
-//! file, the user's config and cache directories, the registry credentials named in
-//! lbc.toml or the catalogue, the test hook of `lbc upgrade`), and the
+//! file, the user's config, cache, state and data directories, the registry credentials
+//! named in lbc.toml or the catalogue, the test hook of `lbc upgrade`), and the
 //! base-image catalogue is loaded once, when a verb first needs it.
 
 use std::path::{Component, Path, PathBuf};
@@ -29,6 +29,11 @@ pub struct Settings {
     /// Test hook (`LBC_UPGRADE_FAIL_AFTER=N`): `lbc upgrade` fails after moving N files
     /// into place, to prove that it puts everything back.
     pub upgrade_fail_after: Option<usize>,
+    /// `$XDG_STATE_HOME/lbc`, else `~/.local/state/lbc`: the backing services'
+    /// credentials (issue #10).
+    pub state_home: Option<PathBuf>,
+    /// `$XDG_DATA_HOME/lbc`, else `~/.local/share/lbc`: the default backup directory.
+    pub data_home: Option<PathBuf>,
     catalog: OnceLock<Catalog>,
 }
 
@@ -85,6 +90,14 @@ impl Settings {
                 .map(PathBuf::from)
                 .or_else(|| env_var("HOME").map(|h| Path::new(&h).join(".cache"))),
             upgrade_fail_after: env_var("LBC_UPGRADE_FAIL_AFTER").and_then(|v| v.parse().ok()),
+            state_home: env_var("XDG_STATE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| env_var("HOME").map(|h| Path::new(&h).join(".local/state")))
+                .map(|d| d.join("lbc")),
+            data_home: env_var("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .or_else(|| env_var("HOME").map(|h| Path::new(&h).join(".local/share")))
+                .map(|d| d.join("lbc")),
             catalog: OnceLock::new(),
         }
     }

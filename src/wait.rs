@@ -1,5 +1,6 @@
 //! The waits lbc performs itself between steps: an HTTP health check and a container's
-//! HEALTHCHECK (rollout waits are kubectl steps). They poll through read-only probes and
+//! HEALTHCHECK, and a probe command run until it succeeds (a backing service that
+//! accepts connections); rollout waits are kubectl steps. They poll through read-only probes and
 //! sleep in slices that notice an interrupt.
 
 use std::io::{Read, Write};
@@ -149,4 +150,75 @@ pub fn http_status(url: &str, timeout: Duration) -> std::io::Result<u16> {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP answer"))
+}
+
+/// Run `probe` (a `docker exec` in `container`) until it exits 0, while the container
+/// keeps running; fail naming `what` when the container stops or `timeout` passes (a
+/// backing service that accepts connections, issue #10).
+pub fn wait_command(
+    runner: &Runner,
+    what: &str,
+    container: &str,
+    probe: &crate::plan::Exec,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let spinner = ui::spinner(&format!("waiting for {what} to accept connections"));
+    let cwd = std::env::temp_dir();
+    let start = Instant::now();
+    let result = loop {
+        runner::check_interrupt()?;
+        let out = runner.query(probe)?;
+        if out.ok() {
+            break Ok(());
+        }
+        match container_inspect(runner, &cwd, container)? {
+            None => {
+                break Err(Error::failed(
+                    format!("{what} is not ready: its container {container} disappeared"),
+                    None,
+                ))
+            }
+            Some(c) if c.state.status != "running" && c.state.status != "created" => {
+                break Err(Error::failed(
+                    format!(
+                        "{what} stopped before it accepted connections (container {container}: {}, exit code {})",
+                        c.state.status, c.state.exit_code
+                    ),
+                    Some(format!("its last log lines are above; `docker logs {container}` shows them all")),
+                ))
+            }
+            Some(_) => {}
+        }
+        if start.elapsed() >= timeout {
+            let why = format!("{}{}", out.stdout, out.stderr);
+            let why = why.trim();
+            break Err(Error::failed(
+                format!(
+                    "{what} did not accept connections within {}s{}",
+                    timeout.as_secs(),
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (last check: {})", why.lines().last().unwrap_or(why))
+                    }
+                ),
+                Some(format!(
+                    "its last log lines are above; raise `timeout` of the environment, or check the service's image (`docker logs {container}`)"
+                )),
+            ));
+        }
+        runner::sleep(Duration::from_millis(250))?;
+    };
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    if result.is_err() {
+        // Why it is not ready is in its log.
+        let text = crate::tools::docker::last_log_lines(runner, &cwd, container, 20);
+        if !text.trim().is_empty() {
+            ui::info(&format!("last log lines of {container}:"));
+            ui::info(text.trim_end());
+        }
+    }
+    result
 }

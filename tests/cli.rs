@@ -18,5 +18,6 @@ mod init_stacks;
 mod init_support;
 mod init_template;
 mod k8s_deploy;
+mod services;
 mod snapshots;
 mod upgrade;

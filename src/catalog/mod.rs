@@ -40,6 +40,11 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("java-builder", "eclipse-temurin:21-jdk"),
     ("java-runtime", "eclipse-temurin:21-jre"),
     ("static-runtime", "busybox:1.36"),
+    // Middleware for `[services]` (issue #10): `{version}` is the service's version;
+    // an entry `NAME-VERSION` (e.g. `postgres-15`) wins over the pattern.
+    ("postgres", "postgres:{version}"),
+    ("mariadb", "mariadb:{version}"),
+    ("redis", "redis:{version}"),
 ];
 
 /// What happens to an image the catalogue does not approve.

@@ -6,5 +6,5 @@ use crate::error::Error;
 use crate::targets;
 
 pub fn run(ctx: &mut Ctx, args: &DestroyArgs) -> Result<(), Error> {
-    targets::resolve(ctx, &args.env, &args.target)?.destroy(ctx, args.yes)
+    targets::resolve(ctx, &args.env, &args.target)?.destroy(ctx, args.yes, args.volumes)
 }

@@ -6,5 +6,10 @@ use crate::error::Error;
 use crate::targets;
 
 pub fn run(ctx: &mut Ctx, args: &LogsArgs) -> Result<(), Error> {
-    targets::resolve(ctx, &args.env, &args.target)?.logs(ctx, args.follow, args.tail)
+    targets::resolve(ctx, &args.env, &args.target)?.logs(
+        ctx,
+        args.follow,
+        args.tail,
+        args.service.as_deref(),
+    )
 }

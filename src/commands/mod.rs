@@ -3,6 +3,8 @@
 //! [`crate::execute`], which prints it for `--dry-run` or runs it.
 
 pub mod adopt;
+pub mod backup;
+pub mod backups;
 pub mod build;
 pub mod catalog;
 pub mod completions;
@@ -17,6 +19,7 @@ pub mod logs;
 pub mod man;
 pub mod promote;
 pub mod render;
+pub mod restore;
 pub mod rollback;
 pub mod schema;
 pub mod status;

@@ -118,6 +118,7 @@ fn example_for(task: &str) -> String {
 pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
     let selected = select(ctx, verb)?;
     let mut plan = Plan::new(verb.name.replace('-', " "));
+    let services = crate::services::local::TaskServices::plan(ctx, &selected)?;
     let project = &ctx.project;
     let needs_tag = project.config.image.is_some();
     let git = if needs_tag {
@@ -126,6 +127,11 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
         None
     };
     let mut built_stages: Vec<String> = Vec::new();
+    // The tasks' backing services start first (issue #10); their clean-up steps always
+    // run, after the tasks, whatever happened to them.
+    for step in services.iter().flat_map(|s| s.start.iter()) {
+        plan.push(step.clone());
+    }
     for (name, task) in selected {
         let mut extra = vec![(task_vars::TASK, name.clone())];
         if let (Some(img), Some(g)) = (&project.config.image, &git) {
@@ -168,6 +174,11 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
             }
             (None, None) => None,
         };
+        let (service_env, service_network) = services
+            .as_ref()
+            .map(|s| s.for_task(project, name, task, container_image.is_some()))
+            .unwrap_or_default();
+        env.extend(service_env);
         let command: Vec<String> = match &task.run {
             TaskCommand::Shell(s) => vec!["sh".into(), "-c".into(), s.clone()],
             TaskCommand::Argv(a) => a.clone(),
@@ -197,6 +208,7 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
                         user: (!uid.is_root())
                             .then(|| format!("{}:{}", uid, nix::unistd::getgid())),
                         env: in_env,
+                        network: service_network,
                         image: &image,
                         command: &command,
                     },
@@ -204,6 +216,9 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
             }
         };
         plan.push(Step::exec(purpose, exec).what(format!("task `{name}`")));
+    }
+    for step in services.into_iter().flat_map(|s| s.cleanup) {
+        plan.push(step);
     }
     Ok(plan)
 }

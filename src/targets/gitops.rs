@@ -1066,7 +1066,16 @@ impl Target for GitOps {
         self.wait_for(ctx.runner, &image, Some(&commit)).map(|_| ())
     }
 
-    fn logs(&self, _ctx: &mut Ctx, _follow: bool, _tail: u32) -> Result<(), Error> {
+    fn logs(
+        &self,
+        _ctx: &mut Ctx,
+        _follow: bool,
+        _tail: u32,
+        service: Option<&str>,
+    ) -> Result<(), Error> {
+        if service.is_some() {
+            return Err(crate::targets::kube::docker_only("--service"));
+        }
         Err(Error::usage(
             format!(
                 "`{}` is delivered by gitops: lbc does not read its pods' logs",
@@ -1079,7 +1088,10 @@ impl Target for GitOps {
         ))
     }
 
-    fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error> {
+    fn destroy(&self, ctx: &mut Ctx, yes: bool, volumes: bool) -> Result<(), Error> {
+        if volumes {
+            return Err(crate::targets::kube::docker_only("--volumes"));
+        }
         self.announce();
         let env_name = self.env_name.clone();
         let message =

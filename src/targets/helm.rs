@@ -14,7 +14,7 @@ use crate::execute::{self, Summary};
 use crate::image::ImageRef;
 use crate::plan::{Plan, Step};
 use crate::runner::Runner;
-use crate::targets::kube::Kube;
+use crate::targets::kube::{self, Kube};
 use crate::targets::{DeployRequest, Running, Target};
 use crate::tools::{self, git::hex, helm};
 use crate::ui;
@@ -305,11 +305,20 @@ impl Target for HelmTarget {
         Ok(())
     }
 
-    fn logs(&self, ctx: &mut Ctx, follow: bool, tail: u32) -> Result<(), Error> {
-        self.0.logs(ctx, follow, tail)
+    fn logs(
+        &self,
+        ctx: &mut Ctx,
+        follow: bool,
+        tail: u32,
+        service: Option<&str>,
+    ) -> Result<(), Error> {
+        self.0.logs(ctx, follow, tail, service)
     }
 
-    fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error> {
+    fn destroy(&self, ctx: &mut Ctx, yes: bool, volumes: bool) -> Result<(), Error> {
+        if volumes {
+            return Err(kube::docker_only("--volumes"));
+        }
         let t = &self.0;
         let mut plan = t.plan("destroy");
         if self.metadata(ctx.runner)?.is_none() {

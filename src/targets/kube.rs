@@ -331,6 +331,8 @@ impl Kube {
         ctx: &Ctx,
         req: &crate::targets::DeployRequest,
     ) -> Result<Plan, Error> {
+        // Backing services are provisioned for docker environments only (issue #10).
+        crate::services::warn_kubernetes(&ctx.project, &self.env_name);
         let mut plan = self.plan("deploy");
         plan.note(format!("image {}", req.image.reference()));
         self.check_deploy(ctx, req, &mut plan)?;
@@ -529,7 +531,16 @@ impl Kube {
     }
 
     /// `logs`: the logs of the release's pods, by its instance label.
-    pub fn logs(&self, ctx: &mut Ctx, follow: bool, tail: u32) -> Result<(), Error> {
+    pub fn logs(
+        &self,
+        ctx: &mut Ctx,
+        follow: bool,
+        tail: u32,
+        service: Option<&str>,
+    ) -> Result<(), Error> {
+        if service.is_some() {
+            return Err(docker_only("--service"));
+        }
         crate::runner::find(&self.kubectl_bin)?;
         let mut plan = Plan::new(format!("logs {}", self.env_name));
         plan.push(Step::exec(
@@ -665,6 +676,14 @@ impl From<tools::kubectl::WorkloadObject> for Workload {
 }
 
 /// The error of a verb that only Kubernetes environments have.
+/// A flag about backing services on a Kubernetes environment (issue #10).
+pub fn docker_only(flag: &str) -> Error {
+    Error::usage(
+        format!("{flag} applies to docker environments (backing services on Kubernetes are not provisioned by lbc yet)"),
+        None,
+    )
+}
+
 pub fn not_kubernetes(env_name: &str) -> Error {
     Error::usage(
         format!("environment `{env_name}` is a docker environment"),

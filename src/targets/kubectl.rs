@@ -12,7 +12,7 @@ use crate::execute::{self, Summary};
 use crate::image::ImageRef;
 use crate::plan::{Plan, Step};
 use crate::state;
-use crate::targets::kube::{image_of, is_workload, project_repository, Kube, Source};
+use crate::targets::kube::{self, image_of, is_workload, project_repository, Kube, Source};
 use crate::targets::{DeployRequest, Running, Target};
 use crate::tools;
 use crate::ui;
@@ -210,11 +210,20 @@ impl Target for KubectlTarget {
         Ok(())
     }
 
-    fn logs(&self, ctx: &mut Ctx, follow: bool, tail: u32) -> Result<(), Error> {
-        self.0.logs(ctx, follow, tail)
+    fn logs(
+        &self,
+        ctx: &mut Ctx,
+        follow: bool,
+        tail: u32,
+        service: Option<&str>,
+    ) -> Result<(), Error> {
+        self.0.logs(ctx, follow, tail, service)
     }
 
-    fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error> {
+    fn destroy(&self, ctx: &mut Ctx, yes: bool, volumes: bool) -> Result<(), Error> {
+        if volumes {
+            return Err(kube::docker_only("--volumes"));
+        }
         let t = &self.0;
         let mut plan = t.plan("destroy");
         let objects = self.recorded_objects()?;

@@ -116,7 +116,8 @@ impl Target for Local {
         ));
         let mut has_healthcheck = false;
         let mut existing = None;
-        if self.reachable(ctx, &mut plan)? {
+        let reachable = self.reachable(ctx, &mut plan)?;
+        if reachable {
             match docker::image_inspect(ctx.runner, root, &image)? {
                 Some(i) => has_healthcheck = i.has_healthcheck(),
                 None => {
@@ -143,12 +144,32 @@ impl Target for Local {
                 )),
             ));
         }
+        // Backing services and the migration come first (issue #10): network, services,
+        // their readiness, the migration; a failure there leaves the running app alone.
+        let mut services = crate::services::local::plan_deploy(
+            ctx,
+            &self.env_name,
+            &image,
+            reachable,
+            self.timeout,
+            existing.as_ref().map(|c| c.config.image.as_str()),
+        )?;
+        if let Some(s) = &services {
+            plan.notes.extend(s.notes.iter().cloned());
+            plan.steps.extend(s.steps.iter().cloned());
+        }
+        // The first step that touches the app: the on-failure steps start there.
+        let app_from = plan.next_number();
         if let Some(c) = &existing {
             plan.push(Step::exec(
                 format!("Remove the previous container ({})", c.config.image),
                 docker::remove(root, name),
             ));
         }
+        let service_env = services
+            .as_ref()
+            .map(|s| s.app_env.clone())
+            .unwrap_or_default();
         plan.push(Step::exec(
             format!("Start {image} as {name}"),
             docker::run_detached(
@@ -166,6 +187,8 @@ impl Target for Local {
                         env.container_port()
                     ),
                     vars: &env.vars,
+                    network: services.as_ref().map(|s| s.network.as_str()),
+                    extra_env: &service_env,
                     image: &image,
                 },
             ),
@@ -198,31 +221,39 @@ impl Target for Local {
                 format!("Show the last log lines of {name}"),
                 docker::logs(root, name, 30, false),
             )
-            .on_failure_from(1),
+            .on_failure_from(app_from),
         );
         plan.push(
             Step::exec(
                 format!("Remove the failed container {name}"),
                 docker::remove(root, name),
             )
-            .on_failure_from(1),
+            .on_failure_from(app_from),
         );
         let guard = self.guard(
             "deploy",
             vec![("image", image.clone()), ("container", name.clone())],
             req.yes,
         );
-        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, guard.as_ref(), |_, _| {
-            Summary {
-                success: Some(format!("{name} is running {image}")),
-                data: Some(url.clone()),
-                json: serde_json::json!({
-                    "environment": self.env_name,
-                    "container": name,
-                    "image": image,
-                    "url": url,
-                }),
+        // New service credentials are saved once the deploy is confirmed, before any
+        // step runs (a dry run writes none).
+        if !ctx.settings.dry_run {
+            if let Some(g) = &guard {
+                execute::guard_protected(g)?;
             }
+            if let Some(s) = &mut services {
+                s.save_credentials()?;
+            }
+        }
+        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, None, |_, _| Summary {
+            success: Some(format!("{name} is running {image}")),
+            data: Some(url.clone()),
+            json: serde_json::json!({
+                "environment": self.env_name,
+                "container": name,
+                "image": image,
+                "url": url,
+            }),
         })
     }
 
@@ -245,8 +276,10 @@ impl Target for Local {
         docker::daemon_version(ctx.runner, &self.root)?;
         let info = docker::container_inspect(ctx.runner, &self.root, name)?;
         let env_name = &self.env_name;
+        // The backing services (issue #10).
+        let (services, services_text) = crate::services::local::status(ctx, env_name)?;
         if ctx.settings.json {
-            ui::print_json(&match &info {
+            let mut doc = match &info {
                 None => {
                     serde_json::json!({"environment": env_name, "container": name, "state": "absent"})
                 }
@@ -260,7 +293,11 @@ impl Target for Local {
                     "started_at": c.state.started_at,
                     "url": self.url(),
                 }),
-            });
+            };
+            if !services.is_empty() {
+                doc["services"] = serde_json::Value::Array(services);
+            }
+            ui::print_json(&doc);
             return Ok(());
         }
         match &info {
@@ -278,12 +315,24 @@ impl Target for Local {
                 self.url()
             )),
         }
+        if !services_text.is_empty() {
+            ui::data(&services_text);
+        }
         Ok(())
     }
 
-    fn logs(&self, ctx: &mut Ctx, follow: bool, tail: u32) -> Result<(), Error> {
+    fn logs(
+        &self,
+        ctx: &mut Ctx,
+        follow: bool,
+        tail: u32,
+        service: Option<&str>,
+    ) -> Result<(), Error> {
         crate::runner::find("docker")?;
-        let name = &self.container;
+        let name = &match service {
+            Some(s) => crate::services::local::logs_container(&ctx.project, &self.env_name, s)?,
+            None => self.container.clone(),
+        };
         let mut plan = Plan::new(format!("logs {}", self.env_name));
         plan.push(Step::exec(
             format!("Show the logs of {name}"),
@@ -304,7 +353,7 @@ impl Target for Local {
         execute::execute(ctx.settings, ctx.runner, &plan, None).map(|_| ())
     }
 
-    fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error> {
+    fn destroy(&self, ctx: &mut Ctx, yes: bool, volumes: bool) -> Result<(), Error> {
         crate::runner::find("docker")?;
         let name = &self.container;
         let mut plan = Plan::new(format!("destroy {}", self.env_name));
@@ -316,19 +365,56 @@ impl Target for Local {
                 format!("Stop and remove {name}"),
                 docker::remove(&self.root, name),
             ));
+        }
+        // The backing services' containers and network, and with `--volumes` their
+        // data (issue #10).
+        let teardown = if reachable {
+            Some(crate::services::local::plan_destroy(
+                ctx,
+                &self.env_name,
+                volumes,
+            )?)
         } else {
+            None
+        };
+        if let Some(t) = &teardown {
+            plan.notes.extend(t.notes.iter().cloned());
+            plan.steps.extend(t.steps.iter().cloned());
+        }
+        let services_exist = teardown.as_ref().is_some_and(|t| t.anything);
+        if !exists && !services_exist {
             plan.note(format!("nothing to destroy: no container {name}"));
         }
         let guard = self
             .guard("destroy", vec![("container", name.clone())], yes)
-            .filter(|_| exists);
-        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, guard.as_ref(), |_, _| {
+            .filter(|_| exists || services_exist);
+        let kept = teardown
+            .as_ref()
+            .map(|t| t.kept_volumes.clone())
+            .unwrap_or_default();
+        if execute::execute(ctx.settings, ctx.runner, &plan, guard.as_ref())?.is_none() {
+            return Ok(());
+        }
+        if let Some(t) = &teardown {
+            // The credentials of services whose data is gone are forgotten.
+            t.finish(ctx.settings, ctx.project.project(), &self.env_name)?;
+        }
+        execute::finish(
+            ctx.settings,
+            ctx.runner,
+            &plan.verb,
             Summary {
                 success: exists.then(|| format!("removed {name}")),
                 data: None,
-                json: serde_json::json!({"environment": self.env_name, "container": name, "removed": exists}),
-            }
-        })
+                json: serde_json::json!({
+                    "environment": self.env_name,
+                    "container": name,
+                    "removed": exists,
+                    "kept_volumes": kept,
+                }),
+            },
+        );
+        Ok(())
     }
 
     fn history(&self, _ctx: &mut Ctx) -> Result<(), Error> {

@@ -73,8 +73,16 @@ pub trait Target {
             Some("drop --wait".to_owned()),
         ))
     }
-    fn logs(&self, ctx: &mut Ctx, follow: bool, tail: u32) -> Result<(), Error>;
-    fn destroy(&self, ctx: &mut Ctx, yes: bool) -> Result<(), Error>;
+    /// The logs of the app, or of a backing service (`--service`, docker kinds only).
+    fn logs(
+        &self,
+        ctx: &mut Ctx,
+        follow: bool,
+        tail: u32,
+        service: Option<&str>,
+    ) -> Result<(), Error>;
+    /// `volumes`: also the backing services' data (`--volumes`, docker kinds only).
+    fn destroy(&self, ctx: &mut Ctx, yes: bool, volumes: bool) -> Result<(), Error>;
     fn history(&self, ctx: &mut Ctx) -> Result<(), Error>;
     fn rollback(&self, ctx: &mut Ctx, revision: Option<u32>, yes: bool) -> Result<(), Error>;
     /// What runs there now (`None`: nothing).

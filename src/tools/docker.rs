@@ -53,6 +53,11 @@ pub struct Detached<'a> {
     pub publish: String,
     /// Variables for the container: names in the argv, values in docker's environment.
     pub vars: &'a BTreeMap<String, String>,
+    /// The backing services' network, when the project has services (issue #10).
+    pub network: Option<&'a str>,
+    /// More variables (the services' connection, secrets among them): names in the
+    /// argv, values in docker's environment.
+    pub extra_env: &'a [EnvVar],
     pub image: &'a str,
 }
 
@@ -65,9 +70,14 @@ pub fn run_detached(cwd: &Path, d: &Detached) -> Exec {
     ];
     args.extend(d.labels.iter().map(|l| format!("--label={l}")));
     args.push(format!("--publish={}", d.publish));
+    if let Some(n) = d.network {
+        args.push(format!("--network={n}"));
+    }
+    args.extend(d.extra_env.iter().map(|v| format!("--env={}", v.name)));
     args.extend(d.vars.keys().map(|k| format!("--env={k}")));
     args.push(d.image.to_owned());
     exec(args, cwd)
+        .envs(d.extra_env.iter().cloned())
         .envs(d.vars.iter().map(|(k, v)| EnvVar::plain(k, v)))
         .capture()
 }
@@ -83,6 +93,8 @@ pub struct TaskRun<'a> {
     pub user: Option<String>,
     /// Variables: names in the argv, values in docker's environment.
     pub env: Vec<EnvVar>,
+    /// The network of the task's backing services (issue #10).
+    pub network: Option<String>,
     pub image: &'a str,
     pub command: &'a [String],
 }
@@ -102,6 +114,9 @@ pub fn run_task(cwd: &Path, t: &TaskRun) -> Exec {
         // Files the task writes in the mounted repository stay the user's.
         args.push(format!("--user={u}"));
         args.push("--env=HOME=/tmp".into());
+    }
+    if let Some(n) = &t.network {
+        args.push(format!("--network={n}"));
     }
     args.extend(t.env.iter().map(|v| format!("--env={}", v.name)));
     args.push(t.image.to_owned());
@@ -372,4 +387,241 @@ pub fn container_inspect(
     name: &str,
 ) -> Result<Option<ContainerInfo>, Error> {
     inspect(runner, cwd, "container", "/containers", name)
+}
+
+// --- Backing services (issue #10): networks, volumes, service containers, exec, cp. ---
+
+/// `--label=K=V` for each pair.
+fn label_args<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Iterator<Item = String> + 'a {
+    pairs.iter().map(|(k, v)| format!("--label={k}={v}"))
+}
+
+/// `docker network create --label=K=V... -- NAME`.
+pub fn network_create(cwd: &Path, name: &str, labels: &[(&str, &str)]) -> Exec {
+    let mut a = vec!["network".to_owned(), "create".into()];
+    a.extend(label_args(labels));
+    a.extend(["--".into(), name.into()]);
+    exec(a, cwd).capture()
+}
+
+/// `docker network rm -- NAME`.
+pub fn network_rm(cwd: &Path, name: &str) -> Exec {
+    exec(["network", "rm", "--", name], cwd).capture()
+}
+
+/// `docker volume create --label=K=V... -- NAME`.
+pub fn volume_create(cwd: &Path, name: &str, labels: &[(&str, &str)]) -> Exec {
+    let mut a = vec!["volume".to_owned(), "create".into()];
+    a.extend(label_args(labels));
+    a.extend(["--".into(), name.into()]);
+    exec(a, cwd).capture()
+}
+
+/// `docker volume rm -- NAME...`.
+pub fn volume_rm(cwd: &Path, names: &[String]) -> Exec {
+    let mut a = vec!["volume".to_owned(), "rm".into(), "--".into()];
+    a.extend(names.iter().cloned());
+    exec(a, cwd).capture()
+}
+
+/// `docker rm --force [--volumes] -- NAME...` (`--volumes` only removes anonymous volumes).
+pub fn remove_all(cwd: &Path, names: &[String], anonymous_volumes: bool) -> Exec {
+    let mut a = vec!["rm".to_owned(), "--force".into()];
+    if anonymous_volumes {
+        a.push("--volumes".into());
+    }
+    a.push("--".into());
+    a.extend(names.iter().cloned());
+    exec(a, cwd).capture()
+}
+
+/// `docker start -- NAME`.
+pub fn start(cwd: &Path, name: &str) -> Exec {
+    exec(["start", "--", name], cwd).capture()
+}
+
+/// `docker stop -- NAME...`: the image's stop signal, so that a database shuts down
+/// cleanly (and Redis saves its data) before the container goes.
+pub fn stop(cwd: &Path, names: &[String]) -> Exec {
+    let mut a = vec!["stop".to_owned(), "--".into()];
+    a.extend(names.iter().cloned());
+    exec(a, cwd).capture()
+}
+
+/// `docker cp -- SRC DST` (one side is `CONTAINER:PATH`).
+pub fn cp(cwd: &Path, src: &str, dst: &str) -> Exec {
+    exec(["cp", "--", src, dst], cwd)
+}
+
+/// A backing service's long-running container.
+pub struct ServiceRun<'a> {
+    pub name: &'a str,
+    pub network: &'a str,
+    /// The container's host name on the network.
+    pub alias: Option<&'a str>,
+    pub labels: &'a [(&'a str, &'a str)],
+    /// `VOLUME:PATH` mounts.
+    pub volumes: Vec<String>,
+    /// `--publish` values.
+    pub publish: Vec<String>,
+    /// Given by name; docker reads the values from its own environment.
+    pub env: Vec<EnvVar>,
+    pub image: &'a str,
+    pub command: Vec<String>,
+}
+
+/// `docker run --detach --name=... --network=... IMAGE COMMAND...` of a service.
+pub fn run_service(cwd: &Path, s: ServiceRun) -> Exec {
+    let mut a: Vec<String> = vec![
+        "run".into(),
+        "--detach".into(),
+        format!("--name={}", s.name),
+        format!("--network={}", s.network),
+    ];
+    if let Some(al) = s.alias {
+        a.push(format!("--network-alias={al}"));
+    }
+    a.extend(label_args(s.labels));
+    a.extend(s.volumes.iter().map(|v| format!("--volume={v}")));
+    a.extend(s.publish.iter().map(|p| format!("--publish={p}")));
+    a.extend(s.env.iter().map(|e| format!("--env={}", e.name)));
+    a.push(s.image.into());
+    a.extend(s.command);
+    exec(a, cwd).envs(s.env).capture()
+}
+
+/// A one-off container on a network, removed afterwards (a migration).
+pub struct OneOff<'a> {
+    pub name: &'a str,
+    pub network: &'a str,
+    pub labels: &'a [(&'a str, &'a str)],
+    /// Given by name; docker reads the values from its own environment.
+    pub env: Vec<EnvVar>,
+    pub image: &'a str,
+    pub command: &'a [String],
+}
+
+/// `docker run --rm --name=... --network=... IMAGE COMMAND...`.
+pub fn run_one_off(cwd: &Path, o: OneOff) -> Exec {
+    let mut a: Vec<String> = vec![
+        "run".into(),
+        "--rm".into(),
+        format!("--name={}", o.name),
+        format!("--network={}", o.network),
+    ];
+    a.extend(label_args(o.labels));
+    a.extend(o.env.iter().map(|e| format!("--env={}", e.name)));
+    a.push(o.image.into());
+    a.extend(o.command.iter().cloned());
+    exec(a, cwd).envs(o.env)
+}
+
+/// `docker exec [--env=NAME]... CONTAINER ARGV...`: values of `env` stay in the child's
+/// environment, never in the argv. (`docker exec` takes no `--` before the container.)
+pub fn exec_in(cwd: &Path, container: &str, env: Vec<EnvVar>, argv: Vec<String>) -> Exec {
+    let mut a: Vec<String> = vec!["exec".into()];
+    a.extend(env.iter().map(|e| format!("--env={}", e.name)));
+    a.push(container.into());
+    a.extend(argv);
+    exec(a, cwd).envs(env)
+}
+
+fn object_exists(runner: &Runner, cwd: &Path, what: &str, name: &str) -> Result<bool, Error> {
+    let out = runner.query(&exec(
+        [what, "inspect", "--format={{.Name}}", "--", name],
+        cwd,
+    ))?;
+    if out.ok() {
+        return Ok(true);
+    }
+    if out.stderr.to_ascii_lowercase().contains("no such") {
+        return Ok(false);
+    }
+    daemon_version(runner, cwd)?;
+    Ok(false)
+}
+
+pub fn network_exists(runner: &Runner, cwd: &Path, name: &str) -> Result<bool, Error> {
+    object_exists(runner, cwd, "network", name)
+}
+
+pub fn volume_exists(runner: &Runner, cwd: &Path, name: &str) -> Result<bool, Error> {
+    object_exists(runner, cwd, "volume", name)
+}
+
+/// Names listed by `docker ... ls --filter=label=L... --format=...`, sorted.
+fn labelled(
+    runner: &Runner,
+    cwd: &Path,
+    list: &[&str],
+    label: &[String],
+    format: &str,
+) -> Result<Vec<String>, Error> {
+    let mut a: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+    a.extend(label.iter().map(|l| format!("--filter=label={l}")));
+    a.push(format!("--format={format}"));
+    let out = runner.query(&exec(a, cwd))?;
+    if !out.ok() {
+        daemon_version(runner, cwd)?;
+    }
+    let mut v: Vec<String> = out
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Containers (running or not) carrying every `label` (`K=V`, or `K` for presence).
+pub fn containers_labelled(
+    runner: &Runner,
+    cwd: &Path,
+    label: &[String],
+) -> Result<Vec<String>, Error> {
+    labelled(runner, cwd, &["ps", "--all"], label, "{{.Names}}")
+}
+
+/// Networks carrying every `label`.
+pub fn networks_labelled(
+    runner: &Runner,
+    cwd: &Path,
+    label: &[String],
+) -> Result<Vec<String>, Error> {
+    labelled(runner, cwd, &["network", "ls"], label, "{{.Name}}")
+}
+
+/// Volumes carrying every `label`.
+pub fn volumes_labelled(
+    runner: &Runner,
+    cwd: &Path,
+    label: &[String],
+) -> Result<Vec<String>, Error> {
+    labelled(runner, cwd, &["volume", "ls"], label, "{{.Name}}")
+}
+
+/// The host address a container's port is published on (`127.0.0.1:49153`).
+pub fn published(runner: &Runner, cwd: &Path, container: &str, port: u16) -> Option<String> {
+    let out = runner
+        .query(&exec(
+            ["port", "--", container, &format!("{port}/tcp")],
+            cwd,
+        ))
+        .ok()?;
+    out.ok()
+        .then(|| out.stdout.lines().next().map(|l| l.trim().to_owned()))
+        .flatten()
+        .filter(|l| !l.is_empty())
+}
+
+/// The last lines of a container's log (stdout and stderr), for failure reports.
+pub fn last_log_lines(runner: &Runner, cwd: &Path, container: &str, n: u32) -> String {
+    runner
+        .query(&logs(cwd, container, n, false))
+        .ok()
+        .filter(|o| o.ok())
+        .map(|o| format!("{}{}", o.stdout, o.stderr))
+        .unwrap_or_default()
 }

@@ -9,6 +9,7 @@ pub mod git;
 pub mod git_cli;
 pub mod helm;
 pub mod kubectl;
+pub mod rclone;
 
 /// When positional values get an end-of-options `--` before them.
 #[derive(Debug, Clone, Copy)]
