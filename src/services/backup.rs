@@ -485,19 +485,7 @@ pub fn plan_backup(
             )
             .capture(),
         ));
-        plan.push(
-            Step::exec(
-                format!("Remove the dump from {cname}"),
-                docker::exec_in(
-                    &root,
-                    &cname,
-                    Vec::new(),
-                    vec!["rm".into(), "-f".into(), inside],
-                )
-                .capture(),
-            )
-            .always(),
-        );
+        plan.push(remove_dump(&root, &cname, inside));
         plan.note(format!("service `{name}` -> {}", file.display()));
         pending.push(Pending {
             service: name.clone(),
@@ -833,22 +821,26 @@ pub fn plan_restore(
                 )
                 .capture(),
             ));
-            plan.push(
-                Step::exec(
-                    format!("Remove the dump from {cname}"),
-                    docker::exec_in(
-                        &root,
-                        &cname,
-                        Vec::new(),
-                        vec!["rm".into(), "-f".into(), inside],
-                    )
-                    .capture(),
-                )
-                .always(),
-            );
+            plan.push(remove_dump(&root, &cname, inside));
         }
     }
     Ok(plan)
+}
+
+/// The step that removes a dump from inside the service's container: it runs even when
+/// an earlier step failed, so no copy of the data stays behind there.
+fn remove_dump(root: &std::path::Path, cname: &str, inside: String) -> Step {
+    Step::exec(
+        format!("Remove the dump from {cname}"),
+        docker::exec_in(
+            root,
+            cname,
+            Vec::new(),
+            vec!["rm".into(), "-f".into(), inside],
+        )
+        .capture(),
+    )
+    .always()
 }
 
 #[cfg(test)]
