@@ -19,6 +19,7 @@ pub mod template;
 pub mod tools;
 pub mod ui;
 pub mod upgrade;
+pub mod validate;
 
 use std::ffi::OsString;
 

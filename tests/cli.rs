@@ -6,6 +6,7 @@ mod support;
 mod core_config;
 mod core_docker;
 mod core_tasks;
+mod hardening;
 mod init_adopt;
 mod init_chart;
 mod init_ci;

@@ -59,6 +59,18 @@ pub fn paths(project: &Loaded, image: &Image) -> Result<(PathBuf, PathBuf), Erro
             Error::usage(message, hint)
         });
     }
+    // lbc.toml's paths are checked at load; a symlink can still lead out (issue #9).
+    for (key, path) in [("context", &context), ("dockerfile", &dockerfile)] {
+        if let Err(why) = context::checked_context(&project.root, path) {
+            return Err(project.error_at(
+                &["image", key],
+                &format!("{key} {} is not usable: {why}", path.display()),
+                Some(format!(
+                    "point `{key}` under [image] at a path inside the repository"
+                )),
+            ));
+        }
+    }
     Ok((dockerfile, context))
 }
 

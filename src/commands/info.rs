@@ -57,15 +57,22 @@ pub fn catalog(settings: &Settings) -> Result<(), Error> {
     Ok(())
 }
 
+// Both render into memory first: clap_complete panics on a write error, and a reader
+// that stops early (`lbc man | head`) is no error (issue #9).
 pub fn completions(shell: clap_complete::Shell) -> Result<(), Error> {
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "lbc", &mut std::io::stdout());
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "lbc", &mut buf);
+    ui::data_bytes(&buf);
     Ok(())
 }
 
 pub fn man() -> Result<(), Error> {
     let cmd = Cli::command();
+    let mut buf = Vec::new();
     clap_mangen::Man::new(cmd)
-        .render(&mut std::io::stdout())
-        .map_err(|e| Error::failed(format!("could not write the manual page: {e}"), None))
+        .render(&mut buf)
+        .map_err(|e| Error::failed(format!("could not render the manual page: {e}"), None))?;
+    ui::data_bytes(&buf);
+    Ok(())
 }
