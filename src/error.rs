@@ -13,6 +13,7 @@ pub mod code {
     pub const TOOL: u8 = 4;
     pub const REFUSED: u8 = 5;
     pub const UPGRADE_AVAILABLE: u8 = 6;
+    pub const LOCKED: u8 = 7;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -62,6 +63,10 @@ pub enum Error {
     /// `lbc upgrade --check`: the repository is behind its template or schema.
     #[error("an upgrade is available")]
     UpgradeAvailable,
+    /// Another lbc holds the lock of this environment (or upgrade), and `--no-wait-lock`
+    /// said not to wait.
+    #[error("{message}")]
+    Locked { message: String, hint: String },
     /// The user interrupted lbc (Ctrl-C).
     #[error("interrupted")]
     Interrupted,
@@ -101,6 +106,7 @@ impl Error {
             }
             Error::ChildKilled { .. } | Error::Failed { .. } | Error::Io { .. } => code::FAILURE,
             Error::Refused { .. } => code::REFUSED,
+            Error::Locked { .. } => code::LOCKED,
             Error::Conflicts { .. } => code::CONFLICT,
             Error::UpgradeAvailable => code::UPGRADE_AVAILABLE,
             Error::Interrupted => code::INTERRUPTED,
@@ -115,7 +121,8 @@ impl Error {
             | Error::Failed { hint, .. } => hint.as_deref(),
             Error::ToolMissing { hint, .. }
             | Error::Unreachable { hint, .. }
-            | Error::Refused { hint, .. } => Some(hint),
+            | Error::Refused { hint, .. }
+            | Error::Locked { hint, .. } => Some(hint),
             Error::Conflicts { .. } => Some("resolve the conflict markers (<<<<<<< local ... >>>>>>> template) and any FILE.lbc-new, then commit; `git diff` shows everything the upgrade changed"),
             Error::UpgradeAvailable => Some("run `lbc upgrade` (`--dry-run` shows the diff first)"),
             Error::ChildKilled { .. } | Error::Interrupted | Error::Io { .. } => None,

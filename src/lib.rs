@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod lock;
 pub mod plan;
 pub mod runner;
 pub mod settings;
@@ -106,6 +107,30 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
     if let Command::Config = command {
         return commands::info::config(settings, &project);
     }
+    // One lock per project and environment for the verbs that change an environment
+    // (issue #9): a second run waits (or, with --no-wait-lock, exits 7).
+    let locked_env = match &command {
+        Command::Deploy(a) => Some(("deploy", a.env.clone())),
+        Command::Destroy { env, .. } => Some(("destroy", env.clone())),
+        Command::Rollback { env, .. } => Some(("rollback", env.clone())),
+        Command::Promote(a) => Some(("promote", a.to.clone())),
+        _ => None,
+    };
+    let _lock = match locked_env {
+        Some((verb, env)) => {
+            // Only declared environments have a lock; the verb reports the others.
+            if project.config.env.contains_key(&env) {
+                settings.lock(
+                    &project.root,
+                    &format!("env-{env}"),
+                    &format!("{verb} {env}"),
+                )?
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
     let mut ctx = Ctx {
         settings,
         project,

@@ -14,6 +14,8 @@ pub struct Settings {
     pub dry_run: bool,
     pub json: bool,
     pub quiet: bool,
+    /// Wait for another lbc's lock (the default) rather than fail with exit code 7.
+    pub wait_lock: bool,
 }
 
 impl Settings {
@@ -48,7 +50,22 @@ impl Settings {
             dry_run: global.dry_run,
             json: global.output == OutputFormat::Json,
             quiet: global.quiet,
+            wait_lock: !global.no_wait_lock,
         })
+    }
+
+    /// Take the lock of `what` (`env-ENV`, `upgrade`) in the project at `root`, unless
+    /// this is a dry run (which changes nothing, so needs no lock).
+    pub fn lock(
+        &self,
+        root: &std::path::Path,
+        what: &str,
+        verb: &str,
+    ) -> Result<Option<crate::lock::Lock>, Error> {
+        if self.dry_run {
+            return Ok(None);
+        }
+        crate::lock::acquire(root, what, verb, self.wait_lock).map(Some)
     }
 
     /// Find and load the project's `lbc.toml`.

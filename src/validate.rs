@@ -319,6 +319,32 @@ pub fn http_path(s: &str) -> Check {
     Ok(())
 }
 
+/// clap value parsers: a flag's value is checked as the same value in lbc.toml would
+/// be, and refused with exit 2 before anything runs.
+pub mod arg {
+    fn wrap(s: &str, check: fn(&str) -> super::Check, what: &str) -> Result<String, String> {
+        check(s)
+            .map(|()| s.to_owned())
+            .map_err(|why| format!("not {what}: {why}"))
+    }
+    pub fn plain(s: &str) -> Result<String, String> {
+        wrap(s, super::plain, "a usable value")
+    }
+    pub fn image(s: &str) -> Result<String, String> {
+        wrap(s, super::image_reference, "an image reference")
+    }
+    pub fn tag(s: &str) -> Result<String, String> {
+        wrap(s, super::tag_name, "a tag")
+    }
+    pub fn namespace(s: &str) -> Result<String, String> {
+        wrap(
+            s,
+            crate::config::check_dns_label,
+            "a namespace (a DNS-1123 label)",
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

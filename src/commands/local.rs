@@ -139,8 +139,9 @@ pub fn deploy(
         vars.push(EnvVar::plain(k, v));
     }
     argv.push(image.clone());
+    let start_purpose = format!("Start {image} as {name}");
     plan.push(Step::exec(
-        format!("Start {image} as {name}"),
+        start_purpose.clone(),
         docker::exec(argv, &root).envs(vars).capture(),
     ));
     let url = url(env);
@@ -187,9 +188,21 @@ pub fn deploy(
                 }
             }
         }
-        let _ = ctx
+        // Remove only the container this run started (by its ID): when the start
+        // itself failed, the container of that name belongs to someone else (issue #9:
+        // two deploys at once used to remove each other's container).
+        let started = ctx
             .runner
-            .query(&docker::exec(["rm", "--force", &name], &root));
+            .results
+            .iter()
+            .rev()
+            .find(|r| r.purpose == start_purpose)
+            .map(|r| r.stdout.trim().to_owned())
+            .filter(|id| !id.is_empty());
+        if let Some(id) = started {
+            ctx.runner
+                .cleanup(&docker::exec(["rm", "--force", id.as_str()], &root));
+        }
         return Err(e);
     }
     ui::success(&format!("{name} is running {image}"));

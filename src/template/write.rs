@@ -189,8 +189,86 @@ fn write_one(root: &Path, f: &OutFile) -> Result<(), Error> {
     Ok(())
 }
 
-/// Write `files` into `dest` as planned (files planned `unchanged` are not touched).
+/// The prefix of lbc's staging directories (inside or next to the destination).
+const STAGE_PREFIX: &str = ".lbc-init-";
+
+/// A staging directory: the pid of its writer (so that the next run can tell a live
+/// one from the leftovers of a killed one), and for writes into an existing directory
+/// a journal of every move, written before the move (`new PATH` / `saved PATH`).
+fn stage_in(dir: &Path) -> Result<tempfile::TempDir, Error> {
+    let stage = tempfile::Builder::new()
+        .prefix(STAGE_PREFIX)
+        .tempdir_in(dir)
+        .map_err(|e| io_err(dir, e))?;
+    let pid = stage.path().join("pid");
+    fs_err::write(&pid, std::process::id().to_string()).map_err(|e| io_err(&pid, e))?;
+    Ok(stage)
+}
+
+/// Undo what a killed `lbc init` left in `dir` (issue #9): staging directories whose
+/// writer is gone are rolled back from their journal (files it had moved in are
+/// removed, files it had replaced are put back) and deleted. Returns what was undone,
+/// for a warning.
+pub fn recover_interrupted(dir: &Path) -> Result<Vec<String>, Error> {
+    let mut undone = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(undone);
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(STAGE_PREFIX) || !e.path().is_dir() {
+            continue;
+        }
+        let stage = e.path();
+        let pid: i32 = std::fs::read_to_string(stage.join("pid"))
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(0);
+        if pid == 0 || crate::runner::process_alive(pid) {
+            continue;
+        }
+        let journal = std::fs::read_to_string(stage.join("journal")).unwrap_or_default();
+        let mut dirs = Vec::new();
+        for line in journal.lines().rev() {
+            let Some((kind, path)) = line.split_once('\t') else {
+                continue;
+            };
+            let target = dir.join(path);
+            match kind {
+                "new" => {
+                    let _ = fs_err::remove_file(&target);
+                    undone.push(format!("removed {path}"));
+                }
+                "saved" => {
+                    let saved = stage.join("backup").join(path);
+                    if fs_err::symlink_metadata(&saved).is_ok() {
+                        let _ = fs_err::remove_file(&target);
+                        let _ = fs_err::rename(&saved, &target);
+                        undone.push(format!("restored {path}"));
+                    }
+                }
+                "dir" => dirs.push(target),
+                _ => {}
+            }
+        }
+        for d in dirs {
+            let _ = fs_err::remove_dir(&d);
+        }
+        fs_err::remove_dir_all(&stage).map_err(|e| io_err(&stage, e))?;
+        undone.push(format!("deleted {name} (pid {pid})"));
+    }
+    Ok(undone)
+}
+
+/// Write `files` into `dest` as planned (files planned `unchanged` are not touched):
+/// all or nothing, also under SIGINT, SIGTERM and SIGHUP; after a SIGKILL the next
+/// `lbc init` undoes the leftovers ([`recover_interrupted`]).
 pub fn apply(dest: &Path, files: &[OutFile], planned: &[Planned]) -> Result<(), Error> {
+    use std::io::Write;
+    let _critical = crate::runner::critical();
+    let pause_after: Option<usize> = std::env::var("LBC_INIT_PAUSE_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let todo: Vec<&OutFile> = files
         .iter()
         .zip(planned)
@@ -204,32 +282,47 @@ pub fn apply(dest: &Path, files: &[OutFile], planned: &[Planned]) -> Result<(), 
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         fs_err::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
-        let stage = tempfile::Builder::new()
-            .prefix(".lbc-init-")
-            .tempdir_in(parent)
-            .map_err(|e| io_err(parent, e))?;
+        let stage = stage_in(parent)?;
         let tree = stage.path().join("tree");
         fs_err::create_dir(&tree).map_err(|e| io_err(&tree, e))?;
-        for f in &todo {
+        for (n, f) in todo.iter().enumerate() {
+            if pause_after == Some(n) {
+                crate::ui::info(&format!("LBC_INIT_PAUSE_AFTER={n}: pausing"));
+                crate::runner::sleep(std::time::Duration::from_secs(30))?;
+            }
+            crate::runner::check_interrupt()?;
             write_one(&tree, f)?;
         }
+        crate::runner::check_interrupt()?;
         fs_err::rename(&tree, dest).map_err(|e| io_err(dest, e))?;
         return Ok(());
     }
     // An existing directory: stage inside it (same filesystem), then move file by file.
-    let stage = tempfile::Builder::new()
-        .prefix(".lbc-init-")
-        .tempdir_in(dest)
-        .map_err(|e| io_err(dest, e))?;
+    let stage = stage_in(dest)?;
     let tree = stage.path().join("tree");
     let backup = stage.path().join("backup");
     for f in &todo {
+        crate::runner::check_interrupt()?;
         write_one(&tree, f)?;
     }
+    let journal_path = stage.path().join("journal");
+    let mut journal = fs_err::File::create(&journal_path).map_err(|e| io_err(&journal_path, e))?;
+    let mut note = |kind: &str, path: &Path| -> Result<(), Error> {
+        let rel = path.strip_prefix(dest).unwrap_or(path);
+        journal
+            .write_all(format!("{kind}\t{}\n", rel.display()).as_bytes())
+            .and_then(|()| journal.flush())
+            .map_err(|e| io_err(&journal_path, e))
+    };
     let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
     let mut made_dirs: Vec<PathBuf> = Vec::new();
     let result = (|| -> Result<(), Error> {
-        for f in &todo {
+        for (n, f) in todo.iter().enumerate() {
+            if pause_after == Some(n) {
+                crate::ui::info(&format!("LBC_INIT_PAUSE_AFTER={n}: pausing"));
+                crate::runner::sleep(std::time::Duration::from_secs(30))?;
+            }
+            crate::runner::check_interrupt()?;
             let target = dest.join(&f.path);
             let parent = target.parent().expect("a file has a parent");
             let mut missing = Vec::new();
@@ -240,9 +333,14 @@ pub fn apply(dest: &Path, files: &[OutFile], planned: &[Planned]) -> Result<(), 
                     break;
                 }
             }
+            for d in missing.iter().rev() {
+                note("dir", d)?;
+            }
             fs_err::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
             made_dirs.extend(missing.into_iter().rev());
-            let saved = if fs_err::symlink_metadata(&target).is_ok() {
+            let exists = fs_err::symlink_metadata(&target).is_ok();
+            note(if exists { "saved" } else { "new" }, &target)?;
+            let saved = if exists {
                 let b = backup.join(&f.path);
                 fs_err::create_dir_all(b.parent().expect("has a parent"))
                     .map_err(|e| io_err(&b, e))?;
