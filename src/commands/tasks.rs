@@ -89,7 +89,11 @@ fn example_for(task: &str) -> String {
 
 /// The plan of one verb's tasks.
 /// The plan, and for each step the task it runs (`None` for a stage build).
-pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error> {
+/// A task plan: the plan, for each step the task it runs (`None` for a stage build),
+/// and the names of the containers its steps start.
+pub type TaskPlan = (Plan, Vec<Option<String>>, Vec<String>);
+
+pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<TaskPlan, Error> {
     let selected = select(ctx, verb)?;
     let mut plan = Plan::new(verb.name.replace('-', " "));
     let project = &ctx.project;
@@ -101,6 +105,7 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
     };
     let mut built_stages: Vec<String> = Vec::new();
     let mut owners: Vec<Option<String>> = Vec::new();
+    let mut containers: Vec<String> = Vec::new();
     let catalog = if selected.iter().any(|(_, t)| t.image.is_some()) {
         Some(Catalog::load()?)
     } else {
@@ -147,7 +152,18 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
         let exec = match container_image {
             None => Exec::new(command, &project.root).envs(env),
             Some(image) => {
-                let mut argv: Vec<String> = vec!["docker".into(), "run".into(), "--rm".into()];
+                // `--init`: the task is not PID 1, so SIGINT and SIGTERM (forwarded by
+                // `docker run`) stop it within seconds; the name lets lbc remove the
+                // container if `docker run` itself is gone (issue #9).
+                let cname = task_container(project.project(), name);
+                containers.push(cname.clone());
+                let mut argv: Vec<String> = vec![
+                    "docker".into(),
+                    "run".into(),
+                    "--rm".into(),
+                    "--init".into(),
+                    format!("--name={cname}"),
+                ];
                 if std::io::stdin().is_terminal() {
                     argv.push("--interactive".into());
                     if std::io::stdout().is_terminal() && !ctx.settings.json {
@@ -191,17 +207,32 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<(Plan, Vec<Option<String>>), Error
         owners.push(Some(name.clone()));
         plan.push(Step::exec(purpose, exec));
     }
-    Ok((plan, owners))
+    Ok((plan, owners, containers))
+}
+
+/// The name of the container of a task run: unique per lbc process.
+pub fn task_container(project: &str, task: &str) -> String {
+    format!("lbc-task-{project}-{task}-{}", std::process::id())
 }
 
 pub fn run(ctx: &mut Ctx, verb: &Verb) -> Result<(), Error> {
-    let (plan, owners) = plan(ctx, verb)?;
+    let (plan, owners, containers) = plan(ctx, verb)?;
     if ctx.settings.dry_run {
         print_plan(ctx.settings, &plan);
         return Ok(());
     }
     let done_before = ctx.runner.results.len();
-    ctx.runner.run_plan(&plan).map_err(|e| {
+    let result = ctx.runner.run_plan(&plan);
+    if matches!(result, Err(Error::Interrupted)) {
+        // `docker run` forwarded the signal; if the container outlives it, stop it.
+        for c in &containers {
+            ctx.runner.cleanup(&docker::exec(
+                ["rm", "--force", c.as_str()],
+                &ctx.project.root,
+            ));
+        }
+    }
+    result.map_err(|e| {
         let failed = ctx.runner.results.len() - done_before;
         match (e, owners.get(failed).cloned().flatten()) {
             (Error::ChildFailed { code, .. }, Some(task)) => Error::ChildFailed {
