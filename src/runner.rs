@@ -194,6 +194,8 @@ impl Runner {
         let started = Instant::now();
         let (code, stdout) = match &step.action {
             Action::Exec(exec) => {
+                // Before the echo: a signal sent on seeing it must find the handlers.
+                install_signal_handlers();
                 ui::echo_command(&exec.display());
                 let out = self.spawn(exec, exec.capture)?;
                 (out.code, out.stdout)

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Project, LBC};
 
+mod inputs;
+mod signals;
+
 const HEAD: &str =
     "[project]\nname = \"hello\"\n[image]\nrepository = \"registry.example.com/hello\"\n";
 const KUBE: &str = "[env.staging]\nkind = \"kubernetes\"\ncontext = \"c\"\nnamespace = \"n\"\n";
