@@ -89,17 +89,26 @@ impl DockerIgnore {
     }
 }
 
+/// Does the pattern match the whole path? `**` matches any number of segments.
+/// Dynamic programming over (pattern position, path position): a pattern with many
+/// `**` against a deep path stays polynomial (a plain recursion is exponential in the
+/// number of `**`; issue #9's fuzz test tries such patterns).
 fn match_segments(pat: &[String], path: &[&str]) -> bool {
-    match pat.split_first() {
-        None => path.is_empty(),
-        Some((first, rest)) if first == "**" => {
-            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
+    let (np, ns) = (pat.len(), path.len());
+    // m[i][j]: does pat[i..] match path[j..]?
+    let mut m = vec![vec![false; ns + 1]; np + 1];
+    m[np][ns] = true;
+    for i in (0..np).rev() {
+        for j in (0..=ns).rev() {
+            m[i][j] = if pat[i] == "**" {
+                // Match nothing here, or swallow one more segment.
+                m[i + 1][j] || (j < ns && m[i][j + 1])
+            } else {
+                j < ns && glob(pat[i].as_bytes(), path[j].as_bytes()) && m[i + 1][j + 1]
+            };
         }
-        Some((first, rest)) => match path.split_first() {
-            Some((p, prest)) => glob(first.as_bytes(), p.as_bytes()) && match_segments(rest, prest),
-            None => false,
-        },
     }
+    m[0][0]
 }
 
 /// Match one path segment against a glob with `*`, `?`, `[...]` and `\` escapes.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Project, LBC};
 
+mod fuzz;
 mod inputs;
 mod signals;
 
