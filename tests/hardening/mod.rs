@@ -30,6 +30,8 @@ pub struct Case {
     pub at: &'static str,
     pub says: &'static str,
     pub needle: Option<&'static str>,
+    /// A FIFO to create in the project first (opening it would block forever).
+    pub fifo: Option<&'static str>,
 }
 
 fn case(
@@ -46,6 +48,7 @@ fn case(
         at,
         says,
         needle: None,
+        fifo: None,
     }
 }
 
@@ -161,6 +164,7 @@ pub fn corpus() -> Vec<Case> {
         at: "4:14",
         says: "is not valid",
         needle: None,
+        fifo: None,
     });
     v.push(Case {
         name: "schema_zero",
@@ -169,6 +173,7 @@ pub fn corpus() -> Vec<Case> {
         at: "1:10",
         says: "starts at 1",
         needle: None,
+        fifo: None,
     });
     v.push(Case {
         name: "project_name_100k",
@@ -177,6 +182,28 @@ pub fn corpus() -> Vec<Case> {
         at: "2:8",
         says: "DNS-1123",
         needle: None,
+        fifo: None,
+    });
+    // Special files where lbc reads: before issue #9 these hung even a dry run.
+    v.push(Case {
+        fifo: Some(".dockerignore"),
+        ..case(
+            "dockerignore_fifo",
+            "",
+            &["build", "--dry-run"],
+            "",
+            ".dockerignore is not a regular file",
+        )
+    });
+    v.push(Case {
+        fifo: Some("pipe"),
+        ..case(
+            "dockerfile_fifo",
+            "dockerfile = \"pipe\"\n",
+            &["build", "--dry-run"],
+            "5:14",
+            "Dockerfile not found",
+        )
     });
     let mut bad_utf8 = b"[project]\nname = \"hello\"\ndescription = \"caf".to_vec();
     bad_utf8.extend([0xe9, b'"', b'\n']);
@@ -187,6 +214,7 @@ pub fn corpus() -> Vec<Case> {
         at: "3:19",
         says: "not valid UTF-8",
         needle: None,
+        fifo: None,
     });
     v
 }
@@ -215,6 +243,13 @@ pub fn run_case(bin: &Path, c: &Case) -> (Outcome, String) {
         ("app.txt", "hi\n"),
     ]);
     std::fs::write(p.path().join("lbc.toml"), &c.toml).unwrap();
+    if let Some(f) = c.fifo {
+        nix::unistd::mkfifo(
+            &p.path().join(f),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+    }
     let config = p.path().join("xdg");
     std::fs::create_dir_all(&config).unwrap();
     let mut child = Command::new(bin)
@@ -289,7 +324,12 @@ pub fn run_case(bin: &Path, c: &Case) -> (Outcome, String) {
         }
         return (Outcome::Accepted, shown);
     }
-    let location = format!("lbc.toml:{}", c.at);
+    // A file-level error (no line to name) says which file instead.
+    let location = if c.at.is_empty() {
+        String::new()
+    } else {
+        format!("lbc.toml:{}", c.at)
+    };
     let good = code == 2
         && stderr.contains(&location)
         && stderr.contains(c.says)
@@ -311,7 +351,7 @@ pub fn run_case(bin: &Path, c: &Case) -> (Outcome, String) {
 fn every_bad_lbc_toml_is_refused_at_its_line() {
     let mut failures = Vec::new();
     let cases = corpus();
-    assert!(cases.len() >= 70, "the corpus shrank: {}", cases.len());
+    assert!(cases.len() >= 80, "the corpus shrank: {}", cases.len());
     for c in &cases {
         let (outcome, detail) = run_case(Path::new(LBC), c);
         if outcome != Outcome::Refused {
