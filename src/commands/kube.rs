@@ -333,7 +333,7 @@ fn helm_values_args(ctx: &Ctx, t: &Target, image: &ImageRef) -> Vec<String> {
     }
     for (k, v) in &t.env.set {
         args.push("--set-string".into());
-        args.push(format!("{k}={v}"));
+        args.push(format!("{k}={}", crate::tools::helm::set_string_value(v)));
     }
     args.push("--set-string".into());
     args.push(format!("image.repository={}", image.repository));
