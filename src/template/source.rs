@@ -479,6 +479,12 @@ fn open_repo(
             ],
             tmp.path(),
         )
+        // Only transports that move data: a template source (from a flag or from a
+        // repository's .lbc/template.toml) naming `ext::` would run a command (issue #9).
+        .env(crate::plan::EnvVar::plain(
+            "GIT_ALLOW_PROTOCOL",
+            "https:http:ssh:git:file",
+        ))
         .stdin(Stdin::Null)
         .progress();
         runner.run_step(&Step::exec(
