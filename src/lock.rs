@@ -19,7 +19,7 @@ use crate::{runner, state, ui};
 
 /// A held lock; released when dropped (or when the process ends).
 pub struct Lock {
-    _file: Flock<std::fs::File>,
+    _file: Option<Flock<std::fs::File>>,
     pub path: PathBuf,
 }
 
@@ -32,8 +32,22 @@ pub fn path(root: &Path, what: &str) -> PathBuf {
 /// holds it unless `wait` is false.
 pub fn acquire(root: &Path, what: &str, verb: &str, wait: bool) -> Result<Lock, Error> {
     let dir = root.join(state::DIR);
-    state::ensure_dir(&dir)?;
     let path = path(root, what);
+    // A read-only checkout cannot hold a lock file: go on without one, and say so.
+    let unlockable = |e: &std::io::Error| {
+        e.raw_os_error() == Some(nix::errno::Errno::EROFS as i32)
+            || e.kind() == std::io::ErrorKind::PermissionDenied
+    };
+    if let Err(e) = fs_err::create_dir_all(&dir) {
+        if unlockable(&e) {
+            ui::warn(&format!(
+                "cannot create {} ({e}): running without the lock that keeps two lbc runs apart",
+                dir.display()
+            ));
+            return Ok(Lock { _file: None, path });
+        }
+    }
+    state::ensure_dir(&dir)?;
     let io = |e: std::io::Error| Error::Io {
         path: path.clone(),
         source: e,
@@ -47,7 +61,17 @@ pub fn acquire(root: &Path, what: &str, verb: &str, wait: bool) -> Result<Lock, 
             .open(&path)
     };
     let mut announced = false;
-    let mut file = open().map_err(io)?;
+    let mut file = match open() {
+        Ok(f) => f,
+        Err(e) if unlockable(&e) => {
+            ui::warn(&format!(
+                "cannot open {} ({e}): running without the lock that keeps two lbc runs apart",
+                path.display()
+            ));
+            return Ok(Lock { _file: None, path });
+        }
+        Err(e) => return Err(io(e)),
+    };
     let mut locked = loop {
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(l) => break l,
@@ -90,7 +114,7 @@ pub fn acquire(root: &Path, what: &str, verb: &str, wait: bool) -> Result<Lock, 
     );
     let _ = locked.flush();
     Ok(Lock {
-        _file: locked,
+        _file: Some(locked),
         path,
     })
 }
