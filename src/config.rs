@@ -759,30 +759,33 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                 Some("use letters, digits, '-' and '_', starting with a letter or digit".into()),
             ));
         }
-        // `run` is the value of a string or array task, or a key of a table task.
-        let run_key: &[&str] = if l.is_table(&["tasks", name]) {
-            &["tasks", name, "run"]
-        } else {
-            &["tasks", name]
+        // `run` is the value of a string or array task, or a key of a table task
+        // (worked out only for an error: it parses the file again).
+        let run_key = || -> Vec<&str> {
+            if l.is_table(&["tasks", name]) {
+                vec!["tasks", name, "run"]
+            } else {
+                vec!["tasks", name]
+            }
         };
         match &task.run {
             TaskCommand::Shell(s) if s.trim().is_empty() => {
                 return Err(l.error_at(
-                    run_key,
+                    &run_key(),
                     &format!("task `{name}` has an empty command"),
                     Some("give the command to run, e.g. `\"python3 -m unittest\"`".into()),
                 ));
             }
             TaskCommand::Argv(a) if a.is_empty() => {
                 return Err(l.error_at(
-                    run_key,
+                    &run_key(),
                     &format!("task `{name}` has an empty argv: there is no program to run"),
                     Some("give the program and its arguments, e.g. `[\"python3\", \"-m\", \"unittest\"]`".into()),
                 ));
             }
             TaskCommand::Argv(a) if a[0].trim().is_empty() => {
                 return Err(l.error_at(
-                    run_key,
+                    &run_key(),
                     &format!(
                         "task `{name}` names no program: the first element of its argv is empty"
                     ),
