@@ -306,6 +306,24 @@ pub fn similarity(a: &str, b: &str) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    /// Issue #9 (found by the fuzz test): on these lines `similar`'s Myers diff returns
+    /// operations out of order; the merge panicked. The checked operations rebuild
+    /// `theirs` exactly, and the merge goes through.
+    #[test]
+    fn out_of_order_diff_operations_are_not_trusted() {
+        let base = "\na\n \na\n\n0\nA\nA\nA\nA\na\n \na\n\n";
+        let theirs = "\n0\n\n\n\n\n\n\n\n\n\n!\n1\n\n1\nB\nb\nA";
+        let b = split_lines(base);
+        let t = split_lines(theirs);
+        let ops = diff_ops(&b, &t);
+        assert!(consistent(&ops, &b, &t));
+        let rebuilt: String =
+            apply_range(&b, &hunks(&b, &t).iter().collect::<Vec<_>>(), 0, b.len()).concat();
+        assert_eq!(rebuilt, theirs);
+        let m = merge(base, "", theirs, "1.1.0");
+        assert_eq!(m.conflicts, 1, "{}", m.text);
+    }
     use super::*;
 
     const BASE: &str = "a\nb\nc\nd\ne\n";
