@@ -47,7 +47,14 @@ pub fn paths(project: &Loaded, image: &Image) -> Result<(PathBuf, PathBuf), Erro
     }
     let dockerfile = project.root.join(&image.dockerfile);
     if !dockerfile.is_file() {
-        let message = format!("Dockerfile not found: {}", dockerfile.display());
+        let message = if dockerfile.exists() {
+            format!(
+                "Dockerfile {} is not a regular file (lbc never opens pipes or devices)",
+                dockerfile.display()
+            )
+        } else {
+            format!("Dockerfile not found: {}", dockerfile.display())
+        };
         let hint = Some(format!(
             "create {}, or set `dockerfile = \"PATH\"` under [image] in {}",
             image.dockerfile,

@@ -202,7 +202,7 @@ pub fn corpus() -> Vec<Case> {
             "dockerfile = \"pipe\"\n",
             &["build", "--dry-run"],
             "5:14",
-            "Dockerfile not found",
+            "is not a regular file",
         )
     });
     let mut bad_utf8 = b"[project]\nname = \"hello\"\ndescription = \"caf".to_vec();
