@@ -855,7 +855,7 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                 "release name",
                 r,
                 validate::release_name,
-                "use lowercase letters, digits and '-' (at most 53), or remove `release` to use the project name",
+                "use lowercase letters, digits, '-' and '.' (at most 53), or remove `release` to use the project name",
             )?;
         }
     }

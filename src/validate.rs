@@ -259,11 +259,26 @@ pub fn platform(s: &str) -> Check {
     Ok(())
 }
 
-/// A Helm release name: a DNS-1123 label of at most 53 characters.
+/// A Helm release name, by Helm's own rule: at most 53 characters, dot-separated
+/// labels of lowercase letters, digits and '-', each starting and ending with a letter
+/// or digit.
 pub fn release_name(s: &str) -> Check {
-    crate::config::check_dns_label(s)?;
+    if s.is_empty() {
+        return Err("it is empty");
+    }
     if s.len() > 53 {
         return Err("a Helm release name has at most 53 characters");
+    }
+    for label in s.split('.') {
+        if label.is_empty()
+            || !label
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            || label.starts_with('-')
+            || label.ends_with('-')
+        {
+            return Err("a Helm release name holds lowercase letters, digits, '-' and '.', and starts and ends with a letter or digit");
+        }
     }
     Ok(())
 }
@@ -395,6 +410,9 @@ mod tests {
         assert!(env_name("PATH=/evil").is_err());
         assert!(helm_key("a,b=c").is_err());
         assert!(release_name("--debug").is_err());
+        assert!(release_name("app.v2").is_ok());
+        assert!(release_name("1app").is_ok());
+        assert!(release_name("App").is_err());
         assert!(stage_name("-x").is_err());
         assert!(platform("linux/amd64").is_ok());
         assert!(platform("linux/amd64,linux/arm64/v8").is_ok());
