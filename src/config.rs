@@ -979,7 +979,7 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                     )?;
                 }
                 if let Some(ns) = &env.namespace {
-                    if let Err(why) = check_dns_label(ns) {
+                    if let Err(why) = validate::namespace(ns) {
                         return Err(l.error_at(
                             &["env", name, "namespace"],
                             &format!("namespace `{}` is not valid: {why}", validate::excerpt(ns)),

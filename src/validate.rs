@@ -259,6 +259,26 @@ pub fn platform(s: &str) -> Check {
     Ok(())
 }
 
+/// A Kubernetes namespace: a DNS-1123 label (`[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most
+/// 63 characters).
+pub fn namespace(s: &str) -> Check {
+    if s.is_empty() {
+        return Err("it is empty");
+    }
+    if s.len() > 63 {
+        return Err("it is longer than 63 characters");
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || s.starts_with('-')
+        || s.ends_with('-')
+    {
+        return Err("a namespace holds lowercase letters, digits and '-', and starts and ends with a letter or digit");
+    }
+    Ok(())
+}
+
 /// A Helm release name, by Helm's own rule: at most 53 characters, dot-separated
 /// labels of lowercase letters, digits and '-', each starting and ending with a letter
 /// or digit.
@@ -413,6 +433,8 @@ mod tests {
         assert!(release_name("app.v2").is_ok());
         assert!(release_name("1app").is_ok());
         assert!(release_name("App").is_err());
+        assert!(namespace("1team").is_ok());
+        assert!(namespace("--all").is_err());
         assert!(stage_name("-x").is_err());
         assert!(platform("linux/amd64").is_ok());
         assert!(platform("linux/amd64,linux/arm64/v8").is_ok());
