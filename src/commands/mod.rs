@@ -64,10 +64,28 @@ pub fn chosen_image(
     build_hint: &str,
 ) -> Result<Chosen, Error> {
     if let Some(i) = image {
+        crate::validate::image_reference(i).map_err(|why| {
+            Error::usage(
+                format!("--image `{}` is not an image reference: {why}", crate::validate::excerpt(i)),
+                Some("give a reference like `registry.example.com/team/app:1.2.3` or `app@sha256:...`".into()),
+            )
+        })?;
         return Ok(Chosen::Reference(i.to_owned()));
     }
     let builds = crate::state::Builds::load(ctx.root())?;
     if let Some(t) = tag {
+        crate::validate::tag_name(t).map_err(|why| {
+            Error::usage(
+                format!(
+                    "--tag `{}` is not a tag: {why}",
+                    crate::validate::excerpt(t)
+                ),
+                Some(
+                    "give a tag like `1.2.3` or `a1b2c3d` (`lbc history ENV` lists deployed ones)"
+                        .into(),
+                ),
+            )
+        })?;
         return Ok(match builds.by_tag(t) {
             Some(b) => Chosen::Build(b.clone()),
             None => Chosen::Reference(format!("{}:{t}", ctx.project.image()?.repository)),

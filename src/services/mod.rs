@@ -165,7 +165,7 @@ fn template_parts(t: &str) -> Result<Vec<(bool, &str)>, String> {
 pub fn ordered(l: &Loaded) -> Vec<(&String, &Service)> {
     let mut v: Vec<_> = l.config.services.iter().collect();
     v.sort_by_key(|(name, _)| {
-        crate::config::locate(&l.raw, &["services", name])
+        crate::config::locate(&l.raw, &["services", name], false)
             .map(|r| r.start)
             .unwrap_or(usize::MAX)
     });
