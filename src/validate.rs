@@ -365,8 +365,11 @@ pub mod arg {
     pub fn plain(s: &str) -> Result<String, String> {
         wrap(s, super::plain, "a usable value")
     }
+    /// Parsed by the one image-reference type (#8).
     pub fn image(s: &str) -> Result<String, String> {
-        wrap(s, super::image_reference, "an image reference")
+        crate::image::ImageRef::parse(s)
+            .map(|_| s.to_owned())
+            .map_err(|e| e.to_string())
     }
     pub fn tag(s: &str) -> Result<String, String> {
         wrap(s, super::tag_name, "a tag")

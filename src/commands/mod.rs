@@ -64,12 +64,8 @@ pub fn chosen_image(
     build_hint: &str,
 ) -> Result<Chosen, Error> {
     if let Some(i) = image {
-        crate::validate::image_reference(i).map_err(|why| {
-            Error::usage(
-                format!("--image `{}` is not an image reference: {why}", crate::validate::excerpt(i)),
-                Some("give a reference like `registry.example.com/team/app:1.2.3` or `app@sha256:...`".into()),
-            )
-        })?;
+        // The one image-reference type (#8) decides, as for lbc.toml.
+        crate::image::ImageRef::parse(i)?;
         return Ok(Chosen::Reference(i.to_owned()));
     }
     let builds = crate::state::Builds::load(ctx.root())?;

@@ -315,10 +315,10 @@ fn container_tasks_stop_within_seconds_issue_9() {
     }
 }
 
-/// Issue #9: with --no-wait-lock, a second run fails at once with exit 7, naming the
+/// Issue #9: with --no-wait-lock, a second run fails at once with exit 8, naming the
 /// holder; without it, it waits and then runs.
 #[test]
-fn a_second_run_waits_for_the_lock_or_fails_with_7_issue_9() {
+fn a_second_run_waits_for_the_lock_or_fails_with_8_issue_9() {
     let p = Project::with(&[(
         "lbc.toml",
         "[project]\nname = \"locked\"\n[env.local]\nkind = \"docker\"\n",
@@ -328,7 +328,7 @@ fn a_second_run_waits_for_the_lock_or_fails_with_7_issue_9() {
         .args(["destroy", "local", "--no-wait-lock"])
         .env("DOCKER_HOST", "unix:///nonexistent/lbc-lock-test.sock")
         .run()
-        .code_is(7)
+        .code_is(8)
         .stderr_has("holds the lock")
         .stderr_has("deploy local");
     // A waiting run: it says why it waits, and goes on once the lock is released.
