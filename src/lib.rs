@@ -106,7 +106,8 @@ fn report(e: &Error, runner: Option<&Runner>, json: bool) -> u8 {
     exit
 }
 
-/// The lock of the environment a verb changes (deploy, destroy, rollback, promote), held
+/// The lock of the environment a verb changes (deploy, destroy, rollback, promote,
+/// restore), held
 /// until the verb returns; `None` for the other verbs, a dry run, or an environment
 /// lbc.toml does not declare (the verb reports that one).
 fn environment_lock(
@@ -119,6 +120,7 @@ fn environment_lock(
         Command::Destroy(a) => ("destroy", &a.env),
         Command::Rollback(a) => ("rollback", &a.env),
         Command::Promote(a) => ("promote", &a.to),
+        Command::Restore(a) => ("restore", &a.env),
         _ => return Ok(None),
     };
     if !project.config.env.contains_key(env) {

@@ -18,6 +18,8 @@ mod signals;
 
 const HEAD: &str =
     "[project]\nname = \"hello\"\n[image]\nrepository = \"registry.example.com/hello\"\n";
+/// A gitops environment (lines 5 to 12), for cases that add one key.
+const GITOPS: &str = "[env.prod]\nkind = \"kubernetes\"\ncontext = \"c\"\nnamespace = \"n\"\ndelivery = \"gitops\"\nrepo = \"https://git.example.com/e.git\"\npath = \"apps/hello/prod\"\nformat = \"manifests\"\n";
 const KUBE: &str = "[env.staging]\nkind = \"kubernetes\"\ncontext = \"c\"\nnamespace = \"n\"\n";
 
 /// One bad lbc.toml: its text, the verb to run, where the error must point
@@ -154,6 +156,14 @@ pub fn corpus() -> Vec<Case> {
         inject("registry_server_option", "[registry]\nserver = \"--help\"\nusername_env = \"LBC_CORPUS_U\"\npassword_env = \"LBC_CORPUS_P\"\n", &["build", "--push"], "6:10", "--help"),
         inject("vars_name_split", "[env.local]\nkind = \"docker\"\n[env.local.vars]\n\"PATH=/evil\" = \"x\"\n", &["deploy", "local", "--image", "registry.example.com/hello:1"], "8:1", "PATH=/evil"),
         inject("release_option", &format!("[deploy]\nrelease = \"--debug\"\n{KUBE}"), &["render", "staging", "--image", "registry.example.com/hello:1"], "6:11", "--debug"),
+        // Keys added since (#10 services, #13 gitops) are checked at load the same way.
+        case("service_name_option", "[services.\"-db\"]\ntype = \"postgres\"\n", cfg, "5:11", "service name"),
+        case("service_image_option", "[services.db]\ntype = \"postgres\"\nimage = \"--privileged\"\n", cfg, "7:9", "not an image reference"),
+        case("service_version_option", "[services.db]\ntype = \"postgres\"\nversion = \"--x\"\n", cfg, "7:11", "not a valid image tag"),
+        case("service_user_option", "[services.db]\ntype = \"postgres\"\nuser = \"-U\"\n", cfg, "7:8", "user name"),
+        case("gitops_branch_option", &format!("{GITOPS}branch = \"--force\"\n"), cfg, "13:10", "branch"),
+        case("gitops_repo_option", "[env.prod]\nkind = \"kubernetes\"\ncontext = \"c\"\nnamespace = \"n\"\ndelivery = \"gitops\"\nrepo = \"--upload-pack=evil\"\npath = \"apps/hello/prod\"\nformat = \"manifests\"\n", cfg, "10:8", "repository URL"),
+        case("gitops_path_outside", "[env.prod]\nkind = \"kubernetes\"\ncontext = \"c\"\nnamespace = \"n\"\ndelivery = \"gitops\"\nrepo = \"https://git.example.com/e.git\"\npath = \"../x\"\nformat = \"manifests\"\n", cfg, "11:8", "not a directory inside"),
     ];
     // The repository value itself, 100 000 characters long: the error stays short.
     v.push(Case {
