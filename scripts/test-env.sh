@@ -16,6 +16,10 @@
 #   scripts/test-env.sh env    print the env exports of the last successful run
 #   scripts/test-env.sh stop   stop the registry and dockerd, only if this script started them
 #   scripts/test-env.sh check  smoke test: docker login/push/pull against the registry
+#   scripts/test-env.sh images [NAME...]
+#                              only a Docker engine and the base images of the named stacks
+#                              (default: python), built from a debootstrapped Debian; prints
+#                              a catalogue of them on stdout (install.sh uses it)
 #
 # Environment:
 #   LBC_TEST_ENV_DIR         state dir (default ${XDG_CACHE_HOME:-$HOME/.cache}/lbc-test-env)
@@ -954,6 +958,53 @@ cmd_up() {
     cat "$STATE/env.sh"
 }
 
+# The base-image catalogue names each image of a stack maps to.
+catalog_names_for() {
+    case "$1" in
+        python) echo "python=python python-runtime=python" ;;
+        node) echo "node=node node-runtime=node" ;;
+        go) echo "go-builder=go go-runtime=debian" ;;
+        rust) echo "rust-builder=rust rust-runtime=debian" ;;
+        java) echo "java-builder=java-jdk java-runtime=java-jre" ;;
+        static) echo "static-runtime=busybox" ;;
+        *) die "unknown stack '$1' (known: python node go rust java static)" ;;
+    esac
+}
+
+# Only what a stack's `lbc build` needs on a machine without a public registry: the
+# engine and the stack's base images. Prints a catalogue of exactly those images.
+cmd_images() {
+    local stacks=("$@") stack pair images="" out
+    [ "${#stacks[@]}" -gt 0 ] || stacks=(python)
+    for stack in "${stacks[@]}"; do
+        for pair in $(catalog_names_for "$stack"); do
+            [ "${pair#*=}" = debian ] || images="$images ${pair#*=}"
+        done
+    done
+    mkdir -p "$STATE" "$LOGS"
+    chmod 700 "$STATE"
+    exec 9>"$STATE/provision.lock"
+    if have flock; then flock -w 1800 9 || die "another test-env.sh run holds $STATE/provision.lock"; fi
+    APT_PACKAGES="docker.io debootstrap"
+    ensure_apt_packages
+    ensure_docker
+    ensure_base_image
+    LBC_TEST_IMAGES="$(echo "$images" | tr ' ' '\n' | sort -u | tr '\n' ' ')"
+    [ -n "${LBC_TEST_IMAGES// /}" ] || LBC_TEST_IMAGES=none
+    ensure_runtime_images
+    out="[images]"$'\n'"debian = \"$BASE_IMAGE\""
+    for stack in "${stacks[@]}"; do
+        for pair in $(catalog_names_for "$stack"); do
+            if [ "${pair#*=}" = debian ]; then
+                out="$out"$'\n'"${pair%%=*} = \"$BASE_IMAGE\""
+            else
+                out="$out"$'\n'"${pair%%=*} = \"$(image_tag "${pair#*=}")\""
+            fi
+        done
+    done
+    printf '%s\n' "$out"
+}
+
 cmd_env() {
     [ -f "$STATE/env.sh" ] || die "$STATE/env.sh not found; run scripts/test-env.sh first"
     cat "$STATE/env.sh"
@@ -1010,6 +1061,7 @@ case "${1:-up}" in
     env) cmd_env ;;
     stop) cmd_stop ;;
     check) cmd_check ;;
-    -h|--help|help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
-    *) die "unknown command '$1' (use: up, env, stop, check)" ;;
+    images) shift; cmd_images "$@" ;;
+    -h|--help|help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+    *) die "unknown command '$1' (use: up, env, stop, check, images)" ;;
 esac

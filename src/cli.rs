@@ -41,6 +41,10 @@ pub struct GlobalArgs {
     /// No colour and no spinners (also when NO_COLOR or CI is set).
     #[arg(long, global = true, env = "LBC_NO_COLOR")]
     pub no_color: bool,
+    /// Fail with exit code 8 instead of waiting when another lbc holds the lock of the
+    /// environment (deploy, destroy, rollback, promote) or of the upgrade.
+    #[arg(long, global = true, env = "LBC_NO_WAIT_LOCK")]
+    pub no_wait_lock: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -143,11 +147,11 @@ pub struct InitArgs {
     #[arg(short, long, env = "LBC_STACK", conflicts_with = "template")]
     pub stack: Option<String>,
     /// Your own template: a directory, or a git repository (path or URL).
-    #[arg(long, value_name = "SRC", env = "LBC_TEMPLATE")]
+    #[arg(long, value_name = "SRC", env = "LBC_TEMPLATE", value_parser = crate::validate::arg::plain)]
     pub template: Option<String>,
     /// Tag, branch or commit of a git template (default: HEAD); with --stack, an earlier
     /// version of the stack that this lbc carries (default: the newest).
-    #[arg(long, value_name = "REF", env = "LBC_TEMPLATE_VERSION")]
+    #[arg(long, value_name = "REF", env = "LBC_TEMPLATE_VERSION", value_parser = crate::validate::arg::plain)]
     pub template_version: Option<String>,
     /// The service's name (the template's `name` variable; default: from DIR).
     #[arg(long, env = "LBC_NAME")]
@@ -205,10 +209,10 @@ pub struct DeployArgs {
     /// Environment name from lbc.toml.
     pub env: String,
     /// Deploy this image reference instead of the last build (wins over --tag).
-    #[arg(long, env = "LBC_IMAGE")]
+    #[arg(long, env = "LBC_IMAGE", value_parser = crate::validate::arg::image)]
     pub image: Option<String>,
     /// Deploy this tag of the project's repository instead of the last build.
-    #[arg(long, env = "LBC_TAG")]
+    #[arg(long, env = "LBC_TAG", value_parser = crate::validate::arg::tag)]
     pub tag: Option<String>,
     /// Confirm a protected environment without a prompt.
     #[arg(long, env = "LBC_YES")]
@@ -228,10 +232,10 @@ pub struct DeployArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct TargetArgs {
     /// Kube context to use (overrides the environment's `context`).
-    #[arg(long, env = "LBC_CONTEXT")]
+    #[arg(long, env = "LBC_CONTEXT", value_parser = crate::validate::arg::plain)]
     pub context: Option<String>,
     /// Namespace to use (overrides the environment's `namespace`).
-    #[arg(long, env = "LBC_NAMESPACE")]
+    #[arg(long, env = "LBC_NAMESPACE", value_parser = crate::validate::arg::namespace)]
     pub namespace: Option<String>,
 }
 
@@ -288,7 +292,7 @@ pub struct RestoreArgs {
 pub struct UpgradeArgs {
     /// The template version to upgrade to: a tag, branch or commit of a git template, a
     /// version of a built-in stack (default: the newest).
-    #[arg(long, value_name = "REF", env = "LBC_TO")]
+    #[arg(long, value_name = "REF", env = "LBC_TO", value_parser = crate::validate::arg::plain)]
     pub to: Option<String>,
     /// Change nothing; exit 0 when up to date, 6 when an upgrade is available.
     #[arg(long, env = "LBC_CHECK")]
@@ -296,6 +300,14 @@ pub struct UpgradeArgs {
     /// Upgrade even though the git tree has uncommitted changes.
     #[arg(long, env = "LBC_ALLOW_DIRTY")]
     pub allow_dirty: bool,
+    /// An earlier upgrade was killed mid-way: put back every file it had changed (from
+    /// its backup under .lbc/state/), then stop.
+    #[arg(long, conflicts_with_all = ["discard", "check", "to"])]
+    pub recover: bool,
+    /// An earlier upgrade was killed mid-way: keep the files as it left them and delete
+    /// its backup, then stop.
+    #[arg(long, conflicts_with_all = ["recover", "check", "to"])]
+    pub discard: bool,
 }
 
 #[derive(Debug, Args)]
@@ -303,7 +315,7 @@ pub struct RenderArgs {
     /// Environment name from lbc.toml.
     pub env: String,
     /// Render this image reference instead of the last build.
-    #[arg(long, env = "LBC_IMAGE")]
+    #[arg(long, env = "LBC_IMAGE", value_parser = crate::validate::arg::image)]
     pub image: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,

@@ -11,6 +11,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::validate;
 
 pub const FILE_NAME: &str = "lbc.toml";
 /// The newest `schema = N` this binary understands. Older files are migrated in memory
@@ -228,11 +229,6 @@ impl<'de> Deserialize<'de> for Task {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Task, A::Error> {
                 let t = TaskTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                if t.stage.is_some() && t.image.is_some() {
-                    return Err(de::Error::custom(
-                        "a task runs either in a `stage` or in an `image`, not both",
-                    ));
-                }
                 Ok(Task {
                     run: t.run.into(),
                     stage: t.stage,
@@ -498,15 +494,43 @@ pub fn discover(start: &Path) -> Result<PathBuf, Error> {
 
 /// Read, parse and validate `lbc.toml` at `path`.
 pub fn load(path: &Path) -> Result<Loaded, Error> {
-    let raw = crate::fsutil::read_to_string(path)?;
+    let bytes = fs_err::read(path).map_err(|e| crate::fsutil::io_err(path, e))?;
+    let raw = decode(path, bytes)?;
     parse(path, &raw)
+}
+
+/// The text of a TOML file, or a configuration error naming the line and column of the
+/// first byte that is not UTF-8 (TOML files are UTF-8 by definition).
+pub fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, Error> {
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        // Everything before the bad byte is valid UTF-8: render the error there.
+        let shown = String::from_utf8_lossy(&bytes).into_owned();
+        let span = good..good + 1;
+        Error::Config {
+            rendered: render_at(
+                path,
+                &shown,
+                Some(span),
+                &format!("byte {good} is not valid UTF-8: a TOML file must be UTF-8 text"),
+            ),
+            hint: Some(
+                "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), or remove the byte shown".into(),
+            ),
+        }
+    })
 }
 
 /// Parse and validate the text of an `lbc.toml`; `path` is only used in messages.
 pub fn parse(path: &Path, raw: &str) -> Result<Loaded, Error> {
     let config: Config = toml::from_str(raw).map_err(|e| {
-        let message = e.message().trim().to_owned();
-        let hint = did_you_mean(&message);
+        let mut message = e.message().trim().to_owned();
+        if message.contains("untagged enum TaskCommandRepr") {
+            message =
+                "`run` must be a string (run with `sh -c`) or an array of strings (an argv)".into();
+        }
+        let hint = did_you_mean(&message).or_else(|| Some(parse_hint(&message).to_owned()));
         Error::Config {
             rendered: render_at(path, raw, e.span(), &message),
             hint,
@@ -552,11 +576,72 @@ pub fn parse(path: &Path, raw: &str) -> Result<Loaded, Error> {
 impl Loaded {
     /// A semantic error about the value at `key` (a dotted path like `project.name`).
     pub fn error_at(&self, key: &[&str], message: &str, hint: Option<String>) -> Error {
-        let span = locate(&self.raw, key);
+        let span = locate(&self.raw, key, false);
         Error::Config {
             rendered: render_at(&self.path, &self.raw, span, message),
             hint,
         }
+    }
+
+    /// A semantic error about a name (a key of a table, like a variable name in `vars`):
+    /// points at the key rather than at its value.
+    pub fn error_at_key(&self, key: &[&str], message: &str, hint: Option<String>) -> Error {
+        let span = locate(&self.raw, key, true);
+        Error::Config {
+            rendered: render_at(&self.path, &self.raw, span, message),
+            hint,
+        }
+    }
+
+    /// Check the value at `key` with one of [`crate::validate`]'s checks.
+    fn check(
+        &self,
+        key: &[&str],
+        what: &str,
+        value: &str,
+        check: fn(&str) -> Result<(), &'static str>,
+        hint: &str,
+    ) -> Result<(), Error> {
+        check(value).map_err(|why| {
+            self.error_at(
+                key,
+                &format!("{what} `{}` is not valid: {why}", validate::excerpt(value)),
+                Some(hint.to_owned()),
+            )
+        })
+    }
+
+    /// Check a key of a table (a name) with one of [`crate::validate`]'s checks.
+    fn check_key(
+        &self,
+        key: &[&str],
+        what: &str,
+        check: fn(&str) -> Result<(), &'static str>,
+        hint: &str,
+    ) -> Result<(), Error> {
+        let name = key.last().copied().unwrap_or_default();
+        check(name).map_err(|why| {
+            self.error_at_key(
+                key,
+                &format!("{what} `{}` is not valid: {why}", validate::excerpt(name)),
+                Some(hint.to_owned()),
+            )
+        })
+    }
+
+    /// Is the item at `key` a table (`[tasks.x]` or `x = { ... }`)?
+    fn is_table(&self, key: &[&str]) -> bool {
+        let Ok(doc) = toml_edit::ImDocument::parse(self.raw.as_str()) else {
+            return false;
+        };
+        let mut item = doc.as_item();
+        for k in key {
+            match item.get(k) {
+                Some(i) => item = i,
+                None => return false,
+            }
+        }
+        item.is_table_like()
     }
 
     pub fn project(&self) -> &str {
@@ -663,6 +748,11 @@ fn infer_kind(name: &str, env: &Environment) -> KindResult {
     }
 }
 
+const PATH_HINT: &str =
+    "give a path relative to the repository root that stays inside it, like `docker/Dockerfile`";
+const ENV_NAME_HINT: &str =
+    "use letters, digits and '_', not starting with a digit (like `API_URL`)";
+
 fn validate(l: &Loaded) -> Result<(), Error> {
     let c = &l.config;
     check_schema(l)?;
@@ -671,7 +761,7 @@ fn validate(l: &Loaded) -> Result<(), Error> {
             &["project", "name"],
             &format!(
                 "project name `{}` is not a DNS-1123 label: {why}",
-                c.project.name
+                validate::excerpt(&c.project.name)
             ),
             Some(format!(
                 "use a name like `{}`",
@@ -683,18 +773,63 @@ fn validate(l: &Loaded) -> Result<(), Error> {
         if let Err(why) = check_repository(&img.repository) {
             return Err(l.error_at(
                 &["image", "repository"],
-                &format!("image repository `{}` is not valid: {why}", img.repository),
+                &format!(
+                    "image repository `{}` is not valid: {why}",
+                    validate::excerpt(&img.repository)
+                ),
                 Some("use lowercase, like `registry.example.com/team/hello`, without a tag".into()),
             ));
         }
-        for name in img.args.keys().chain(img.bases.keys()) {
-            if !is_env_name(name) {
-                return Err(l.error_at(
-                    &["image", "args"],
-                    &format!("build argument name `{name}` is not valid"),
-                    Some("use letters, digits and '_', not starting with a digit".into()),
-                ));
+        l.check(
+            &["image", "dockerfile"],
+            "dockerfile path",
+            &img.dockerfile,
+            validate::repo_path,
+            PATH_HINT,
+        )?;
+        l.check(
+            &["image", "context"],
+            "build context",
+            &img.context,
+            validate::repo_path,
+            "give a directory relative to the repository root that stays inside it (default \".\")",
+        )?;
+        if let Some(t) = &img.target {
+            l.check(
+                &["image", "target"],
+                "build target",
+                t,
+                validate::stage_name,
+                "name a stage of the Dockerfile (`FROM ... AS NAME`), or remove `target`",
+            )?;
+        }
+        if let Some(p) = &img.platform {
+            l.check(
+                &["image", "platform"],
+                "platform",
+                p,
+                validate::platform,
+                "write it like `linux/amd64`, or remove `platform` to build for this machine",
+            )?;
+        }
+        for (table, map) in [("args", &img.args), ("bases", &img.bases)] {
+            for name in map.keys() {
+                l.check_key(
+                    &["image", table, name],
+                    "build argument name",
+                    validate::env_name,
+                    ENV_NAME_HINT,
+                )?;
             }
+        }
+        for (name, logical) in &img.bases {
+            l.check(
+                &["image", "bases", name],
+                "base image",
+                logical,
+                validate::image_reference,
+                "name a catalogue entry (`lbc catalog`) or give an image reference like `python:3.12-slim`",
+            )?;
         }
         if let Some(dup) = img.args.keys().find(|k| img.bases.contains_key(*k)) {
             return Err(l.error_at(
@@ -712,10 +847,19 @@ fn validate(l: &Loaded) -> Result<(), Error> {
             if !is_env_name(v) {
                 return Err(l.error_at(
                     &["registry", key],
-                    &format!("`{v}` is not an environment variable name: `{key}` names the variable that holds the credential, never the credential itself"),
+                    &format!("`{}` is not an environment variable name: `{key}` names the variable that holds the credential, never the credential itself", validate::excerpt(v)),
                     Some(format!("set `{key} = \"REGISTRY_{}\"` and export that variable", if key == "username_env" { "USER" } else { "PASSWORD" })),
                 ));
             }
+        }
+        if let Some(server) = &r.server {
+            l.check(
+                &["registry", "server"],
+                "registry server",
+                server,
+                validate::host_port,
+                "give the registry's host name, with a port if needed, like `registry.example.com` or `127.0.0.1:5000`",
+            )?;
         }
     }
     for (name, task) in &c.tasks {
@@ -723,21 +867,57 @@ fn validate(l: &Loaded) -> Result<(), Error> {
             || !name
                 .chars()
                 .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+            || name.starts_with('-')
         {
-            return Err(l.error_at(
+            return Err(l.error_at_key(
                 &["tasks", name],
-                &format!("task name `{name}` is not valid"),
-                Some("use letters, digits, '-' and '_'".into()),
+                &format!("task name `{}` is not valid", validate::excerpt(name)),
+                Some("use letters, digits, '-' and '_', starting with a letter or digit".into()),
             ));
         }
-        if let TaskCommand::Shell(s) = &task.run {
-            if s.trim().is_empty() {
+        // `run` is the value of a string or array task, or a key of a table task
+        // (worked out only for an error: it parses the file again).
+        let run_key = || -> Vec<&str> {
+            if l.is_table(&["tasks", name]) {
+                vec!["tasks", name, "run"]
+            } else {
+                vec!["tasks", name]
+            }
+        };
+        match &task.run {
+            TaskCommand::Shell(s) if s.trim().is_empty() => {
                 return Err(l.error_at(
-                    &["tasks", name],
+                    &run_key(),
                     &format!("task `{name}` has an empty command"),
                     Some("give the command to run, e.g. `\"python3 -m unittest\"`".into()),
                 ));
             }
+            TaskCommand::Argv(a) if a.is_empty() => {
+                return Err(l.error_at(
+                    &run_key(),
+                    &format!("task `{name}` has an empty argv: there is no program to run"),
+                    Some("give the program and its arguments, e.g. `[\"python3\", \"-m\", \"unittest\"]`".into()),
+                ));
+            }
+            TaskCommand::Argv(a) if a[0].trim().is_empty() => {
+                return Err(l.error_at(
+                    &run_key(),
+                    &format!(
+                        "task `{name}` names no program: the first element of its argv is empty"
+                    ),
+                    Some(
+                        "give the program first, e.g. `[\"python3\", \"-m\", \"unittest\"]`".into(),
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if task.stage.is_some() && task.image.is_some() {
+            return Err(l.error_at(
+                &["tasks", name, "image"],
+                &format!("task `{name}` runs either in a `stage` or in an `image`, not both"),
+                Some("keep `stage` (a stage of this repository's Dockerfile) or `image` (any image), not both".into()),
+            ));
         }
         if task.stage.is_some() && c.image.is_none() {
             return Err(l.error_at(
@@ -748,12 +928,61 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                 Some("add an [image] section, or use `image = \"NAME\"` instead of `stage`".into()),
             ));
         }
+        if let Some(stage) = &task.stage {
+            l.check(
+                &["tasks", name, "stage"],
+                "stage",
+                stage,
+                validate::stage_name,
+                "name a stage of the Dockerfile (`FROM ... AS NAME`)",
+            )?;
+        }
+        if let Some(image) = &task.image {
+            l.check(
+                &["tasks", name, "image"],
+                "task image",
+                image,
+                validate::image_reference,
+                "name a catalogue entry (`lbc catalog`) or give an image reference like `python:3.12-slim`",
+            )?;
+        }
+        for var in task.env.keys() {
+            l.check_key(
+                &["tasks", name, "env", var],
+                "variable name",
+                validate::env_name,
+                ENV_NAME_HINT,
+            )?;
+        }
+    }
+    if let Some(d) = &c.deploy {
+        for (key, v) in [
+            ("chart", &d.chart),
+            ("manifests", &d.manifests),
+            ("kustomize", &d.kustomize),
+        ] {
+            if let Some(v) = v {
+                l.check(&["deploy", key], key, v, validate::repo_path, PATH_HINT)?;
+            }
+        }
+        if let Some(r) = &d.release {
+            l.check(
+                &["deploy", "release"],
+                "release name",
+                r,
+                validate::release_name,
+                "use lowercase letters, digits, '-' and '.' (at most 53), or remove `release` to use the project name",
+            )?;
+        }
     }
     for (name, env) in &c.env {
         if let Err(why) = check_dns_label(name) {
-            return Err(l.error_at(
+            return Err(l.error_at_key(
                 &["env", name],
-                &format!("environment name `{name}` is not valid: {why}"),
+                &format!(
+                    "environment name `{}` is not valid: {why}",
+                    validate::excerpt(name)
+                ),
                 Some("use lowercase letters, digits and '-'".into()),
             ));
         }
@@ -784,26 +1013,43 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                     if !h.starts_with('/') {
                         return Err(l.error_at(
                             &["env", name, "health"],
-                            &format!("health path `{h}` must start with '/'"),
-                            Some(format!("write `health = \"/{h}\"`")),
+                            &format!("health path `{}` must start with '/'", validate::excerpt(h)),
+                            Some(format!("write `health = \"/{}\"`", validate::excerpt(h))),
                         ));
                     }
+                    l.check(
+                        &["env", name, "health"],
+                        "health path",
+                        h,
+                        validate::http_path,
+                        "write a path like `/healthz`, with %-escapes for anything else",
+                    )?;
                 }
-                if env.port == Some(0) || env.container_port == Some(0) {
-                    return Err(l.error_at(
-                        &["env", name, "port"],
-                        "port 0 is not a usable port",
-                        Some("choose a port between 1 and 65535, e.g. 8080".into()),
-                    ));
+                for (key, port) in [("port", env.port), ("container_port", env.container_port)] {
+                    if port == Some(0) {
+                        return Err(l.error_at(
+                            &["env", name, key],
+                            "port 0 is not a usable port",
+                            Some("choose a port between 1 and 65535, e.g. 8080".into()),
+                        ));
+                    }
                 }
                 if let Some(b) = &env.bind {
                     if b.parse::<std::net::IpAddr>().is_err() {
                         return Err(l.error_at(
                             &["env", name, "bind"],
-                            &format!("`{b}` is not an IP address"),
+                            &format!("`{}` is not an IP address", validate::excerpt(b)),
                             Some("use `127.0.0.1` (this machine only) or `0.0.0.0`".into()),
                         ));
                     }
+                }
+                for var in env.vars.keys() {
+                    l.check_key(
+                        &["env", name, "vars", var],
+                        "variable name",
+                        validate::env_name,
+                        ENV_NAME_HINT,
+                    )?;
                 }
             }
             EnvKind::Kubernetes => {
@@ -826,12 +1072,85 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                     if !c.env.contains_key(from) {
                         return Err(l.error_at(
                             &["env", name, "promote_from"],
-                            &format!("`promote_from = \"{from}\"` names no environment"),
+                            &format!(
+                                "`promote_from = \"{}\"` names no environment",
+                                validate::excerpt(from)
+                            ),
                             Some(format!(
                                 "known environments: {}",
                                 c.env.keys().cloned().collect::<Vec<_>>().join(", ")
                             )),
                         ));
+                    }
+                    if from == name {
+                        return Err(l.error_at(
+                            &["env", name, "promote_from"],
+                            &format!("`env.{name}` cannot be promoted from itself"),
+                            Some("name the environment that comes before it (e.g. `promote_from = \"staging\"`), or remove `promote_from`".into()),
+                        ));
+                    }
+                }
+                if let Some(ctx) = &env.context {
+                    l.check(
+                        &["env", name, "context"],
+                        "kube context",
+                        ctx,
+                        validate::plain,
+                        "name a context of your kubeconfig (`kubectl config get-contexts`), or remove `context`",
+                    )?;
+                }
+                if let Some(ns) = &env.namespace {
+                    if let Err(why) = validate::namespace(ns) {
+                        return Err(l.error_at(
+                            &["env", name, "namespace"],
+                            &format!("namespace `{}` is not valid: {why}", validate::excerpt(ns)),
+                            Some(format!("use a name like `{}`", suggest_dns_label(ns))),
+                        ));
+                    }
+                }
+                if let Some(k) = &env.kubeconfig {
+                    // A kubeconfig usually lives outside the repository (`~/.kube/...`):
+                    // any path is fine, as long as it cannot be read as an option.
+                    l.check(
+                        &["env", name, "kubeconfig"],
+                        "kubeconfig path",
+                        k,
+                        validate::plain,
+                        "give the path of a kubeconfig file (relative to the repository root, or absolute)",
+                    )?;
+                }
+                for (i, v) in env.values.iter().enumerate() {
+                    validate::repo_path(v).map_err(|why| {
+                        l.error_at(
+                            &["env", name, "values"],
+                            &format!(
+                                "values file #{} `{}` is not valid: {why}",
+                                i + 1,
+                                validate::excerpt(v)
+                            ),
+                            Some(PATH_HINT.into()),
+                        )
+                    })?;
+                }
+                for key in env.set.keys() {
+                    l.check_key(
+                        &["env", name, "set", key],
+                        "value path",
+                        validate::helm_key,
+                        "write a Helm value path like `image.pullPolicy`",
+                    )?;
+                }
+                for (key, prog) in [("helm", &env.helm), ("kubectl", &env.kubectl)] {
+                    if let Some(prog) = prog {
+                        l.check(
+                            &["env", name, key],
+                            "program",
+                            prog,
+                            validate::plain,
+                            &format!(
+                                "give the name or path of the {key} binary, or remove `{key}`"
+                            ),
+                        )?;
                     }
                 }
             }
@@ -851,7 +1170,10 @@ fn validate(l: &Loaded) -> Result<(), Error> {
             if let Err(why) = parse_duration(t) {
                 return Err(l.error_at(
                     &["env", name, "timeout"],
-                    &format!("timeout `{t}` is not a duration: {why}"),
+                    &format!(
+                        "timeout `{}` is not a duration: {why}",
+                        validate::excerpt(t)
+                    ),
                     Some("write it like `90s`, `5m` or `1h30m`".into()),
                 ));
             }
@@ -1134,12 +1456,22 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s).map_err(|e| e.to_string())
 }
 
-/// The byte span of the value (or, failing that, the key or table) at `key`.
-pub(crate) fn locate(raw: &str, key: &[&str]) -> Option<Range<usize>> {
+/// The byte span of the value (or, failing that, the key or table) at `key`; with
+/// `want_key`, the span of the last key itself (for errors about a name, like an
+/// environment-variable name in `vars`).
+pub(crate) fn locate(raw: &str, key: &[&str], want_key: bool) -> Option<Range<usize>> {
     let doc = toml_edit::ImDocument::parse(raw).ok()?;
     let mut item: &toml_edit::Item = doc.as_item();
     let mut best = None;
-    for k in key {
+    for (i, k) in key.iter().enumerate() {
+        let last = i + 1 == key.len();
+        let key_span = match item {
+            toml_edit::Item::Table(t) => t.key(k).and_then(toml_edit::Key::span),
+            toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) => {
+                t.key(k).and_then(toml_edit::Key::span)
+            }
+            _ => None,
+        };
         let next = match item {
             toml_edit::Item::Table(t) => t.get(k),
             toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) => t.get(k).map(|_| {
@@ -1150,10 +1482,14 @@ pub(crate) fn locate(raw: &str, key: &[&str]) -> Option<Range<usize>> {
         };
         match next {
             Some(n) => {
+                if last && want_key && key_span.is_some() {
+                    return key_span;
+                }
                 if let Some(s) = n.span() {
                     best = Some(s);
                 } else if let toml_edit::Item::Table(t) = n {
-                    if let Some(s) = t.span() {
+                    // `[tasks.x]`: a table's own span is its header; the key names it too.
+                    if let Some(s) = t.span().or(key_span) {
                         best = Some(s);
                     }
                 }
@@ -1165,12 +1501,28 @@ pub(crate) fn locate(raw: &str, key: &[&str]) -> Option<Range<usize>> {
     best
 }
 
+/// Longest part of a line shown under an error; longer lines are cut around the column.
+const LINE_WINDOW: usize = 100;
+/// Longest message: a message quoting a huge value stays a few lines.
+const MESSAGE_MAX: usize = 400;
+
 /// Render a message at a byte span of a file: `--> file:line:col`, the line, a caret line.
+/// The excerpt is bounded: a 100 000-character line prints about [`LINE_WINDOW`]
+/// characters around the column, and the message at most [`MESSAGE_MAX`].
 pub fn render_at(path: &Path, raw: &str, span: Option<Range<usize>>, message: &str) -> String {
+    let message = if message.chars().count() > MESSAGE_MAX {
+        let cut: String = message.chars().take(MESSAGE_MAX).collect();
+        format!("{cut}… (message cut)")
+    } else {
+        message.to_owned()
+    };
     let Some(span) = span else {
         return format!("{}: {message}", path.display());
     };
-    let start = span.start.min(raw.len());
+    let mut start = span.start.min(raw.len());
+    while !raw.is_char_boundary(start) {
+        start -= 1;
+    }
     let line_start = raw[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
     let line_end = raw[start..]
         .find('\n')
@@ -1178,17 +1530,59 @@ pub fn render_at(path: &Path, raw: &str, span: Option<Range<usize>>, message: &s
         .unwrap_or(raw.len());
     let line_no = raw[..start].matches('\n').count() + 1;
     let col = raw[line_start..start].chars().count() + 1;
-    let line = raw[line_start..line_end].trim_end_matches('\r');
-    let end = span.end.clamp(start, line_end);
+    let mut end = span.end.clamp(start, line_end);
+    while !raw.is_char_boundary(end) {
+        end += 1;
+    }
+    let line: Vec<char> = raw[line_start..line_end]
+        .trim_end_matches('\r')
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let width = raw[start..end].chars().count().max(1);
+    // The window of the line to show: the whole line when short, else LINE_WINDOW
+    // characters starting a little before the column.
+    let (from, to) = if line.len() <= LINE_WINDOW {
+        (0, line.len())
+    } else {
+        let from = (col - 1).saturating_sub(20).min(line.len());
+        (from, (from + LINE_WINDOW).min(line.len()))
+    };
+    let mut shown: String = line[from..to].iter().collect();
+    let mut caret_col = col - 1 - from.min(col - 1);
+    if from > 0 {
+        shown.insert_str(0, "… ");
+        caret_col += 2;
+    }
+    if to < line.len() {
+        shown.push_str(" …");
+    }
+    let width = width.min(to.saturating_sub(col - 1).max(1));
     let gutter = line_no.to_string().len();
     let pad = " ".repeat(gutter);
     format!(
-        "{message}\n{pad}--> {}:{line_no}:{col}\n{pad} |\n{line_no} | {line}\n{pad} | {}{}",
+        "{message}\n{pad}--> {}:{line_no}:{col}\n{pad} |\n{line_no} | {shown}\n{pad} | {}{}",
         path.display(),
-        " ".repeat(col - 1),
+        " ".repeat(caret_col),
         "^".repeat(width)
     )
+}
+
+/// The fix to suggest for a TOML or type error that has no better one.
+fn parse_hint(message: &str) -> &'static str {
+    if message.starts_with("duplicate key") {
+        "a key may appear once per table: remove one of the two"
+    } else if message.starts_with("missing field") {
+        "add the key; docs/lbc-toml.md lists every key and what it takes"
+    } else if message.starts_with("invalid type")
+        || message.starts_with("invalid value")
+        || message.starts_with("invalid length")
+        || message.starts_with("`run`")
+    {
+        "docs/lbc-toml.md says what this key takes (`lbc schema` prints the JSON Schema)"
+    } else {
+        "lbc.toml is TOML (https://toml.io); docs/lbc-toml.md describes every key"
+    }
 }
 
 /// From serde's "unknown field `x`, expected one of `a`, `b`" make "did you mean `a`?".

@@ -55,6 +55,16 @@ impl DockerIgnore {
 
     pub fn load(context: &Path) -> Result<Self, Error> {
         let path = context.join(".dockerignore");
+        // Never open anything but a regular file: a FIFO named .dockerignore would block.
+        match fs_err::metadata(&path) {
+            Ok(m) if !m.is_file() => {
+                return Err(Error::usage(
+                    format!("{} is not a regular file", path.display()),
+                    Some("make .dockerignore a text file, or remove it".into()),
+                ))
+            }
+            _ => {}
+        }
         match fs_err::read_to_string(&path) {
             Ok(t) => Ok(Self::parse(&t)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
@@ -77,17 +87,26 @@ impl DockerIgnore {
     }
 }
 
+/// Does the pattern match the whole path? `**` matches any number of segments.
+/// Dynamic programming over (pattern position, path position): a pattern with many
+/// `**` against a deep path stays polynomial (a plain recursion is exponential in the
+/// number of `**`; issue #9's fuzz test tries such patterns).
 fn match_segments(pat: &[String], path: &[&str]) -> bool {
-    match pat.split_first() {
-        None => path.is_empty(),
-        Some((first, rest)) if first == "**" => {
-            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
+    let (np, ns) = (pat.len(), path.len());
+    // m[i][j]: does pat[i..] match path[j..]?
+    let mut m = vec![vec![false; ns + 1]; np + 1];
+    m[np][ns] = true;
+    for i in (0..np).rev() {
+        for j in (0..=ns).rev() {
+            m[i][j] = if pat[i] == "**" {
+                // Match nothing here, or swallow one more segment.
+                m[i + 1][j] || (j < ns && m[i][j + 1])
+            } else {
+                j < ns && glob(pat[i].as_bytes(), path[j].as_bytes()) && m[i + 1][j + 1]
+            };
         }
-        Some((first, rest)) => match path.split_first() {
-            Some((p, prest)) => glob(first.as_bytes(), p.as_bytes()) && match_segments(rest, prest),
-            None => false,
-        },
     }
+    m[0][0]
 }
 
 /// Match one path segment against a glob with `*`, `?`, `[...]` and `\` escapes.
@@ -200,10 +219,17 @@ pub fn inputs_hash(
         let meta = fs_err::symlink_metadata(&full).map_err(|e| io_err(&full, e))?;
         h.update(rel.as_bytes());
         h.update([0]);
-        if meta.file_type().is_symlink() {
+        let ft = meta.file_type();
+        if ft.is_symlink() {
             let target = fs_err::read_link(&full).map_err(|e| io_err(&full, e))?;
             h.update(b"link\0");
             h.update(target.to_string_lossy().as_bytes());
+        } else if !ft.is_file() {
+            // A FIFO, socket or device (issue #9): opening it could block forever or
+            // read without end. Docker sends such entries as bare headers; only their
+            // name and kind count.
+            h.update(b"special\0");
+            h.update(special_kind(&ft).as_bytes());
         } else {
             #[cfg(unix)]
             {
@@ -224,6 +250,38 @@ pub fn inputs_hash(
         h.update(e.as_bytes());
     }
     Ok((crate::tools::git::hex(&h.finalize()), files.len()))
+}
+
+/// The kind of a file that is neither a regular file, a directory nor a symlink.
+fn special_kind(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "fifo"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_block_device() {
+        "block-device"
+    } else if ft.is_char_device() {
+        "char-device"
+    } else {
+        "unknown"
+    }
+}
+
+/// The context directory, checked to lie inside the repository once symlinks are
+/// resolved: a context of "/" or "../.." (or a symlink to them) would make lbc hash,
+/// and docker send, the whole file system (issue #9).
+pub fn checked_context(root: &Path, context: &Path) -> Result<std::path::PathBuf, String> {
+    let real_root = fs_err::canonicalize(root).map_err(|e| e.to_string())?;
+    let real = fs_err::canonicalize(context).map_err(|e| e.to_string())?;
+    if !real.starts_with(&real_root) {
+        return Err(format!(
+            "it resolves to {}, outside the repository {}",
+            real.display(),
+            real_root.display()
+        ));
+    }
+    Ok(real)
 }
 
 /// lbc's own bookkeeping (`.lbc/state/`): it changes with every build, so it never

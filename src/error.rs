@@ -14,6 +14,8 @@ pub mod code {
     pub const REFUSED: u8 = 5;
     pub const UPGRADE_AVAILABLE: u8 = 6;
     pub const FLEET_BEHIND: u8 = 7;
+    /// Another lbc holds the lock and `--no-wait-lock` was given.
+    pub const LOCKED: u8 = 8;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -74,6 +76,10 @@ pub enum Error {
     /// `lbc upgrade --check`: the repository is behind its template or schema.
     #[error("an upgrade is available")]
     UpgradeAvailable,
+    /// Another lbc holds the lock of this environment (or upgrade), and `--no-wait-lock`
+    /// said not to wait.
+    #[error("{message}")]
+    Locked { message: String, hint: String },
     /// The user interrupted lbc (Ctrl-C).
     #[error("interrupted")]
     Interrupted,
@@ -113,6 +119,7 @@ impl Error {
             }
             Error::ChildKilled { .. } | Error::Failed { .. } | Error::Io { .. } => code::FAILURE,
             Error::Refused { .. } | Error::NotApproved { .. } => code::REFUSED,
+            Error::Locked { .. } => code::LOCKED,
             Error::Conflicts { .. } => code::CONFLICT,
             Error::Fleet { code: c, .. } => *c,
             Error::UpgradeAvailable => code::UPGRADE_AVAILABLE,
@@ -129,7 +136,8 @@ impl Error {
             | Error::Fleet { hint, .. } => hint.as_deref(),
             Error::ToolMissing { hint, .. }
             | Error::Unreachable { hint, .. }
-            | Error::Refused { hint, .. } => Some(hint),
+            | Error::Refused { hint, .. }
+            | Error::Locked { hint, .. } => Some(hint),
             Error::Conflicts { .. } => Some("resolve the conflict markers (<<<<<<< local ... >>>>>>> template) and any FILE.lbc-new, then commit; `git diff` shows everything the upgrade changed"),
             Error::UpgradeAvailable => Some("run `lbc upgrade` (`--dry-run` shows the diff first)"),
             Error::NotApproved { .. } => Some("use approved images (`lbc catalog` lists them), or ask the platform team for the entries listed above"),

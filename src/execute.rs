@@ -182,6 +182,11 @@ fn run_step(runner: &mut Runner, step: &Step, outcome: &mut Outcome) -> Result<(
             let mut exec = exec.clone();
             if let Some(from) = &exec.args_from {
                 let extra = outcome.lines(from);
+                if extra.is_empty() {
+                    // Nothing to act on (the step that would have named it did not run
+                    // or printed nothing): the step has nothing to do.
+                    return Ok(());
+                }
                 exec.argv.extend(extra);
                 exec.args_from = None;
             }
@@ -374,6 +379,15 @@ mod tests {
             "{e}"
         );
         assert!(dir.path().join("undone").exists());
+        // #9: a step fed by a capture that holds nothing does not run at all (the
+        // container a failed `docker run` never started is not removed by name).
+        let mut empty = Plan::new("test");
+        empty.push(Step::exec("nothing", Exec::new(["true"], dir.path())).capture_as("ids"));
+        empty.push(Step::exec(
+            "would fail",
+            Exec::new(["false"], dir.path()).args_from("ids"),
+        ));
+        run(&mut runner, &empty).unwrap();
         assert!(!dir.path().join("uncovered").exists());
         assert!(!dir.path().join("skipped").exists());
         let human = failing.render_human();

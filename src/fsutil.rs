@@ -68,8 +68,9 @@ pub fn private_temp_dir(
             None,
         ));
     }
+    // The pid in the name lets a later run remove what a killed one left (issue #9).
     let dir = tempfile::Builder::new()
-        .prefix(&format!("lbc-{name}-"))
+        .prefix(&format!("lbc-{name}-{}-", std::process::id()))
         .permissions(owner_only_dir())
         .tempdir()
         .map_err(|e| io_err(&std::env::temp_dir(), e))?;

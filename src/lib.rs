@@ -18,6 +18,7 @@ pub mod execute;
 pub mod fleet;
 pub mod fsutil;
 pub mod image;
+pub mod lock;
 pub mod manifests;
 pub mod plan;
 pub mod runner;
@@ -30,6 +31,7 @@ pub mod tools;
 pub mod transaction;
 pub mod ui;
 pub mod upgrade;
+pub mod validate;
 pub mod versions;
 pub mod wait;
 
@@ -104,6 +106,33 @@ fn report(e: &Error, runner: Option<&Runner>, json: bool) -> u8 {
     exit
 }
 
+/// The lock of the environment a verb changes (deploy, destroy, rollback, promote,
+/// restore), held
+/// until the verb returns; `None` for the other verbs, a dry run, or an environment
+/// lbc.toml does not declare (the verb reports that one).
+fn environment_lock(
+    command: &Command,
+    settings: &Settings,
+    project: &config::Loaded,
+) -> Result<Option<lock::Lock>, Error> {
+    let (verb, env) = match command {
+        Command::Deploy(a) => ("deploy", &a.env),
+        Command::Destroy(a) => ("destroy", &a.env),
+        Command::Rollback(a) => ("rollback", &a.env),
+        Command::Promote(a) => ("promote", &a.to),
+        Command::Restore(a) => ("restore", &a.env),
+        _ => return Ok(None),
+    };
+    if !project.config.env.contains_key(env) {
+        return Ok(None);
+    }
+    settings.lock(
+        &project.root,
+        &format!("env-{env}"),
+        &format!("{verb} {env}"),
+    )
+}
+
 fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Result<(), Error> {
     // Verbs that need no project.
     match &command {
@@ -121,6 +150,9 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
     if let Command::Config = command {
         return commands::config::run(settings, &project);
     }
+    // One lock per project and environment for the verbs that change an environment
+    // (issue #9): a second run waits (or, with --no-wait-lock, exits 8).
+    let _lock = environment_lock(&command, settings, &project)?;
     let ctx = &mut Ctx {
         settings,
         project,

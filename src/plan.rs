@@ -96,7 +96,8 @@ pub struct Exec {
     #[serde(skip)]
     pub progress: bool,
     /// Arguments that come from an earlier step's output: each non-empty line of the
-    /// capture of that name is appended to `argv` when the step runs.
+    /// capture of that name is appended to `argv` when the step runs; with none, the step
+    /// does not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub args_from: Option<String>,
 }

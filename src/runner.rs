@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,10 @@ use crate::ui;
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static CHILD_PID: AtomicI32 = AtomicI32::new(0);
 static SIGNALS: OnceLock<()> = OnceLock::new();
+/// Inside a critical section (writing a tree all or nothing), SIGTERM and SIGHUP are
+/// noted like SIGINT instead of ending lbc at once, so that the writer can notice the
+/// interrupt, put everything back, and exit 130 (issue #9).
+static CRITICAL: AtomicUsize = AtomicUsize::new(0);
 /// Off a terminal children get a process group of their own, and signals go to the whole
 /// group, so that `sh -c "a; b"` and the programs it started all stop.
 static OWN_GROUP: OnceLock<bool> = OnceLock::new();
@@ -64,9 +68,36 @@ fn on_signal(sig: i32) {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(target), s);
         }
     }
-    if pid == 0 && sig != SIGINT {
+    if pid == 0 && sig != SIGINT && CRITICAL.load(Ordering::SeqCst) == 0 {
         signal_hook::low_level::exit(i32::from(crate::error::code::INTERRUPTED));
     }
+}
+
+/// A critical section: while the guard lives, SIGINT, SIGTERM and SIGHUP only set the
+/// interrupt flag, which the writer checks between operations ([`check_interrupt`]).
+pub struct Critical(());
+
+impl Drop for Critical {
+    fn drop(&mut self) {
+        CRITICAL.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Enter a critical section (see [`Critical`]); installs the signal handlers.
+pub fn critical() -> Critical {
+    install_signal_handlers();
+    CRITICAL.fetch_add(1, Ordering::SeqCst);
+    Critical(())
+}
+
+/// Is the process `pid` still running? (A killed lbc leaves its pid in the files it
+/// was writing; the next run checks it before touching them.)
+pub fn process_alive(pid: i32) -> bool {
+    pid > 0
+        && !matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        )
 }
 
 // A handler instead of a thread that waits for signals: it costs no thread start-up
@@ -147,6 +178,8 @@ impl Runner {
     /// Run a child as a step of a plan: echoed, stdout captured when asked, a non-zero
     /// exit is an error naming the command.
     pub fn run_exec(&self, exec: &Exec) -> Result<Output, Error> {
+        // Before the echo: a signal sent on seeing it must find the handlers.
+        install_signal_handlers();
         ui::echo_command(&exec.display());
         self.spawn(exec, exec.capture)
     }
@@ -160,6 +193,16 @@ impl Runner {
     /// error (the caller reads `code`).
     pub fn query(&self, exec: &Exec) -> Result<Output, Error> {
         self.run_child(exec, true, true)
+    }
+
+    /// Run a clean-up command even after an interrupt (stopping a container the
+    /// interrupted step started); its outcome is ignored.
+    pub fn cleanup(&self, exec: &Exec) {
+        let was = INTERRUPTED.swap(false, Ordering::SeqCst);
+        let _ = self.run_child(exec, true, true);
+        if was {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+        }
     }
 
     fn spawn(&self, exec: &Exec, capture: bool) -> Result<Output, Error> {

@@ -29,6 +29,12 @@ pub struct Settings {
     /// Test hook (`LBC_UPGRADE_FAIL_AFTER=N`): `lbc upgrade` fails after moving N files
     /// into place, to prove that it puts everything back.
     pub upgrade_fail_after: Option<usize>,
+    /// `LBC_UPGRADE_PAUSE_AFTER` / `LBC_INIT_PAUSE_AFTER`: test hooks that pause the
+    /// writer before change N, for a test to send it a signal (issue #9).
+    pub upgrade_pause_after: Option<usize>,
+    pub init_pause_after: Option<usize>,
+    /// Wait for another lbc's lock (the default) rather than fail with exit code 8.
+    pub wait_lock: bool,
     /// `$XDG_STATE_HOME/lbc`, else `~/.local/state/lbc`: the backing services'
     /// credentials (issue #10).
     pub state_home: Option<PathBuf>,
@@ -71,6 +77,7 @@ impl Settings {
             dry_run: global.dry_run,
             json: global.output == OutputFormat::Json,
             quiet: global.quiet,
+            wait_lock: !global.no_wait_lock,
             ..Settings::from_env()
         })
     }
@@ -90,6 +97,9 @@ impl Settings {
                 .map(PathBuf::from)
                 .or_else(|| env_var("HOME").map(|h| Path::new(&h).join(".cache"))),
             upgrade_fail_after: env_var("LBC_UPGRADE_FAIL_AFTER").and_then(|v| v.parse().ok()),
+            upgrade_pause_after: env_var("LBC_UPGRADE_PAUSE_AFTER").and_then(|v| v.parse().ok()),
+            init_pause_after: env_var("LBC_INIT_PAUSE_AFTER").and_then(|v| v.parse().ok()),
+            wait_lock: true,
             state_home: env_var("XDG_STATE_HOME")
                 .map(PathBuf::from)
                 .or_else(|| env_var("HOME").map(|h| Path::new(&h).join(".local/state")))
@@ -99,6 +109,38 @@ impl Settings {
                 .or_else(|| env_var("HOME").map(|h| Path::new(&h).join(".local/share")))
                 .map(|d| d.join("lbc")),
             catalog: OnceLock::new(),
+        }
+    }
+
+    /// Take the lock of `what` (`env-ENV`, `upgrade`) in the project at `root`, unless
+    /// this is a dry run (which changes nothing, so needs no lock).
+    pub fn lock(
+        &self,
+        root: &Path,
+        what: &str,
+        verb: &str,
+    ) -> Result<Option<crate::lock::Lock>, Error> {
+        if self.dry_run {
+            return Ok(None);
+        }
+        crate::lock::acquire(root, what, verb, self.wait_lock).map(Some)
+    }
+
+    /// The test hooks of `lbc upgrade`'s writer.
+    pub fn upgrade_hooks(&self) -> crate::transaction::Hooks {
+        crate::transaction::Hooks {
+            verb: "upgrade",
+            fail_after: self.upgrade_fail_after,
+            pause_after: self.upgrade_pause_after,
+        }
+    }
+
+    /// The test hooks of `lbc init`'s writer.
+    pub fn init_hooks(&self) -> crate::transaction::Hooks {
+        crate::transaction::Hooks {
+            verb: "init",
+            fail_after: None,
+            pause_after: self.init_pause_after,
         }
     }
 

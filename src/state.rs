@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::fsutil::io_err as io;
 
-const DIR: &str = ".lbc/state";
+pub const DIR: &str = ".lbc/state";
 const BUILDS: &str = "builds.json";
 const KEEP: usize = 20;
 
@@ -118,7 +118,7 @@ pub fn save_json<T: Serialize>(root: &Path, file: &str, value: &T) -> Result<(),
     write_atomic(&dir.join(file), text.as_bytes())
 }
 
-fn ensure_dir(dir: &Path) -> Result<(), Error> {
+pub fn ensure_dir(dir: &Path) -> Result<(), Error> {
     if !dir.is_dir() {
         fs_err::create_dir_all(dir).map_err(|e| io(dir, e))?;
         write_atomic(

@@ -141,7 +141,14 @@ pub fn print_json(value: &serde_json::Value) {
     let _ = writeln!(out, "{}", redact(&text));
 }
 
-/// Print data on stdout.
+/// Print raw data on stdout. A reader that closed the pipe early (`lbc man | head`)
+/// is not an error: the rest is dropped quietly, as `cat` would.
+pub fn data_bytes(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
+}
+
+/// Print data on stdout (errors such as a closed pipe are ignored: see [`data_bytes`]).
 pub fn data(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "{}", redact(text));

@@ -10,6 +10,7 @@ mod core_docker;
 mod core_tasks;
 mod fleet;
 mod gitops;
+mod hardening;
 mod init_adopt;
 mod init_chart;
 mod init_ci;

@@ -51,7 +51,14 @@ pub fn paths(project: &Loaded, image: &Image) -> Result<(PathBuf, PathBuf), Erro
     }
     let dockerfile = project.root.join(&image.dockerfile);
     if !dockerfile.is_file() {
-        let message = format!("Dockerfile not found: {}", dockerfile.display());
+        let message = if dockerfile.exists() {
+            format!(
+                "Dockerfile {} is not a regular file (lbc never opens pipes or devices)",
+                dockerfile.display()
+            )
+        } else {
+            format!("Dockerfile not found: {}", dockerfile.display())
+        };
         let hint = Some(format!(
             "create {}, or set `dockerfile = \"PATH\"` under [image] in {}",
             image.dockerfile,
@@ -62,6 +69,18 @@ pub fn paths(project: &Loaded, image: &Image) -> Result<(PathBuf, PathBuf), Erro
         } else {
             Error::usage(message, hint)
         });
+    }
+    // lbc.toml's paths are checked at load; a symlink can still lead out (issue #9).
+    for (key, path) in [("context", &context), ("dockerfile", &dockerfile)] {
+        if let Err(why) = context::checked_context(&project.root, path) {
+            return Err(project.error_at(
+                &["image", key],
+                &format!("{key} {} is not usable: {why}", path.display()),
+                Some(format!(
+                    "point `{key}` under [image] at a path inside the repository"
+                )),
+            ));
+        }
     }
     Ok((dockerfile, context))
 }
@@ -372,6 +391,36 @@ fn credentials(project: &Loaded, repository: &str) -> Result<Option<Credentials>
     }))
 }
 
+/// The prefix of the temporary docker configs of `build --push` (made by
+/// [`crate::fsutil::private_temp_dir`]); the pid follows.
+pub const DOCKER_CONFIG_PREFIX: &str = "lbc-docker-config-";
+
+/// Remove the temporary docker configs (with credentials) that a killed lbc of this
+/// user left in `tmp`: their pid is no longer running.
+pub fn remove_stale_docker_configs(tmp: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return removed;
+    };
+    let me = nix::unistd::getuid().as_raw();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(DOCKER_CONFIG_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let ours = std::fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_dir() && m.uid() == me);
+        if ours && !crate::runner::process_alive(pid) && std::fs::remove_dir_all(e.path()).is_ok() {
+            removed.push(e.path());
+        }
+    }
+    removed
+}
+
 /// The login and push steps. `docker_config` isolates the login: credentials go to a
 /// temporary DOCKER_CONFIG that lbc deletes afterwards, never to ~/.docker.
 fn push_steps(
@@ -415,6 +464,14 @@ fn push_steps(
 }
 
 pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
+    if !ctx.settings.dry_run {
+        for p in remove_stale_docker_configs(&std::env::temp_dir()) {
+            ui::info(&format!(
+                "removed {}, the temporary docker config of an lbc that was killed",
+                p.display()
+            ));
+        }
+    }
     let (mut plan, target) = plan(ctx, args.force)?;
     let project = ctx.project.clone();
 
@@ -528,4 +585,35 @@ pub fn run(ctx: &mut Ctx, args: &BuildArgs) -> Result<(), Error> {
 fn short_id(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     &id[..(id.len() - hex.len() + 12.min(hex.len()))]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #9: the docker config that receives the login is the owner's only, and the
+    /// one of a killed lbc is removed by the next run.
+    #[test]
+    fn the_docker_config_is_owner_only_and_stale_ones_go() {
+        use std::os::unix::fs::PermissionsExt;
+        let (path, d) = crate::fsutil::private_temp_dir("docker-config", true).unwrap();
+        let d = d.unwrap();
+        assert_eq!(d.path(), path);
+        let mode = std::fs::metadata(d.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let name = d.path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with(&format!("{DOCKER_CONFIG_PREFIX}{}-", std::process::id())));
+        let tmp = tempfile::tempdir().unwrap();
+        let live = tmp
+            .path()
+            .join(format!("{DOCKER_CONFIG_PREFIX}{}-a", std::process::id()));
+        let dead = tmp
+            .path()
+            .join(format!("{DOCKER_CONFIG_PREFIX}999999999-b"));
+        std::fs::create_dir(&live).unwrap();
+        std::fs::create_dir(&dead).unwrap();
+        std::fs::write(dead.join("config.json"), "{}").unwrap();
+        assert_eq!(remove_stale_docker_configs(tmp.path()), vec![dead.clone()]);
+        assert!(live.exists() && !dead.exists());
+    }
 }

@@ -713,7 +713,7 @@ fn execute(runner: &mut Runner, mut prop: Proposal, work: &Work) -> Proposal {
     };
     let result = (|| -> Result<(), Error> {
         run(runner, &steps[0])?;
-        upgrade::write(&work.worktree, &work.prepared, None)?;
+        upgrade::write(&work.worktree, &work.prepared, Default::default())?;
         for s in &steps[1..3] {
             run(runner, s)?;
         }

@@ -28,6 +28,23 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &InitArgs) -> Result<
     }
     let dest = settings.destination(args.dir.as_deref());
     let sets = parse_sets(args)?;
+    // A killed `lbc init` left files behind: undo them first, and say so (issue #9).
+    if !settings.dry_run {
+        let parent = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        for dir in [dest.as_path(), parent] {
+            let undone = write::recover_interrupted(dir)?;
+            if !undone.is_empty() {
+                ui::warn(&format!(
+                    "an earlier `lbc init` into {} was killed before it finished; lbc undid what it had written: {}",
+                    dir.display(),
+                    undone.join(", ")
+                ));
+            }
+        }
+    }
     // Refuse a non-empty directory before asking anything.
     let existing = write::existing_entries(&dest)?;
     if !existing.is_empty() && !args.force {
@@ -76,7 +93,7 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &InitArgs) -> Result<
     // From here a Ctrl-C is noted rather than fatal: the files (a few milliseconds of
     // work) go into place, then lbc exits 130; one that came earlier stops lbc here.
     crate::runner::sleep(std::time::Duration::ZERO)?;
-    write::apply(&dest, &generated.files, &planned)?;
+    write::apply(&dest, &generated.files, &planned, settings.init_hooks())?;
     let written = planned
         .iter()
         .filter(|p| p.action != Action::Unchanged)

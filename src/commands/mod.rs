@@ -64,10 +64,24 @@ pub fn chosen_image(
     build_hint: &str,
 ) -> Result<Chosen, Error> {
     if let Some(i) = image {
+        // The one image-reference type (#8) decides, as for lbc.toml.
+        crate::image::ImageRef::parse(i)?;
         return Ok(Chosen::Reference(i.to_owned()));
     }
     let builds = crate::state::Builds::load(ctx.root())?;
     if let Some(t) = tag {
+        crate::validate::tag_name(t).map_err(|why| {
+            Error::usage(
+                format!(
+                    "--tag `{}` is not a tag: {why}",
+                    crate::validate::excerpt(t)
+                ),
+                Some(
+                    "give a tag like `1.2.3` or `a1b2c3d` (`lbc history ENV` lists deployed ones)"
+                        .into(),
+                ),
+            )
+        })?;
         return Ok(match builds.by_tag(t) {
             Some(b) => Chosen::Build(b.clone()),
             None => Chosen::Reference(format!("{}:{t}", ctx.project.image()?.repository)),

@@ -201,6 +201,9 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
                 docker::run_task(
                     &project.root,
                     &docker::TaskRun {
+                        // The name lets lbc remove the container when `docker run`
+                        // itself is gone after an interrupt (issue #9).
+                        name: task_container(project.project(), name),
                         interactive,
                         tty: interactive && std::io::stdout().is_terminal() && !ctx.settings.json,
                         volume: format!("{}:{WORKSPACE}", project.root.display()),
@@ -264,10 +267,25 @@ fn reads_variable(text: &str, name: &str) -> bool {
     false
 }
 
+/// The name of the container of a task run: unique per lbc process (issue #9).
+pub fn task_container(project: &str, task: &str) -> String {
+    format!("lbc-task-{project}-{task}-{}", std::process::id())
+}
+
 pub fn run(ctx: &mut Ctx, verb: &Verb) -> Result<(), Error> {
     let plan = plan(ctx, verb)?;
-    execute::execute_and_finish(ctx.settings, ctx.runner, &plan, None, |_, _| Summary {
-        json: serde_json::json!({}),
-        ..Summary::default()
-    })
+    let result =
+        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, None, |_, _| Summary {
+            json: serde_json::json!({}),
+            ..Summary::default()
+        });
+    if matches!(result, Err(Error::Interrupted)) {
+        // `docker run` forwarded the signal and `--init` stops the task; if a container
+        // outlives its `docker run`, remove it by the name this run gave it (issue #9).
+        for name in docker::task_containers(&plan) {
+            ctx.runner
+                .cleanup(&docker::remove(&ctx.project.root, &name));
+        }
+    }
+    result
 }

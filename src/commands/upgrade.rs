@@ -263,6 +263,25 @@ pub fn prepare(
             Some(t) => Some(t.to_owned()),
             None => templates.newest(&prov.template)?,
         };
+        // The recorded identity pins the exact files the repository was generated
+        // from: a version that renders other files would make a wrong merge base.
+        if base_t.identity != prov.template.identity {
+            return Err(Error::usage(
+                format!(
+                    "{}: `identity = \"{}\"` does not match template {} version {} (its identity is {}): the provenance was edited, or the template changed under the same version",
+                    provenance::PATH,
+                    crate::validate::excerpt(&prov.template.identity),
+                    prov.template.source,
+                    prov.template.version,
+                    base_t.identity
+                ),
+                Some(format!(
+                    "restore {} from git (`git checkout -- {}`); if the template really changed, regenerate into a new directory and compare",
+                    provenance::PATH,
+                    provenance::PATH
+                )),
+            ));
+        }
         let theirs_t = templates.load(&prov.template, target.as_deref())?;
         from_version = prov.template.version.clone();
         label = theirs_t.manifest.template.version.clone();
@@ -327,12 +346,12 @@ pub fn prepare(
 
 /// Write a prepared upgrade into the repository at `root`, all or nothing, and record
 /// its conflicts in git's index. Returns the conflicted paths.
-/// Apply a prepared upgrade all-or-nothing; `fail_after` is the test hook of the settings
-/// (`LBC_UPGRADE_FAIL_AFTER`), `None` elsewhere.
+/// Apply a prepared upgrade all-or-nothing; `hooks` are the test hooks of the settings
+/// (`LBC_UPGRADE_FAIL_AFTER`, `LBC_UPGRADE_PAUSE_AFTER`), none elsewhere.
 pub fn write(
     root: &Path,
     prepared: &Prepared,
-    fail_after: Option<usize>,
+    hooks: crate::transaction::Hooks,
 ) -> Result<Vec<String>, Error> {
     let mut ops: Vec<Op> = Vec::new();
     for c in &prepared.changes {
@@ -356,7 +375,7 @@ pub fn write(
             },
         ));
     }
-    apply::apply(root, &ops, fail_after)?;
+    apply::apply(root, &ops, hooks)?;
     let conflicts: Vec<&Change> = prepared
         .changes
         .iter()
@@ -373,6 +392,67 @@ pub fn write(
 pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Result<(), Error> {
     let path = config::discover(&settings.cwd)?;
     let root = path.parent().unwrap_or(Path::new(".")).to_owned();
+    let writes = !args.check && !settings.dry_run;
+    // One upgrade at a time per project (issue #9).
+    let _lock = if writes {
+        settings.lock(&root, "upgrade", "upgrade")?
+    } else {
+        None
+    };
+    // What an upgrade killed mid-way left behind comes first: it explains the dirty
+    // tree, and nothing may be merged on top of a half-applied upgrade.
+    let left = apply::leftovers(&root);
+    if args.recover || args.discard {
+        if left.is_empty() {
+            ui::success("no interrupted upgrade to recover or discard");
+            return Ok(());
+        }
+        if settings.dry_run {
+            for l in &left {
+                ui::data(&format!(
+                    "would {} the upgrade of pid {} ({}): {}",
+                    if args.recover { "undo" } else { "keep" },
+                    l.pid,
+                    l.dir.display(),
+                    l.paths.join(", ")
+                ));
+            }
+            return Ok(());
+        }
+        for l in &left {
+            if args.recover {
+                apply::recover(&root, l)?;
+                ui::success(&format!(
+                    "restored {} file{} the interrupted upgrade (pid {}) had changed",
+                    l.paths.len(),
+                    if l.paths.len() == 1 { "" } else { "s" },
+                    l.pid
+                ));
+            } else {
+                apply::discard(l)?;
+                ui::success(&format!(
+                    "kept the files as the interrupted upgrade (pid {}) left them; deleted its backup",
+                    l.pid
+                ));
+            }
+        }
+        return Ok(());
+    }
+    if let Some(l) = left.first() {
+        let message = format!(
+            "an earlier `lbc upgrade` (pid {}) was killed before it finished: it changed {} file{} ({}) and left its backup in {}",
+            l.pid,
+            l.paths.len(),
+            if l.paths.len() == 1 { "" } else { "s" },
+            crate::validate::excerpt(&l.paths.join(", ")),
+            l.dir.display()
+        );
+        let hint = "`lbc upgrade --recover` puts those files back as they were before it; `lbc upgrade --discard` keeps them as they are and deletes the backup".to_owned();
+        if writes {
+            return Err(Error::Refused { message, hint });
+        }
+        ui::warn(&format!("{message}\nhint: {hint}"));
+    }
     if !args.allow_dirty && !args.check && !settings.dry_run && crate::tools::git::is_dirty(&root) {
         return Err(Error::usage(
             "the git tree has uncommitted changes: lbc upgrade needs a clean tree, so that what it changes can be reviewed and undone with git",
@@ -456,7 +536,7 @@ pub fn run(settings: &Settings, runner: &mut Runner, args: &UpgradeArgs) -> Resu
         return Ok(());
     }
 
-    let conflicts = write(&root, &prepared, settings.upgrade_fail_after)?;
+    let conflicts = write(&root, &prepared, settings.upgrade_hooks())?;
 
     if !settings.json {
         ui::data(&prepared.summary_lines());

@@ -165,7 +165,7 @@ fn template_parts(t: &str) -> Result<Vec<(bool, &str)>, String> {
 pub fn ordered(l: &Loaded) -> Vec<(&String, &Service)> {
     let mut v: Vec<_> = l.config.services.iter().collect();
     v.sort_by_key(|(name, _)| {
-        crate::config::locate(&l.raw, &["services", name])
+        crate::config::locate(&l.raw, &["services", name], false)
             .map(|r| r.start)
             .unwrap_or(usize::MAX)
     });
@@ -230,7 +230,7 @@ pub fn validate(l: &Loaded) -> Result<(), Error> {
     let c = &l.config;
     for (name, s) in &c.services {
         if let Err(why) = crate::config::check_dns_label(name) {
-            return Err(l.error_at(
+            return Err(l.error_at_key(
                 &["services", name],
                 &format!("service name `{name}` is not valid: {why}"),
                 Some(format!(
@@ -252,10 +252,11 @@ pub fn validate(l: &Loaded) -> Result<(), Error> {
             }
         }
         if let Some(i) = &s.image {
-            if i.is_empty() || i.starts_with('-') || i.chars().any(char::is_whitespace) {
+            // The one image-reference type (#8), which also refuses an option (#9).
+            if let Err(e) = crate::image::ImageRef::parse(i) {
                 return Err(l.error_at(
                     &["services", name, "image"],
-                    &format!("`{i}` is not an image reference"),
+                    &format!("`{}` is not an image reference: {}", crate::validate::excerpt(i), e.reason),
                     Some(format!(
                         "give a reference like `registry.example.com/approved/{}:{}`, or remove `image` to use the catalogue",
                         s.kind.catalog_name(),

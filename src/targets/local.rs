@@ -18,6 +18,9 @@ use crate::targets::{DeployRequest, Running, Target};
 use crate::tools::docker;
 use crate::ui;
 
+/// The capture of the app's `docker run --detach`: the ID of the container this run started.
+const STARTED: &str = "started";
+
 /// How long to wait for a local container to be healthy.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -170,29 +173,33 @@ impl Target for Local {
             .as_ref()
             .map(|s| s.app_env.clone())
             .unwrap_or_default();
-        plan.push(Step::exec(
-            format!("Start {image} as {name}"),
-            docker::run_detached(
-                root,
-                &docker::Detached {
-                    name,
-                    labels: &[
-                        format!("lbc.project={}", self.project),
-                        format!("lbc.env={}", self.env_name),
-                    ],
-                    publish: format!(
-                        "{}:{}:{}",
-                        env.bind_address(),
-                        env.host_port(),
-                        env.container_port()
-                    ),
-                    vars: &env.vars,
-                    network: services.as_ref().map(|s| s.network.as_str()),
-                    extra_env: &service_env,
-                    image: &image,
-                },
-            ),
-        ));
+        plan.push(
+            Step::exec(
+                format!("Start {image} as {name}"),
+                docker::run_detached(
+                    root,
+                    &docker::Detached {
+                        name,
+                        labels: &[
+                            format!("lbc.project={}", self.project),
+                            format!("lbc.env={}", self.env_name),
+                        ],
+                        publish: format!(
+                            "{}:{}:{}",
+                            env.bind_address(),
+                            env.host_port(),
+                            env.container_port()
+                        ),
+                        vars: &env.vars,
+                        network: services.as_ref().map(|s| s.network.as_str()),
+                        extra_env: &service_env,
+                        image: &image,
+                    },
+                ),
+            )
+            // The ID of the container this run started: the only one a failure removes.
+            .capture_as(STARTED),
+        );
         let url = self.url();
         plan.push(match &env.health {
             Some(path) => Step::new(
@@ -215,18 +222,21 @@ impl Target for Local {
                 },
             ),
         });
-        // Leave nothing half-done: show why, then remove the container that failed.
+        // Leave nothing half-done: show why, then remove the container that failed, by
+        // the ID its `docker run` printed: when the start itself failed, the container
+        // of that name belongs to another run (issue #9: two deploys at once used to
+        // remove each other's container).
         plan.push(
             Step::exec(
                 format!("Show the last log lines of {name}"),
-                docker::logs(root, name, 30, false),
+                docker::logs_captured(root, STARTED, 30),
             )
             .on_failure_from(app_from),
         );
         plan.push(
             Step::exec(
                 format!("Remove the failed container {name}"),
-                docker::remove(root, name),
+                docker::remove_captured(root, STARTED),
             )
             .on_failure_from(app_from),
         );

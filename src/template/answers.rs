@@ -244,6 +244,11 @@ pub fn parse(var: &Variable, text: &str) -> Result<Value, String> {
 /// Check a value against `choices` and `pattern`.
 pub fn check(var: &Variable, value: &Value) -> Result<(), String> {
     if let Value::Str(s) = value {
+        // Variables are one-line answers; a newline is how a value would smuggle a new
+        // TOML table, YAML key or Dockerfile instruction into a generated file (issue #9).
+        if s.chars().any(char::is_control) {
+            return Err("it contains a control character (a newline, a tab, ...): variables hold one line of text".into());
+        }
         if var.kind == VarType::Choice && !var.choices.iter().any(|c| c == s) {
             return Err(format!("expected one of: {}", var.choices.join(", ")));
         }
@@ -260,7 +265,11 @@ pub fn check(var: &Variable, value: &Value) -> Result<(), String> {
 
 fn bad_value(var: &Variable, text: &str, why: &str) -> Error {
     Error::usage(
-        format!("bad value for `{}`: `{text}`: {why}", var.name),
+        format!(
+            "bad value for `{}`: `{}`: {why}",
+            var.name,
+            crate::validate::excerpt(text)
+        ),
         Some(match &var.help {
             Some(h) => format!("{}: {h}", var.name),
             None => format!("`{}` is a {}", var.name, var.kind.as_str()),

@@ -47,7 +47,19 @@ pub fn environment() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.set_keep_trailing_newline(true);
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    // Values are escaped for the kind of file they land in (issue #9), so that a
+    // variable cannot add a table to lbc.toml or a key to a YAML file.
+    env.set_auto_escape_callback(|name| {
+        let name = name.strip_suffix(SUFFIX).unwrap_or(name);
+        match name.rsplit_once('.').map(|(_, ext)| ext) {
+            Some("toml") => minijinja::AutoEscape::Custom("toml"),
+            Some("json") => minijinja::AutoEscape::Custom("json"),
+            Some("yaml" | "yml") => minijinja::AutoEscape::Custom("yaml"),
+            Some("html" | "htm") => minijinja::AutoEscape::Html,
+            _ => minijinja::AutoEscape::None,
+        }
+    });
+    env.set_formatter(format_value);
     env.add_filter("dns_label", |s: String| suggest_dns_label(&s));
     env.add_filter("snake_case", |s: String| words(&s).join("_"));
     env.add_filter("pascal_case", |s: String| {
@@ -63,6 +75,70 @@ pub fn environment() -> minijinja::Environment<'static> {
             .collect::<String>()
     });
     env
+}
+
+/// Write one `{{ value }}`: strings are escaped for the file's kind (see
+/// [`escape_for`]); numbers, booleans and values marked safe (`| tojson`) as they are.
+fn format_value(
+    out: &mut minijinja::Output,
+    state: &minijinja::State,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    let minijinja::AutoEscape::Custom(kind) = state.auto_escape() else {
+        return minijinja::escape_formatter(out, state, value);
+    };
+    let text = match value.as_str() {
+        Some(s) if !value.is_safe() => escape_for(kind, s)
+            .map_err(|why| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, why))?,
+        _ => value.to_string(),
+    };
+    out.write_str(&text)
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
+}
+
+/// A string value as it may appear in a file of this kind:
+/// - TOML: escaped for a basic string (`\\`, `\"`, `'` and control characters as
+///   `\uXXXX`): inside "..." it reads back as the value; elsewhere it cannot start a
+///   new line, table or string;
+/// - JSON: escaped for a JSON string (inside "...");
+/// - YAML: refused unless it is a safe plain scalar (YAML's meaning depends on where
+///   the value sits, so lbc does not guess): the template can write `{{ x | tojson }}`,
+///   a quoted JSON string that YAML reads as the value.
+pub fn escape_for(kind: &str, s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    match kind {
+        "toml" | "json" => {
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '"' => out.push_str("\\\""),
+                    '\'' if kind == "toml" => out.push_str("\\u0027"),
+                    c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            Ok(out)
+        }
+        "yaml" => {
+            let plain = !s.is_empty()
+                && !s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@` ".contains(c))
+                && !s.ends_with([' ', ':'])
+                && !s.contains(": ")
+                && !s.contains(" #")
+                && s.chars().all(|c| {
+                    !c.is_control() && !matches!(c, '"' | '\'' | '\\' | '{' | '}' | '[' | ']')
+                });
+            if plain {
+                Ok(s.to_owned())
+            } else {
+                Err(format!(
+                    "the value `{}` cannot be written into a YAML file as it is (quotes, ': ', ' #', brackets or a leading indicator would change the file's structure); write `| tojson` after the variable in the template to quote it",
+                    crate::validate::excerpt(s)
+                ))
+            }
+        }
+        other => Err(format!("no escaping rules for `{other}` files")),
+    }
 }
 
 /// Lowercase ASCII words of `s` (split on anything that is not a letter or digit).
@@ -340,5 +416,41 @@ mod tests {
         assert!(env.render_str("{{ nope }}", &ctx).is_err());
         assert_eq!(env.render_str("a\n", &ctx).unwrap(), "a\n");
         assert_eq!(env.render_str("<&>", &ctx).unwrap(), "<&>");
+    }
+
+    /// Issue #9: a variable cannot add a table to lbc.toml or a key to YAML.
+    #[test]
+    fn values_are_escaped_for_the_file_kind() {
+        let env = environment();
+        let mut ctx = BTreeMap::<String, minijinja::Value>::new();
+        let evil = "prod\"\n[tasks.pwn]\nrun = 'x'";
+        ctx.insert("v".into(), minijinja::Value::from(evil));
+        let toml_text = env
+            .render_named_str("lbc.toml.jinja", "context = \"{{ v }}\"\n", &ctx)
+            .unwrap();
+        let parsed: toml::Table = toml::from_str(&toml_text).unwrap();
+        assert_eq!(parsed["context"].as_str(), Some(evil));
+        assert_eq!(parsed.len(), 1, "{toml_text}");
+        let json_text = env
+            .render_named_str("package.json.jinja", "{\"n\": \"{{ v }}\"}", &ctx)
+            .unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&json_text).unwrap();
+        assert_eq!(parsed["n"].as_str(), Some(evil));
+        let err = env
+            .render_named_str("values.yaml.jinja", "k: {{ v }}\n", &ctx)
+            .unwrap_err();
+        assert!(err.to_string().contains("tojson"), "{err}");
+        let quoted = env
+            .render_named_str("values.yaml.jinja", "k: {{ v | tojson }}\n", &ctx)
+            .unwrap();
+        assert!(quoted.starts_with("k: \"prod"), "{quoted}");
+        ctx.insert(
+            "v".into(),
+            minijinja::Value::from("hello-world.example.com/x:1"),
+        );
+        let plain = env
+            .render_named_str("values.yaml.jinja", "k: {{ v }}\n", &ctx)
+            .unwrap();
+        assert_eq!(plain, "k: hello-world.example.com/x:1\n");
     }
 }

@@ -170,8 +170,38 @@ fn change(f: &OutFile) -> Change<'_> {
     }
 }
 
-/// Write `files` into `dest` as planned (files planned `unchanged` are not touched).
-pub fn apply(dest: &Path, files: &[OutFile], planned: &[Planned]) -> Result<(), Error> {
+/// The prefix of `lbc init`'s staging directories (inside or next to the destination).
+const STAGE_PREFIX: &str = ".lbc-init-";
+
+/// Undo what a killed `lbc init` left in `dir` (issue #9): staging directories whose
+/// writer is gone are rolled back from their journal (files it had moved in are
+/// removed, files it had replaced are put back) and deleted. Returns what was undone,
+/// for a warning.
+pub fn recover_interrupted(dir: &Path) -> Result<Vec<String>, Error> {
+    let mut undone = Vec::new();
+    let staging = transaction::Staging {
+        dir,
+        prefix: STAGE_PREFIX,
+    };
+    for left in transaction::leftovers(staging) {
+        transaction::recover(dir, &left)?;
+        undone.extend(left.paths.iter().map(|p| format!("undid {p}")));
+        let name = left.dir.file_name().unwrap_or_default().to_string_lossy();
+        undone.push(format!("deleted {name} (pid {})", left.pid));
+    }
+    Ok(undone)
+}
+
+/// Write `files` into `dest` as planned (files planned `unchanged` are not touched):
+/// all or nothing, also under SIGINT, SIGTERM and SIGHUP; after a SIGKILL the next
+/// `lbc init` undoes the leftovers ([`recover_interrupted`]). `hooks`: the settings'
+/// test hooks (`LBC_INIT_PAUSE_AFTER`).
+pub fn apply(
+    dest: &Path,
+    files: &[OutFile],
+    planned: &[Planned],
+    hooks: transaction::Hooks,
+) -> Result<(), Error> {
     let todo: Vec<Change> = files
         .iter()
         .zip(planned)
@@ -185,18 +215,16 @@ pub fn apply(dest: &Path, files: &[OutFile], planned: &[Planned]) -> Result<(), 
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         fs_err::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
-        let stage = tempfile::Builder::new()
-            .prefix(".lbc-init-")
-            .tempdir_in(parent)
-            .map_err(|e| io_err(parent, e))?;
-        let tree = stage.path().join("tree");
-        fs_err::create_dir(&tree).map_err(|e| io_err(&tree, e))?;
-        for c in &todo {
-            transaction::write_staged(&tree, c)?;
-        }
-        fs_err::rename(&tree, dest).map_err(|e| io_err(dest, e))?;
-        return Ok(());
+        let staging = transaction::Staging {
+            dir: parent,
+            prefix: STAGE_PREFIX,
+        };
+        return transaction::create(dest, &todo, staging, hooks);
     }
     // An existing directory: stage inside it (same file system), then move file by file.
-    transaction::apply(dest, &todo, dest, None)
+    let staging = transaction::Staging {
+        dir: dest,
+        prefix: STAGE_PREFIX,
+    };
+    transaction::apply(dest, &todo, staging, hooks)
 }

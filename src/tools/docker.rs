@@ -31,6 +31,12 @@ pub fn remove(cwd: &Path, name: &str) -> Exec {
     exec(["rm", "--force", "--", name], cwd)
 }
 
+/// `docker rm --force -- ID...`: the containers named by the lines of an earlier step's
+/// capture (the ID `docker run --detach` printed), never one found by name (issue #9).
+pub fn remove_captured(cwd: &Path, capture: &str) -> Exec {
+    exec(["rm", "--force", "--"], cwd).args_from(capture)
+}
+
 /// `docker container inspect NAME` (what `status --dry-run` shows).
 pub fn inspect_container(cwd: &Path, name: &str) -> Exec {
     exec(["container", "inspect", "--", name], cwd)
@@ -43,6 +49,15 @@ pub fn logs(cwd: &Path, name: &str, tail: u32, follow: bool) -> Exec {
     }
     args.extend(["--".into(), name.to_owned()]);
     exec(args, cwd)
+}
+
+/// `docker logs --tail=N -- ID` of the container named by an earlier step's capture.
+pub fn logs_captured(cwd: &Path, capture: &str, tail: u32) -> Exec {
+    exec(
+        ["logs".to_owned(), format!("--tail={tail}"), "--".into()],
+        cwd,
+    )
+    .args_from(capture)
 }
 
 /// A long-running container of a local environment.
@@ -84,6 +99,8 @@ pub fn run_detached(cwd: &Path, d: &Detached) -> Exec {
 
 /// A task's container: the repository mounted at `workdir`, removed afterwards.
 pub struct TaskRun<'a> {
+    /// `--name`: `lbc-task-PROJECT-TASK-PID`, so that an interrupted run can remove it.
+    pub name: String,
     pub interactive: bool,
     pub tty: bool,
     /// `HOST_DIR:CONTAINER_DIR`.
@@ -99,9 +116,16 @@ pub struct TaskRun<'a> {
     pub command: &'a [String],
 }
 
-/// `docker run --rm ... IMAGE COMMAND...`; the task's stdout stays on stdout.
+/// `docker run --rm --init --name=NAME ... IMAGE COMMAND...`; the task's stdout stays on
+/// stdout. `--init`: the task is not PID 1, so SIGINT and SIGTERM (forwarded by `docker
+/// run`) stop it within seconds (issue #9).
 pub fn run_task(cwd: &Path, t: &TaskRun) -> Exec {
-    let mut args = vec!["run".to_owned(), "--rm".into()];
+    let mut args = vec![
+        "run".to_owned(),
+        "--rm".into(),
+        "--init".into(),
+        format!("{TASK_NAME_FLAG}{}", t.name),
+    ];
     if t.interactive {
         args.push("--interactive".into());
     }
@@ -122,6 +146,27 @@ pub fn run_task(cwd: &Path, t: &TaskRun) -> Exec {
     args.push(t.image.to_owned());
     args.extend(t.command.iter().cloned());
     exec(args, cwd).envs(t.env.iter().cloned()).data()
+}
+
+const TASK_NAME_FLAG: &str = "--name=";
+
+/// The names of the task containers a plan starts (the `docker run` steps of
+/// [`run_task`]).
+pub fn task_containers(plan: &crate::plan::Plan) -> Vec<String> {
+    plan.steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            crate::plan::Action::Exec(e) if e.argv.get(1).map(String::as_str) == Some("run") => e
+                .argv
+                .iter()
+                .skip(2)
+                .take(4)
+                .find_map(|a| a.strip_prefix(TASK_NAME_FLAG))
+                .filter(|n| n.starts_with("lbc-task-"))
+                .map(str::to_owned),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What `docker build` gets.

@@ -189,6 +189,12 @@ pub fn clone_bare(source: &str, dest: &Path, cwd: &Path) -> crate::plan::Exec {
         ],
         cwd,
     )
+    // Only transports that move data: a template source (from a flag or from a
+    // repository's .lbc/template.toml) naming `ext::` would run a command (issue #9).
+    .env(crate::plan::EnvVar::plain(
+        "GIT_ALLOW_PROTOCOL",
+        "https:http:ssh:git:file",
+    ))
     .stdin(crate::plan::Stdin::Null)
     .progress()
 }

@@ -1,13 +1,14 @@
 //! Applying an upgrade all or nothing, with lbc's one transactional writer
 //! ([`crate::transaction`]) staging under `.lbc/state/`: on any error (or an interrupt)
 //! every touched path is restored and files the upgrade created are removed, so the
-//! repository is as it was.
+//! repository is as it was; after a SIGKILL, the next run names the leftovers and
+//! `lbc upgrade --recover`/`--discard` undo or keep them (issue #9).
 
 use std::path::Path;
 
 use crate::error::Error;
 use crate::fsutil::io_err as io;
-use crate::transaction::{self, Change};
+use crate::transaction::{self, Change, Hooks, Leftover, Staging};
 use crate::upgrade::files::FileData;
 
 /// One operation on the repository.
@@ -17,10 +18,20 @@ pub enum Op {
     Delete(String),
 }
 
+/// The prefix of an upgrade's staging directory (its backup) under `.lbc/state/`.
+pub const BACKUP_PREFIX: &str = "upgrade-backup-";
+
+fn staging(state: &Path) -> Staging<'_> {
+    Staging {
+        dir: state,
+        prefix: BACKUP_PREFIX,
+    }
+}
+
 /// Apply `ops` under `root`, all or nothing (see [`crate::transaction`]); the staging
-/// directory is under `.lbc/state/`. `fail_after` is the test hook of the settings
-/// (`LBC_UPGRADE_FAIL_AFTER`): fail on purpose before operation N.
-pub fn apply(root: &Path, ops: &[Op], fail_after: Option<usize>) -> Result<(), Error> {
+/// directory is under `.lbc/state/`. `hooks` are the test hooks of the settings
+/// (`LBC_UPGRADE_FAIL_AFTER`, `LBC_UPGRADE_PAUSE_AFTER`).
+pub fn apply(root: &Path, ops: &[Op], hooks: Hooks) -> Result<(), Error> {
     let state = root.join(".lbc/state");
     fs_err::create_dir_all(&state).map_err(|e| io(&state, e))?;
     let state_ignore = state.join(".gitignore");
@@ -38,7 +49,22 @@ pub fn apply(root: &Path, ops: &[Op], fail_after: Option<usize>) -> Result<(), E
             Op::Delete(path) => Change::Delete { path },
         })
         .collect();
-    transaction::apply(root, &changes, &state, fail_after)
+    transaction::apply(root, &changes, staging(&state), hooks)
+}
+
+/// Backups under `.lbc/state/` of upgrades that were killed.
+pub fn leftovers(root: &Path) -> Vec<Leftover> {
+    transaction::leftovers(staging(&root.join(".lbc/state")))
+}
+
+/// Undo what a killed upgrade did, then remove its backup.
+pub fn recover(root: &Path, left: &Leftover) -> Result<(), Error> {
+    transaction::recover(root, left)
+}
+
+/// Keep the tree as the killed upgrade left it: remove its backup.
+pub fn discard(left: &Leftover) -> Result<(), Error> {
+    transaction::discard(left)
 }
 
 #[cfg(test)]
@@ -69,7 +95,12 @@ mod tests {
             Op::Write("deep/new/c".into(), data("c")),
         ];
         // Fail before the last operation: everything is restored.
-        let err = apply(root, &ops, Some(2));
+        let fail = Hooks {
+            verb: "upgrade",
+            fail_after: Some(2),
+            pause_after: None,
+        };
+        let err = apply(root, &ops, fail);
         assert!(err.is_err());
         assert_eq!(std::fs::read_to_string(root.join("a")).unwrap(), "old a");
         assert_eq!(std::fs::read_to_string(root.join("b")).unwrap(), "old b");
@@ -82,7 +113,7 @@ mod tests {
             0
         );
         // And then for real.
-        apply(root, &ops, None).unwrap();
+        apply(root, &ops, Hooks::default()).unwrap();
         assert_eq!(std::fs::read_to_string(root.join("a")).unwrap(), "new a");
         assert!(!root.join("b").exists());
         assert_eq!(
@@ -115,7 +146,7 @@ mod tests {
                 },
             ),
         ];
-        apply(root, &ops, None).unwrap();
+        apply(root, &ops, Hooks::default()).unwrap();
         let mode = |p: &str| mode(&root.join(p));
         assert_eq!(mode("group"), 0o664);
         assert_eq!(mode("run.sh"), 0o755);

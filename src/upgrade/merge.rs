@@ -34,9 +34,92 @@ fn split_lines(s: &str) -> Vec<&str> {
     s.split_inclusive('\n').collect()
 }
 
+/// Does `ops` walk `base` and `other` from start to end in order, with equal runs that
+/// really are equal? (`similar` 2.7's Myers sometimes returns operations out of order
+/// or with wrong indices, mitsuhiko/similar#78 and #80: found by the fuzz test of issue
+/// #9, where it made `hunks` panic or could have dropped lines.)
+fn consistent(ops: &[DiffOp], base: &[&str], other: &[&str]) -> bool {
+    let (mut o, mut n) = (0usize, 0usize);
+    for op in ops {
+        match *op {
+            DiffOp::Equal {
+                old_index,
+                new_index,
+                len,
+            } => {
+                if old_index != o
+                    || new_index != n
+                    || base.get(o..o + len) != other.get(n..n + len)
+                    || o + len > base.len()
+                {
+                    return false;
+                }
+                o += len;
+                n += len;
+            }
+            DiffOp::Delete {
+                old_index, old_len, ..
+            } => {
+                if old_index != o {
+                    return false;
+                }
+                o += old_len;
+            }
+            DiffOp::Insert {
+                old_index,
+                new_index,
+                new_len,
+            } => {
+                if old_index != o || new_index != n {
+                    return false;
+                }
+                n += new_len;
+            }
+            DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => {
+                if old_index != o || new_index != n {
+                    return false;
+                }
+                o += old_len;
+                n += new_len;
+            }
+        }
+    }
+    o == base.len() && n == other.len()
+}
+
+/// The operations turning `base` into `other`: Myers, else LCS, else (when both are
+/// inconsistent) one replacement between the common prefix and suffix, which is always
+/// right if not minimal.
+fn diff_ops(base: &[&str], other: &[&str]) -> Vec<DiffOp> {
+    for alg in [Algorithm::Myers, Algorithm::Lcs] {
+        let ops = capture_diff_slices(alg, base, other);
+        if consistent(&ops, base, other) {
+            return ops;
+        }
+    }
+    let prefix = base.iter().zip(other).take_while(|(a, b)| a == b).count();
+    let suffix = base[prefix..]
+        .iter()
+        .rev()
+        .zip(other[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    vec![DiffOp::Replace {
+        old_index: prefix,
+        old_len: base.len() - prefix - suffix,
+        new_index: prefix,
+        new_len: other.len() - prefix - suffix,
+    }]
+}
+
 fn hunks<'a>(base: &[&'a str], other: &[&'a str]) -> Vec<Hunk<'a>> {
     let mut out: Vec<Hunk<'a>> = Vec::new();
-    for op in capture_diff_slices(Algorithm::Myers, base, other) {
+    for op in diff_ops(base, other) {
         let (start, end, new) = match op {
             DiffOp::Equal { .. } => continue,
             DiffOp::Delete {
@@ -223,6 +306,24 @@ pub fn similarity(a: &str, b: &str) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    /// Issue #9 (found by the fuzz test): on these lines `similar`'s Myers diff returns
+    /// operations out of order; the merge panicked. The checked operations rebuild
+    /// `theirs` exactly, and the merge goes through.
+    #[test]
+    fn out_of_order_diff_operations_are_not_trusted() {
+        let base = "\na\n \na\n\n0\nA\nA\nA\nA\na\n \na\n\n";
+        let theirs = "\n0\n\n\n\n\n\n\n\n\n\n!\n1\n\n1\nB\nb\nA";
+        let b = split_lines(base);
+        let t = split_lines(theirs);
+        let ops = diff_ops(&b, &t);
+        assert!(consistent(&ops, &b, &t));
+        let rebuilt: String =
+            apply_range(&b, &hunks(&b, &t).iter().collect::<Vec<_>>(), 0, b.len()).concat();
+        assert_eq!(rebuilt, theirs);
+        let m = merge(base, "", theirs, "1.1.0");
+        assert_eq!(m.conflicts, 1, "{}", m.text);
+    }
     use super::*;
 
     const BASE: &str = "a\nb\nc\nd\ne\n";

@@ -84,9 +84,10 @@ impl Redact {
         let digest = regex::Regex::new(r"sha256:[0-9a-f]{64}").unwrap();
         let out = digest.replace_all(&out, "sha256:[DIGEST]");
         let deploy = regex::Regex::new(r"lbc-deploy-hash=[0-9a-f]{40}").unwrap();
-        deploy
-            .replace_all(&out, "lbc-deploy-hash=[DEPLOY_HASH]")
-            .into_owned()
+        let out = deploy.replace_all(&out, "lbc-deploy-hash=[DEPLOY_HASH]");
+        // A task container's name ends with the pid of lbc (#9).
+        let task = regex::Regex::new(r"^(--name=lbc-task-.+)-[0-9]+$").unwrap();
+        task.replace_all(&out, "$1-[PID]").into_owned()
     }
 
     fn apply(&self, v: &Value) -> Value {
