@@ -733,48 +733,7 @@ impl GitOps {
 
     /// `promote_from` and a dirty tree for a protected environment, as for the direct kinds.
     fn check_deploy(&self, ctx: &Ctx, req: &DeployRequest, plan: &mut Plan) -> Result<(), Error> {
-        if let Some(from) = &self.env.promote_from {
-            let from_target = crate::targets::resolve(ctx, from, &TargetArgs::default())?;
-            let running = from_target.running(ctx)?.map(|r| r.image);
-            match running {
-                Some(r) if r.same_as(&req.image) => {
-                    plan.note(format!("{} runs in `{from}` too", req.image.reference()))
-                }
-                other if !req.force => {
-                    return Err(Error::Refused {
-                        message: format!(
-                            "`{}` only takes images that run in `{from}`, and {} {}",
-                            self.env_name,
-                            req.image.reference(),
-                            match other {
-                                Some(r) =>
-                                    format!("is not the image committed there ({})", r.reference()),
-                                None =>
-                                    "cannot be found there (nothing is deployed in it)".to_owned(),
-                            }
-                        ),
-                        hint: format!(
-                            "promote what runs there: `lbc promote {from} {}`; or pass --force",
-                            self.env_name
-                        ),
-                    })
-                }
-                _ => plan.note(format!(
-                    "--force: {} does not run in `{from}`",
-                    req.image.reference()
-                )),
-            }
-        }
-        if self.env.protected && !req.allow_dirty && git::is_dirty(&self.root) {
-            return Err(Error::Refused {
-                message: format!(
-                    "`{}` is protected and the git tree has uncommitted changes",
-                    self.env_name
-                ),
-                hint: "commit or stash them first, or pass --allow-dirty".into(),
-            });
-        }
-        Ok(())
+        crate::targets::check_deploy(ctx, &self.env_name, &self.env, &self.root, req, plan)
     }
 
     /// The source of a promotion: `ENV revision N (commit C)` when ENV is gitops too,

@@ -339,56 +339,14 @@ impl Kube {
         Ok(plan)
     }
 
-    /// The guards of a deploy, before anything changes: `promote_from` and a dirty tree
-    /// for a protected environment. Notes go to the plan.
+    /// The guards of a deploy, before anything changes (see [`crate::targets::check_deploy`]).
     fn check_deploy(
         &self,
         ctx: &Ctx,
         req: &crate::targets::DeployRequest,
         plan: &mut Plan,
     ) -> Result<(), Error> {
-        let image = &req.image;
-        if let Some(from) = &self.env.promote_from {
-            let from_target = crate::targets::resolve(ctx, from, &TargetArgs::default())?;
-            let running = from_target.running(ctx)?.map(|r| r.image);
-            match running {
-                Some(r) if r.same_as(image) => {
-                    plan.note(format!("{} runs in `{from}` too", image.reference()))
-                }
-                other if !req.force => {
-                    return Err(Error::Refused {
-                        message: format!(
-                            "`{}` only takes images that run in `{from}`, and {} {}",
-                            self.env_name,
-                            image.reference(),
-                            match other {
-                                Some(r) =>
-                                    format!("is not the image running there ({})", r.reference()),
-                                None => "cannot be found there (nothing runs in it)".to_owned(),
-                            }
-                        ),
-                        hint: format!(
-                            "promote what runs there: `lbc promote {from} {}`; or pass --force",
-                            self.env_name
-                        ),
-                    })
-                }
-                _ => plan.note(format!(
-                    "--force: {} does not run in `{from}`",
-                    image.reference()
-                )),
-            }
-        }
-        if self.env.protected && !req.allow_dirty && tools::git::is_dirty(&self.root) {
-            return Err(Error::Refused {
-                message: format!(
-                    "`{}` is protected and the git tree has uncommitted changes",
-                    self.env_name
-                ),
-                hint: "commit or stash them first, or pass --allow-dirty".into(),
-            });
-        }
-        Ok(())
+        crate::targets::check_deploy(ctx, &self.env_name, &self.env, &self.root, req, plan)
     }
 
     /// The release's Deployments and StatefulSets: by the recorded objects of the

@@ -108,3 +108,58 @@ pub fn resolve(ctx: &Ctx, env_name: &str, flags: &TargetArgs) -> Result<Box<dyn 
         }
     }
 }
+
+/// The guards of a deploy, before anything changes, shared by the kinds that deploy an
+/// image: `promote_from` (the image must be what runs, or is committed, in that
+/// environment, unless `--force`) and a dirty tree for a protected environment (unless
+/// `--allow-dirty`). Notes go to the plan.
+pub fn check_deploy(
+    ctx: &Ctx,
+    env_name: &str,
+    env: &crate::config::Environment,
+    root: &std::path::Path,
+    req: &DeployRequest,
+    plan: &mut crate::plan::Plan,
+) -> Result<(), Error> {
+    let image = &req.image;
+    if let Some(from) = &env.promote_from {
+        let from_target = resolve(ctx, from, &TargetArgs::default())?;
+        // A gitops environment holds what is committed; the others what runs.
+        let (there, nothing) = if ctx.project.environment(from)?.is_gitops() {
+            ("committed there", "nothing is deployed in it")
+        } else {
+            ("running there", "nothing runs in it")
+        };
+        match from_target.running(ctx)?.map(|r| r.image) {
+            Some(r) if r.same_as(image) => {
+                plan.note(format!("{} runs in `{from}` too", image.reference()))
+            }
+            other if !req.force => {
+                return Err(Error::Refused {
+                    message: format!(
+                        "`{env_name}` only takes images that run in `{from}`, and {} {}",
+                        image.reference(),
+                        match other {
+                            Some(r) => format!("is not the image {there} ({})", r.reference()),
+                            None => format!("cannot be found there ({nothing})"),
+                        }
+                    ),
+                    hint: format!(
+                        "promote what runs there: `lbc promote {from} {env_name}`; or pass --force"
+                    ),
+                })
+            }
+            _ => plan.note(format!(
+                "--force: {} does not run in `{from}`",
+                image.reference()
+            )),
+        }
+    }
+    if env.protected && !req.allow_dirty && crate::tools::git::is_dirty(root) {
+        return Err(Error::Refused {
+            message: format!("`{env_name}` is protected and the git tree has uncommitted changes"),
+            hint: "commit or stash them first, or pass --allow-dirty".into(),
+        });
+    }
+    Ok(())
+}
