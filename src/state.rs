@@ -131,12 +131,25 @@ pub fn ensure_dir(dir: &Path) -> Result<(), Error> {
 
 /// Write a file by writing a temporary sibling and renaming it over the target.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_atomic_mode(path, bytes, None)
+}
+
+/// [`write_atomic`] for a file only its owner may read (0600 from its first byte on):
+/// credentials.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_atomic_mode(path, bytes, Some(0o600))
+}
+
+fn write_atomic_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), Error> {
     use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".lbc-tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| io(dir, e))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".lbc-tmp-");
+    if let Some(m) = mode {
+        builder.permissions(std::fs::Permissions::from_mode(m));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| io(path, e))?;
     tmp.persist(path).map_err(|e| io(path, e.error))?;

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -35,12 +34,7 @@ pub fn path(settings: &Settings, project: &str, env: &str) -> Result<PathBuf, Er
     Ok(env_dir(settings, project, env)?.join(FILE))
 }
 
-fn io(path: &Path, e: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_owned(),
-        source: std::io::Error::new(e.kind(), e.to_string()),
-    }
-}
+use crate::fsutil::io_err as io;
 
 /// The credentials of one environment, by service name.
 #[derive(Debug, Default, Clone)]
@@ -114,21 +108,7 @@ pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
     b.recursive(true).create(dir).map_err(|e| io(dir, e))
 }
 
-/// Write a file only its owner can read: a temporary sibling with mode 0600 renamed
-/// into place.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".lbc-tmp-")
-        .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(dir)
-        .map_err(|e| io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| io(path, e))?;
-    tmp.persist(path).map_err(|e| io(path, e.error))?;
-    Ok(())
-}
+pub use crate::state::write_private;
 
 /// Fresh passwords: 32 letters and digits from the kernel's random source (about 190
 /// bits; nothing in a URL or a shell needs escaping).
@@ -169,6 +149,7 @@ fn random_password() -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn passwords_are_long_and_distinct() {
