@@ -284,15 +284,23 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 /// The image of a task (`image = "..."`) through the catalogue: refused under
 /// `enforce`, listed under `warn`.
 pub fn task_image(catalog: &Catalog, task: &str, image: &str) -> Result<String, Error> {
-    let resolution = catalog.resolve_name(image)?;
-    let uses = [ImageUse {
-        kind: "task".into(),
-        file: "lbc.toml".into(),
-        line: None,
-        context: format!("task {task}: image = \"{image}\""),
-        resolution,
-        index: None,
-    }];
+    checked(
+        catalog,
+        ImageUse {
+            kind: "task".into(),
+            file: "lbc.toml".into(),
+            line: None,
+            context: format!("task {task}: image = \"{image}\""),
+            resolution: catalog.resolve_name(image)?,
+            index: None,
+        },
+    )
+}
+
+/// One image lbc runs itself (a task's, a backing service's) through the policy: the
+/// image to use, refused under `enforce` when not approved, warned about under `warn`.
+pub fn checked(catalog: &Catalog, u: ImageUse) -> Result<String, Error> {
+    let uses = [u];
     if let Some(e) = refusal(catalog, &uses) {
         return Err(e);
     }

@@ -165,6 +165,17 @@ pub fn repository_uses(
                 });
             }
         }
+        // The backing services' images (issue #10) are run by lbc too.
+        for (name, svc) in &project.config.services {
+            uses.push(ImageUse {
+                kind: "service".into(),
+                file: toml_name.clone(),
+                line: table_line(&project.raw, "services", name),
+                context: format!("service {name}: type = \"{}\"", svc.kind.catalog_name()),
+                resolution: crate::services::local::resolution_of(cat, svc)?,
+                index: None,
+            });
+        }
     }
     let own = project
         .and_then(|p| p.config.image.as_ref())
@@ -239,6 +250,13 @@ fn find_dockerfiles(root: &Path, rel: &str, depth: usize, out: &mut Vec<String>)
             }
         }
     }
+}
+
+/// The line of `[TABLE.NAME]` in lbc.toml.
+fn table_line(raw: &str, table: &str, name: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(raw).ok()?;
+    let span = doc.get(table)?.get(name)?.span()?;
+    Some(raw[..span.start].matches('\n').count() + 1)
 }
 
 /// The line of `image = ...` in `[tasks.NAME]` (or of the task itself).

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Resolution};
 use crate::commands::{lbc_env, task_vars, Ctx};
 use crate::config::{Loaded, Task, TaskCommand};
 use crate::error::Error;
@@ -46,20 +46,29 @@ fn migrate_container(project: &str, env: &str) -> String {
     format!("lbc-{project}-{env}__migrate")
 }
 
-/// The image of a service: its `image` (a catalogue name or a reference), else the
-/// catalogue's `TYPE-VERSION` entry, else its `TYPE` entry with `{version}` filled in.
-pub fn image_of(catalog: &Catalog, s: &Service) -> Result<String, Error> {
+/// How the catalogue resolves the image of a service: its `image` (a catalogue name or
+/// a reference), else the catalogue's `TYPE-VERSION` entry, else its `TYPE` entry with
+/// `{version}` filled in; mapped, pinned to a locked digest, and judged by the policy
+/// as every other image (issue #16).
+pub fn resolution_of(catalog: &Catalog, s: &Service) -> Result<Resolution, Error> {
     if let Some(i) = &s.image {
-        return catalog.resolve(i);
+        return catalog.resolve_name(i);
     }
     let base = s.kind.catalog_name();
     let version = s.version();
-    if let Some(e) = catalog.entries.get(&format!("{base}-{version}")) {
-        return Ok(e.image.clone());
+    let exact = format!("{base}-{version}");
+    if catalog.entries.contains_key(&exact) {
+        return catalog.resolve_name(&exact);
     }
     match catalog.entries.get(base) {
-        Some(e) if e.image.contains("{version}") => Ok(e.image.replace("{version}", version)),
-        Some(e) => Ok(e.image.clone()),
+        Some(e) if e.image.contains("{version}") => {
+            let mut r = catalog.resolve_ref(&e.image.replace("{version}", version));
+            if e.source != "default" && r.entry.is_none() {
+                r.entry = Some(format!("[images] {base}"));
+            }
+            Ok(r)
+        }
+        Some(_) => catalog.resolve_name(base),
         None => Err(Error::usage(
             format!("the catalogue has no image for {base} {version}"),
             Some(format!(
@@ -72,6 +81,22 @@ pub fn image_of(catalog: &Catalog, s: &Service) -> Result<String, Error> {
             )),
         )),
     }
+}
+
+/// The image a service runs: [`resolution_of`] through the catalogue's policy (refused
+/// under `enforce` when not approved, a warning under `warn`).
+pub fn image_of(catalog: &Catalog, name: &str, s: &Service) -> Result<String, Error> {
+    crate::catalog::bases::checked(
+        catalog,
+        crate::catalog::bases::ImageUse {
+            kind: "service".into(),
+            file: "lbc.toml".into(),
+            line: None,
+            context: format!("service {name}: type = \"{}\"", s.kind.catalog_name()),
+            resolution: resolution_of(catalog, s)?,
+            index: None,
+        },
+    )
 }
 
 /// What `lbc deploy` of a docker environment does before it replaces the app.
@@ -148,7 +173,7 @@ pub fn plan_deploy(
     for (name, s) in crate::services::ordered(l) {
         let cname = container_name(project, env_name, name);
         let vol = volume_name(project, env_name, name);
-        let simage = image_of(catalog.expect("loaded above"), s)?;
+        let simage = image_of(catalog.expect("loaded above"), name, s)?;
         let vol_exists = reachable && docker::volume_exists(ctx.runner, &root, &vol)?;
         if vol_exists && !store.services.contains_key(name.as_str()) {
             return Err(Error::failed(
@@ -390,7 +415,7 @@ pub fn status(ctx: &Ctx, env_name: &str) -> Result<(Vec<serde_json::Value>, Stri
         let image = info
             .as_ref()
             .map(|c| c.config.image.clone())
-            .unwrap_or(image_of(catalog, s)?);
+            .map_or_else(|| resolution_of(catalog, s).map(|r| r.image), Ok)?;
         human.push_str(&format!(
             "  service {name} ({} {}): {state}\n    container: {cname}\n    image: {image}\n    volume: {vol}{}\n{}",
             s.kind.as_str(),
@@ -604,7 +629,7 @@ impl TaskServices {
                 continue;
             }
             let cname = container_name(project, &run_id, name);
-            let simage = image_of(catalog, s)?;
+            let simage = image_of(catalog, name, s)?;
             let secrets = crate::services::credentials::generate(s.kind)?;
             let (user, database) = (s.user(project), s.database(project));
             let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -621,3 +621,62 @@ fn doctor_reports_the_catalogue_and_points_at_a_bad_line() {
         .stdout_has("PROBLEM  image catalogue")
         .stdout_has("catalog.toml:2:");
 }
+
+/// Issues #10 and #16: the images of backing services go through the catalogue's policy
+/// like every other image: `lbc catalog check` lists them (with the line of their table),
+/// and under `enforce` a deploy that would run an unapproved one is refused before
+/// anything starts; a mapped one is used.
+#[test]
+fn service_images_are_checked_and_mapped_by_the_catalogue() {
+    // The deploy's planning inspects the app's image on the engine.
+    if docker_env("service_images_are_checked_and_mapped_by_the_catalogue").is_none() {
+        return;
+    }
+    let p = Project::with(&[(
+        "lbc.toml",
+        "[project]\nname = \"svcpolicy\"\n[image]\nrepository = \"registry.example.com/svcpolicy\"\n\n[services.db]\ntype = \"postgres\"\nversion = \"15\"\n\n[services.cache]\ntype = \"redis\"\nversion = \"7\"\n\n[env.local]\nport = 18999\n",
+    )]);
+    let catalog = p.path().join("catalog.toml");
+    std::fs::write(
+        &catalog,
+        "policy = \"enforce\"\n[map]\n\"postgres:*\" = \"mirror.example.com/approved/postgres:*\"\n",
+    )
+    .unwrap();
+    let out = p
+        .lbc()
+        .env("LBC_CATALOG", &catalog)
+        .args(["catalog", "check", "--output", "json"])
+        .run()
+        .code_is(5);
+    let text = out.stdout();
+    let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let uses = j["images"].as_array().expect("images listed");
+    let service = |name: &str| {
+        uses.iter()
+            .find(|u| u["kind"] == "service" && u["context"].as_str().unwrap().contains(name))
+            .unwrap_or_else(|| panic!("service {name} listed: {text}"))
+            .clone()
+    };
+    let db = service("service db");
+    assert_eq!(db["image"], "mirror.example.com/approved/postgres:15");
+    assert_eq!(db["line"], 6);
+    let cache = service("service cache");
+    assert_eq!(cache["requested"], "redis:7");
+    assert_ne!(
+        cache["status"], db["status"],
+        "redis is not approved: {text}"
+    );
+    // A deploy that would start the unapproved redis is refused before anything runs.
+    p.lbc()
+        .env("LBC_CATALOG", &catalog)
+        .args([
+            "deploy",
+            "local",
+            "--image",
+            "lbc-test/debian:bookworm",
+            "--dry-run",
+        ])
+        .run()
+        .code_is(5)
+        .stderr_has("redis:7");
+}
