@@ -27,6 +27,25 @@ pub struct Guard {
     pub yes: bool,
 }
 
+impl Guard {
+    /// The guard of environment `env` when it is protected (`None` otherwise): `what` lbc
+    /// is about to do and `details` of where, shown before the prompt.
+    pub fn when_protected(
+        protected: bool,
+        env: &str,
+        what: &str,
+        details: Vec<(&'static str, String)>,
+        yes: bool,
+    ) -> Option<Guard> {
+        protected.then(|| Guard {
+            env: env.to_owned(),
+            what: what.to_owned(),
+            details,
+            yes,
+        })
+    }
+}
+
 /// What a plan that ran left for the verb: the named captures of its steps.
 #[derive(Debug, Default)]
 pub struct Outcome {

@@ -49,12 +49,13 @@ pub fn run(ctx: &mut Ctx, args: &RestoreArgs) -> Result<(), Error> {
     let mut plan = backup::plan_restore(ctx, &args.env, &env, &from, args.overwrite)?;
     plan.steps.splice(0..0, downloads);
     let names: Vec<String> = from.iter().map(Backup::name).collect();
-    let guard = env.protected.then(|| Guard {
-        env: args.env.clone(),
-        what: "restore its services".into(),
-        details: vec![("from", names.join(", "))],
-        yes: args.yes,
-    });
+    let guard = Guard::when_protected(
+        env.protected,
+        &args.env,
+        "restore its services",
+        vec![("from", names.join(", "))],
+        args.yes,
+    );
     let from_json = if sources.is_empty() { &from } else { &sources };
     execute::execute_and_finish(ctx.settings, ctx.runner, &plan, guard.as_ref(), |_, _| {
         Summary {

@@ -607,22 +607,7 @@ pub fn resolve_from(
     }
     if l.config.env.contains_key(from) {
         let all = list(dir, l.project(), from)?;
-        let mut out = Vec::new();
-        for (name, _) in selected(ctx, service)? {
-            match all.iter().rev().find(|b| &b.service == name) {
-                Some(b) => out.push(b.clone()),
-                None => {
-                    return Err(Error::usage(
-                        format!(
-                            "there is no backup of service `{name}` of `{from}` in {}",
-                            dir.display()
-                        ),
-                        Some(format!("take one with `lbc backup {from}`")),
-                    ))
-                }
-            }
-        }
-        return Ok(out);
+        return latest_of_each(ctx, service, &all, from, &dir.display().to_string());
     }
     Err(Error::usage(
         format!("`{from}` is neither a backup file nor an environment"),
@@ -675,22 +660,33 @@ pub fn resolve_from_s3(
         ));
     }
     let all = list_s3(ctx, s3, from)?;
-    let mut out = Vec::new();
-    for (name, _) in selected(ctx, service)? {
-        match all.iter().rev().find(|b| &b.service == name) {
-            Some(b) => out.push(b.clone()),
-            None => {
-                return Err(Error::usage(
-                    format!(
-                        "there is no backup of service `{name}` of `{from}` in {}",
-                        s3.url("")
-                    ),
-                    Some(format!("take one with `lbc backup {from}`")),
-                ))
-            }
-        }
-    }
-    Ok(out)
+    latest_of_each(ctx, service, &all, from, &s3.url(""))
+}
+
+/// The newest backup of each selected service among `all` (oldest first) of environment
+/// `from`, kept in `place` (a directory or a bucket, for the message).
+fn latest_of_each(
+    ctx: &Ctx,
+    service: Option<&str>,
+    all: &[Backup],
+    from: &str,
+    place: &str,
+) -> Result<Vec<Backup>, Error> {
+    selected(ctx, service)?
+        .into_iter()
+        .map(|(name, _)| {
+            all.iter()
+                .rev()
+                .find(|b| &b.service == name)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::usage(
+                        format!("there is no backup of service `{name}` of `{from}` in {place}"),
+                        Some(format!("take one with `lbc backup {from}`")),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// Plan `lbc restore ENV`: refuse to overwrite a database that holds data unless

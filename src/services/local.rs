@@ -173,6 +173,11 @@ pub fn plan_deploy(
     for (name, s) in crate::services::ordered(l) {
         let cname = container_name(project, env_name, name);
         let vol = volume_name(project, env_name, name);
+        let labels = [
+            ("lbc.project", project),
+            ("lbc.env", env_name),
+            ("lbc.service", name.as_str()),
+        ];
         let simage = image_of(catalog.expect("loaded above"), name, s)?;
         let vol_exists = reachable && docker::volume_exists(ctx.runner, &root, &vol)?;
         if vol_exists && !store.services.contains_key(name.as_str()) {
@@ -239,15 +244,7 @@ pub fn plan_deploy(
                 p.steps.push(
                     Step::exec(
                         format!("Create the volume {vol} for the data of {what}"),
-                        docker::volume_create(
-                            &root,
-                            &vol,
-                            &[
-                                ("lbc.project", project),
-                                ("lbc.env", env_name),
-                                ("lbc.service", name),
-                            ],
-                        ),
+                        docker::volume_create(&root, &vol, &labels),
                     )
                     .hint(stopped.clone()),
                 );
@@ -256,11 +253,7 @@ pub fn plan_deploy(
                 name: &cname,
                 network: &net,
                 alias: Some(name),
-                labels: &[
-                    ("lbc.project", project),
-                    ("lbc.env", env_name),
-                    ("lbc.service", name),
-                ],
+                labels: &labels,
                 volumes: vec![format!("{vol}:{}", s.kind.data_path())],
                 publish: vec![format!("127.0.0.1::{}", s.kind.port())],
                 env: s.kind.server_env(&ServerSpec {

@@ -355,18 +355,7 @@ impl GitOps {
                 merge(&mut merged, yaml_to_json(doc));
             }
         }
-        let mut pairs: Vec<(String, String)> = self
-            .env
-            .set
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        pairs.push(("image.repository".into(), image.repository().to_owned()));
-        pairs.push(("image.tag".into(), image.chart_tag()));
-        if let Some(d) = &image.digest {
-            pairs.push(("image.digest".into(), d.clone()));
-        }
-        let doc = helm::values_document(&pairs);
+        let doc = crate::targets::helm::lbc_values(&self.env.set, Some(image));
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&doc) {
             merge(&mut merged, v);
         }
@@ -712,9 +701,6 @@ impl GitOps {
     }
 
     fn guard(&self, what: &str, image: Option<&ImageRef>, yes: bool) -> Option<Guard> {
-        if !self.env.protected {
-            return None;
-        }
         let mut details = vec![
             ("repository", self.shown_repo()),
             ("branch", self.branch.clone()),
@@ -723,12 +709,7 @@ impl GitOps {
         if let Some(i) = image {
             details.push(("image", i.reference().to_owned()));
         }
-        Some(Guard {
-            env: self.env_name.clone(),
-            what: what.to_owned(),
-            details,
-            yes,
-        })
+        Guard::when_protected(self.env.protected, &self.env_name, what, details, yes)
     }
 
     /// `promote_from` and a dirty tree for a protected environment, as for the direct kinds.

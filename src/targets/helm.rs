@@ -47,23 +47,9 @@ impl HelmTarget {
             .collect()
     }
 
-    /// The values lbc sets: `set` of lbc.toml, then the image (which wins).
+    /// The values lbc sets (see [`lbc_values`]).
     fn values(&self, image: Option<&ImageRef>) -> String {
-        let mut pairs: Vec<(String, String)> = self
-            .0
-            .env
-            .set
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if let Some(image) = image {
-            pairs.push(("image.repository".into(), image.repository().to_owned()));
-            pairs.push(("image.tag".into(), image.chart_tag()));
-            if let Some(d) = &image.digest {
-                pairs.push(("image.digest".into(), d.clone()));
-            }
-        }
-        helm::values_document(&pairs)
+        lbc_values(&self.0.env.set, image)
     }
 
     /// `helm get metadata`: the deployed release, or `None`.
@@ -425,4 +411,22 @@ impl Target for HelmTarget {
         let revision = self.metadata(ctx.runner)?.map(|m| m.revision).unwrap_or(0);
         Ok(Some(Running { image, revision }))
     }
+}
+
+/// The values lbc gives the chart, as one document: `set` of lbc.toml, then the image
+/// (which wins). Helm gets it on stdin; a gitops release commits it.
+pub fn lbc_values(
+    set: &std::collections::BTreeMap<String, String>,
+    image: Option<&ImageRef>,
+) -> String {
+    let mut pairs: Vec<(String, String)> =
+        set.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if let Some(image) = image {
+        pairs.push(("image.repository".into(), image.repository().to_owned()));
+        pairs.push(("image.tag".into(), image.chart_tag()));
+        if let Some(d) = &image.digest {
+            pairs.push(("image.digest".into(), d.clone()));
+        }
+    }
+    helm::values_document(&pairs)
 }

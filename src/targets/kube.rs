@@ -240,9 +240,6 @@ impl Kube {
 
     /// The guard of a protected environment: where lbc acts (and which image).
     pub fn guard(&self, what: &str, image: Option<&ImageRef>, yes: bool) -> Option<Guard> {
-        if !self.env.protected {
-            return None;
-        }
         let mut details = vec![
             ("context", self.cluster.context.clone()),
             ("namespace", self.cluster.namespace.clone()),
@@ -250,12 +247,7 @@ impl Kube {
         if let Some(i) = image {
             details.push(("image", i.reference().to_owned()));
         }
-        Some(Guard {
-            env: self.env_name.clone(),
-            what: what.to_owned(),
-            details,
-            yes,
-        })
+        Guard::when_protected(self.env.protected, &self.env_name, what, details, yes)
     }
 
     /// Check that the context exists in the kubeconfig, so that a typo is an error that

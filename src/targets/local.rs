@@ -71,12 +71,7 @@ impl Local {
     }
 
     fn guard(&self, what: &str, details: Vec<(&'static str, String)>, yes: bool) -> Option<Guard> {
-        self.env.protected.then(|| Guard {
-            env: self.env_name.clone(),
-            what: what.to_owned(),
-            details,
-            yes,
-        })
+        Guard::when_protected(self.env.protected, &self.env_name, what, details, yes)
     }
 
     /// Does the engine answer? In a dry run an unreachable one is a note.
