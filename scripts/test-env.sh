@@ -795,40 +795,34 @@ ensure_venv() {
 CI_VENV="$STATE/ci-venv"
 CHECK_JSONSCHEMA_VERSION="0.39.0"
 ensure_check_jsonschema() {
-    local plog="$LOGS/pip-ci.log" t
-    if [ -x "$CI_VENV/bin/check-jsonschema" ] \
-            && [ "$(cat "$CI_VENV/.stamp" 2>/dev/null || true)" = "$CHECK_JSONSCHEMA_VERSION" ]; then
-        log "check-jsonschema: up to date"
+    ensure_pip_tool check-jsonschema "$CI_VENV" check-jsonschema \
+        "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" "$LOGS/pip-ci.log"
+}
+
+# A tool from PyPI in a venv of its own, reinstalled when the version it is pinned to
+# (REQUIREMENT is NAME==VERSION) changes: ensure_pip_tool LABEL VENV BINARY REQUIREMENT LOG
+ensure_pip_tool() {
+    local label="$1" venv="$2" bin="$3" req="$4" plog="$5" t version="${4##*==}"
+    if [ -x "$venv/bin/$bin" ] && [ "$(cat "$venv/.stamp" 2>/dev/null || true)" = "$version" ]; then
+        log "$label: up to date"
         return 0
     fi
     t=$(now)
-    rm -rf "$CI_VENV"
-    python3 -m venv "$CI_VENV" >"$plog" 2>&1 || { tail_log "$plog"; die "python3 -m venv $CI_VENV failed"; }
-    PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "$CI_VENV/bin/python" -m pip install -q \
-        "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" >>"$plog" 2>&1 \
-        || { tail_log "$plog"; die "pip install check-jsonschema failed"; }
-    echo "$CHECK_JSONSCHEMA_VERSION" >"$CI_VENV/.stamp"
-    log "check-jsonschema: ready in $(( $(now) - t ))s"
+    rm -rf "$venv"
+    python3 -m venv "$venv" >"$plog" 2>&1 || { tail_log "$plog"; die "python3 -m venv $venv failed"; }
+    PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q \
+        "$req" >>"$plog" 2>&1 \
+        || { tail_log "$plog"; die "pip install $req failed"; }
+    echo "$version" >"$venv/.stamp"
+    log "$label: ready in $(( $(now) - t ))s"
 }
 
 # moto's S3 API server stands in for a real bucket in the backup tests (issue #10).
 S3_VENV="$STATE/s3-venv"
 MOTO_VERSION="5.2.5"
 ensure_moto() {
-    local plog="$LOGS/pip-s3.log" t
-    if [ -x "$S3_VENV/bin/moto_server" ] \
-            && [ "$(cat "$S3_VENV/.stamp" 2>/dev/null || true)" = "$MOTO_VERSION" ]; then
-        log "moto (S3 API server): up to date"
-        return 0
-    fi
-    t=$(now)
-    rm -rf "$S3_VENV"
-    python3 -m venv "$S3_VENV" >"$plog" 2>&1 || { tail_log "$plog"; die "python3 -m venv $S3_VENV failed"; }
-    PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "$S3_VENV/bin/python" -m pip install -q \
-        "moto[server]==$MOTO_VERSION" >>"$plog" 2>&1 \
-        || { tail_log "$plog"; die "pip install moto[server] failed"; }
-    echo "$MOTO_VERSION" >"$S3_VENV/.stamp"
-    log "moto (S3 API server): ready in $(( $(now) - t ))s"
+    ensure_pip_tool "moto (S3 API server)" "$S3_VENV" moto_server \
+        "moto[server]==$MOTO_VERSION" "$LOGS/pip-s3.log"
 }
 
 # Extract binaries from an aws-cdk lambda-layer wheel:
