@@ -296,6 +296,13 @@ pub fn run(ctx: &mut Ctx, verb: &Verb) -> Result<(), Error> {
             ctx.runner
                 .cleanup(&docker::remove(&ctx.project.root, &name));
         }
+        // The steps that run whatever happened (the tasks' services and their network,
+        // issue #10) run after an interrupt too.
+        for step in plan.steps.iter().filter(|s| s.always) {
+            if let crate::plan::Action::Exec(e) = &step.action {
+                ctx.runner.cleanup(e);
+            }
+        }
     }
     result
 }

@@ -412,56 +412,57 @@ run = "sleep 60"
         .run()
         .success()
         .stdout_has(&format!("reached 127.0.0.1 /{}", s.name.replace('-', "_")));
-    // An interrupted run leaves its services (Ctrl-C stops lbc before its cleanup);
-    // the next run of tasks removes them.
-    let mut slow = s
-        .lbc()
-        .args(["task", "slow"])
-        .command()
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
+    // Ctrl-C: lbc removes the services of the run before it exits (130). A killed lbc
+    // (SIGKILL: nothing runs) leaves them; the next run of tasks removes those.
     let running = || {
         docker_ok(&[
             "ps",
+            "-aq",
+            "--filter",
+            &format!("label=lbc.project={}", s.name),
+        ])
+    };
+    let networks = || {
+        docker_ok(&[
+            "network",
+            "ls",
             "-q",
             "--filter",
             &format!("label=lbc.project={}", s.name),
         ])
     };
-    while running().is_empty() && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(200));
+    for (sig, code) in [
+        (nix::sys::signal::Signal::SIGINT, Some(130)),
+        (nix::sys::signal::Signal::SIGKILL, None),
+    ] {
+        let mut slow = s
+            .lbc()
+            .args(["task", "slow"])
+            .command()
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while running().is_empty() && start.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(slow.id() as i32), sig).unwrap();
+        assert_eq!(slow.wait().unwrap().code(), code, "{sig}");
+        if sig == nix::sys::signal::Signal::SIGINT {
+            assert_eq!(running(), "", "Ctrl-C left the services behind");
+            assert_eq!(networks(), "", "Ctrl-C left the network behind");
+        }
     }
-    std::thread::sleep(Duration::from_millis(1500));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(slow.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    assert_eq!(slow.wait().unwrap().code(), Some(130));
     s.lbc()
         .args(["task", "failing"])
         .run()
         .code_is(4)
         .stderr_has("an interrupted run of tasks left");
-    let left = docker_ok(&[
-        "ps",
-        "-aq",
-        "--filter",
-        &format!("label=lbc.project={}", s.name),
-    ]);
-    assert_eq!(left, "", "containers left behind");
-    let nets = docker_ok(&[
-        "network",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("label=lbc.project={}", s.name),
-    ]);
-    assert_eq!(nets, "", "networks left behind");
+    assert_eq!(running(), "", "containers left behind");
+    assert_eq!(networks(), "", "networks left behind");
 }
 
 #[test]
