@@ -163,6 +163,65 @@ pub struct Prepared {
     /// in the order of the Dockerfile: (the catalogue's image, the derived tag).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub derived: Vec<(String, String)>,
+    /// `RUN`s of the shipped image's stages that download with a package manager, while
+    /// those stages do not trust the CA bundle: (line, instruction).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub untrusted_downloads: Vec<(usize, String)>,
+}
+
+/// Words of a `RUN` that downloads packages.
+const DOWNLOADERS: &[&str] = &[
+    "pip",
+    "pip3",
+    "pipenv",
+    "poetry",
+    "uv",
+    "npm",
+    "yarn",
+    "pnpm",
+    "npx",
+    "cargo",
+    "composer",
+    "gradle",
+    "./gradlew",
+    "mvn",
+    "./mvnw",
+    "bundle",
+    "gem",
+    "go",
+    "curl",
+    "wget",
+];
+
+/// The `RUN`s of the stages in `keep` that run a package manager or a download.
+fn downloads_in(df: &Dockerfile, keep: &std::collections::BTreeSet<usize>) -> Vec<(usize, String)> {
+    let froms: Vec<usize> = df.froms().iter().map(|f| f.index).collect();
+    let mut out = Vec::new();
+    for (n, &start) in froms.iter().enumerate() {
+        if !keep.contains(&start) {
+            continue;
+        }
+        let end = froms.get(n + 1).copied().unwrap_or(df.instructions.len());
+        for ins in &df.instructions[start + 1..end] {
+            if ins.keyword != "RUN" {
+                continue;
+            }
+            let downloads = ins
+                .text
+                .split(|c: char| {
+                    c.is_whitespace() || matches!(c, ';' | '&' | '|' | '(' | ')' | '"' | '\'')
+                })
+                .any(|w| {
+                    DOWNLOADERS.contains(&w.rsplit('/').next().unwrap_or(w))
+                        || DOWNLOADERS.contains(&w)
+                });
+            if downloads {
+                let text: String = ins.text.trim().chars().take(80).collect();
+                out.push((ins.line, text));
+            }
+        }
+    }
+    out
 }
 
 /// Which `FROM`s get the derived image that trusts the CA bundle.
@@ -276,11 +335,13 @@ pub fn prepare(
         .filter_map(|u| Some((u.index?, u.resolution.image.clone())))
         .collect();
     let mut derived: Vec<(String, String)> = Vec::new();
+    let mut untrusted_downloads = Vec::new();
     if let Some(trust) = trust {
         let (bundle, keep) = match trust {
             Trust::Build { bundle, target } => (bundle, final_stages(&df, target)),
             Trust::All { bundle } => (bundle, Default::default()),
         };
+        untrusted_downloads = downloads_in(&df, &keep);
         for u in &bases {
             let Some(index) = u.index.filter(|i| !keep.contains(i)) else {
                 continue;
@@ -302,6 +363,7 @@ pub fn prepare(
             rewritten: false,
             bases,
             derived,
+            untrusted_downloads,
         });
     }
     let file_name = path
@@ -319,6 +381,7 @@ pub fn prepare(
         rewritten: true,
         bases,
         derived,
+        untrusted_downloads,
     })
 }
 
@@ -531,6 +594,15 @@ mod tests {
 
     /// Issue #11: the stages of the shipped image keep their base; every other stage
     /// (a stage built FROM another, several stages with one base) gets the derived one.
+    #[test]
+    fn a_download_in_the_shipped_image_is_named() {
+        let text = "FROM python:3.12\nRUN chown 1 /x\nRUN /usr/local/bin/pip install -r r.txt\nRUN echo hi && npm ci\n";
+        let df = Dockerfile::parse(text);
+        let keep = final_stages(&df, None);
+        let lines: Vec<usize> = downloads_in(&df, &keep).iter().map(|d| d.0).collect();
+        assert_eq!(lines, vec![3, 4]);
+    }
+
     #[test]
     fn the_final_image_and_its_ancestry_keep_their_base() {
         let text = "ARG B=python:3.12\nFROM ${B} AS deps\nRUN x\nFROM node:22 AS assets\nFROM ${B} AS base\nFROM base AS runtime\nCOPY --from=deps / /\nFROM base AS test\n";

@@ -219,6 +219,12 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
             }
         ));
     }
+    for (line, run) in &bases.untrusted_downloads {
+        plan.note(format!(
+            "{}:{line}: `{run}` downloads in a stage of the shipped image, which does not trust the CA certificates: if it fails with CERTIFICATE_VERIFY_FAILED, download in a builder stage or set `ca_certificates = \"image\"` under [image] (docs/network.md)",
+            image.dockerfile
+        ));
+    }
     let proxies = crate::trust::proxies();
     if !proxies.is_empty() {
         plan.note(format!(
