@@ -6,11 +6,14 @@
 //! - [`credentials`]: passwords generated once per environment, kept outside the
 //!   repository with owner-only permissions;
 //! - [`local`]: the Docker side (network, volumes, containers, readiness, migrations);
+//! - [`kube`]: the Kubernetes side (provisioned or external services, the chart's
+//!   `services.env`, the migration hook's command, the scheduled backup);
 //! - [`backup`]: dumps and restores.
 
 pub mod backup;
 pub mod credentials;
 pub mod kinds;
+pub mod kube;
 pub mod local;
 
 use std::collections::BTreeMap;
@@ -137,7 +140,7 @@ fn encode(s: &str) -> String {
 }
 
 /// The pieces of a template: literal text and placeholders, or the first unknown name.
-fn template_parts(t: &str) -> Result<Vec<(bool, &str)>, String> {
+pub(crate) fn template_parts(t: &str) -> Result<Vec<(bool, &str)>, String> {
     let mut parts = Vec::new();
     let mut rest = t;
     while let Some(i) = rest.find('{') {
@@ -359,6 +362,7 @@ pub fn validate(l: &Loaded) -> Result<(), Error> {
         }
     }
     backup::validate(l)?;
+    kube::validate(l)?;
     for (name, task) in &c.tasks {
         for s in task.services.iter().flatten() {
             if !c.services.contains_key(s) {

@@ -120,6 +120,24 @@ impl Kubectl {
         )
         .stdin(Stdin::Data(manifests))
     }
+    /// `kubectl get OBJECTS --ignore-not-found -o name`: the names of those that exist.
+    pub fn existing(&self, objects: &[String]) -> Exec {
+        self.cmd(
+            &["get"],
+            &["--ignore-not-found".into(), "--output=name".into()],
+            objects,
+        )
+    }
+    /// `kubectl create -f -` of a manifest holding a secret (a Secret's data): given on
+    /// stdin, never shown; `create` fails rather than replace an existing object.
+    pub fn create_secret_manifest(&self, manifest: String) -> Exec {
+        self.cmd(
+            &["create"],
+            &["--filename=-".into(), "--output=name".into()],
+            &[],
+        )
+        .stdin(Stdin::Secret(manifest))
+    }
     pub fn rollout_status(&self, object: &str, timeout_secs: u64) -> Exec {
         self.cmd(
             &["rollout", "status"],
