@@ -150,6 +150,26 @@ impl HelmTarget {
         Ok(hex(&h.finalize())[..40].to_owned())
     }
 
+    /// The release's migration Job (the chart's hook, issue #10) when it failed.
+    fn failed_migration(&self, runner: &Runner) -> Option<String> {
+        let t = &self.0;
+        if crate::runner::find(&t.kubectl_bin).is_err() {
+            return None;
+        }
+        let selector = format!("{},app.kubernetes.io/component=migration", t.selector());
+        let out = runner
+            .query(&t.kubectl().get_selected_json("jobs", &selector))
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).ok()?;
+        v["items"].as_array()?.iter().find_map(|job| {
+            let failed = job["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .any(|c| c["type"] == "Failed" && c["status"] == "True");
+            failed.then(|| job["metadata"]["name"].as_str().map(str::to_owned))?
+        })
+    }
+
     /// Turn a failed `helm upgrade` into a report: which resource failed and why, and
     /// which revision is running now.
     fn rollout_failed(&self, runner: &Runner, e: Error) -> Error {
@@ -157,7 +177,18 @@ impl HelmTarget {
             return e;
         }
         let t = &self.0;
-        let report = t.diagnose(runner, &[]);
+        let mut report = t.diagnose(runner, &[]);
+        let migration = self.failed_migration(runner);
+        if let Some(job) = &migration {
+            let line = format!(
+                "the migration Job {job} failed (`kubectl logs job/{job}` shows why): the running version keeps serving"
+            );
+            report = if report.is_empty() {
+                line
+            } else {
+                format!("{line}\n  {report}")
+            };
+        }
         let back = match self.metadata(runner).ok().flatten() {
             Some(m) => format!(
                 "release {} is back at revision {} ({})",
