@@ -709,6 +709,260 @@ pub fn validate(l: &Loaded) -> Result<(), Error> {
     Ok(())
 }
 
+/// The pod of a provisioned service (its StatefulSet's only one) and its container.
+pub fn pod_of(ks: &KubeService) -> (String, &'static str) {
+    (format!("{}-0", ks.object), ks.service.kind.catalog_name())
+}
+
+/// Plan `lbc backup ENV` of a kubernetes environment: per provisioned service, the
+/// server's own dump tool inside its pod (`kubectl exec`), copied out (`kubectl cp`) to
+/// a temporary name that [`super::backup::finish_backup`] renames when complete, and the
+/// dump removed from the pod by a step that always runs. The names are those of the
+/// docker path (`PROJECT_ENV_SERVICE_TIME_SERVER.EXT`); the server's version is read
+/// from the pod while planning (a dry run without a pod that answers shows `SERVER`).
+pub fn plan_backup(
+    ctx: &crate::commands::Ctx,
+    t: &crate::targets::kube::Kube,
+    service: Option<&str>,
+    dir: &std::path::Path,
+) -> Result<(crate::plan::Plan, Vec<super::backup::Pending>), Error> {
+    use crate::plan::Step;
+    let l = &ctx.project;
+    let env_name = &t.env_name;
+    let wanted: Vec<String> = super::backup::selected(ctx, service)?
+        .into_iter()
+        .map(|(n, _)| n.clone())
+        .collect();
+    let services = t.services(ctx)?;
+    let mut plan = t.plan("backup");
+    plan.note(format!("backup directory: {}", dir.display()));
+    let time = super::backup::compact_time();
+    let project = l.project();
+    let k = t.kubectl();
+    let mut pending = Vec::new();
+    for ks in services.iter().filter(|s| wanted.contains(&s.name)) {
+        let name = &ks.name;
+        if ks.provisioned.is_none() {
+            if service.is_some() {
+                return Err(Error::usage(
+                    format!(
+                        "service `{name}` of `{env_name}` is external (Secret {}): lbc does not back it up",
+                        ks.secret
+                    ),
+                    Some("back it up with the platform that manages it".into()),
+                ));
+            }
+            plan.note(format!(
+                "service `{name}` is external (Secret {}): not backed up by lbc",
+                ks.secret
+            ));
+            continue;
+        }
+        let kind = ks.service.kind;
+        let (user, database) = (ks.service.user(project), ks.service.database(project));
+        let (pod, container) = pod_of(ks);
+        let out =
+            ctx.runner
+                .query(&k.exec_in(&pod, container, &kind.version_query(&user, &database)))?;
+        let server = match kind.parse_version(&out.stdout) {
+            Some(v) if out.ok() => v,
+            _ if ctx.settings.dry_run => {
+                plan.note(format!(
+                    "service `{name}`: the server's version could not be read from pod {pod} ({}); the name shows SERVER",
+                    out.stderr.lines().next().unwrap_or("no answer").trim()
+                ));
+                "SERVER".to_owned()
+            }
+            _ => {
+                return Err(Error::failed(
+                    format!(
+                        "could not read the server version of service `{name}` in pod {pod}: {}",
+                        format!("{}{}", out.stdout, out.stderr).trim()
+                    ),
+                    Some(format!(
+                        "is it running? `lbc status {env_name}` lists the services; `kubectl logs {pod}` shows its log"
+                    )),
+                ))
+            }
+        };
+        let file_name = format!(
+            "{project}_{env_name}_{name}_{time}_{server}.{}",
+            kind.dump_extension()
+        );
+        let file = dir.join(&file_name);
+        let partial = dir.join(format!(".{file_name}.partial"));
+        let inside = format!(
+            "/tmp/lbc-backup-{}.{}",
+            std::process::id(),
+            kind.dump_extension()
+        );
+        plan.push(Step::exec(
+            format!("Dump service `{name}` ({server}) inside pod {pod}"),
+            k.exec_in(&pod, container, &kind.dump(&user, &database, &inside))
+                .capture(),
+        ));
+        plan.push(Step::exec(
+            format!("Copy the dump out to {}", partial.display()),
+            k.cp(
+                container,
+                &format!("{pod}:{inside}"),
+                &partial.display().to_string(),
+            )
+            .capture(),
+        ));
+        plan.push(
+            Step::exec(
+                format!("Remove the dump from pod {pod}"),
+                k.exec_in(&pod, container, &["rm".into(), "-f".into(), inside])
+                    .capture(),
+            )
+            .always(),
+        );
+        plan.note(format!("service `{name}` -> {}", file.display()));
+        pending.push(super::backup::Pending {
+            service: name.clone(),
+            partial,
+            file,
+        });
+    }
+    if pending.is_empty() {
+        return Err(Error::usage(
+            format!("`{env_name}` has no service that lbc provisions: nothing to back up"),
+            Some(format!(
+                "its services are external ([env.{env_name}.services]): their platform backs them up"
+            )),
+        ));
+    }
+    Ok((plan, pending))
+}
+
+/// Plan `lbc restore ENV` of a kubernetes environment (postgres and mysql services lbc
+/// provisions): refuse to overwrite a database that holds data unless `overwrite` (read
+/// in the pod while planning; a dry run without a pod that answers says so), copy the
+/// dump into the pod, load it with the server's own tool, remove it from the pod.
+pub fn plan_restore(
+    ctx: &crate::commands::Ctx,
+    t: &crate::targets::kube::Kube,
+    backups: &[super::backup::Backup],
+    overwrite: bool,
+) -> Result<crate::plan::Plan, Error> {
+    use crate::plan::Step;
+    let l = &ctx.project;
+    let env_name = &t.env_name;
+    let project = l.project();
+    let services = t.services(ctx)?;
+    let k = t.kubectl();
+    let mut plan = t.plan("restore");
+    for b in backups {
+        let Some(ks) = services.iter().find(|s| s.name == b.service) else {
+            return Err(Error::usage(
+                format!(
+                    "{} is a backup of service `{}`, which {} does not declare",
+                    b.name(),
+                    b.service,
+                    l.path.display()
+                ),
+                None,
+            ));
+        };
+        let name = &ks.name;
+        let kind = ks.service.kind;
+        if b.kind() != Some(kind) {
+            return Err(Error::usage(
+                format!(
+                    "{} was written by {}, but service `{name}` is {}",
+                    b.name(),
+                    b.server,
+                    kind.as_str()
+                ),
+                None,
+            ));
+        }
+        if ks.provisioned.is_none() {
+            return Err(Error::usage(
+                format!(
+                    "service `{name}` of `{env_name}` is external (Secret {}): lbc does not restore it",
+                    ks.secret
+                ),
+                Some("restore it with the platform that manages it".into()),
+            ));
+        }
+        if kind == Kind::Redis {
+            return Err(Error::usage(
+                format!("restoring a redis service of a kubernetes environment (`{name}`) is not supported yet"),
+                Some(format!(
+                    "restore it into a docker environment, or replace /data/dump.rdb of pod {} while redis is stopped",
+                    pod_of(ks).0
+                )),
+            ));
+        }
+        let (user, database) = (ks.service.user(project), ks.service.database(project));
+        let (pod, container) = pod_of(ks);
+        let out =
+            ctx.runner
+                .query(&k.exec_in(&pod, container, &kind.data_query(&user, &database)))?;
+        if !out.ok() {
+            if !ctx.settings.dry_run {
+                return Err(Error::failed(
+                    format!(
+                        "could not tell whether service `{name}` holds data (pod {pod}): {}",
+                        out.stderr.trim()
+                    ),
+                    Some(format!(
+                        "is it running? `lbc status {env_name}` lists the services"
+                    )),
+                ));
+            }
+            plan.note(format!(
+                "service `{name}`: could not tell from pod {pod} whether it holds data; a real run refuses to overwrite data without --overwrite"
+            ));
+        } else if kind.has_data(&out.stdout) {
+            if !overwrite {
+                return Err(Error::Refused {
+                    message: format!(
+                        "service `{name}` of `{env_name}` holds data: refusing to overwrite it with {}",
+                        b.name()
+                    ),
+                    hint: format!(
+                        "pass --overwrite to replace it (take `lbc backup {env_name} --service {name}` first if you may want it back)"
+                    ),
+                });
+            }
+            plan.note(format!(
+                "service `{name}` holds data: --overwrite replaces it"
+            ));
+        }
+        let inside = format!(
+            "/tmp/lbc-restore-{}.{}",
+            std::process::id(),
+            kind.dump_extension()
+        );
+        plan.push(Step::exec(
+            format!("Copy {} into pod {pod}", b.name()),
+            k.cp(
+                container,
+                &b.file.display().to_string(),
+                &format!("{pod}:{inside}"),
+            )
+            .capture(),
+        ));
+        plan.push(Step::exec(
+            format!("Load it into service `{name}` ({})", kind.as_str()),
+            k.exec_in(&pod, container, &kind.restore(&user, &database, &inside))
+                .capture(),
+        ));
+        plan.push(
+            Step::exec(
+                format!("Remove the dump from pod {pod}"),
+                k.exec_in(&pod, container, &["rm".into(), "-f".into(), inside])
+                    .capture(),
+            )
+            .always(),
+        );
+    }
+    Ok(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

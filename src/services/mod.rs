@@ -399,15 +399,16 @@ fn is_sql_name(v: &str) -> bool {
         && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Kubernetes environments do not get the services yet: say so rather than let the app
-/// start without its connection variables.
+/// Kubernetes environments deployed from plain manifests or a kustomization do not get
+/// the services (they reach the app through a Helm chart's values): say so rather than
+/// let the app start without its connection variables.
 pub fn warn_kubernetes(l: &Loaded, env_name: &str) {
     if l.config.services.is_empty() {
         return;
     }
     let vars: Vec<String> = variables(l).into_iter().map(|(_, v, _)| v).collect();
     crate::ui::warn(&format!(
-        "[services] are provisioned for docker environments only, so far: `{env_name}` gets neither the services nor {} from lbc; give them to the app through the chart's values (or a Secret your platform manages)",
+        "[services] are provisioned for docker environments and Kubernetes environments deployed with a Helm chart: `{env_name}` (manifests or kustomize) gets neither the services nor {} from lbc; give them to the app in your manifests (e.g. from a Secret your platform manages)",
         vars.join(", ")
     ));
 }

@@ -313,6 +313,99 @@ fn provisioned_services_migration_hook_status_and_destroy() {
     let hooks = String::from_utf8_lossy(&hooks.stdout);
     assert!(hooks.contains("python3 migrate.py"), "{hooks}");
 
+    // `lbc backup` of a kubernetes environment: the server's own dump inside the pod,
+    // copied out, removed from the pod whatever happens. The emulator has no pods that
+    // run, so only the plan is checked here, and that a real run fails before writing.
+    let dir = k.state.path().join("backups");
+    let plan = k
+        .lbc()
+        .args([
+            "backup",
+            "staging",
+            "--service",
+            "db",
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .args(["--backup-dir", dir.to_str().unwrap()])
+        .run()
+        .success()
+        .json();
+    let steps = plan["plan"]["steps"].as_array().unwrap();
+    let argv = |i: usize| -> Vec<String> {
+        steps[i]["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let dump = argv(0);
+    assert_eq!(dump[1], "exec", "{plan}");
+    assert!(dump.contains(&"--container=postgres".to_owned()), "{plan}");
+    assert!(dump.contains(&format!("--namespace={ns}")), "{plan}");
+    let after = dump.iter().position(|a| a == "--").unwrap();
+    assert_eq!(dump[after - 1], "shop-db-0");
+    assert_eq!(dump[after + 1], "pg_dump");
+    assert_eq!(argv(1)[1], "cp");
+    assert!(argv(1).iter().any(|a| a.ends_with(".partial")), "{plan}");
+    assert_eq!(steps[2]["always"], true, "{plan}");
+    let notes = plan["plan"]["notes"].to_string();
+    assert!(notes.contains("shop_staging_db_"), "{notes}");
+    assert!(notes.contains("the name shows SERVER"), "{notes}");
+    let failed = k
+        .lbc()
+        .args(["backup", "staging", "--service", "db"])
+        .args(["--backup-dir", dir.to_str().unwrap()])
+        .run();
+    assert_ne!(failed.code(), 0);
+    failed.stderr_has("could not read the server version of service `db` in pod shop-db-0");
+    assert!(!dir.exists() || std::fs::read_dir(&dir).unwrap().next().is_none());
+    // `lbc restore`: the plan (copy in, pg_restore, remove), behind the guard and the
+    // overwrite check; redis is refused on Kubernetes.
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("shop_staging_db_20261129T201500Z_postgres-15.20.dump"),
+        "x",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("shop_staging_cache_20261129T201500Z_redis-7.0.15.rdb"),
+        "x",
+    )
+    .unwrap();
+    let plan = k
+        .lbc()
+        .args([
+            "restore",
+            "staging",
+            "--from",
+            "shop_staging_db_20261129T201500Z_postgres-15.20.dump",
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .args(["--backup-dir", dir.to_str().unwrap()])
+        .run()
+        .success()
+        .json();
+    let text = plan.to_string();
+    assert!(text.contains("pg_restore"), "{text}");
+    assert!(text.contains("shop-db-0:/tmp/lbc-restore-"), "{text}");
+    k.lbc()
+        .args([
+            "restore",
+            "staging",
+            "--from",
+            "shop_staging_cache_20261129T201500Z_redis-7.0.15.rdb",
+            "--dry-run",
+        ])
+        .args(["--backup-dir", dir.to_str().unwrap()])
+        .run()
+        .code_is(2)
+        .stderr_has("not supported yet");
+
     // status lists the services.
     let status = k
         .lbc()
@@ -442,6 +535,12 @@ fn an_external_service_is_only_referenced() {
         .success()
         .json();
     assert_eq!(status["services"], serde_json::json!([]));
+    // Nothing for lbc to back up: the platform backs its services up.
+    k.lbc()
+        .args(["backup", "production", "--dry-run"])
+        .run()
+        .code_is(2)
+        .stderr_has("has no service that lbc provisions");
     // Nothing of a provisioned service's data to remove.
     k.lbc()
         .args(["destroy", "production", "--volumes", "--yes"])
