@@ -211,7 +211,6 @@ fn server_env(ks: &KubeService, project: &str) -> Vec<Value> {
     let mut vars: Vec<Value> = kind
         .server_env(&spec)
         .into_iter()
-        .chain(kind.client_env(&secrets))
         .map(|v| match v.real_value() {
             PW => from_secret(&v.name, &ks.secret, "password"),
             ROOT => from_secret(&v.name, &ks.secret, ROOT_PASSWORD_KEY),
@@ -223,6 +222,21 @@ fn server_env(ks: &KubeService, project: &str) -> Vec<Value> {
         vars.push(json!({"name": "PGDATA", "value": format!("{}/pgdata", kind.data_path())}));
     }
     vars
+}
+
+/// A client command run inside a service's pod (probe, `kubectl exec`): the client's
+/// password variable (`MYSQL_PWD`, `REDISCLI_AUTH`) taken from the server's own
+/// environment by a constant script, since `kubectl exec` cannot set one, and the
+/// server's environment must not hold it (MariaDB's first-start scripts would send it).
+pub fn in_pod(kind: Kind, argv: Vec<String>) -> Vec<String> {
+    let script = match kind {
+        Kind::Postgres => return argv,
+        Kind::Mysql => "MYSQL_PWD=\"$MARIADB_ROOT_PASSWORD\" exec \"$@\"",
+        Kind::Redis => "REDISCLI_AUTH=\"$REDIS_PASSWORD\" exec \"$@\"",
+    };
+    let mut out = vec!["sh".into(), "-c".into(), script.into(), "sh".into()];
+    out.extend(argv);
+    out
 }
 
 /// The StatefulSet and headless Service of a provisioned service.
@@ -242,7 +256,7 @@ pub fn service_manifests(l: &Loaded, env_name: &str, ks: &KubeService) -> Vec<Va
         "env": server_env(ks, project),
         "ports": [{"name": "server", "containerPort": kind.port(), "protocol": "TCP"}],
         "readinessProbe": {
-            "exec": {"command": kind.ready_probe(&user, &database)},
+            "exec": {"command": in_pod(kind, kind.ready_probe(&user, &database))},
             "initialDelaySeconds": 2,
             "periodSeconds": 5,
             "timeoutSeconds": 5,
@@ -761,9 +775,11 @@ pub fn plan_backup(
         let kind = ks.service.kind;
         let (user, database) = (ks.service.user(project), ks.service.database(project));
         let (pod, container) = pod_of(ks);
-        let out =
-            ctx.runner
-                .query(&k.exec_in(&pod, container, &kind.version_query(&user, &database)))?;
+        let out = ctx.runner.query(&k.exec_in(
+            &pod,
+            container,
+            &in_pod(kind, kind.version_query(&user, &database)),
+        ))?;
         let server = match kind.parse_version(&out.stdout) {
             Some(v) if out.ok() => v,
             _ if ctx.settings.dry_run => {
@@ -798,8 +814,12 @@ pub fn plan_backup(
         );
         plan.push(Step::exec(
             format!("Dump service `{name}` ({server}) inside pod {pod}"),
-            k.exec_in(&pod, container, &kind.dump(&user, &database, &inside))
-                .capture(),
+            k.exec_in(
+                &pod,
+                container,
+                &in_pod(kind, kind.dump(&user, &database, &inside)),
+            )
+            .capture(),
         ));
         plan.push(Step::exec(
             format!("Copy the dump out to {}", partial.display()),
@@ -898,9 +918,11 @@ pub fn plan_restore(
         }
         let (user, database) = (ks.service.user(project), ks.service.database(project));
         let (pod, container) = pod_of(ks);
-        let out =
-            ctx.runner
-                .query(&k.exec_in(&pod, container, &kind.data_query(&user, &database)))?;
+        let out = ctx.runner.query(&k.exec_in(
+            &pod,
+            container,
+            &in_pod(kind, kind.data_query(&user, &database)),
+        ))?;
         if !out.ok() {
             if !ctx.settings.dry_run {
                 return Err(Error::failed(
@@ -948,8 +970,12 @@ pub fn plan_restore(
         ));
         plan.push(Step::exec(
             format!("Load it into service `{name}` ({})", kind.as_str()),
-            k.exec_in(&pod, container, &kind.restore(&user, &database, &inside))
-                .capture(),
+            k.exec_in(
+                &pod,
+                container,
+                &in_pod(kind, kind.restore(&user, &database, &inside)),
+            )
+            .capture(),
         ));
         plan.push(
             Step::exec(

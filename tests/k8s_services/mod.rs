@@ -568,3 +568,232 @@ fn bad_environment_services_exit_2_with_the_line() {
         .stderr_has("lbc.toml:35")
         .stderr_has("[env.staging.services.queue] names no service of [services]");
 }
+
+/// The YAML documents of `lbc render` (lbc's own and the chart's), as JSON.
+fn documents(yaml: &str) -> Vec<serde_json::Value> {
+    fn to_json(y: &yaml_rust2::Yaml) -> serde_json::Value {
+        use yaml_rust2::Yaml;
+        match y {
+            Yaml::String(s) | Yaml::Real(s) => serde_json::Value::String(s.clone()),
+            Yaml::Integer(i) => serde_json::json!(i),
+            Yaml::Boolean(b) => serde_json::json!(b),
+            Yaml::Array(a) => serde_json::Value::Array(a.iter().map(to_json).collect()),
+            Yaml::Hash(h) => serde_json::Value::Object(
+                h.iter()
+                    .map(|(k, v)| (k.as_str().unwrap_or_default().to_owned(), to_json(v)))
+                    .collect(),
+            ),
+            _ => serde_json::Value::Null,
+        }
+    }
+    yaml_rust2::YamlLoader::load_from_str(yaml)
+        .unwrap()
+        .iter()
+        .map(to_json)
+        .filter(|d| d.is_object())
+        .collect()
+}
+
+/// `docker --env=NAME=VALUE` for a container's env, with each secretKeyRef of the
+/// service's Secret given `secret`'s value.
+fn docker_env_args(
+    container: &serde_json::Value,
+    secret: &std::collections::BTreeMap<&str, &str>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in container["env"].as_array().into_iter().flatten() {
+        let value = match v["value"].as_str() {
+            Some(s) => s.to_owned(),
+            None => {
+                let key = v["valueFrom"]["secretKeyRef"]["key"].as_str().unwrap();
+                secret[key].to_owned()
+            }
+        };
+        out.push(format!("--env={}={value}", v["name"].as_str().unwrap()));
+    }
+    out
+}
+
+#[test]
+fn the_rendered_statefulsets_probes_and_backup_cronjobs_work_on_the_real_servers() {
+    // issue #10: what the emulator cannot run — the StatefulSets' server environment and
+    // readiness probes, and the CronJobs' dump-rename-expire script — run here in Docker,
+    // exactly as rendered, against the real PostgreSQL, MariaDB and Redis images of the
+    // test catalogue, each reachable by its Service's name.
+    let test = "the_rendered_statefulsets_probes_and_backup_cronjobs_work_on_the_real_servers";
+    if crate::support::docker_env(test).is_none() {
+        return;
+    }
+    let parent = Project::empty();
+    parent
+        .lbc()
+        .args(["init", "shop", "--stack", "python", "--yes"])
+        .run()
+        .success();
+    let dir = parent.path().join("shop");
+    std::fs::write(
+        dir.join("lbc.toml"),
+        r#"[project]
+name = "shop"
+[image]
+repository = "registry.example.com/shop"
+[deploy]
+chart = "deploy/chart"
+[services.db]
+type = "postgres"
+[services.cache]
+type = "redis"
+[services.audit]
+type = "mysql"
+[env.staging]
+context = "nowhere"
+namespace = "shop-staging"
+[env.staging.backup]
+keep = 2
+"#,
+    )
+    .unwrap();
+    let rendered = Lbc::new()
+        .current_dir(&dir)
+        .args([
+            "render",
+            "staging",
+            "--image",
+            "registry.example.com/shop:1.0",
+        ])
+        .run()
+        .success()
+        .stdout();
+    let docs = documents(&rendered);
+    let of_kind = |kind: &str| -> Vec<&serde_json::Value> {
+        docs.iter().filter(|d| d["kind"] == kind).collect()
+    };
+    assert_eq!(of_kind("StatefulSet").len(), 3);
+    assert_eq!(of_kind("CronJob").len(), 3);
+
+    let net = unique("k8ssvc-net");
+    struct Net(String);
+    impl Drop for Net {
+        fn drop(&mut self) {
+            let _ = Command::new("docker")
+                .args(["network", "rm", &self.0])
+                .output();
+        }
+    }
+    crate::support::docker_ok(&["network", "create", &net]);
+    // Dropped after the containers (declared before them).
+    let _net = Net(net.clone());
+    let mut cleanup = crate::support::Cleanup::new();
+    let secrets: std::collections::BTreeMap<&str, &str> =
+        [("password", "pw-Aa1"), ("root-password", "root-Bb2")].into();
+    let mut names = Vec::new();
+    for sts in of_kind("StatefulSet") {
+        let object = sts["metadata"]["name"].as_str().unwrap();
+        let c = &sts["spec"]["template"]["spec"]["containers"][0];
+        let name = unique("k8ssvc-sts");
+        cleanup.containers.push(name.clone());
+        let mut args = vec![
+            "run".to_owned(),
+            "--detach".into(),
+            format!("--name={name}"),
+            format!("--network={net}"),
+            format!("--network-alias={object}"),
+        ];
+        args.extend(docker_env_args(c, &secrets));
+        args.push(c["image"].as_str().unwrap().to_owned());
+        for a in c["args"].as_array().into_iter().flatten() {
+            args.push(a.as_str().unwrap().to_owned());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::support::docker_ok(&args);
+        names.push((name, c["readinessProbe"]["exec"]["command"].clone()));
+    }
+    // The readiness probes, as the kubelet would run them, until each succeeds.
+    for (name, probe) in &names {
+        let mut argv = vec!["exec".to_owned(), name.clone()];
+        argv.extend(
+            probe
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned()),
+        );
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let mut ready = false;
+        for _ in 0..120 {
+            if crate::support::docker(&argv).status.success() {
+                ready = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        assert!(ready, "the readiness probe of {name} never succeeded");
+    }
+    // Three runs of each CronJob with keep = 2: two backups of each service remain.
+    let backups = tempfile::tempdir().unwrap();
+    for _ in 0..3 {
+        for cron in of_kind("CronJob") {
+            let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+            let c = &pod["containers"][0];
+            let mut args = vec![
+                "run".to_owned(),
+                "--rm".into(),
+                format!("--network={net}"),
+                format!("--volume={}:/backups", backups.path().display()),
+            ];
+            args.extend(docker_env_args(c, &secrets));
+            let command: Vec<String> = c["command"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect();
+            args.push(format!("--entrypoint={}", command[0]));
+            args.push(c["image"].as_str().unwrap().to_owned());
+            args.extend(command[1..].iter().cloned());
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = crate::support::docker(&args);
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                cron["metadata"]["name"],
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // The names carry the time to the second.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let listed = Lbc::new()
+        .current_dir(&dir)
+        .args(["backups", "staging", "--output", "json"])
+        .args(["--backup-dir", backups.path().to_str().unwrap()])
+        .run()
+        .success()
+        .json();
+    let list = listed["backups"].as_array().unwrap();
+    let mut per: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for b in list {
+        per.entry(b["service"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(b["server"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(per.len(), 3, "{listed}");
+    for (service, servers) in &per {
+        assert_eq!(servers.len(), 2, "keep = 2 for {service}: {listed}");
+    }
+    assert!(per["db"][0].starts_with("postgres-15"), "{listed}");
+    assert!(per["audit"][0].starts_with("mariadb-10.11"), "{listed}");
+    assert!(per["cache"][0].starts_with("redis-7"), "{listed}");
+    // Nothing half-written stays on the volume.
+    let partial = std::fs::read_dir(backups.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
+        .count();
+    assert_eq!(partial, 0);
+}
