@@ -687,6 +687,8 @@ keep = 2
     let secrets: std::collections::BTreeMap<&str, &str> =
         [("password", "pw-Aa1"), ("root-password", "root-Bb2")].into();
     let mut names = Vec::new();
+    // The pod of each StatefulSet -> its container here.
+    let mut pods: std::collections::BTreeMap<String, String> = Default::default();
     for sts in of_kind("StatefulSet") {
         let object = sts["metadata"]["name"].as_str().unwrap();
         let c = &sts["spec"]["template"]["spec"]["containers"][0];
@@ -707,6 +709,7 @@ keep = 2
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         crate::support::docker_ok(&args);
         names.push((name, c["readinessProbe"]["exec"]["command"].clone()));
+        pods.insert(format!("{object}-0"), names.last().unwrap().0.clone());
     }
     // The readiness probes, as the kubelet would run them, until each succeeds.
     for (name, probe) in &names {
@@ -729,6 +732,159 @@ keep = 2
         }
         assert!(ready, "the readiness probe of {name} never succeeded");
     }
+    // `lbc backup` and `lbc restore` of a kubernetes environment run their commands in
+    // the pods with `kubectl exec POD -- ARGV`: the ARGV of lbc's own plans, run here
+    // with `docker exec` in the same servers, round-trip a row of PostgreSQL and MariaDB.
+    let sql = |pod: &str, argv: &[&str]| -> String {
+        let mut a = vec!["exec", pods[pod].as_str()];
+        a.extend_from_slice(argv);
+        crate::support::docker_ok(&a)
+    };
+    sql(
+        "shop-db-0",
+        &[
+            "psql",
+            "--username=shop",
+            "--dbname=shop",
+            "--command=CREATE TABLE t (v text); INSERT INTO t VALUES ('kept')",
+        ],
+    );
+    let maria = "MYSQL_PWD=\"$MARIADB_ROOT_PASSWORD\" exec mariadb --user=root --database=shop --batch --skip-column-names --execute=\"$1\"";
+    sql(
+        "shop-audit-0",
+        &[
+            "sh",
+            "-c",
+            maria,
+            "sh",
+            "CREATE TABLE t (v text); INSERT INTO t VALUES ('kept')",
+        ],
+    );
+    let kube = crate::support::kube_env(test);
+    let path = match &kube {
+        Some(k) => format!(
+            "{}:{}",
+            k.kubectl.parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+        None => return,
+    };
+    let plan_dir = tempfile::tempdir().unwrap();
+    let after_dash = |step: &serde_json::Value| -> (String, Vec<String>) {
+        let argv: Vec<String> = step["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        let i = argv.iter().position(|a| a == "--").unwrap();
+        (argv[i - 1].clone(), argv[i + 1..].to_vec())
+    };
+    let run_in = |pod: &str, argv: &[String]| {
+        let mut a = vec!["exec".to_owned(), pods[pod].clone()];
+        a.extend(argv.iter().cloned());
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        crate::support::docker_ok(&a)
+    };
+    let backup = Lbc::new()
+        .current_dir(&dir)
+        .env("PATH", &path)
+        .args(["backup", "staging", "--dry-run", "--output", "json"])
+        .args(["--backup-dir", plan_dir.path().to_str().unwrap()])
+        .run()
+        .success()
+        .json();
+    let mut dumps = std::collections::BTreeMap::new();
+    for step in backup["plan"]["steps"].as_array().unwrap() {
+        if step["purpose"]
+            .as_str()
+            .unwrap()
+            .starts_with("Dump service")
+        {
+            let (pod, argv) = after_dash(step);
+            run_in(&pod, &argv);
+            let file = argv
+                .iter()
+                .find_map(|a| {
+                    a.strip_prefix("--file=")
+                        .or(a.strip_prefix("--result-file="))
+                })
+                .map(str::to_owned)
+                .unwrap_or_else(|| argv.last().unwrap().clone());
+            dumps.insert(pod, file);
+        }
+    }
+    assert_eq!(dumps.len(), 3, "{backup}");
+    sql(
+        "shop-db-0",
+        &[
+            "psql",
+            "--username=shop",
+            "--dbname=shop",
+            "--command=DROP TABLE t",
+        ],
+    );
+    sql("shop-audit-0", &["sh", "-c", maria, "sh", "DROP TABLE t"]);
+    for (service, pod, ext, server) in [
+        ("db", "shop-db-0", "dump", "postgres-15.1"),
+        ("audit", "shop-audit-0", "sql", "mariadb-10.11.1"),
+    ] {
+        let name = format!("shop_staging_{service}_20261129T201500Z_{server}.{ext}");
+        std::fs::write(plan_dir.path().join(&name), "placeholder").unwrap();
+        let restore = Lbc::new()
+            .current_dir(&dir)
+            .env("PATH", &path)
+            .args([
+                "restore",
+                "staging",
+                "--from",
+                &name,
+                "--dry-run",
+                "--output",
+                "json",
+            ])
+            .args(["--backup-dir", plan_dir.path().to_str().unwrap()])
+            .run()
+            .success()
+            .json();
+        let load = restore["plan"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["purpose"].as_str().unwrap().starts_with("Load it"))
+            .unwrap_or_else(|| panic!("{restore}"));
+        let (in_pod, argv) = after_dash(load);
+        assert_eq!(in_pod, pod);
+        // The plan copies the file in first (kubectl cp); here it is in the pod already.
+        let inside = argv
+            .iter()
+            .find(|a| a.starts_with("/tmp/lbc-restore-"))
+            .unwrap_or_else(|| panic!("{argv:?}"));
+        run_in(pod, &["cp".into(), dumps[pod].clone(), inside.clone()]);
+        run_in(pod, &argv);
+    }
+    assert_eq!(
+        sql(
+            "shop-db-0",
+            &[
+                "psql",
+                "--username=shop",
+                "--dbname=shop",
+                "--tuples-only",
+                "--no-align",
+                "--command=SELECT v FROM t"
+            ]
+        ),
+        "kept"
+    );
+    assert_eq!(
+        sql(
+            "shop-audit-0",
+            &["sh", "-c", maria, "sh", "SELECT v FROM t"]
+        ),
+        "kept"
+    );
+
     // Three runs of each CronJob with keep = 2: two backups of each service remain.
     let backups = tempfile::tempdir().unwrap();
     for _ in 0..3 {
