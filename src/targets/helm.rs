@@ -229,7 +229,14 @@ impl Target for HelmTarget {
         }
         let services = t.services(ctx)?;
         let values = self.values(ctx, Some(image), &services);
-        let hash = self.deploy_hash(image, &labels, &values)?;
+        // What lbc applies itself counts too (a service's image from the catalogue).
+        let applied = kube_services::to_yaml_stream(&kube_services::manifests(
+            &ctx.project,
+            &t.env_name,
+            &t.release,
+            &services,
+        ));
+        let hash = self.deploy_hash(image, &labels, &format!("{values}\0{applied}"))?;
         // No-op: the release already runs this chart, these values and this image.
         if let Some(meta) = self.metadata(ctx.runner)? {
             if meta.status == "deployed" && meta.labels.get(HASH_LABEL) == Some(&hash) {

@@ -665,15 +665,56 @@ impl Kube {
         tail: u32,
         service: Option<&str>,
     ) -> Result<(), Error> {
-        if service.is_some() {
-            return Err(docker_only("--service"));
-        }
         crate::runner::find(&self.kubectl_bin)?;
         let mut plan = Plan::new(format!("logs {}", self.env_name));
-        plan.push(Step::exec(
-            format!("Show the logs of {}", self.release),
-            self.kubectl().logs(&self.selector(), tail, follow).data(),
-        ));
+        match service {
+            None => plan.push(Step::exec(
+                format!("Show the logs of {}", self.release),
+                self.kubectl().logs(&self.selector(), tail, follow).data(),
+            )),
+            Some(name) => {
+                // A service lbc provisions here (issue #10): its pod, by its labels.
+                let services = if matches!(self.source, Source::Chart(_)) {
+                    self.services(ctx)?
+                } else {
+                    Vec::new()
+                };
+                let Some(ks) = services.iter().find(|s| s.name == name) else {
+                    return Err(Error::usage(
+                        format!("`{name}` is not a service lbc runs in `{}`", self.env_name),
+                        Some(if services.is_empty() {
+                            "declare it under [services] (environments deployed with a Helm chart get them)".into()
+                        } else {
+                            format!(
+                                "its services: {}",
+                                services
+                                    .iter()
+                                    .map(|s| s.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }),
+                    ));
+                };
+                if ks.provisioned.is_none() {
+                    return Err(Error::usage(
+                        format!(
+                            "service `{name}` of `{}` is external (Secret {}): its logs are the platform's",
+                            self.env_name, ks.secret
+                        ),
+                        None,
+                    ));
+                }
+                let selector = format!(
+                    "{},lbc.service={name}",
+                    kube_services::env_selector(&ctx.project, &self.env_name)
+                );
+                plan.push(Step::exec(
+                    format!("Show the logs of service {name}"),
+                    self.kubectl().logs(&selector, tail, follow).data(),
+                ));
+            }
+        }
         crate::execute::execute(ctx.settings, ctx.runner, &plan, None).map(|_| ())
     }
 

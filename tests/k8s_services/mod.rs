@@ -426,6 +426,36 @@ fn provisioned_services_migration_hook_status_and_destroy() {
         "{status}"
     );
 
+    // `lbc logs --service`: the service's pod, by its labels.
+    let logs = k
+        .lbc()
+        .args([
+            "logs",
+            "staging",
+            "--service",
+            "db",
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .run()
+        .success()
+        .json();
+    assert!(
+        logs.to_string()
+            .contains("--selector=lbc.project=shop,lbc.env=staging,lbc.service=db"),
+        "{logs}"
+    );
+    k.lbc()
+        .args(["logs", "staging", "--service", "db"])
+        .run()
+        .success();
+    k.lbc()
+        .args(["logs", "staging", "--service", "queue"])
+        .run()
+        .code_is(2)
+        .stderr_has("its services: db, cache");
+
     // A re-deploy keeps the password (the Secret is created once).
     let again = k
         .lbc()
