@@ -621,6 +621,31 @@ fn is_schedule(s: &str) -> bool {
 /// file, line and a fix).
 pub fn validate(l: &Loaded) -> Result<(), Error> {
     use crate::config::EnvKind;
+    let has_kube = l.config.env.values().any(|e| e.kind == EnvKind::Kubernetes);
+    if has_kube {
+        let release = l
+            .config
+            .deploy
+            .as_ref()
+            .and_then(|d| d.release.clone())
+            .unwrap_or_else(|| l.project().to_owned());
+        for name in l.config.services.keys() {
+            // The CronJob's name (`RELEASE-NAME-backup`) is the longest: at most 52.
+            let longest = format!("{}-backup", object_name(&release, name));
+            if longest.len() > 52 {
+                return Err(l.error_at_key(
+                    &["services", name],
+                    &format!(
+                        "service `{name}` makes Kubernetes names too long: `{longest}` has {} characters, at most 52",
+                        longest.len()
+                    ),
+                    Some(format!(
+                        "shorten the service's name (its objects are named RELEASE-NAME, release `{release}`)"
+                    )),
+                ));
+            }
+        }
+    }
     for (env_name, env) in &l.config.env {
         let keyed = !env.services.is_empty() || env.backup.is_some();
         if keyed && env.kind == EnvKind::Docker {
@@ -1079,6 +1104,12 @@ mod tests {
             assert!(text.contains(at), "{toml}\n---\n{text}");
             assert!(err.hint().is_some(), "{toml}");
         }
+        let long = format!(
+            "[project]\nname = \"x\"\n[services.{}]\ntype = \"redis\"\n[env.staging]\nnamespace = \"x\"\n",
+            "a".repeat(50)
+        );
+        let err = load(&long).unwrap_err();
+        assert!(err.to_string().contains("/repo/lbc.toml:3"), "{err}");
         assert!(is_schedule("*/15 2-4 * * 1,3"));
         assert!(is_quantity("500Mi"));
     }
