@@ -1077,6 +1077,29 @@ mod tests {
     }
 
     #[test]
+    fn chart_values_carry_the_connection_and_the_migration() {
+        // issue #10: `services.env` and `migrate.command` (a string runs with sh -c, an
+        // argv as it is); gitops gives only the external services.
+        let l = load(&format!(
+            "{TOML}[tasks.migrate]\nrun = [\"./manage\", \"migrate\"]\n"
+        ))
+        .unwrap();
+        let all = resolved(&l, "production");
+        let v = chart_values(&l, &all).unwrap();
+        assert_eq!(v["migrate"]["command"], json!(["./manage", "migrate"]));
+        let external: Vec<KubeService> = all
+            .into_iter()
+            .filter(|s| s.provisioned.is_none())
+            .collect();
+        let v = chart_values(&l, &external).unwrap();
+        let text = v.to_string();
+        assert!(text.contains("DATABASE_URL"), "{text}");
+        assert!(!text.contains("REDIS"), "{text}");
+        let plain = load("[project]\nname = \"x\"\n").unwrap();
+        assert!(chart_values(&plain, &[]).is_none());
+    }
+
+    #[test]
     fn literal_dollar_parens_are_escaped() {
         assert_eq!(literal("a$(b)"), "a$$(b)");
     }
