@@ -62,6 +62,71 @@ pub struct EnvBackup {
     /// The size of the backups' volume (default `10Gi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<String>,
+    /// When `[backup] destination` is a bucket: the Secret in the namespace holding its
+    /// credentials (keys `access-key-id`, `secret-access-key`); the CronJob then uploads
+    /// there (with the catalogue's `rclone` image) instead of keeping a volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_secret: Option<String>,
+}
+
+/// Where a scheduled backup goes when it is a bucket.
+#[derive(Debug, Clone)]
+pub struct CronS3 {
+    /// rclone's remote, `:s3:BUCKET/PREFIX`.
+    pub remote: String,
+    /// The credentials' Secret.
+    pub secret: String,
+    /// The uploader's image (catalogue `rclone`).
+    pub image: String,
+    /// RCLONE_S3_PROVIDER, _REGION, _ENDPOINT.
+    pub env: Vec<(String, String)>,
+}
+
+/// The bucket of an environment's scheduled backup: `[backup] destination` is `s3://`
+/// and `[env.NAME.backup] s3_secret` names its credentials (else the volume claim).
+pub fn cron_s3(
+    l: &Loaded,
+    env_name: &str,
+    uploader: impl FnOnce() -> Result<String, Error>,
+) -> Result<Option<CronS3>, Error> {
+    let env = &l.config.env[env_name];
+    let Some(secret) = env.backup.as_ref().and_then(|b| b.s3_secret.clone()) else {
+        return Ok(None);
+    };
+    let cfg = l.config.backup.clone().unwrap_or_default();
+    let Some(Ok((bucket, prefix))) = cfg.destination.as_deref().and_then(super::backup::parse_s3)
+    else {
+        return Ok(None);
+    };
+    let remote = if prefix.is_empty() {
+        format!(":s3:{bucket}")
+    } else {
+        format!(":s3:{bucket}/{prefix}")
+    };
+    let mut env = vec![
+        (
+            "RCLONE_S3_PROVIDER".to_owned(),
+            if cfg.endpoint.is_some() {
+                "Other"
+            } else {
+                "AWS"
+            }
+            .to_owned(),
+        ),
+        (
+            "RCLONE_S3_REGION".to_owned(),
+            cfg.region.clone().unwrap_or_else(|| "us-east-1".into()),
+        ),
+    ];
+    if let Some(e) = &cfg.endpoint {
+        env.push(("RCLONE_S3_ENDPOINT".to_owned(), e.clone()));
+    }
+    Ok(Some(CronS3 {
+        remote,
+        secret,
+        image: uploader()?,
+        env,
+    }))
 }
 
 pub const DEFAULT_SCHEDULE: &str = "0 * * * *";
@@ -345,6 +410,11 @@ const CRON_MYSQL: &str = "c=$(command -v mariadb || command -v mysql); d=$(comma
 const CRON_REDIS: &str = "v=$(redis-cli -h \"$host\" INFO server | tr -d '\\r' | sed -n 's/^redis_version://p'); redis-cli -h \"$host\" --rdb \"$tmp\" >/dev/null; server=\"redis-$v\"; ext=rdb; ";
 const CRON_FINISH: &str = "chmod 600 \"$tmp\"; mv \"$tmp\" \"$dir/${prefix}_${now}_${server}.$ext\"; echo \"backup $dir/${prefix}_${now}_${server}.$ext\"; ls -1 \"$dir\" | grep \"^${prefix}_[0-9]\\{8\\}T[0-9]\\{6\\}Z_\" | sort -r | tail -n +$((keep + 1)) | while read -r f; do rm -f -- \"$dir/$f\"; echo \"expired $f\"; done";
 
+/// The upload of a scheduled backup to the bucket, then the bucket's retention: values
+/// as `"$1"`...: remote (`:s3:BUCKET/PREFIX`), prefix (`PROJECT_ENV_SERVICE`), keep,
+/// directory. rclone reads the remote's settings from `RCLONE_S3_*` variables.
+const CRON_UPLOAD: &str = "set -eu; remote=\"$1\"; prefix=\"$2\"; keep=\"$3\"; dir=\"$4\"; for f in \"$dir\"/\"${prefix}\"_*; do n=${f##*/}; rclone --config=/dev/null copyto \"$f\" \"$remote/$n\"; echo \"uploaded $remote/$n\"; done; rclone --config=/dev/null lsf \"$remote\" | grep \"^${prefix}_[0-9]\\{8\\}T[0-9]\\{6\\}Z_\" | sort -r | tail -n +$((keep + 1)) | while read -r o; do rclone --config=/dev/null deletefile \"$remote/$o\"; echo \"expired $o\"; done";
+
 /// The CronJob of one provisioned service (and nothing for an external one: the
 /// platform backs its own services up).
 pub fn cronjob_manifest(
@@ -354,6 +424,7 @@ pub fn cronjob_manifest(
     ks: &KubeService,
     schedule: &str,
     keep: u32,
+    s3: Option<&CronS3>,
 ) -> Option<Value> {
     let p = ks.provisioned.as_ref()?;
     let project = &l.config.project.name;
@@ -372,6 +443,59 @@ pub fn cronjob_manifest(
         Kind::Redis => vec![from_secret("REDISCLI_AUTH", &ks.secret, "password")],
     };
     let labels = labels(l, env_name, ks);
+    let prefix = format!("{}_{env_name}_{}", project, ks.name);
+    let dump = json!({
+        "name": if s3.is_some() { "dump" } else { "backup" },
+        "image": p.image,
+        "command": ["sh", "-c", script, "sh",
+            ks.object.clone(),
+            ks.service.user(project),
+            ks.service.database(project),
+            prefix,
+            keep.to_string(),
+            BACKUP_MOUNT],
+        "env": env,
+        "volumeMounts": [{"name": "backups", "mountPath": BACKUP_MOUNT}],
+    });
+    let pod = match s3 {
+        None => json!({
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": false,
+            "containers": [dump],
+            "volumes": [{"name": "backups", "persistentVolumeClaim": {"claimName": backup_volume(release)}}],
+        }),
+        // The dump into the pod's own volume, then the upload and the bucket's retention.
+        Some(s3) => {
+            let mut env: Vec<Value> = s3
+                .env
+                .iter()
+                .map(|(k, v)| json!({"name": k, "value": v}))
+                .collect();
+            env.push(from_secret(
+                "RCLONE_S3_ACCESS_KEY_ID",
+                &s3.secret,
+                "access-key-id",
+            ));
+            env.push(from_secret(
+                "RCLONE_S3_SECRET_ACCESS_KEY",
+                &s3.secret,
+                "secret-access-key",
+            ));
+            json!({
+                "restartPolicy": "Never",
+                "automountServiceAccountToken": false,
+                "initContainers": [dump],
+                "containers": [{
+                    "name": "upload",
+                    "image": s3.image,
+                    "command": ["sh", "-c", CRON_UPLOAD, "sh", s3.remote, prefix, keep.to_string(), BACKUP_MOUNT],
+                    "env": env,
+                    "volumeMounts": [{"name": "backups", "mountPath": BACKUP_MOUNT}],
+                }],
+                "volumes": [{"name": "backups", "emptyDir": {}}],
+            })
+        }
+    };
     Some(json!({
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -388,24 +512,7 @@ pub fn cronjob_manifest(
                     "backoffLimit": 1,
                     "template": {
                         "metadata": {"labels": {"lbc.project": project, "lbc.env": env_name, "lbc.backup": ks.name}},
-                        "spec": {
-                            "restartPolicy": "Never",
-                            "automountServiceAccountToken": false,
-                            "containers": [{
-                                "name": "backup",
-                                "image": p.image,
-                                "command": ["sh", "-c", script, "sh",
-                                    ks.object.clone(),
-                                    ks.service.user(project),
-                                    ks.service.database(project),
-                                    format!("{}_{env_name}_{}", project, ks.name),
-                                    keep.to_string(),
-                                    BACKUP_MOUNT],
-                                "env": env,
-                                "volumeMounts": [{"name": "backups", "mountPath": BACKUP_MOUNT}],
-                            }],
-                            "volumes": [{"name": "backups", "persistentVolumeClaim": {"claimName": backup_volume(release)}}],
-                        },
+                        "spec": pod,
                     },
                 },
             },
@@ -432,12 +539,14 @@ pub fn backup_volume_manifest(l: &Loaded, env_name: &str, release: &str, storage
 }
 
 /// What lbc applies for an environment before the release: every provisioned service's
-/// Service and StatefulSet, and the scheduled backup (volume and CronJobs).
+/// Service and StatefulSet, and the scheduled backup (CronJobs, and the volume they
+/// write to unless they upload to a bucket).
 pub fn manifests(
     l: &Loaded,
     env_name: &str,
     release: &str,
     services: &[KubeService],
+    s3: Option<&CronS3>,
 ) -> Vec<Value> {
     let mut out = Vec::new();
     for ks in services {
@@ -446,10 +555,12 @@ pub fn manifests(
     if let Some((schedule, keep, storage)) = schedule_of(l, env_name) {
         let jobs: Vec<Value> = services
             .iter()
-            .filter_map(|ks| cronjob_manifest(l, env_name, release, ks, &schedule, keep))
+            .filter_map(|ks| cronjob_manifest(l, env_name, release, ks, &schedule, keep, s3))
             .collect();
         if !jobs.is_empty() {
-            out.push(backup_volume_manifest(l, env_name, release, &storage));
+            if s3.is_none() {
+                out.push(backup_volume_manifest(l, env_name, release, &storage));
+            }
             out.extend(jobs);
         }
     }
@@ -733,6 +844,29 @@ pub fn validate(l: &Loaded) -> Result<(), Error> {
                     "`keep = 0` would delete every backup",
                     Some("keep at least one, e.g. `keep = 48` (two days of hourly backups)".into()),
                 ));
+            }
+            if let Some(sec) = &b.s3_secret {
+                if !is_object_name(sec) {
+                    return Err(l.error_at(
+                        &["env", env_name, "backup", "s3_secret"],
+                        &format!("`{}` is not a Secret name", crate::validate::excerpt(sec)),
+                        Some("name the Secret holding the bucket's credentials, like `s3_secret = \"backup-s3\"`".into()),
+                    ));
+                }
+                let bucket = l
+                    .config
+                    .backup
+                    .as_ref()
+                    .and_then(|c| c.destination.as_deref())
+                    .and_then(super::backup::parse_s3)
+                    .is_some();
+                if !bucket {
+                    return Err(l.error_at(
+                        &["env", env_name, "backup", "s3_secret"],
+                        "`s3_secret` names the credentials of a bucket, but `[backup] destination` is not one",
+                        Some("set `[backup] destination = \"s3://BUCKET/PREFIX\"`, or remove `s3_secret` (the CronJob then keeps its backups on a volume claim)".into()),
+                    ));
+                }
             }
             if let Some(q) = &b.storage {
                 if !is_quantity(q) {
@@ -1066,7 +1200,7 @@ mod tests {
         );
         assert!(env.contains(&json!({"name": "DATABASE_URL", "value": "postgresql://$(LBC_SERVICE_DB_USER):$(LBC_SERVICE_DB_PASSWORD)@$(LBC_SERVICE_DB_HOST):$(LBC_SERVICE_DB_PORT)/$(LBC_SERVICE_DB_DATABASE)"})));
         // No StatefulSet, Service or CronJob for it.
-        let docs = manifests(&l, "production", "shop", &ks);
+        let docs = manifests(&l, "production", "shop", &ks, None);
         assert!(docs
             .iter()
             .all(|d| d["metadata"]["labels"]["lbc.service"] != "db"));

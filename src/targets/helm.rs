@@ -230,12 +230,7 @@ impl Target for HelmTarget {
         let services = t.services(ctx)?;
         let values = self.values(ctx, Some(image), &services);
         // What lbc applies itself counts too (a service's image from the catalogue).
-        let applied = kube_services::to_yaml_stream(&kube_services::manifests(
-            &ctx.project,
-            &t.env_name,
-            &t.release,
-            &services,
-        ));
+        let applied = kube_services::to_yaml_stream(&t.applied_manifests(ctx, &services)?);
         let hash = self.deploy_hash(image, &labels, &format!("{values}\0{applied}"))?;
         // No-op: the release already runs this chart, these values and this image.
         if let Some(meta) = self.metadata(ctx.runner)? {
@@ -327,7 +322,7 @@ impl Target for HelmTarget {
         };
         // What lbc applies itself before the release (the Secrets are created at the
         // first deploy with a generated password, and never shown).
-        let docs = kube_services::manifests(&ctx.project, &t.env_name, &t.release, &services);
+        let docs = t.applied_manifests(ctx, &services)?;
         if !docs.is_empty() && !ctx.settings.dry_run {
             ui::data(&format!(
                 "# Applied by lbc before the release (backing services, issue #10)\n{}",
@@ -421,7 +416,11 @@ impl Target for HelmTarget {
                 "persistentvolumeclaim/{}",
                 kube_services::backup_volume(&t.release)
             );
-            if kube_services::schedule_of(l, &t.env_name).is_some() {
+            let to_bucket = l.config.env[&t.env_name]
+                .backup
+                .as_ref()
+                .is_some_and(|b| b.s3_secret.is_some());
+            if kube_services::schedule_of(l, &t.env_name).is_some() && !to_bucket {
                 if volumes {
                     objects.push(backups);
                 } else {

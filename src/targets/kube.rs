@@ -347,6 +347,42 @@ impl Kube {
         })
     }
 
+    /// What lbc applies itself before the release (issue #10): the services and the
+    /// scheduled backup, which uploads to the bucket with the catalogue's `rclone` image
+    /// when `[env.NAME.backup] s3_secret` is set.
+    pub fn applied_manifests(
+        &self,
+        ctx: &Ctx,
+        services: &[KubeService],
+    ) -> Result<Vec<serde_json::Value>, Error> {
+        let l = &ctx.project;
+        let s3 = if services.iter().any(|s| s.provisioned.is_some()) {
+            kube_services::cron_s3(l, &self.env_name, || {
+                let catalog = ctx.settings.catalog()?;
+                crate::catalog::bases::checked(
+                    catalog,
+                    crate::catalog::bases::ImageUse {
+                        kind: "service".into(),
+                        file: "lbc.toml".into(),
+                        line: None,
+                        context: format!("[env.{}.backup] s3_secret: the uploader", self.env_name),
+                        resolution: catalog.resolve_name("rclone")?,
+                        index: None,
+                    },
+                )
+            })?
+        } else {
+            None
+        };
+        Ok(kube_services::manifests(
+            l,
+            &self.env_name,
+            &self.release,
+            services,
+            s3.as_ref(),
+        ))
+    }
+
     /// The steps that provision the services before the release (issue #10): the
     /// namespace if missing, each missing Secret of a provisioned service (created once,
     /// with a generated password, never replaced), the Services, StatefulSets and the
@@ -377,10 +413,18 @@ impl Kube {
                 k.create_namespace(&self.cluster.namespace),
             ));
         }
-        let secrets: Vec<String> = services
+        // The bucket's credentials of the scheduled backup must exist too.
+        let s3_secret = l.config.env[&self.env_name]
+            .backup
+            .as_ref()
+            .and_then(|b| b.s3_secret.clone())
+            .filter(|_| kube_services::schedule_of(l, &self.env_name).is_some())
+            .filter(|_| services.iter().any(|s| s.provisioned.is_some()));
+        let mut secrets: Vec<String> = services
             .iter()
             .map(|s| format!("secret/{}", s.secret))
             .collect();
+        secrets.extend(s3_secret.iter().map(|s| format!("secret/{s}")));
         let existing: Vec<String> = if ns_exists {
             let out = ctx.runner.query(&k.existing(&secrets))?;
             if !out.ok() {
@@ -391,6 +435,19 @@ impl Kube {
             Vec::new()
         };
         let exists = |name: &str| existing.iter().any(|e| e == &format!("secret/{name}"));
+        if let Some(sec) = s3_secret.filter(|s| !exists(s)) {
+            return Err(l.error_at(
+                &["env", &self.env_name, "backup", "s3_secret"],
+                &format!(
+                    "Secret `{sec}` (the bucket's credentials of the scheduled backup) does not exist in namespace {} (context {})",
+                    self.cluster.namespace, self.cluster.context
+                ),
+                Some(format!(
+                    "create it with the keys access-key-id and secret-access-key, e.g. `kubectl --namespace={} create secret generic {sec} --from-literal=access-key-id=... --from-literal=secret-access-key=...`",
+                    self.cluster.namespace
+                )),
+            ));
+        }
         for ks in services {
             match &ks.provisioned {
                 None if !exists(&ks.secret) => {
@@ -427,7 +484,7 @@ impl Kube {
                 }
             }
         }
-        let docs = kube_services::manifests(l, &self.env_name, &self.release, services);
+        let docs = self.applied_manifests(ctx, services)?;
         if !docs.is_empty() {
             plan.push(
                 Step::exec(

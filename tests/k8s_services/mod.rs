@@ -982,4 +982,129 @@ keep = 2
         })
         .count();
     assert_eq!(partial, 0);
+
+    // To a bucket: `[backup] destination = "s3://..."` and `[env.staging.backup]
+    // s3_secret`. The CronJob's pod dumps in an init container into its own volume, then
+    // the catalogue's `rclone` image uploads and expires in the bucket (moto's S3 server
+    // here; the uploader is the test's Debian image with the host's rclone mounted in).
+    let Some(s3) = crate::services::S3Server::start(test) else {
+        return;
+    };
+    s3.bucket("k8s-backups");
+    let catalog = dir.join("catalog-with-rclone.toml");
+    let base = std::fs::read_to_string(std::env::var("LBC_CATALOG").unwrap()).unwrap();
+    std::fs::write(
+        &catalog,
+        base.replacen(
+            "[images]\n",
+            "[images]\nrclone = \"lbc-test/debian:bookworm\"\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let toml = std::fs::read_to_string(dir.join("lbc.toml")).unwrap();
+    std::fs::write(
+        dir.join("lbc.toml"),
+        format!(
+            "{}keep = 2\ns3_secret = \"backup-s3\"\n[backup]\ndestination = \"s3://k8s-backups/shop\"\nendpoint = \"{}\"\n",
+            toml.replace("keep = 2\n", ""),
+            s3.endpoint
+        ),
+    )
+    .unwrap();
+    let rendered = Lbc::new()
+        .current_dir(&dir)
+        .env("LBC_CATALOG", &catalog)
+        .args([
+            "render",
+            "staging",
+            "--image",
+            "registry.example.com/shop:1.0",
+        ])
+        .run()
+        .success()
+        .stdout();
+    let docs = documents(&rendered);
+    assert!(
+        !docs.iter().any(|d| d["kind"] == "PersistentVolumeClaim"),
+        "no backup volume with a bucket"
+    );
+    let creds: std::collections::BTreeMap<&str, &str> = [
+        ("access-key-id", "lbc-test-key"),
+        ("secret-access-key", "lbc-test-secret-0123456789"),
+        ("password", "pw-Aa1"),
+        ("root-password", "root-Bb2"),
+    ]
+    .into();
+    let crons: Vec<&serde_json::Value> = docs.iter().filter(|d| d["kind"] == "CronJob").collect();
+    assert_eq!(crons.len(), 3);
+    let run_container =
+        |c: &serde_json::Value, network: &str, vol: &std::path::Path, extra: &[&str]| {
+            let mut args = vec![
+                "run".to_owned(),
+                "--rm".into(),
+                format!("--network={network}"),
+                format!("--volume={}:/backups", vol.display()),
+            ];
+            args.extend(extra.iter().map(|s| (*s).to_owned()));
+            args.extend(docker_env_args(c, &creds));
+            let command: Vec<String> = c["command"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect();
+            args.push(format!("--entrypoint={}", command[0]));
+            args.push(c["image"].as_str().unwrap().to_owned());
+            args.extend(command[1..].iter().cloned());
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = crate::support::docker(&args);
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                c["name"],
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+    for _ in 0..3 {
+        for cron in &crons {
+            let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+            assert_eq!(pod["volumes"][0]["emptyDir"], serde_json::json!({}));
+            // A fresh emptyDir per run.
+            let work = tempfile::tempdir().unwrap();
+            run_container(&pod["initContainers"][0], &net, work.path(), &[]);
+            // moto listens on the host's 127.0.0.1.
+            run_container(
+                &pod["containers"][0],
+                "host",
+                work.path(),
+                &["--volume=/usr/bin/rclone:/usr/bin/rclone:ro"],
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let listed = Lbc::new()
+        .current_dir(&dir)
+        .env("AWS_ACCESS_KEY_ID", "lbc-test-key")
+        .env("AWS_SECRET_ACCESS_KEY", "lbc-test-secret-0123456789")
+        .env_remove("AWS_CA_BUNDLE")
+        .args(["backups", "staging", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let mut per: std::collections::BTreeMap<String, usize> = Default::default();
+    for b in listed["backups"].as_array().unwrap() {
+        *per.entry(b["service"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(
+        per,
+        [
+            ("audit".to_owned(), 2),
+            ("cache".to_owned(), 2),
+            ("db".to_owned(), 2)
+        ]
+        .into(),
+        "keep = 2 in the bucket: {listed}"
+    );
 }
