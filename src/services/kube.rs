@@ -1248,6 +1248,8 @@ mod tests {
             (format!("{base}[env.staging.services.db]\nstorage = \"lots\"\n"), "/repo/lbc.toml:8"),
             (format!("{base}[env.staging.backup]\nschedule = \"every hour\"\n"), "/repo/lbc.toml:8"),
             (format!("{base}[env.staging.backup]\nkeep = 0\n"), "/repo/lbc.toml:8"),
+            (format!("{base}[env.staging.backup]\ns3_secret = \"creds\"\n"), "/repo/lbc.toml:8"),
+            (format!("{base}[env.staging.backup]\ns3_secret = \"Bad_Name\"\n[backup]\ndestination = \"s3://bkt/x\"\n"), "/repo/lbc.toml:8"),
             (format!("{base}[env.staging.services.db]\nsecret = \"x\"\nstorage = \"1Gi\"\n"), "/repo/lbc.toml:9"),
             (
                 "[project]\nname = \"x\"\n[services.db]\ntype = \"postgres\"\n[env.local]\nkind = \"docker\"\n[env.local.services.db]\nsecret = \"x\"\n".to_owned(),
