@@ -14,9 +14,11 @@ source "$env_file"
 
 cd "$ROOT"
 # The Kubernetes scenarios once more with helm v3 (lbc passes --atomic instead of v4's
-# --rollback-on-failure, and reads release labels from the storage Secret).
+# --rollback-on-failure, and reads release labels from the storage Secret; the backing
+# services' migration hook, #10).
 if [ -n "${LBC_TEST_HELM3:-}" ] && [ $# -eq 0 ]; then
   echo "== the Kubernetes scenarios with helm v3 ($("$LBC_TEST_HELM3" version --short))"
-  LBC_TEST_HELM="$LBC_TEST_HELM3" cargo test --locked --test cli k8s_deploy
+  LBC_TEST_HELM="$LBC_TEST_HELM3" cargo test --locked --test cli -- k8s_deploy \
+    k8s_services::provisioned k8s_services::an_external
 fi
 cargo test --locked "$@"

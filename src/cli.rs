@@ -241,7 +241,7 @@ pub struct TargetArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// Environment name from lbc.toml (a docker environment).
+    /// Environment name from lbc.toml (docker, or kubernetes: its provisioned services).
     pub env: String,
     /// Only this service (`[services.NAME]`); default: all of them.
     #[arg(long, value_name = "NAME", env = "LBC_SERVICE")]
@@ -267,7 +267,7 @@ pub struct BackupsArgs {
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// Environment name from lbc.toml (a docker environment).
+    /// Environment name from lbc.toml (docker, or kubernetes: its provisioned services).
     pub env: String,
     /// A backup file (as listed by `lbc backups`), or an environment whose latest backups
     /// are restored.

@@ -374,6 +374,15 @@ pub struct Environment {
     /// kubectl binary to use (default `kubectl`; `oc` works).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubectl: Option<String>,
+    /// Backing services in this (kubernetes) environment: `[env.NAME.services.SERVICE]`
+    /// with `secret = "NAME"` makes a service external (a Secret the platform manages);
+    /// without it lbc provisions the service in the namespace.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, crate::services::kube::EnvService>,
+    /// Scheduled backups of this (kubernetes) environment's provisioned services, a
+    /// CronJob (hourly by default for protected environments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<crate::services::kube::EnvBackup>,
 
     // --- delivery = "gitops" (docs/gitops.md) ---
     /// How a deploy reaches the cluster: `direct` (helm or kubectl, the default) or

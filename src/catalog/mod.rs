@@ -45,6 +45,8 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("postgres", "postgres:{version}"),
     ("mariadb", "mariadb:{version}"),
     ("redis", "redis:{version}"),
+    // The uploader of a Kubernetes environment's scheduled backups to a bucket (#10).
+    ("rclone", "rclone/rclone:1.68"),
 ];
 
 /// What happens to an image the catalogue does not approve.

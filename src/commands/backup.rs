@@ -1,5 +1,6 @@
-//! `lbc backup ENV`: one consistent dump per backing service of a docker environment
-//! (issue #10), kept in a directory or an S3-compatible bucket.
+//! `lbc backup ENV`: one consistent dump per backing service of an environment (issue
+//! #10): docker containers, or the pods of a kubernetes environment's provisioned
+//! services; kept in a directory or an S3-compatible bucket.
 
 use crate::cli::BackupArgs;
 use crate::commands::Ctx;
@@ -8,20 +9,15 @@ use crate::error::Error;
 use crate::execute::{self, Summary};
 use crate::plan::Step;
 use crate::services::backup::{self, Destination};
+use crate::targets::kube::Kube;
 use crate::tools::{docker, rclone};
 use crate::ui;
 
-/// The environment, which must be of kind docker (with docker on PATH).
-pub fn docker_env(ctx: &Ctx, env_name: &str) -> Result<crate::config::Environment, Error> {
-    let env = ctx.project.environment(env_name)?.clone();
-    if env.kind != EnvKind::Docker {
-        return Err(Error::usage(
-            format!("`{env_name}` is a kubernetes environment: lbc backs up the services of docker environments only, so far"),
-            Some("back up a Kubernetes database with your platform's tools".to_owned()),
-        ));
-    }
+/// A docker environment needs docker on PATH.
+fn docker_env(ctx: &Ctx, env_name: &str) -> Result<(), Error> {
+    ctx.project.environment(env_name)?;
     crate::runner::find("docker")?;
-    Ok(env)
+    Ok(())
 }
 
 /// A private local directory for dumps on their way to or from a bucket.
@@ -35,15 +31,43 @@ pub fn staging() -> Result<tempfile::TempDir, Error> {
         })
 }
 
+/// A kubernetes environment's cluster (its provisioned services are backed up with
+/// kubectl), or `None` for a docker environment.
+pub fn kube_env(ctx: &Ctx, env_name: &str) -> Result<Option<Kube>, Error> {
+    let env = ctx.project.environment(env_name)?.clone();
+    if env.kind != EnvKind::Kubernetes {
+        docker_env(ctx, env_name)?;
+        return Ok(None);
+    }
+    let k = Kube::resolve(ctx, env_name, env, &crate::cli::TargetArgs::default())?;
+    crate::runner::find(&k.kubectl_bin)?;
+    Ok(Some(k))
+}
+
+/// The plan of a backup into `dir`: docker or kubernetes.
+fn plan_for(
+    ctx: &Ctx,
+    kube: Option<&Kube>,
+    args: &BackupArgs,
+    dir: &std::path::Path,
+) -> Result<(crate::plan::Plan, Vec<backup::Pending>), Error> {
+    match kube {
+        Some(k) => crate::services::kube::plan_backup(ctx, k, args.service.as_deref(), dir),
+        None => backup::plan_backup(ctx, &args.env, args.service.as_deref(), dir),
+    }
+}
+
 pub fn run(ctx: &mut Ctx, args: &BackupArgs) -> Result<(), Error> {
-    docker_env(ctx, &args.env)?;
+    let kube = kube_env(ctx, &args.env)?;
     let dest = backup::destination(ctx, args.backup_dir.as_deref())?;
-    docker::daemon_version(ctx.runner, &ctx.project.root)?;
+    if kube.is_none() {
+        docker::daemon_version(ctx.runner, &ctx.project.root)?;
+    }
     let dir = match dest {
         Destination::Dir(d) => d,
-        Destination::S3(s3) => return backup_s3(ctx, args, &s3),
+        Destination::S3(s3) => return backup_s3(ctx, args, &s3, kube.as_ref()),
     };
-    let (mut plan, pending) = backup::plan_backup(ctx, &args.env, args.service.as_deref(), &dir)?;
+    let (mut plan, pending) = plan_for(ctx, kube.as_ref(), args, &dir)?;
     if let Some(keep) = args.keep {
         plan.note(format!(
             "then only the {keep} newest backups of each service are kept (older ones are deleted)"
@@ -87,13 +111,17 @@ pub fn run(ctx: &mut Ctx, args: &BackupArgs) -> Result<(), Error> {
 
 /// Dump into a private staging directory, then upload each file with rclone (an object
 /// appears whole or not at all).
-fn backup_s3(ctx: &mut Ctx, args: &BackupArgs, s3: &rclone::S3) -> Result<(), Error> {
+fn backup_s3(
+    ctx: &mut Ctx,
+    args: &BackupArgs,
+    s3: &rclone::S3,
+    kube: Option<&Kube>,
+) -> Result<(), Error> {
     crate::runner::find("rclone")?;
     // Reading the bucket checks the endpoint and the credentials before any dump.
     let existing = backup::list_s3(ctx, s3, &args.env)?;
     let stage = staging()?;
-    let (mut plan, pending) =
-        backup::plan_backup(ctx, &args.env, args.service.as_deref(), stage.path())?;
+    let (mut plan, pending) = plan_for(ctx, kube, args, stage.path())?;
     plan.notes.retain(|n| !n.starts_with("backup directory"));
     plan.notes
         .insert(0, format!("backup destination: {}", s3.url("")));

@@ -1,11 +1,12 @@
 //! `lbc restore ENV --from BACKUP|ENV`: load backups into the backing services of a
-//! docker environment (issue #10); data is replaced only with `--overwrite`, a protected
+//! docker environment, or into the provisioned postgres and mysql services of a
+//! kubernetes one (issue #10); data is replaced only with `--overwrite`, a protected
 //! environment only after its guard.
 
 use std::path::PathBuf;
 
 use crate::cli::RestoreArgs;
-use crate::commands::backup::{docker_env, staging};
+use crate::commands::backup::{kube_env, staging};
 use crate::commands::Ctx;
 use crate::error::Error;
 use crate::execute::{self, Guard, Summary};
@@ -14,9 +15,12 @@ use crate::services::backup::{self, Backup, Destination};
 use crate::tools::{docker, rclone};
 
 pub fn run(ctx: &mut Ctx, args: &RestoreArgs) -> Result<(), Error> {
-    let env = docker_env(ctx, &args.env)?;
+    let kube = kube_env(ctx, &args.env)?;
+    let env = ctx.project.environment(&args.env)?.clone();
     let dest = backup::destination(ctx, args.backup_dir.as_deref())?;
-    docker::daemon_version(ctx.runner, &ctx.project.root)?;
+    if kube.is_none() {
+        docker::daemon_version(ctx.runner, &ctx.project.root)?;
+    }
     // Kept until the restore is over: the downloaded dumps live there.
     let mut _stage: Option<tempfile::TempDir> = None;
     // Where each backup comes from, for the report (a bucket's URL, not the staging copy).
@@ -46,7 +50,10 @@ pub fn run(ctx: &mut Ctx, args: &RestoreArgs) -> Result<(), Error> {
             (local, steps)
         }
     };
-    let mut plan = backup::plan_restore(ctx, &args.env, &env, &from, args.overwrite)?;
+    let mut plan = match &kube {
+        Some(k) => crate::services::kube::plan_restore(ctx, k, &from, args.overwrite)?,
+        None => backup::plan_restore(ctx, &args.env, &env, &from, args.overwrite)?,
+    };
     plan.steps.splice(0..0, downloads);
     let names: Vec<String> = from.iter().map(Backup::name).collect();
     let guard = Guard::when_protected(

@@ -344,12 +344,12 @@ pub fn list(dir: &Path, project: &str, env: &str) -> Result<Vec<Backup>, Error> 
 }
 
 /// `20261129T201500Z` from RFC 3339.
-fn compact_time() -> String {
+pub(crate) fn compact_time() -> String {
     crate::state::now_rfc3339().replace(['-', ':'], "")
 }
 
 /// The services a verb acts on: `--service NAME`, or all of them.
-fn selected<'a>(
+pub(crate) fn selected<'a>(
     ctx: &'a Ctx,
     service: Option<&str>,
 ) -> Result<Vec<(&'a String, &'a Service)>, Error> {

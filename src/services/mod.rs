@@ -6,11 +6,14 @@
 //! - [`credentials`]: passwords generated once per environment, kept outside the
 //!   repository with owner-only permissions;
 //! - [`local`]: the Docker side (network, volumes, containers, readiness, migrations);
+//! - [`kube`]: the Kubernetes side (provisioned or external services, the chart's
+//!   `services.env`, the migration hook's command, the scheduled backup);
 //! - [`backup`]: dumps and restores.
 
 pub mod backup;
 pub mod credentials;
 pub mod kinds;
+pub mod kube;
 pub mod local;
 
 use std::collections::BTreeMap;
@@ -137,7 +140,7 @@ fn encode(s: &str) -> String {
 }
 
 /// The pieces of a template: literal text and placeholders, or the first unknown name.
-fn template_parts(t: &str) -> Result<Vec<(bool, &str)>, String> {
+pub(crate) fn template_parts(t: &str) -> Result<Vec<(bool, &str)>, String> {
     let mut parts = Vec::new();
     let mut rest = t;
     while let Some(i) = rest.find('{') {
@@ -359,6 +362,7 @@ pub fn validate(l: &Loaded) -> Result<(), Error> {
         }
     }
     backup::validate(l)?;
+    kube::validate(l)?;
     for (name, task) in &c.tasks {
         for s in task.services.iter().flatten() {
             if !c.services.contains_key(s) {
@@ -395,15 +399,16 @@ fn is_sql_name(v: &str) -> bool {
         && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Kubernetes environments do not get the services yet: say so rather than let the app
-/// start without its connection variables.
+/// Kubernetes environments deployed from plain manifests or a kustomization do not get
+/// the services (they reach the app through a Helm chart's values): say so rather than
+/// let the app start without its connection variables.
 pub fn warn_kubernetes(l: &Loaded, env_name: &str) {
     if l.config.services.is_empty() {
         return;
     }
     let vars: Vec<String> = variables(l).into_iter().map(|(_, v, _)| v).collect();
     crate::ui::warn(&format!(
-        "[services] are provisioned for docker environments only, so far: `{env_name}` gets neither the services nor {} from lbc; give them to the app through the chart's values (or a Secret your platform manages)",
+        "[services] are provisioned for docker environments and Kubernetes environments deployed with a Helm chart: `{env_name}` (manifests or kustomize) gets neither the services nor {} from lbc; give them to the app in your manifests (e.g. from a Secret your platform manages)",
         vars.join(", ")
     ));
 }

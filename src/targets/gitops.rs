@@ -57,6 +57,9 @@ pub struct GitOps {
     chart_rel: String,
     cache: PathBuf,
     git: Git,
+    /// The values of the backing services (issue #10): the external ones' connection and
+    /// the migration hook's command.
+    services_values: Option<serde_json::Value>,
 }
 
 /// A commit of the environment repository that changed `path`.
@@ -75,6 +78,32 @@ pub struct ReleaseCommit {
     pub env: Option<String>,
     #[serde(skip)]
     pub removed: bool,
+}
+
+/// The services' values of a gitops environment (issue #10): only external services
+/// can be referenced, since nothing applies a provisioned one before the cluster's
+/// reconciler installs the release; the others are left out with a warning.
+fn gitops_services(
+    ctx: &Ctx,
+    env_name: &str,
+    deploy: &crate::config::Deploy,
+) -> Result<Option<serde_json::Value>, Error> {
+    let l = &ctx.project;
+    let release = deploy
+        .release
+        .clone()
+        .unwrap_or_else(|| l.project().to_owned());
+    let all = crate::services::kube::resolve(l, env_name, &release, |_, _| Ok(String::new()))?;
+    let (external, provisioned): (Vec<_>, Vec<_>) =
+        all.into_iter().partition(|s| s.provisioned.is_none());
+    if !provisioned.is_empty() {
+        ui::warn(&format!(
+            "gitops environment `{env_name}` only references external services: {} {} not provisioned (give each a Secret your platform manages: `[env.{env_name}.services.NAME] secret = \"...\"`)",
+            provisioned.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+            if provisioned.len() == 1 { "is" } else { "are" }
+        ));
+    }
+    Ok(crate::services::kube::chart_values(l, &external))
 }
 
 /// A clone in use: the lock is held until this is dropped.
@@ -121,7 +150,9 @@ impl GitOps {
             .unwrap_or_else(|| "x-access-token".into());
         let cache = cache_dir(&repo)?;
         let git = Git::new(&cache, token.as_deref().map(|t| (user.as_str(), t)));
+        let services_values = gitops_services(ctx, env_name, &deploy)?;
         Ok(GitOps {
+            services_values,
             env_name: env_name.to_owned(),
             branch: env.branch.clone().unwrap_or_else(|| "main".into()),
             path: env.path.clone().unwrap_or_default(),
@@ -355,7 +386,11 @@ impl GitOps {
                 merge(&mut merged, yaml_to_json(doc));
             }
         }
-        let doc = crate::targets::helm::lbc_values(&self.env.set, Some(image));
+        let doc = crate::targets::helm::lbc_values(
+            &self.env.set,
+            Some(image),
+            self.services_values.as_ref(),
+        );
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&doc) {
             merge(&mut merged, v);
         }
@@ -1604,7 +1639,7 @@ fn yaml_to_json(y: yaml_rust2::Yaml) -> serde_json::Value {
     }
 }
 
-fn json_to_yaml(v: &serde_json::Value) -> yaml_rust2::Yaml {
+pub fn json_to_yaml(v: &serde_json::Value) -> yaml_rust2::Yaml {
     use yaml_rust2::Yaml;
     match v {
         serde_json::Value::Null => Yaml::Null,

@@ -14,7 +14,8 @@ use crate::execute::{self, Summary};
 use crate::image::ImageRef;
 use crate::plan::{Plan, Step};
 use crate::runner::Runner;
-use crate::targets::kube::{self, Kube};
+use crate::services::kube::{self as kube_services, KubeService};
+use crate::targets::kube::Kube;
 use crate::targets::{DeployRequest, Running, Target};
 use crate::tools::{self, git::hex, helm};
 use crate::ui;
@@ -48,8 +49,12 @@ impl HelmTarget {
     }
 
     /// The values lbc sets (see [`lbc_values`]).
-    fn values(&self, image: Option<&ImageRef>) -> String {
-        lbc_values(&self.0.env.set, image)
+    fn values(&self, ctx: &Ctx, image: Option<&ImageRef>, services: &[KubeService]) -> String {
+        lbc_values(
+            &self.0.env.set,
+            image,
+            kube_services::chart_values(&ctx.project, services).as_ref(),
+        )
     }
 
     /// `helm get metadata`: the deployed release, or `None`.
@@ -108,7 +113,12 @@ impl HelmTarget {
 
     /// A hash of everything a deploy applies: chart, values files, settings, image.
     /// Equal hashes on the deployed release make the deploy a no-op.
-    fn deploy_hash(&self, image: &ImageRef, extra: &[String]) -> Result<String, Error> {
+    fn deploy_hash(
+        &self,
+        image: &ImageRef,
+        extra: &[String],
+        values: &str,
+    ) -> Result<String, Error> {
         let t = &self.0;
         let mut h = Sha256::new();
         let dir = t.source.dir();
@@ -135,7 +145,29 @@ impl HelmTarget {
             h.update(e.as_bytes());
             h.update([0]);
         }
+        // The values lbc computes (the services' connection, the migration's command).
+        h.update(values.as_bytes());
         Ok(hex(&h.finalize())[..40].to_owned())
+    }
+
+    /// The release's migration Job (the chart's hook, issue #10) when it failed.
+    fn failed_migration(&self, runner: &Runner) -> Option<String> {
+        let t = &self.0;
+        if crate::runner::find(&t.kubectl_bin).is_err() {
+            return None;
+        }
+        let selector = format!("{},app.kubernetes.io/component=migration", t.selector());
+        let out = runner
+            .query(&t.kubectl().get_selected_json("jobs", &selector))
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).ok()?;
+        v["items"].as_array()?.iter().find_map(|job| {
+            let failed = job["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .any(|c| c["type"] == "Failed" && c["status"] == "True");
+            failed.then(|| job["metadata"]["name"].as_str().map(str::to_owned))?
+        })
     }
 
     /// Turn a failed `helm upgrade` into a report: which resource failed and why, and
@@ -145,7 +177,18 @@ impl HelmTarget {
             return e;
         }
         let t = &self.0;
-        let report = t.diagnose(runner, &[]);
+        let mut report = t.diagnose(runner, &[]);
+        let migration = self.failed_migration(runner);
+        if let Some(job) = &migration {
+            let line = format!(
+                "the migration Job {job} failed (`kubectl logs job/{job}` shows why): the running version keeps serving"
+            );
+            report = if report.is_empty() {
+                line
+            } else {
+                format!("{line}\n  {report}")
+            };
+        }
         let back = match self.metadata(runner).ok().flatten() {
             Some(m) => format!(
                 "release {} is back at revision {} ({})",
@@ -184,7 +227,11 @@ impl Target for HelmTarget {
             labels.push(format!("lbc-promoted-from={}", p.from));
             labels.push(format!("lbc-source-revision={}", p.revision));
         }
-        let hash = self.deploy_hash(image, &labels)?;
+        let services = t.services(ctx)?;
+        let values = self.values(ctx, Some(image), &services);
+        // What lbc applies itself counts too (a service's image from the catalogue).
+        let applied = kube_services::to_yaml_stream(&t.applied_manifests(ctx, &services)?);
+        let hash = self.deploy_hash(image, &labels, &format!("{values}\0{applied}"))?;
         // No-op: the release already runs this chart, these values and this image.
         if let Some(meta) = self.metadata(ctx.runner)? {
             if meta.status == "deployed" && meta.labels.get(HASH_LABEL) == Some(&hash) {
@@ -212,12 +259,14 @@ impl Target for HelmTarget {
         }
         let major = self.major(ctx.runner)?;
         labels.insert(0, format!("{HASH_LABEL}={hash}"));
+        // The services first, ready before the release and its migration hook (#10).
+        t.plan_services(ctx, &services, &mut plan)?;
         let values_files = self.values_files();
         let release = helm::Release {
             name: &t.release,
             chart: self.chart(),
             values_files: &values_files,
-            values: self.values(Some(image)),
+            values,
         };
         plan.push(Step::exec(
             format!(
@@ -262,14 +311,24 @@ impl Target for HelmTarget {
     fn render(&self, ctx: &mut Ctx, image: Option<&str>) -> Result<(), Error> {
         let t = &self.0;
         let img = t.image_to_render(ctx, image)?;
+        let services = t.services(ctx)?;
         let values_files = self.values_files();
         let chart = self.chart();
         let release = helm::Release {
             name: &t.release,
             chart,
             values_files: &values_files,
-            values: self.values(img.as_ref()),
+            values: self.values(ctx, img.as_ref(), &services),
         };
+        // What lbc applies itself before the release (the Secrets are created at the
+        // first deploy with a generated password, and never shown).
+        let docs = t.applied_manifests(ctx, &services)?;
+        if !docs.is_empty() && !ctx.settings.dry_run {
+            ui::data(&format!(
+                "# Applied by lbc before the release (backing services, issue #10)\n{}",
+                kube_services::to_yaml_stream(&docs)
+            ));
+        }
         let mut plan = Plan::new(format!("render {}", t.env_name));
         plan.push(
             Step::exec(
@@ -287,7 +346,8 @@ impl Target for HelmTarget {
     fn status(&self, ctx: &mut Ctx) -> Result<(), Error> {
         let meta = self.metadata(ctx.runner)?;
         let ws = self.0.workloads(ctx.runner, &[])?;
-        self.0.print_status(ctx, meta.as_ref(), &ws);
+        let services = self.0.service_workloads(ctx)?;
+        self.0.print_status(ctx, meta.as_ref(), &ws, &services);
         Ok(())
     }
 
@@ -302,10 +362,24 @@ impl Target for HelmTarget {
     }
 
     fn destroy(&self, ctx: &mut Ctx, yes: bool, volumes: bool) -> Result<(), Error> {
-        if volumes {
-            return Err(kube::docker_only("--volumes"));
-        }
         let t = &self.0;
+        let services = t.services(ctx)?;
+        let provisioned: Vec<&KubeService> = services
+            .iter()
+            .filter(|s| s.provisioned.is_some())
+            .collect();
+        if volumes && provisioned.is_empty() {
+            return Err(Error::usage(
+                format!(
+                    "--volumes removes the data of the services lbc provisions, and `{}` has none",
+                    t.env_name
+                ),
+                Some(format!(
+                    "run `lbc destroy {}` without --volumes",
+                    t.env_name
+                )),
+            ));
+        }
         let mut plan = t.plan("destroy");
         if self.metadata(ctx.runner)?.is_none() {
             plan.note(format!(
@@ -317,6 +391,63 @@ impl Target for HelmTarget {
                 format!("Uninstall release {}", t.release),
                 t.helm().uninstall(&t.release, t.timeout_secs()),
             ));
+        }
+        // The services lbc applied (#10): their data (volume and Secret, which hold one
+        // another's password) only with --volumes, and said so otherwise.
+        if !provisioned.is_empty() {
+            let l = &ctx.project;
+            let mut objects = Vec::new();
+            let mut kept = Vec::new();
+            for ks in &provisioned {
+                objects.push(format!("statefulset/{}", ks.object));
+                objects.push(format!("service/{}", ks.object));
+                objects.push(format!("cronjob/{}-backup", ks.object));
+                let data = [
+                    format!("persistentvolumeclaim/{}", kube_services::volume_name(ks)),
+                    format!("secret/{}", ks.secret),
+                ];
+                if volumes {
+                    objects.extend(data);
+                } else {
+                    kept.extend(data);
+                }
+            }
+            let backups = format!(
+                "persistentvolumeclaim/{}",
+                kube_services::backup_volume(&t.release)
+            );
+            let to_bucket = l.config.env[&t.env_name]
+                .backup
+                .as_ref()
+                .is_some_and(|b| b.s3_secret.is_some());
+            if kube_services::schedule_of(l, &t.env_name).is_some() && !to_bucket {
+                if volumes {
+                    objects.push(backups);
+                } else {
+                    kept.push(backups);
+                }
+            }
+            let out = ctx.runner.query(&t.kubectl().existing(&objects))?;
+            if !out.ok() {
+                return Err(t.unreachable(&out.stderr));
+            }
+            let present: Vec<String> = out.stdout.lines().map(|l| l.trim().to_owned()).collect();
+            if !present.is_empty() {
+                plan.push(Step::exec(
+                    format!(
+                        "Remove the backing services of {}{}",
+                        t.env_name,
+                        if volumes { " and their data" } else { "" }
+                    ),
+                    t.kubectl().delete(&objects),
+                ));
+            }
+            if !kept.is_empty() {
+                plan.note(format!(
+                    "kept (the services' data; `--volumes` removes them): {}",
+                    kept.join(", ")
+                ));
+            }
         }
         let removed = !plan.steps.is_empty();
         let guard = t.guard("destroy", None, yes).filter(|_| removed);
@@ -418,6 +549,7 @@ impl Target for HelmTarget {
 pub fn lbc_values(
     set: &std::collections::BTreeMap<String, String>,
     image: Option<&ImageRef>,
+    services: Option<&serde_json::Value>,
 ) -> String {
     let mut pairs: Vec<(String, String)> =
         set.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -428,5 +560,23 @@ pub fn lbc_values(
             pairs.push(("image.digest".into(), d.clone()));
         }
     }
-    helm::values_document(&pairs)
+    let doc = helm::values_document(&pairs);
+    let Some(services) = services else {
+        return doc;
+    };
+    // The services' values (`services.env`, `migrate.command`) are lists, which `set`
+    // cannot express: merged into the document, over what `set` gave those keys.
+    let mut root: serde_json::Value = if doc.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_str(&doc).expect("lbc's own JSON")
+    };
+    if let (Some(r), Some(extra)) = (root.as_object_mut(), services.as_object()) {
+        for (k, v) in extra {
+            r.insert(k.clone(), v.clone());
+        }
+    }
+    let mut s = serde_json::to_string_pretty(&root).expect("json");
+    s.push('\n');
+    s
 }

@@ -19,6 +19,7 @@ use crate::execute::Guard;
 use crate::image::ImageRef;
 use crate::plan::{Plan, Step};
 use crate::runner::Runner;
+use crate::services::kube::{self as kube_services, KubeService};
 use crate::tools::{self, helm::Helm, kubectl::Cluster, kubectl::Kubectl};
 use crate::ui;
 
@@ -323,12 +324,227 @@ impl Kube {
         ctx: &Ctx,
         req: &crate::targets::DeployRequest,
     ) -> Result<Plan, Error> {
-        // Backing services are provisioned for docker environments only (issue #10).
-        crate::services::warn_kubernetes(&ctx.project, &self.env_name);
+        // Backing services reach the app through the chart's values (issue #10).
+        if !matches!(self.source, Source::Chart(_)) {
+            crate::services::warn_kubernetes(&ctx.project, &self.env_name);
+        }
         let mut plan = self.plan("deploy");
         plan.note(format!("image {}", req.image.reference()));
         self.check_deploy(ctx, req, &mut plan)?;
         Ok(plan)
+    }
+
+    /// The backing services of this environment (issue #10), provisioned ones with their
+    /// image from the catalogue.
+    pub fn services(&self, ctx: &Ctx) -> Result<Vec<KubeService>, Error> {
+        let l = &ctx.project;
+        if l.config.services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let catalog = ctx.settings.catalog()?;
+        kube_services::resolve(l, &self.env_name, &self.release, |name, s| {
+            crate::services::local::image_of(catalog, name, s)
+        })
+    }
+
+    /// What lbc applies itself before the release (issue #10): the services and the
+    /// scheduled backup, which uploads to the bucket with the catalogue's `rclone` image
+    /// when `[env.NAME.backup] s3_secret` is set.
+    pub fn applied_manifests(
+        &self,
+        ctx: &Ctx,
+        services: &[KubeService],
+    ) -> Result<Vec<serde_json::Value>, Error> {
+        let l = &ctx.project;
+        let s3 = if services.iter().any(|s| s.provisioned.is_some()) {
+            kube_services::cron_s3(l, &self.env_name, || {
+                let catalog = ctx.settings.catalog()?;
+                crate::catalog::bases::checked(
+                    catalog,
+                    crate::catalog::bases::ImageUse {
+                        kind: "service".into(),
+                        file: "lbc.toml".into(),
+                        line: None,
+                        context: format!("[env.{}.backup] s3_secret: the uploader", self.env_name),
+                        resolution: catalog.resolve_name("rclone")?,
+                        index: None,
+                    },
+                )
+            })?
+        } else {
+            None
+        };
+        Ok(kube_services::manifests(
+            l,
+            &self.env_name,
+            &self.release,
+            services,
+            s3.as_ref(),
+        ))
+    }
+
+    /// The steps that provision the services before the release (issue #10): the
+    /// namespace if missing, each missing Secret of a provisioned service (created once,
+    /// with a generated password, never replaced), the Services, StatefulSets and the
+    /// scheduled backup, then a wait for each StatefulSet. An external service's Secret
+    /// must exist (exit 2 naming it otherwise). Nothing of the app is touched by them.
+    pub fn plan_services(
+        &self,
+        ctx: &Ctx,
+        services: &[KubeService],
+        plan: &mut Plan,
+    ) -> Result<(), Error> {
+        if services.is_empty() {
+            return Ok(());
+        }
+        let l = &ctx.project;
+        let k = self.kubectl();
+        let keeps = "nothing of the app was changed: the running version still serves";
+        let ns = ctx
+            .runner
+            .query(&k.get_namespace(&self.cluster.namespace))?;
+        if !ns.ok() {
+            return Err(self.unreachable(&ns.stderr));
+        }
+        let ns_exists = !ns.stdout.trim().is_empty();
+        if !ns_exists {
+            plan.push(Step::exec(
+                format!("Create namespace {}", self.cluster.namespace),
+                k.create_namespace(&self.cluster.namespace),
+            ));
+        }
+        // The bucket's credentials of the scheduled backup must exist too.
+        let s3_secret = l.config.env[&self.env_name]
+            .backup
+            .as_ref()
+            .and_then(|b| b.s3_secret.clone())
+            .filter(|_| kube_services::schedule_of(l, &self.env_name).is_some())
+            .filter(|_| services.iter().any(|s| s.provisioned.is_some()));
+        let mut secrets: Vec<String> = services
+            .iter()
+            .map(|s| format!("secret/{}", s.secret))
+            .collect();
+        secrets.extend(s3_secret.iter().map(|s| format!("secret/{s}")));
+        let existing: Vec<String> = if ns_exists {
+            let out = ctx.runner.query(&k.existing(&secrets))?;
+            if !out.ok() {
+                return Err(self.unreachable(&out.stderr));
+            }
+            out.stdout.lines().map(|l| l.trim().to_owned()).collect()
+        } else {
+            Vec::new()
+        };
+        let exists = |name: &str| existing.iter().any(|e| e == &format!("secret/{name}"));
+        if let Some(sec) = s3_secret.filter(|s| !exists(s)) {
+            return Err(l.error_at(
+                &["env", &self.env_name, "backup", "s3_secret"],
+                &format!(
+                    "Secret `{sec}` (the bucket's credentials of the scheduled backup) does not exist in namespace {} (context {})",
+                    self.cluster.namespace, self.cluster.context
+                ),
+                Some(format!(
+                    "create it with the keys access-key-id and secret-access-key, e.g. `kubectl --namespace={} create secret generic {sec} --from-literal=access-key-id=... --from-literal=secret-access-key=...`",
+                    self.cluster.namespace
+                )),
+            ));
+        }
+        for ks in services {
+            match &ks.provisioned {
+                None if !exists(&ks.secret) => {
+                    return Err(l.error_at(
+                        &["env", &self.env_name, "services", &ks.name, "secret"],
+                        &format!(
+                            "Secret `{}` of service `{}` does not exist in namespace {} (context {})",
+                            ks.secret, ks.name, self.cluster.namespace, self.cluster.context
+                        ),
+                        Some(format!(
+                            "ask the platform team to create it with the keys {} (those the app's variables use), or remove `secret` to have lbc provision the service",
+                            kube_services::SECRET_KEYS.join(", ")
+                        )),
+                    ));
+                }
+                None => plan.note(format!(
+                    "service {}: external, from Secret {}",
+                    ks.name, ks.secret
+                )),
+                Some(_) if exists(&ks.secret) => {}
+                Some(_) => {
+                    let secrets = crate::services::credentials::generate(ks.service.kind)?;
+                    let doc = kube_services::secret_manifest(l, &self.env_name, ks, &secrets);
+                    plan.push(
+                        Step::exec(
+                            format!(
+                                "Create Secret {} with the generated password of service {} (once; lbc never replaces it)",
+                                ks.secret, ks.name
+                            ),
+                            k.create_secret_manifest(kube_services::to_yaml_stream(&[doc])),
+                        )
+                        .hint(keeps),
+                    );
+                }
+            }
+        }
+        let docs = self.applied_manifests(ctx, services)?;
+        if !docs.is_empty() {
+            plan.push(
+                Step::exec(
+                    format!(
+                        "Apply the backing services of {} (StatefulSets, Services{})",
+                        self.env_name,
+                        if kube_services::schedule_of(l, &self.env_name).is_some() {
+                            ", scheduled backup"
+                        } else {
+                            ""
+                        }
+                    ),
+                    k.apply(kube_services::to_yaml_stream(&docs)),
+                )
+                .hint(keeps),
+            );
+        }
+        for ks in services.iter().filter(|s| s.provisioned.is_some()) {
+            plan.push(
+                Step::exec(
+                    format!("Wait until service {} is ready", ks.name),
+                    k.rollout_status(&format!("statefulset/{}", ks.object), self.timeout_secs()),
+                )
+                .hint(format!(
+                    "service {} did not become ready; `kubectl describe statefulset/{}` and `kubectl logs statefulset/{}` show why; {keeps}",
+                    ks.name, ks.object, ks.object
+                )),
+            );
+        }
+        Ok(())
+    }
+
+    /// A service's name from its StatefulSet's (`RELEASE-NAME`).
+    fn service_of(&self, w: &Workload) -> String {
+        w.name
+            .strip_prefix(&format!("{}-", self.release))
+            .unwrap_or(&w.name)
+            .to_owned()
+    }
+
+    /// The StatefulSets of the environment's provisioned services (`lbc status`).
+    pub fn service_workloads(&self, ctx: &Ctx) -> Result<Vec<Workload>, Error> {
+        if ctx.project.config.services.is_empty() || crate::runner::find(&self.kubectl_bin).is_err()
+        {
+            return Ok(Vec::new());
+        }
+        let exec = self.kubectl().get_selected_json(
+            "statefulsets",
+            &kube_services::env_selector(&ctx.project, &self.env_name),
+        );
+        let out = ctx.runner.query(&exec)?;
+        if !out.ok() {
+            return Err(self.unreachable(&out.stderr));
+        }
+        Ok(
+            tools::kubectl::parse_items::<tools::kubectl::WorkloadObject>(&out.stdout)
+                .into_iter()
+                .map(Workload::from)
+                .collect(),
+        )
     }
 
     /// The guards of a deploy, before anything changes (see [`crate::targets::check_deploy`]).
@@ -426,6 +642,7 @@ impl Kube {
         ctx: &Ctx,
         meta: Option<&crate::targets::helm::ReleaseMeta>,
         ws: &[Workload],
+        services: &[Workload],
     ) {
         let image = image_of(ctx, ws);
         let state = meta.map(|m| m.status.clone()).unwrap_or_else(|| {
@@ -447,6 +664,13 @@ impl Kube {
                 "promoted_revision": meta.and_then(|m| m.labels.get("lbc-source-revision").and_then(|r| r.parse::<u64>().ok())),
                 "image": image.as_ref().map(|i| i.reference().to_owned()),
                 "workloads": ws,
+                "services": services.iter().map(|w| serde_json::json!({
+                    "service": self.service_of(w),
+                    "statefulset": w.name,
+                    "ready": w.ready,
+                    "desired": w.desired,
+                    "image": w.images.first(),
+                })).collect::<Vec<_>>(),
             }));
             return;
         }
@@ -477,6 +701,16 @@ impl Kube {
                 w.kind, w.name, w.ready, w.desired
             ));
         }
+        for w in services {
+            out.push_str(&format!(
+                "  service {}: statefulset/{} {}/{} ready, image {}\n",
+                self.service_of(w),
+                w.name,
+                w.ready,
+                w.desired,
+                w.images.first().map(String::as_str).unwrap_or("-")
+            ));
+        }
         ui::data(&out);
     }
 
@@ -488,15 +722,56 @@ impl Kube {
         tail: u32,
         service: Option<&str>,
     ) -> Result<(), Error> {
-        if service.is_some() {
-            return Err(docker_only("--service"));
-        }
         crate::runner::find(&self.kubectl_bin)?;
         let mut plan = Plan::new(format!("logs {}", self.env_name));
-        plan.push(Step::exec(
-            format!("Show the logs of {}", self.release),
-            self.kubectl().logs(&self.selector(), tail, follow).data(),
-        ));
+        match service {
+            None => plan.push(Step::exec(
+                format!("Show the logs of {}", self.release),
+                self.kubectl().logs(&self.selector(), tail, follow).data(),
+            )),
+            Some(name) => {
+                // A service lbc provisions here (issue #10): its pod, by its labels.
+                let services = if matches!(self.source, Source::Chart(_)) {
+                    self.services(ctx)?
+                } else {
+                    Vec::new()
+                };
+                let Some(ks) = services.iter().find(|s| s.name == name) else {
+                    return Err(Error::usage(
+                        format!("`{name}` is not a service lbc runs in `{}`", self.env_name),
+                        Some(if services.is_empty() {
+                            "declare it under [services] (environments deployed with a Helm chart get them)".into()
+                        } else {
+                            format!(
+                                "its services: {}",
+                                services
+                                    .iter()
+                                    .map(|s| s.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }),
+                    ));
+                };
+                if ks.provisioned.is_none() {
+                    return Err(Error::usage(
+                        format!(
+                            "service `{name}` of `{}` is external (Secret {}): its logs are the platform's",
+                            self.env_name, ks.secret
+                        ),
+                        None,
+                    ));
+                }
+                let selector = format!(
+                    "{},lbc.service={name}",
+                    kube_services::env_selector(&ctx.project, &self.env_name)
+                );
+                plan.push(Step::exec(
+                    format!("Show the logs of service {name}"),
+                    self.kubectl().logs(&selector, tail, follow).data(),
+                ));
+            }
+        }
         crate::execute::execute(ctx.settings, ctx.runner, &plan, None).map(|_| ())
     }
 
@@ -629,7 +904,7 @@ impl From<tools::kubectl::WorkloadObject> for Workload {
 /// A flag about backing services on a Kubernetes environment (issue #10).
 pub fn docker_only(flag: &str) -> Error {
     Error::usage(
-        format!("{flag} applies to docker environments (backing services on Kubernetes are not provisioned by lbc yet)"),
+        format!("{flag} applies to docker environments and to Kubernetes environments deployed with a Helm chart (backing services on Kubernetes reach the app through the chart's values)"),
         None,
     )
 }

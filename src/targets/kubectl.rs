@@ -206,7 +206,7 @@ impl Target for KubectlTarget {
 
     fn status(&self, ctx: &mut Ctx) -> Result<(), Error> {
         let ws = self.0.workloads(ctx.runner, &self.recorded_objects()?)?;
-        self.0.print_status(ctx, None, &ws);
+        self.0.print_status(ctx, None, &ws, &[]);
         Ok(())
     }
 

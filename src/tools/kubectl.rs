@@ -120,6 +120,46 @@ impl Kubectl {
         )
         .stdin(Stdin::Data(manifests))
     }
+    /// `kubectl get OBJECTS --ignore-not-found -o name`: the names of those that exist.
+    pub fn existing(&self, objects: &[String]) -> Exec {
+        self.cmd(
+            &["get"],
+            &["--ignore-not-found".into(), "--output=name".into()],
+            objects,
+        )
+    }
+    /// `kubectl create -f -` of a manifest holding a secret (a Secret's data): given on
+    /// stdin, never shown; `create` fails rather than replace an existing object.
+    pub fn create_secret_manifest(&self, manifest: String) -> Exec {
+        self.cmd(
+            &["create"],
+            &["--filename=-".into(), "--output=name".into()],
+            &[],
+        )
+        .stdin(Stdin::Secret(manifest))
+    }
+    /// `kubectl exec POD --container=C -- ARGV...` (never a shell string built from
+    /// values: ARGV is the command's own argv).
+    pub fn exec_in(&self, pod: &str, container: &str, argv: &[String]) -> Exec {
+        let mut e = self.cmd(
+            &["exec"],
+            &[format!("--container={container}")],
+            &[pod.to_owned()],
+        );
+        e.argv.push("--".into());
+        e.argv.extend(argv.iter().cloned());
+        e.stdin = Stdin::Null;
+        e
+    }
+    /// `kubectl cp --container=C FROM TO` (a pod's path is `POD:/path`; the container
+    /// needs `tar`).
+    pub fn cp(&self, container: &str, from: &str, to: &str) -> Exec {
+        self.cmd(
+            &["cp"],
+            &[format!("--container={container}")],
+            &[from.to_owned(), to.to_owned()],
+        )
+    }
     pub fn rollout_status(&self, object: &str, timeout_secs: u64) -> Exec {
         self.cmd(
             &["rollout", "status"],

@@ -121,6 +121,60 @@ fn helm_lint_strict_and_template_pass_for_every_stack_and_environment() {
             &dir,
         );
         assert!(pinned.contains("image: \"r.test/x@sha256:abc\""), "{stack}");
+        // issue #10: the values lbc gives for backing services and the migration.
+        std::fs::write(
+            dir.join("services-values.yaml"),
+            "services:\n  env:\n    - name: LBC_SERVICE_DB_PASSWORD\n      valueFrom: {secretKeyRef: {name: chart-svc-db, key: password}}\n    - name: DATABASE_URL\n      value: postgresql://u:$(LBC_SERVICE_DB_PASSWORD)@chart-svc-db:5432/d\nmigrate:\n  command: [sh, -c, ./migrate --up]\n",
+        )
+        .unwrap();
+        let lint = run(
+            &helm,
+            &[
+                "lint",
+                "--strict",
+                "deploy/chart",
+                "--values",
+                "services-values.yaml",
+            ],
+            &dir,
+        );
+        assert!(lint.contains("0 chart(s) failed"), "{stack}: {lint}");
+        let rendered = run(
+            &helm,
+            &[
+                "template",
+                "chart-svc",
+                "deploy/chart",
+                "--values",
+                "services-values.yaml",
+            ],
+            &dir,
+        );
+        let docs = by_kind(&rendered);
+        let job = &docs["Job"];
+        assert_eq!(
+            job["metadata"]["annotations"]["helm.sh/hook"], "pre-install,pre-upgrade",
+            "{stack}"
+        );
+        let c = &job["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["args"][2], "./migrate --up", "{stack}");
+        assert_eq!(c["env"][1]["name"], "DATABASE_URL", "{stack}");
+        let app = &docs["Deployment"]["spec"]["template"]["spec"]["containers"][0];
+        assert!(
+            app["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v["name"] == "DATABASE_URL"),
+            "{stack}"
+        );
+        // Without a migration, no Job.
+        assert!(!by_kind(&run(
+            &helm,
+            &["template", "chart-svc", "deploy/chart"],
+            &dir
+        ))
+        .contains_key("Job"));
     }
 }
 

@@ -743,13 +743,13 @@ port = {p1}
 
 /// moto's S3 API server on a free 127.0.0.1 port (stands in for a real bucket), stopped
 /// by its PID when dropped.
-struct S3Server {
+pub(crate) struct S3Server {
     child: std::process::Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl S3Server {
-    fn start(test: &str) -> Option<S3Server> {
+    pub(crate) fn start(test: &str) -> Option<S3Server> {
         let expected = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
             || std::env::var_os("LBC_TEST_ENV").is_some();
         let bin = std::env::var("LBC_TEST_MOTO_SERVER")
@@ -784,7 +784,7 @@ impl S3Server {
     }
 
     /// Create a bucket with rclone itself (credentials in its environment).
-    fn bucket(&self, name: &str) {
+    pub(crate) fn bucket(&self, name: &str) {
         let out = std::process::Command::new("rclone")
             .args(["--config", "/dev/null", "mkdir", &format!(":s3:{name}")])
             .env("RCLONE_S3_PROVIDER", "Other")

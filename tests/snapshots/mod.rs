@@ -678,6 +678,79 @@ fn helm_deploy_promote_rollback_destroy() {
 }
 
 #[test]
+fn helm_services_deploy_destroy() {
+    // issue #10: a Helm environment with backing services: the namespace, the Secret
+    // created once (its manifest on stdin, redacted), the services applied and waited
+    // for before the release, whose values carry services.env and migrate.command.
+    let Some(kube) = Kube::start("snapshots::helm_services_deploy_destroy") else {
+        return;
+    };
+    let p = kube.project(
+        "chart = \"deploy/chart\"\n\n[services.db]\ntype = \"postgres\"\ndatabase = \"shop\"\nuser = \"shop\"\n[services.cache]\ntype = \"redis\"\n\n[tasks.migrate]\nrun = \"./migrate --up\"\n\n[env.staging.backup]\nkeep = 3",
+        &[
+            (
+                "deploy/chart/Chart.yaml",
+                "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
+            ),
+            (
+                "deploy/chart/values.yaml",
+                "replicaCount: 1\nimage:\n  repository: registry.example.com/team/hello\n  tag: latest\n  digest: \"\"\ningress:\n  host: \"\"\n",
+            ),
+            ("deploy/chart/templates/deployment.yaml", CHART_DEPLOYMENT),
+            (
+                "catalog.toml",
+                "[images]\npostgres = \"registry.example.com/approved/postgres:{version}\"\nredis = \"registry.example.com/approved/redis:{version}\"\n",
+            ),
+        ],
+    );
+    let catalog = p.project.path().join("catalog.toml");
+    let with_catalog = |l: Lbc| l.env("LBC_CATALOG", &catalog);
+    let v1 = "registry.example.com/team/hello:1.0";
+    snap(
+        "helm_services_deploy",
+        with_catalog(p.lbc()),
+        &["deploy", "staging", "--image", v1],
+        true,
+        0,
+        &p.redact,
+    );
+    with_catalog(p.lbc())
+        .args(["deploy", "staging", "--image", v1])
+        .run()
+        .success();
+    // Deployed: the Secrets exist and are kept; the services are applied again.
+    snap(
+        "helm_services_deploy_again",
+        with_catalog(p.lbc()),
+        &[
+            "deploy",
+            "staging",
+            "--image",
+            "registry.example.com/team/hello:2.0",
+        ],
+        true,
+        0,
+        &p.redact,
+    );
+    snap(
+        "helm_services_destroy",
+        with_catalog(p.lbc()),
+        &["destroy", "staging"],
+        true,
+        0,
+        &p.redact,
+    );
+    snap(
+        "helm_services_destroy_volumes",
+        with_catalog(p.lbc()),
+        &["destroy", "staging", "--volumes"],
+        true,
+        0,
+        &p.redact,
+    );
+}
+
+#[test]
 fn kubectl_deploy_rollback_destroy() {
     let Some(kube) = Kube::start("snapshots::kubectl_deploy_rollback_destroy") else {
         return;
