@@ -223,6 +223,10 @@ pub struct DeployArgs {
     /// Deploy to an environment with `promote_from` an image that does not run there.
     #[arg(long, env = "LBC_FORCE")]
     pub force: bool,
+    /// Run N containers of the app behind a local load balancer (docker environments;
+    /// wins over `replicas` in lbc.toml). A redeploy replaces them one at a time.
+    #[arg(long, value_name = "N", env = "LBC_REPLICAS", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub replicas: Option<u32>,
     #[command(flatten)]
     pub target: TargetArgs,
 }

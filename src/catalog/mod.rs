@@ -45,6 +45,8 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("postgres", "postgres:{version}"),
     ("mariadb", "mariadb:{version}"),
     ("redis", "redis:{version}"),
+    // The load balancer of a local environment with replicas (issue #14).
+    ("haproxy", "haproxy:2.6"),
 ];
 
 /// What happens to an image the catalogue does not approve.

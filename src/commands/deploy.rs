@@ -17,6 +17,7 @@ pub fn run(ctx: &mut Ctx, args: &DeployArgs) -> Result<(), Error> {
             allow_dirty: args.allow_dirty,
             force: args.force,
             promotion: None,
+            replicas: args.replicas,
         },
     )
 }

@@ -14,6 +14,7 @@ use crate::execute::{self, Guard, Summary};
 use crate::image::ImageRef;
 use crate::plan::{Action, Plan, Step};
 use crate::targets::kube::not_kubernetes;
+use crate::targets::local_ha;
 use crate::targets::{DeployRequest, Running, Target};
 use crate::tools::docker;
 use crate::ui;
@@ -74,6 +75,25 @@ impl Local {
         Guard::when_protected(self.env.protected, &self.env_name, what, details, yes)
     }
 
+    /// The container whose logs `lbc logs` shows: the app's, or with replicas
+    /// (issue #14) the newest replica's in the first slot (`lbc status` lists them all).
+    fn app_container(&self, ctx: &Ctx) -> Result<String, Error> {
+        if ctx.settings.dry_run
+            || docker::container_inspect(ctx.runner, &self.root, &self.container)?.is_some()
+        {
+            return Ok(self.container.clone());
+        }
+        let ha = local_ha::running(ctx, &self.root, &self.project, &self.env_name)?;
+        Ok(ha
+            .replicas
+            .iter()
+            .filter(|r| r.slot == 1)
+            .max_by_key(|r| r.generation)
+            .or(ha.replicas.first())
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| self.container.clone()))
+    }
+
     /// Does the engine answer? In a dry run an unreachable one is a note.
     fn reachable(&self, ctx: &Ctx, plan: &mut Plan) -> Result<bool, Error> {
         match docker::daemon_version(ctx.runner, &self.root) {
@@ -84,6 +104,113 @@ impl Local {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Local {
+    /// `deploy` with `replicas` > 1: the services' steps are in `plan` already; the
+    /// replicas behind the load balancer follow (issue #14, `local_ha.rs`).
+    #[allow(clippy::too_many_arguments)]
+    fn deploy_replicas(
+        &self,
+        ctx: &mut Ctx,
+        req: DeployRequest,
+        mut plan: Plan,
+        mut services: Option<crate::services::local::Prepared>,
+        existing: Option<docker::ContainerInfo>,
+        ha: local_ha::Running,
+        replicas: u32,
+    ) -> Result<(), Error> {
+        let image = req.image.reference().to_owned();
+        let root = &self.root;
+        let network = match &services {
+            Some(s) => s.network.clone(),
+            None => {
+                let net = crate::services::local::network_name(&self.project, &self.env_name);
+                if ha.is_empty() || !docker::network_exists(ctx.runner, root, &net)? {
+                    plan.push(Step::exec(
+                        format!("Create the network {net}"),
+                        docker::network_create(
+                            root,
+                            &net,
+                            &[("lbc.project", &self.project), ("lbc.env", &self.env_name)],
+                        ),
+                    ));
+                }
+                net
+            }
+        };
+        let catalog = ctx.settings.catalog()?;
+        let balancer_image = crate::catalog::bases::checked(
+            catalog,
+            crate::catalog::bases::ImageUse {
+                kind: "load balancer".into(),
+                file: "lbc.toml".into(),
+                line: None,
+                context: format!("env.{}: replicas = {replicas}", self.env_name),
+                resolution: catalog.resolve_name(local_ha::BALANCER_IMAGE)?,
+                index: None,
+            },
+        )?;
+        let service_env = services
+            .as_ref()
+            .map(|s| s.app_env.clone())
+            .unwrap_or_default();
+        let url = self.url();
+        let lb = local_ha::balancer_name(&self.project, &self.env_name);
+        plan.note(format!(
+            "target: Docker engine on this machine, {replicas} replicas behind the load balancer {lb}"
+        ));
+        local_ha::plan_deploy(
+            &mut plan,
+            &local_ha::Deploy {
+                env_name: &self.env_name,
+                env: &self.env,
+                project: &self.project,
+                root,
+                image: &image,
+                replicas,
+                timeout: self.timeout,
+                network: &network,
+                service_env: &service_env,
+                single: existing.as_ref().map(|_| self.container.as_str()),
+                running: &ha,
+                balancer_image: &balancer_image,
+                url: &url,
+            },
+        );
+        let guard = self.guard(
+            "deploy",
+            vec![
+                ("image", image.clone()),
+                ("replicas", replicas.to_string()),
+                ("load balancer", lb.clone()),
+            ],
+            req.yes,
+        );
+        if !ctx.settings.dry_run {
+            if let Some(g) = &guard {
+                execute::guard_protected(g)?;
+            }
+            if let Some(s) = &mut services {
+                s.save_credentials()?;
+            }
+        }
+        let names: Vec<String> = (1..=replicas).map(|s| format!("replica {s}")).collect();
+        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, None, |_, _| Summary {
+            success: Some(format!(
+                "{replicas} replicas of {image} behind {lb} ({})",
+                names.join(", ")
+            )),
+            data: Some(url.clone()),
+            json: serde_json::json!({
+                "environment": self.env_name,
+                "balancer": lb,
+                "replicas": replicas,
+                "image": image,
+                "url": url,
+            }),
+        })
     }
 }
 
@@ -109,11 +236,15 @@ impl Target for Local {
         let root = &self.root;
         let env = &self.env;
         let mut plan = Plan::new(format!("deploy {}", self.env_name));
-        plan.note(format!(
-            "target: Docker engine on this machine, container {name}"
-        ));
         let mut has_healthcheck = false;
         let mut existing = None;
+        let mut ha = local_ha::Running::default();
+        let replicas = req.replicas.unwrap_or_else(|| env.replicas());
+        if replicas == 1 {
+            plan.note(format!(
+                "target: Docker engine on this machine, container {name}"
+            ));
+        }
         let reachable = self.reachable(ctx, &mut plan)?;
         if reachable {
             match docker::image_inspect(ctx.runner, root, &image)? {
@@ -126,8 +257,9 @@ impl Target for Local {
                 }
             }
             existing = docker::container_inspect(ctx.runner, root, name)?;
+            ha = local_ha::running(ctx, root, &self.project, &self.env_name)?;
         }
-        if existing.is_none() && !self.port_free() {
+        if existing.is_none() && ha.balancer.is_none() && !self.port_free() {
             return Err(Error::failed(
                 format!(
                     "port {} on {} is already in use, so {name} cannot publish it",
@@ -150,14 +282,32 @@ impl Target for Local {
             &image,
             reachable,
             self.timeout,
-            existing.as_ref().map(|c| c.config.image.as_str()),
+            existing
+                .as_ref()
+                .map(|c| c.config.image.as_str())
+                .or_else(|| ha.replicas.first().map(|r| r.info.config.image.as_str())),
         )?;
         if let Some(s) = &services {
             plan.notes.extend(s.notes.iter().cloned());
             plan.steps.extend(s.steps.iter().cloned());
         }
+        if replicas > 1 {
+            return self.deploy_replicas(ctx, req, plan, services, existing, ha, replicas);
+        }
         // The first step that touches the app: the on-failure steps start there.
         let app_from = plan.next_number();
+        if !ha.is_empty() {
+            plan.note(format!(
+                "one container replaces the load balancer and its {} replica(s): the port is unanswered for a moment",
+                ha.replicas.len()
+            ));
+            plan.steps.extend(local_ha::remove_steps(
+                root,
+                &self.project,
+                &self.env_name,
+                &ha,
+            ));
+        }
         if let Some(c) = &existing {
             plan.push(Step::exec(
                 format!("Remove the previous container ({})", c.config.image),
@@ -283,6 +433,25 @@ impl Target for Local {
         let env_name = &self.env_name;
         // The backing services (issue #10).
         let (services, services_text) = crate::services::local::status(ctx, env_name)?;
+        // With replicas (issue #14): the balancer and each replica.
+        let ha = local_ha::running(ctx, &self.root, &self.project, env_name)?;
+        if info.is_none() && !ha.is_empty() {
+            let network = crate::services::local::network_name(&self.project, env_name);
+            let (mut doc, text) =
+                local_ha::status(ctx, env_name, &self.project, &network, &self.url(), &ha);
+            if ctx.settings.json {
+                if !services.is_empty() {
+                    doc["services"] = serde_json::Value::Array(services);
+                }
+                ui::print_json(&doc);
+            } else {
+                ui::data(&text);
+                if !services_text.is_empty() {
+                    ui::data(&services_text);
+                }
+            }
+            return Ok(());
+        }
         if ctx.settings.json {
             let mut doc = match &info {
                 None => {
@@ -336,7 +505,7 @@ impl Target for Local {
         crate::runner::find("docker")?;
         let name = &match service {
             Some(s) => crate::services::local::logs_container(&ctx.project, &self.env_name, s)?,
-            None => self.container.clone(),
+            None => self.app_container(ctx)?,
         };
         let mut plan = Plan::new(format!("logs {}", self.env_name));
         plan.push(Step::exec(
@@ -363,14 +532,27 @@ impl Target for Local {
         let name = &self.container;
         let mut plan = Plan::new(format!("destroy {}", self.env_name));
         let reachable = self.reachable(ctx, &mut plan)?;
-        let exists =
+        let single =
             !reachable || docker::container_inspect(ctx.runner, &self.root, name)?.is_some();
-        if exists {
+        if single {
             plan.push(Step::exec(
                 format!("Stop and remove {name}"),
                 docker::remove(&self.root, name),
             ));
         }
+        // The load balancer and the replicas (issue #14).
+        let ha = if reachable {
+            local_ha::running(ctx, &self.root, &self.project, &self.env_name)?
+        } else {
+            local_ha::Running::default()
+        };
+        plan.steps.extend(local_ha::remove_steps(
+            &self.root,
+            &self.project,
+            &self.env_name,
+            &ha,
+        ));
+        let exists = single || !ha.is_empty();
         // The backing services' containers and network, and with `--volumes` their
         // data (issue #10).
         let teardown = if reachable {

@@ -12,6 +12,7 @@ pub mod helm;
 pub mod kube;
 pub mod kubectl;
 pub mod local;
+pub mod local_ha;
 
 use crate::cli::TargetArgs;
 use crate::commands::Ctx;
@@ -31,6 +32,9 @@ pub struct DeployRequest {
     pub force: bool,
     /// Set by `lbc promote`.
     pub promotion: Option<Promotion>,
+    /// `--replicas N` (docker environments: containers behind a local load balancer,
+    /// issue #14); wins over the environment's `replicas`.
+    pub replicas: Option<u32>,
 }
 
 /// Where a promoted image came from, recorded on the release.
