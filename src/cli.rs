@@ -115,6 +115,13 @@ pub enum Command {
     /// Restore the backing services of an environment from a backup, or from the latest
     /// backups of another environment.
     Restore(RestoreArgs),
+    /// Probe the service while killing its replicas at random; report the availability,
+    /// the longest outage and the recovery time, and fail (exit 9) below --slo.
+    ///
+    /// Local replicas are killed with `docker kill` (and started again, as a controller
+    /// would); on Kubernetes, pods of the release are deleted, never more than its
+    /// PodDisruptionBudget allows.
+    Chaos(ChaosArgs),
     /// Bring the repository up to the newest version of its template (three-way merge that
     /// keeps local edits) and lbc.toml up to the newest schema.
     Upgrade(UpgradeArgs),
@@ -241,6 +248,30 @@ pub struct TargetArgs {
     /// Namespace to use (overrides the environment's `namespace`).
     #[arg(long, env = "LBC_NAMESPACE", value_parser = crate::validate::arg::namespace)]
     pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChaosArgs {
+    /// Environment name from lbc.toml.
+    pub env: String,
+    /// How long to probe and kill (`30s`, `2m`).
+    #[arg(long, default_value = "30s", env = "LBC_DURATION", value_parser = crate::config::parse_duration)]
+    pub duration: std::time::Duration,
+    /// How often to kill a replica.
+    #[arg(long, default_value = "5s", env = "LBC_KILL_EVERY", value_parser = crate::config::parse_duration)]
+    pub kill_every: std::time::Duration,
+    /// The percentage of requests that must be answered (else exit 9).
+    #[arg(long, default_value_t = 99.9, env = "LBC_SLO")]
+    pub slo: f64,
+    /// Probe this URL instead of the environment's own (required on Kubernetes, where lbc
+    /// does not know the service's address).
+    #[arg(long, env = "LBC_URL", value_parser = crate::validate::arg::http_url)]
+    pub url: Option<String>,
+    /// Confirm a protected environment without a prompt.
+    #[arg(long, env = "LBC_YES")]
+    pub yes: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]

@@ -87,6 +87,7 @@ fn report(e: &Error, runner: Option<&Runner>, json: bool) -> u8 {
             | Error::Conflicts { .. }
             | Error::NotApproved { .. }
             | Error::Fleet { .. }
+            | Error::BelowSlo { .. }
     );
     if matches!(e, Error::UpgradeAvailable) {
     } else if matches!(e, Error::Interrupted) {
@@ -180,6 +181,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         Command::Backup(args) => commands::backup::run(ctx, &args),
         Command::Backups(args) => commands::backups::run(ctx, &args),
         Command::Restore(args) => commands::restore::run(ctx, &args),
+        Command::Chaos(args) => commands::chaos::run(ctx, &args),
         Command::Schema
         | Command::Completions { .. }
         | Command::Man

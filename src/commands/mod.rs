@@ -7,6 +7,7 @@ pub mod backup;
 pub mod backups;
 pub mod build;
 pub mod catalog;
+pub mod chaos;
 pub mod completions;
 pub mod config;
 pub mod deploy;

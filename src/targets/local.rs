@@ -615,4 +615,68 @@ impl Target for Local {
     fn running(&self, _ctx: &Ctx) -> Result<Option<Running>, Error> {
         Err(not_kubernetes(&self.env_name))
     }
+
+    fn chaos(&self, ctx: &mut Ctx, req: crate::commands::chaos::ChaosRequest) -> Result<(), Error> {
+        use crate::commands::chaos::{self, Victims as _};
+        crate::runner::find("docker")?;
+        let mut plan = Plan::new(format!("chaos {}", self.env_name));
+        let reachable = self.reachable(ctx, &mut plan)?;
+        let ha = if reachable {
+            local_ha::running(ctx, &self.root, &self.project, &self.env_name)?
+        } else {
+            local_ha::Running::default()
+        };
+        let single = reachable
+            && docker::container_inspect(ctx.runner, &self.root, &self.container)?.is_some();
+        if reachable && !single && ha.is_empty() {
+            return Err(Error::failed(
+                format!("nothing is deployed in `{}`", self.env_name),
+                Some(format!(
+                    "deploy it first: `lbc deploy {} --replicas 3`",
+                    self.env_name
+                )),
+            ));
+        }
+        let url = req.url.clone().unwrap_or_else(|| {
+            format!(
+                "{}{}",
+                self.url(),
+                self.env.health.as_deref().unwrap_or("/")
+            )
+        });
+        let balancer = (!ha.is_empty() && !single)
+            .then(|| local_ha::balancer_name(&self.project, &self.env_name));
+        let mut victims = local_ha::Victims {
+            root: self.root.clone(),
+            project: self.project.clone(),
+            env_name: self.env_name.clone(),
+            network: crate::services::local::network_name(&self.project, &self.env_name),
+            balancer: balancer.clone(),
+            single: self.container.clone(),
+            url,
+        };
+        let what = match &balancer {
+            Some(lb) => format!(
+                "a random replica behind {lb} (now {}: {})",
+                ha.replicas.len(),
+                ha.replicas
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => format!("{} (the only container: no replicas)", self.container),
+        };
+        chaos::describe(&mut plan, &req, victims.url(), &what);
+        plan.steps.extend(victims.kill_plan("REPLICA").steps);
+        let guard = self.guard("run chaos in", vec![("kills", what.clone())], req.yes);
+        chaos::execute(
+            ctx,
+            &self.env_name,
+            &plan,
+            guard.as_ref(),
+            &req,
+            &mut victims,
+        )
+    }
 }

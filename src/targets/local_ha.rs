@@ -453,3 +453,99 @@ pub fn status(
     });
     (json, text.trim_end().to_owned())
 }
+
+/// The replicas `lbc chaos` kills on this machine (issue #14): those behind the balancer,
+/// or the one container of an environment without replicas. The local engine has no
+/// controller that replaces a killed container, so lbc starts it again right away, as
+/// Kubernetes would recreate a pod; it counts as recovered once it serves again.
+pub struct Victims {
+    pub root: std::path::PathBuf,
+    pub project: String,
+    pub env_name: String,
+    pub network: String,
+    /// The balancer (with replicas), else `None`.
+    pub balancer: Option<String>,
+    /// The one container of an environment without replicas.
+    pub single: String,
+    pub url: String,
+}
+
+impl crate::commands::chaos::Victims for Victims {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn pick(
+        &mut self,
+        runner: &crate::runner::Runner,
+        random: u64,
+    ) -> Result<crate::commands::chaos::Pick, Error> {
+        use crate::commands::chaos::Pick;
+        let candidates: Vec<String> = if self.balancer.is_some() {
+            docker::containers_labelled(
+                runner,
+                &self.root,
+                &[
+                    format!("lbc.project={}", self.project),
+                    format!("lbc.env={}", self.env_name),
+                    format!("lbc.role={ROLE_REPLICA}"),
+                ],
+            )?
+            .into_iter()
+            .filter(|n| {
+                docker::container_inspect(runner, &self.root, n)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|c| c.state.status == "running")
+            })
+            .collect()
+        } else {
+            docker::container_inspect(runner, &self.root, &self.single)?
+                .filter(|c| c.state.status == "running")
+                .map(|_| vec![self.single.clone()])
+                .unwrap_or_default()
+        };
+        if candidates.is_empty() {
+            return Ok(Pick::Skip("no replica runs".into()));
+        }
+        Ok(Pick::Victim(
+            candidates[(random % candidates.len() as u64) as usize].clone(),
+        ))
+    }
+
+    fn kill_plan(&self, victim: &str) -> Plan {
+        let mut p = Plan::new(format!("chaos {}", self.env_name));
+        p.push(Step::exec(
+            format!("Kill {victim}"),
+            docker::kill(&self.root, victim),
+        ));
+        p.push(Step::exec(
+            format!("Start {victim} again (the local engine has no controller to replace it)"),
+            docker::start(&self.root, victim),
+        ));
+        p
+    }
+
+    fn recovered(&mut self, runner: &crate::runner::Runner, victim: &str) -> Result<bool, Error> {
+        let Some(c) = docker::container_inspect(runner, &self.root, victim)? else {
+            return Ok(false);
+        };
+        if c.state.status != "running" {
+            return Ok(false);
+        }
+        match &self.balancer {
+            Some(lb) => {
+                let Some(ip) = c.ip_on(&self.network) else {
+                    return Ok(false);
+                };
+                Ok(crate::wait::balancer_servers(runner, lb)
+                    .map(|s| s.iter().any(|s| s.ip() == ip && s.serving()))
+                    .unwrap_or(false))
+            }
+            None => Ok(matches!(
+                crate::wait::http_status(&self.url, Duration::from_secs(1)),
+                Ok(200..=399)
+            )),
+        }
+    }
+}

@@ -91,6 +91,17 @@ pub trait Target {
     fn rollback(&self, ctx: &mut Ctx, revision: Option<u32>, yes: bool) -> Result<(), Error>;
     /// What runs there now (`None`: nothing).
     fn running(&self, ctx: &Ctx) -> Result<Option<Running>, Error>;
+    /// `lbc chaos`: probe the service while killing replicas (issue #14).
+    fn chaos(
+        &self,
+        _ctx: &mut Ctx,
+        _req: crate::commands::chaos::ChaosRequest,
+    ) -> Result<(), Error> {
+        Err(Error::usage(
+            "`lbc chaos` applies to docker environments and Kubernetes environments deployed directly",
+            Some("run it against the environment's cluster directly, or against `local`".to_owned()),
+        ))
+    }
 }
 
 /// Resolve an environment of lbc.toml (with the flags) into its target.
