@@ -81,8 +81,14 @@ pub enum Command {
     },
     /// Run the `run` task (the service on the host or in a container).
     Run,
-    /// Run the `watch` task (rebuild or rerun on change).
-    Watch,
+    /// Rebuild and redeploy `local` on every saved change, streaming the logs (alias
+    /// `dev`); a `watch` task in lbc.toml runs instead.
+    ///
+    /// Changes settle first (debounce); what .dockerignore excludes never triggers a
+    /// build. A failed build is shown and the loop goes on. Ctrl-C stops the loop and
+    /// removes what it deployed (not the services' data).
+    #[command(visible_alias = "dev")]
+    Watch(WatchArgs),
     /// Run the `profile` task.
     Profile,
     /// Run any task of lbc.toml by name.
@@ -248,6 +254,19 @@ pub struct TargetArgs {
     /// Namespace to use (overrides the environment's `namespace`).
     #[arg(long, env = "LBC_NAMESPACE", value_parser = crate::validate::arg::namespace)]
     pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The docker environment to deploy to.
+    #[arg(long, default_value = "local", env = "LBC_ENV", value_parser = crate::validate::arg::plain)]
+    pub env: String,
+    /// How long changes must settle before a build (`300ms`, `1s`).
+    #[arg(long, default_value = "300ms", env = "LBC_DEBOUNCE", value_parser = crate::config::parse_duration)]
+    pub debounce: std::time::Duration,
+    /// On Ctrl-C, leave what was deployed running.
+    #[arg(long, env = "LBC_NO_CLEANUP")]
+    pub no_cleanup: bool,
 }
 
 #[derive(Debug, Args)]

@@ -167,7 +167,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         Command::Format => commands::tasks::named(ctx, "format"),
         Command::Complexity => commands::tasks::named(ctx, "complexity"),
         Command::Run => commands::tasks::named(ctx, "run"),
-        Command::Watch => commands::tasks::named(ctx, "watch"),
+        Command::Watch(args) => commands::watch::run(ctx, &args),
         Command::Profile => commands::tasks::named(ctx, "profile"),
         Command::Task { name } => commands::tasks::named(ctx, &name),
         Command::Deploy(args) => commands::deploy::run(ctx, &args),

@@ -26,6 +26,7 @@ pub mod schema;
 pub mod status;
 pub mod tasks;
 pub mod upgrade;
+pub mod watch;
 
 use std::collections::BTreeMap;
 
