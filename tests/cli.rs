@@ -19,6 +19,7 @@ mod init_stacks;
 mod init_support;
 mod init_template;
 mod k8s_deploy;
+mod local_ha;
 mod services;
 mod snapshots;
 mod upgrade;

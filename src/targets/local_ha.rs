@@ -417,10 +417,10 @@ pub fn status(
     let mut reps = Vec::new();
     for rep in &r.replicas {
         let ip = rep.info.ip_on(network).unwrap_or("");
-        let balancer = servers
-            .iter()
-            .find(|s| !ip.is_empty() && s.ip() == ip)
-            .map(|s| s.status.clone())
+        let slot = servers.iter().find(|s| !ip.is_empty() && s.ip() == ip);
+        let serving = slot.is_some_and(|s| s.serving());
+        let balancer = slot
+            .map(|s| format!("{}, last check {}", s.status, s.check))
             .unwrap_or_else(|| "not seen".into());
         text.push_str(&format!(
             "  replica {}: {} {} (balancer: {balancer})\n    image: {}\n    started: {}\n",
@@ -439,6 +439,7 @@ pub fn status(
             "started_at": rep.info.state.started_at,
             "address": ip,
             "balancer": balancer,
+            "serving": serving,
         }));
     }
     let json = serde_json::json!({

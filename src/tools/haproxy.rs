@@ -115,6 +115,9 @@ pub struct Server {
     pub addr: String,
     /// Requests (sessions) it serves now.
     pub current: u64,
+    /// The result of its last health check (`L7OK`, `L4OK`, `L4CON`, `INI` before the
+    /// first one).
+    pub check: String,
 }
 
 impl Server {
@@ -122,10 +125,10 @@ impl Server {
     pub fn ip(&self) -> &str {
         self.addr.rsplit_once(':').map(|(ip, _)| ip).unwrap_or("")
     }
-    /// Does the balancer send it new requests? (`UP`, including `UP 1/2` while a check
-    /// that was failing recovers.)
+    /// Does the balancer send it requests, and did its last health check pass? A slot
+    /// that DNS just filled is `UP` before its first check (`INI`): that is not enough.
     pub fn serving(&self) -> bool {
-        self.status == "UP" || self.status.starts_with("UP ")
+        (self.status == "UP" || self.status.starts_with("UP ")) && self.check.ends_with("OK")
     }
 }
 
@@ -151,6 +154,7 @@ pub fn parse_stats(csv: &str) -> Vec<Server> {
         return Vec::new();
     };
     let addr = cols.get("addr").copied();
+    let check = cols.get("check_status").copied();
     lines
         .filter_map(|l| {
             let f: Vec<&str> = l.split(',').collect();
@@ -160,6 +164,7 @@ pub fn parse_stats(csv: &str) -> Vec<Server> {
                 status: get(st).to_owned(),
                 addr: addr.map(get).unwrap_or("").to_owned(),
                 current: get(cur).parse().unwrap_or(0),
+                check: check.map(get).unwrap_or("").to_owned(),
             })
         })
         .collect()
@@ -188,17 +193,20 @@ mod tests {
 
     #[test]
     fn stats_csv_gives_the_replicas_slots() {
-        let csv = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,status,addr\n\
-app,FRONTEND,,,0,1,4096,5,OPEN,\n\
-replicas,r1,0,0,2,1,,5,UP,172.18.0.5:8000\n\
-replicas,r2,0,0,0,0,,0,MAINT (resolution),\n\
-replicas,r3,0,0,0,0,,0,UP 1/2,172.18.0.7:8000\n\
-replicas,BACKEND,0,0,0,1,410,5,UP,\n";
+        let csv = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,status,check_status,addr\n\
+app,FRONTEND,,,0,1,4096,5,OPEN,,\n\
+replicas,r1,0,0,2,1,,5,UP,L7OK,172.18.0.5:8000\n\
+replicas,r2,0,0,0,0,,0,MAINT (resolution),INI,\n\
+replicas,r3,0,0,0,0,,0,UP 1/2,INI,172.18.0.7:8000\n\
+replicas,r4,0,0,0,0,,0,UP 1/2,L4CON,172.18.0.8:8000\n\
+replicas,BACKEND,0,0,0,1,410,5,UP,,\n";
         let s = parse_stats(csv);
-        assert_eq!(s.len(), 3);
+        assert_eq!(s.len(), 4);
         assert_eq!(s[0].ip(), "172.18.0.5");
         assert_eq!(s[0].current, 2);
-        assert!(s[0].serving() && !s[1].serving() && s[2].serving());
+        // #14: a slot is serving once a health check passed, not when DNS filled it.
+        assert!(s[0].serving());
+        assert!(!s[1].serving() && !s[2].serving() && !s[3].serving());
         assert_eq!(s[1].ip(), "");
     }
 }
