@@ -10,6 +10,7 @@
 pub mod gitops;
 pub mod helm;
 pub mod kube;
+pub mod kube_chaos;
 pub mod kubectl;
 pub mod local;
 pub mod local_ha;
