@@ -18,6 +18,7 @@ mod init_renders;
 mod init_stacks;
 mod init_support;
 mod init_template;
+mod k8s_chaos;
 mod k8s_deploy;
 mod local_ha;
 mod services;
