@@ -360,3 +360,17 @@ mod tests {
         assert_eq!(longest_outage(&[s(0, true), s(5, false), s(50, false)]), 45);
     }
 }
+
+#[cfg(test)]
+mod random_tests {
+    /// The victims are spread: every replica of three is chosen in 60 draws.
+    #[test]
+    fn draws_spread_over_the_replicas() {
+        let mut seen = [0u32; 3];
+        for _ in 0..60 {
+            seen[(super::random() % 3) as usize] += 1;
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+        assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+    }
+}

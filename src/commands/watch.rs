@@ -62,7 +62,8 @@ pub fn run(ctx: &mut Ctx, args: &WatchArgs) -> Result<(), Error> {
         ));
     };
     let context = root.join(&image.context);
-    let ignore = DockerIgnore::load(&context)?;
+    let dockerfile = root.join(&image.dockerfile);
+    let mut ignore = DockerIgnore::load(&context)?;
     let mut plan = Plan::new("watch");
     plan.note(format!(
         "watch {} (without what .dockerignore excludes, .git and .lbc); changes settle for {}",
@@ -134,7 +135,11 @@ pub fn run(ctx: &mut Ctx, args: &WatchArgs) -> Result<(), Error> {
         if runner::interrupted() {
             break;
         }
-        match next_change(&rx, &root, &context, &ignore) {
+        // An edited .dockerignore counts from the next change on.
+        if let Ok(i) = DockerIgnore::load(&context) {
+            ignore = i;
+        }
+        match next_change(&rx, &root, &context, &dockerfile, &ignore) {
             Some(paths) => changed = paths,
             None => break,
         }
@@ -205,6 +210,7 @@ fn next_change(
     rx: &mpsc::Receiver<DebounceEventResult>,
     root: &Path,
     context: &Path,
+    dockerfile: &Path,
     ignore: &DockerIgnore,
 ) -> Option<Vec<String>> {
     loop {
@@ -217,7 +223,7 @@ fn next_change(
                     .iter()
                     .filter(|e| !matches!(e.event.kind, EventKind::Access(_)))
                     .flat_map(|e| e.event.paths.iter())
-                    .filter(|p| matters(p, root, context, ignore))
+                    .filter(|p| *p == dockerfile || matters(p, root, context, ignore))
                     .filter_map(|p| p.strip_prefix(root).ok())
                     .map(|p| p.to_string_lossy().into_owned())
                     .collect();
@@ -240,7 +246,8 @@ fn next_change(
 
 /// Does a change of `path` call for a new build? Not under `.git` or `.lbc`, and not
 /// what `.dockerignore` keeps out of the context (a file outside the context, such as
-/// lbc.toml next to a `context = "app"`, does).
+/// lbc.toml next to a `context = "app"`, does; so does the Dockerfile, even when
+/// `.dockerignore` lists it, which Docker allows).
 pub fn matters(path: &Path, root: &Path, context: &Path, ignore: &DockerIgnore) -> bool {
     let Ok(rel) = path.strip_prefix(root) else {
         return false;
