@@ -91,15 +91,16 @@ listen stats
     )
 }
 
-/// The container's command: write the configuration from [`CONFIG_VAR`] and start
-/// haproxy in master-worker mode in the foreground (as the official image's entrypoint
-/// does). A constant script: the configuration arrives only through the variable.
+/// The container's command: write the configuration from [`CONFIG_VAR`] into the
+/// `haproxy` user's directory (the official image's WORKDIR) and start haproxy in
+/// master-worker mode in the foreground (as the image's entrypoint does). A constant
+/// script: the configuration arrives only through the variable.
 pub fn command() -> Vec<String> {
     vec![
         "sh".into(),
         "-c".into(),
         format!(
-            "printf '%s\\n' \"${CONFIG_VAR}\" >/tmp/haproxy.cfg && exec haproxy -W -db -f /tmp/haproxy.cfg"
+            "printf '%s\\n' \"${CONFIG_VAR}\" >/var/lib/haproxy/lbc.cfg && exec haproxy -W -db -f /var/lib/haproxy/lbc.cfg"
         ),
     ]
 }
