@@ -209,6 +209,11 @@ fn chaos_deletes_pods_of_the_release_within_the_budget() {
     let before = s.pods();
     assert_eq!(before.len(), 3, "{before:?}");
     s.lbc()
+        .args(["deploy", "staging", "--replicas", "2"])
+        .run()
+        .code_is(2)
+        .stderr_has("--replicas applies to docker environments");
+    s.lbc()
         .args(["chaos", "staging"])
         .run()
         .code_is(2)
