@@ -366,8 +366,8 @@ fn a_single_container_shows_the_outage_and_fails_the_check() {
 }
 
 /// #14: `lbc watch` deploys, then a saved change is built, deployed and served; a change
-/// .dockerignore excludes triggers nothing; Ctrl-C (SIGINT) removes what it deployed and
-/// exits 130.
+/// .dockerignore excludes triggers nothing; a failed build is shown and the next change
+/// is served; Ctrl-C (SIGINT) removes what it deployed and exits 130.
 #[test]
 fn watch_serves_a_saved_change_and_cleans_up() {
     let Some(env) = docker_env("watch_serves_a_saved_change_and_cleans_up") else {
@@ -398,11 +398,21 @@ fn watch_serves_a_saved_change_and_cleans_up() {
     };
     let first = wait_for("VERSION-1", 120);
     let mut changed = false;
+    let mut after_failure = false;
     if first {
         p.write("notes/todo.txt", "ignored by .dockerignore\n");
         std::thread::sleep(Duration::from_secs(2));
         p.write("app.py", &APP.replace("VERSION-1", "VERSION-2"));
         changed = wait_for("VERSION-2", 120);
+        // A build that fails is shown, and the loop goes on with the next change.
+        p.write(
+            "Dockerfile",
+            &DOCKERFILE.replace("USER", "RUN exit 3\nUSER"),
+        );
+        std::thread::sleep(Duration::from_secs(8));
+        p.write("Dockerfile", DOCKERFILE);
+        p.write("app.py", &APP.replace("VERSION-1", "VERSION-3"));
+        after_failure = wait_for("VERSION-3", 120);
     }
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
@@ -413,6 +423,11 @@ fn watch_serves_a_saved_change_and_cleans_up() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(first, "the first deploy never answered: {stderr}");
     assert!(changed, "the change was not served: {stderr}");
+    assert!(stderr.contains("waiting for the next change"), "{stderr}");
+    assert!(
+        after_failure,
+        "no change served after a failed build: {stderr}"
+    );
     assert!(!stderr.contains("change: notes/"), "{stderr}");
     assert!(stderr.contains("change: app.py"), "{stderr}");
     assert_eq!(out.status.code(), Some(130), "{stderr}");
