@@ -280,7 +280,7 @@ pub fn run(k: &Kube, ctx: &mut Ctx, req: ChaosRequest) -> Result<(), Error> {
         &format!("a ready pod of the release ({selector}), if its PodDisruptionBudget allows it"),
     );
     plan.steps.extend(victims.kill_plan("POD").steps);
-    let guard = k.guard("run chaos in", None, req.yes);
+    let guard = k.guard("kill its replicas (lbc chaos)", None, req.yes);
     chaos::execute(ctx, &k.env_name, &plan, guard.as_ref(), &req, &mut victims)
 }
 

@@ -669,7 +669,11 @@ impl Target for Local {
         };
         chaos::describe(&mut plan, &req, victims.url(), &what);
         plan.steps.extend(victims.kill_plan("REPLICA").steps);
-        let guard = self.guard("run chaos in", vec![("kills", what.clone())], req.yes);
+        let guard = self.guard(
+            "kill its replicas (lbc chaos)",
+            vec![("kills", what.clone())],
+            req.yes,
+        );
         chaos::execute(
             ctx,
             &self.env_name,

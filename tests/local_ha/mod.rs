@@ -155,7 +155,8 @@ fn body(url: &str) -> String {
 /// #14: three replicas behind the balancer: `lbc status` lists them; `lbc chaos`
 /// kills one every 2 s under its own probe and a second steady load, and no request
 /// fails; a redeploy of a new version replaces them one by one, again without a failed
-/// request; `lbc destroy` removes the balancer and the replicas.
+/// request; a version that never gets healthy fails its deploy and leaves the running
+/// replicas serving; `lbc destroy` removes the balancer and the replicas.
 #[test]
 fn replicas_lose_no_request_when_killed_or_replaced() {
     let Some(env) = docker_env("replicas_lose_no_request_when_killed_or_replaced") else {
@@ -283,6 +284,56 @@ fn replicas_lose_no_request_when_killed_or_replaced() {
         replicas.iter().all(|r| r["image"] == image2.as_str()),
         "{status}"
     );
+
+    // A new version that never gets healthy: the deploy fails at its first replica,
+    // removes what it started, and the running version keeps serving on all replicas.
+    p.write(
+        "app.py",
+        &APP.replace(
+            "        self.send_response(200); self.end_headers()",
+            "        self.send_response(500 if self.path == \"/healthz\" else 200); self.end_headers()",
+        ),
+    );
+    p.write(
+        "lbc.toml",
+        &p.read("lbc.toml")
+            .replace("timeout = \"40s\"", "timeout = \"6s\""),
+    );
+    p.commit("broken health");
+    let broken = lbc(&p, &env)
+        .args(["build"])
+        .run()
+        .success()
+        .stdout()
+        .trim()
+        .to_owned();
+    gone.images.push(broken);
+    let load = Load::start(format!("{url}/"));
+    lbc(&p, &env)
+        .args(["deploy", "local"])
+        .run()
+        .code_is(1)
+        .stderr_has("the load balancer did not send requests to")
+        .stderr_has("[on failure] Remove the new replica 1");
+    let (answered, failed) = load.finish();
+    assert_eq!(
+        failed, 0,
+        "failed deploy: {answered} answered, {failed} failed"
+    );
+    let status = lbc(&p, &env)
+        .args(["status", "local", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let replicas = status["replicas"].as_array().unwrap();
+    assert_eq!(replicas.len(), 3, "{status}");
+    assert!(
+        replicas
+            .iter()
+            .all(|r| r["image"] == image2.as_str() && r["serving"] == true),
+        "{status}"
+    );
+    assert_eq!(body(&url), "VERSION-2");
 
     lbc(&p, &env).args(["destroy", "local"]).run().success();
     let left = docker_ok(&[
