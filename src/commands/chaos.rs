@@ -45,6 +45,9 @@ pub trait Victims {
     fn kill_plan(&self, victim: &str) -> Plan;
     /// Does the replica (or the one that replaced it) serve again?
     fn recovered(&mut self, runner: &Runner, victim: &str) -> Result<bool, Error>;
+    /// After an interrupt or a failure: bring back a victim that nothing else will
+    /// (best effort; a cluster's controller needs nothing).
+    fn repair(&self, _runner: &Runner, _victim: &str) {}
 }
 
 /// The choice of a victim.
@@ -167,24 +170,32 @@ pub fn execute(
             }
         })
     };
-    let result = chaos_loop(ctx.runner, req, victims, t0);
+    let mut kills = Vec::new();
+    let mut skipped = Vec::new();
+    let result = chaos_loop(ctx.runner, req, victims, t0, &mut kills, &mut skipped);
     stop.store(true, Ordering::Relaxed);
     let _ = probe.join();
-    let (kills, skipped) = result?;
+    if let Err(e) = result {
+        // Interrupted between a kill and the start that follows it: start it again.
+        runner::after_interrupt(|| {
+            for k in kills.iter().filter(|k| k.recovered_ms.is_none()) {
+                victims.repair(ctx.runner, &k.replica);
+            }
+        });
+        return Err(e);
+    }
     let samples = samples.lock().map(|s| s.clone()).unwrap_or_default();
     report(ctx, env_name, &url, req, &samples, &kills, &skipped)
 }
-
-type LoopResult = Result<(Vec<Kill>, Vec<String>), Error>;
 
 fn chaos_loop(
     runner: &mut Runner,
     req: &ChaosRequest,
     victims: &mut dyn Victims,
     t0: Instant,
-) -> LoopResult {
-    let mut kills: Vec<Kill> = Vec::new();
-    let mut skipped = Vec::new();
+    kills: &mut Vec<Kill>,
+    skipped: &mut Vec<String>,
+) -> Result<(), Error> {
     // The first kill after one period: the probe sees the healthy service first.
     let mut next = req.kill_every;
     // After the run, killed replicas get this long to come back.
@@ -207,12 +218,13 @@ fn chaos_loop(
             match victims.pick(runner, random())? {
                 Pick::Victim(v) => {
                     let at_ms = t0.elapsed().as_millis() as u64;
-                    execute::run(runner, &victims.kill_plan(&v))?;
+                    let plan = victims.kill_plan(&v);
                     kills.push(Kill {
                         replica: v,
                         at_ms,
                         recovered_ms: None,
                     });
+                    execute::run(runner, &plan)?;
                 }
                 Pick::Skip(why) => {
                     ui::info(&format!("no kill at {}s: {why}", now.as_secs()));
@@ -222,7 +234,7 @@ fn chaos_loop(
         }
         runner::sleep(Duration::from_millis(100))?;
     }
-    Ok((kills, skipped))
+    Ok(())
 }
 
 /// The longest run of failed requests: from the first failure's start to the next

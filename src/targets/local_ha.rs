@@ -527,6 +527,16 @@ impl crate::commands::chaos::Victims for Victims {
         p
     }
 
+    fn repair(&self, runner: &crate::runner::Runner, victim: &str) {
+        let stopped = docker::container_inspect(runner, &self.root, victim)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.state.status != "running");
+        if stopped {
+            runner.cleanup(&docker::start(&self.root, victim));
+        }
+    }
+
     fn recovered(&mut self, runner: &crate::runner::Runner, victim: &str) -> Result<bool, Error> {
         let Some(c) = docker::container_inspect(runner, &self.root, victim)? else {
             return Ok(false);
