@@ -2,7 +2,8 @@
 //! image on this machine's engine, replacing an earlier container of the same
 //! environment, waits until it is healthy and prints its URL; `status`, `logs`,
 //! `destroy`. A failed deploy shows the container's last log lines and removes it
-//! (on-failure steps of its plan).
+//! (on-failure steps of its plan). With `replicas` > 1 the app runs behind a local load
+//! balancer instead: `local_ha.rs` (issue #14).
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -27,13 +28,13 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A docker environment, resolved.
 pub struct Local {
-    env_name: String,
-    env: Environment,
+    pub(super) env_name: String,
+    pub(super) env: Environment,
     /// `lbc-PROJECT-ENV`.
-    container: String,
-    project: String,
-    root: std::path::PathBuf,
-    timeout: Duration,
+    pub(super) container: String,
+    pub(super) project: String,
+    pub(super) root: std::path::PathBuf,
+    pub(super) timeout: Duration,
 }
 
 pub fn container_name(project: &str, env: &str) -> String {
@@ -52,7 +53,7 @@ impl Local {
         })
     }
 
-    fn url(&self) -> String {
+    pub(super) fn url(&self) -> String {
         let host = match self.env.bind_address() {
             "0.0.0.0" => "127.0.0.1",
             "::" => "[::1]",
@@ -71,7 +72,12 @@ impl Local {
         TcpListener::bind((self.env.bind_address(), self.env.host_port())).is_ok()
     }
 
-    fn guard(&self, what: &str, details: Vec<(&'static str, String)>, yes: bool) -> Option<Guard> {
+    pub(super) fn guard(
+        &self,
+        what: &str,
+        details: Vec<(&'static str, String)>,
+        yes: bool,
+    ) -> Option<Guard> {
         Guard::when_protected(self.env.protected, &self.env_name, what, details, yes)
     }
 
@@ -95,7 +101,7 @@ impl Local {
     }
 
     /// Does the engine answer? In a dry run an unreachable one is a note.
-    fn reachable(&self, ctx: &Ctx, plan: &mut Plan) -> Result<bool, Error> {
+    pub(super) fn reachable(&self, ctx: &Ctx, plan: &mut Plan) -> Result<bool, Error> {
         match docker::daemon_version(ctx.runner, &self.root) {
             Ok(_) => Ok(true),
             Err(e) if ctx.settings.dry_run => {
@@ -104,113 +110,6 @@ impl Local {
             }
             Err(e) => Err(e),
         }
-    }
-}
-
-impl Local {
-    /// `deploy` with `replicas` > 1: the services' steps are in `plan` already; the
-    /// replicas behind the load balancer follow (issue #14, `local_ha.rs`).
-    #[allow(clippy::too_many_arguments)]
-    fn deploy_replicas(
-        &self,
-        ctx: &mut Ctx,
-        req: DeployRequest,
-        mut plan: Plan,
-        mut services: Option<crate::services::local::Prepared>,
-        existing: Option<docker::ContainerInfo>,
-        ha: local_ha::Running,
-        replicas: u32,
-    ) -> Result<(), Error> {
-        let image = req.image.reference().to_owned();
-        let root = &self.root;
-        let network = match &services {
-            Some(s) => s.network.clone(),
-            None => {
-                let net = crate::services::local::network_name(&self.project, &self.env_name);
-                if ha.is_empty() || !docker::network_exists(ctx.runner, root, &net)? {
-                    plan.push(Step::exec(
-                        format!("Create the network {net}"),
-                        docker::network_create(
-                            root,
-                            &net,
-                            &[("lbc.project", &self.project), ("lbc.env", &self.env_name)],
-                        ),
-                    ));
-                }
-                net
-            }
-        };
-        let catalog = ctx.settings.catalog()?;
-        let balancer_image = crate::catalog::bases::checked(
-            catalog,
-            crate::catalog::bases::ImageUse {
-                kind: "load balancer".into(),
-                file: "lbc.toml".into(),
-                line: None,
-                context: format!("env.{}: replicas = {replicas}", self.env_name),
-                resolution: catalog.resolve_name(local_ha::BALANCER_IMAGE)?,
-                index: None,
-            },
-        )?;
-        let service_env = services
-            .as_ref()
-            .map(|s| s.app_env.clone())
-            .unwrap_or_default();
-        let url = self.url();
-        let lb = local_ha::balancer_name(&self.project, &self.env_name);
-        plan.note(format!(
-            "target: Docker engine on this machine, {replicas} replicas behind the load balancer {lb}"
-        ));
-        local_ha::plan_deploy(
-            &mut plan,
-            &local_ha::Deploy {
-                env_name: &self.env_name,
-                env: &self.env,
-                project: &self.project,
-                root,
-                image: &image,
-                replicas,
-                timeout: self.timeout,
-                network: &network,
-                service_env: &service_env,
-                single: existing.as_ref().map(|_| self.container.as_str()),
-                running: &ha,
-                balancer_image: &balancer_image,
-                url: &url,
-            },
-        );
-        let guard = self.guard(
-            "deploy",
-            vec![
-                ("image", image.clone()),
-                ("replicas", replicas.to_string()),
-                ("load balancer", lb.clone()),
-            ],
-            req.yes,
-        );
-        if !ctx.settings.dry_run {
-            if let Some(g) = &guard {
-                execute::guard_protected(g)?;
-            }
-            if let Some(s) = &mut services {
-                s.save_credentials()?;
-            }
-        }
-        let names: Vec<String> = (1..=replicas).map(|s| format!("replica {s}")).collect();
-        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, None, |_, _| Summary {
-            success: Some(format!(
-                "{replicas} replicas of {image} behind {lb} ({})",
-                names.join(", ")
-            )),
-            data: Some(url.clone()),
-            json: serde_json::json!({
-                "environment": self.env_name,
-                "balancer": lb,
-                "replicas": replicas,
-                "image": image,
-                "url": url,
-            }),
-        })
     }
 }
 
@@ -617,70 +516,6 @@ impl Target for Local {
     }
 
     fn chaos(&self, ctx: &mut Ctx, req: crate::commands::chaos::ChaosRequest) -> Result<(), Error> {
-        use crate::commands::chaos::{self, Victims as _};
-        crate::runner::find("docker")?;
-        let mut plan = Plan::new(format!("chaos {}", self.env_name));
-        let reachable = self.reachable(ctx, &mut plan)?;
-        let ha = if reachable {
-            local_ha::running(ctx, &self.root, &self.project, &self.env_name)?
-        } else {
-            local_ha::Running::default()
-        };
-        let single = reachable
-            && docker::container_inspect(ctx.runner, &self.root, &self.container)?.is_some();
-        if reachable && !single && ha.is_empty() {
-            return Err(Error::failed(
-                format!("nothing is deployed in `{}`", self.env_name),
-                Some(format!(
-                    "deploy it first: `lbc deploy {} --replicas 3`",
-                    self.env_name
-                )),
-            ));
-        }
-        let url = req.url.clone().unwrap_or_else(|| {
-            format!(
-                "{}{}",
-                self.url(),
-                self.env.health.as_deref().unwrap_or("/")
-            )
-        });
-        let balancer = (!ha.is_empty() && !single)
-            .then(|| local_ha::balancer_name(&self.project, &self.env_name));
-        let mut victims = local_ha::Victims {
-            root: self.root.clone(),
-            project: self.project.clone(),
-            env_name: self.env_name.clone(),
-            network: crate::services::local::network_name(&self.project, &self.env_name),
-            balancer: balancer.clone(),
-            single: self.container.clone(),
-            url,
-        };
-        let what = match &balancer {
-            Some(lb) => format!(
-                "a random replica behind {lb} (now {}: {})",
-                ha.replicas.len(),
-                ha.replicas
-                    .iter()
-                    .map(|r| r.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            None => format!("{} (the only container: no replicas)", self.container),
-        };
-        chaos::describe(&mut plan, &req, victims.url(), &what);
-        plan.steps.extend(victims.kill_plan("REPLICA").steps);
-        let guard = self.guard(
-            "kill its replicas (lbc chaos)",
-            vec![("kills", what.clone())],
-            req.yes,
-        );
-        chaos::execute(
-            ctx,
-            &self.env_name,
-            &plan,
-            guard.as_ref(),
-            &req,
-            &mut victims,
-        )
+        self.chaos_run(ctx, req)
     }
 }

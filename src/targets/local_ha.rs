@@ -21,7 +21,10 @@ use std::time::Duration;
 use crate::commands::Ctx;
 use crate::config::Environment;
 use crate::error::Error;
+use crate::execute::{self, Summary};
 use crate::plan::{Action, BalancerOp, EnvVar, Plan, Step};
+use crate::targets::local::Local;
+use crate::targets::DeployRequest;
 use crate::tools::docker::{self, ContainerInfo};
 use crate::tools::haproxy;
 
@@ -558,5 +561,186 @@ impl crate::commands::chaos::Victims for Victims {
                 Ok(200..=399)
             )),
         }
+    }
+}
+
+// The docker target's methods for replicas (kept here, out of local.rs).
+impl Local {
+    /// `deploy` with `replicas` > 1: the services' steps are in `plan` already; the
+    /// replicas behind the load balancer follow (issue #14, `local_ha.rs`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn deploy_replicas(
+        &self,
+        ctx: &mut Ctx,
+        req: DeployRequest,
+        mut plan: Plan,
+        mut services: Option<crate::services::local::Prepared>,
+        existing: Option<docker::ContainerInfo>,
+        ha: Running,
+        replicas: u32,
+    ) -> Result<(), Error> {
+        let image = req.image.reference().to_owned();
+        let root = &self.root;
+        let network = match &services {
+            Some(s) => s.network.clone(),
+            None => {
+                let net = crate::services::local::network_name(&self.project, &self.env_name);
+                if ha.is_empty() || !docker::network_exists(ctx.runner, root, &net)? {
+                    plan.push(Step::exec(
+                        format!("Create the network {net}"),
+                        docker::network_create(
+                            root,
+                            &net,
+                            &[("lbc.project", &self.project), ("lbc.env", &self.env_name)],
+                        ),
+                    ));
+                }
+                net
+            }
+        };
+        let catalog = ctx.settings.catalog()?;
+        let balancer_image = crate::catalog::bases::checked(
+            catalog,
+            crate::catalog::bases::ImageUse {
+                kind: "load balancer".into(),
+                file: "lbc.toml".into(),
+                line: None,
+                context: format!("env.{}: replicas = {replicas}", self.env_name),
+                resolution: catalog.resolve_name(BALANCER_IMAGE)?,
+                index: None,
+            },
+        )?;
+        let service_env = services
+            .as_ref()
+            .map(|s| s.app_env.clone())
+            .unwrap_or_default();
+        let url = self.url();
+        let lb = balancer_name(&self.project, &self.env_name);
+        plan.note(format!(
+            "target: Docker engine on this machine, {replicas} replicas behind the load balancer {lb}"
+        ));
+        plan_deploy(
+            &mut plan,
+            &Deploy {
+                env_name: &self.env_name,
+                env: &self.env,
+                project: &self.project,
+                root,
+                image: &image,
+                replicas,
+                timeout: self.timeout,
+                network: &network,
+                service_env: &service_env,
+                single: existing.as_ref().map(|_| self.container.as_str()),
+                running: &ha,
+                balancer_image: &balancer_image,
+                url: &url,
+            },
+        );
+        let guard = self.guard(
+            "deploy",
+            vec![
+                ("image", image.clone()),
+                ("replicas", replicas.to_string()),
+                ("load balancer", lb.clone()),
+            ],
+            req.yes,
+        );
+        if !ctx.settings.dry_run {
+            if let Some(g) = &guard {
+                execute::guard_protected(g)?;
+            }
+            if let Some(s) = &mut services {
+                s.save_credentials()?;
+            }
+        }
+        let names: Vec<String> = (1..=replicas).map(|s| format!("replica {s}")).collect();
+        execute::execute_and_finish(ctx.settings, ctx.runner, &plan, None, |_, _| Summary {
+            success: Some(format!(
+                "{replicas} replicas of {image} behind {lb} ({})",
+                names.join(", ")
+            )),
+            data: Some(url.clone()),
+            json: serde_json::json!({
+                "environment": self.env_name,
+                "balancer": lb,
+                "replicas": replicas,
+                "image": image,
+                "url": url,
+            }),
+        })
+    }
+
+    /// `lbc chaos` of a docker environment (the `Target` method).
+    pub(super) fn chaos_run(
+        &self,
+        ctx: &mut Ctx,
+        req: crate::commands::chaos::ChaosRequest,
+    ) -> Result<(), Error> {
+        use crate::commands::chaos::{self, Victims as _};
+        crate::runner::find("docker")?;
+        let mut plan = Plan::new(format!("chaos {}", self.env_name));
+        let reachable = self.reachable(ctx, &mut plan)?;
+        let ha = if reachable {
+            running(ctx, &self.root, &self.project, &self.env_name)?
+        } else {
+            Running::default()
+        };
+        let single = reachable
+            && docker::container_inspect(ctx.runner, &self.root, &self.container)?.is_some();
+        if reachable && !single && ha.is_empty() {
+            return Err(Error::failed(
+                format!("nothing is deployed in `{}`", self.env_name),
+                Some(format!(
+                    "deploy it first: `lbc deploy {} --replicas 3`",
+                    self.env_name
+                )),
+            ));
+        }
+        let url = req.url.clone().unwrap_or_else(|| {
+            format!(
+                "{}{}",
+                self.url(),
+                self.env.health.as_deref().unwrap_or("/")
+            )
+        });
+        let balancer =
+            (!ha.is_empty() && !single).then(|| balancer_name(&self.project, &self.env_name));
+        let mut victims = Victims {
+            root: self.root.clone(),
+            project: self.project.clone(),
+            env_name: self.env_name.clone(),
+            network: crate::services::local::network_name(&self.project, &self.env_name),
+            balancer: balancer.clone(),
+            single: self.container.clone(),
+            url,
+        };
+        let what = match &balancer {
+            Some(lb) => format!(
+                "a random replica behind {lb} (now {}: {})",
+                ha.replicas.len(),
+                ha.replicas
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => format!("{} (the only container: no replicas)", self.container),
+        };
+        chaos::describe(&mut plan, &req, victims.url(), &what);
+        plan.steps.extend(victims.kill_plan("REPLICA").steps);
+        let guard = self.guard(
+            "kill its replicas (lbc chaos)",
+            vec![("kills", what.clone())],
+            req.yes,
+        );
+        chaos::execute(
+            ctx,
+            &self.env_name,
+            &plan,
+            guard.as_ref(),
+            &req,
+            &mut victims,
+        )
     }
 }
