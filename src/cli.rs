@@ -81,8 +81,14 @@ pub enum Command {
     },
     /// Run the `run` task (the service on the host or in a container).
     Run,
-    /// Run the `watch` task (rebuild or rerun on change).
-    Watch,
+    /// Rebuild and redeploy `local` on every saved change, streaming the logs (alias
+    /// `dev`); a `watch` task in lbc.toml runs instead.
+    ///
+    /// Changes settle first (debounce); what .dockerignore excludes never triggers a
+    /// build. A failed build is shown and the loop goes on. Ctrl-C stops the loop and
+    /// removes what it deployed (not the services' data).
+    #[command(visible_alias = "dev")]
+    Watch(WatchArgs),
     /// Run the `profile` task.
     Profile,
     /// Run any task of lbc.toml by name.
@@ -115,6 +121,13 @@ pub enum Command {
     /// Restore the backing services of an environment from a backup, or from the latest
     /// backups of another environment.
     Restore(RestoreArgs),
+    /// Probe the service while killing its replicas at random; report the availability,
+    /// the longest outage and the recovery time, and fail (exit 9) below --slo.
+    ///
+    /// Local replicas are killed with `docker kill` (and started again, as a controller
+    /// would); on Kubernetes, pods of the release are deleted, never more than its
+    /// PodDisruptionBudget allows.
+    Chaos(ChaosArgs),
     /// Bring the repository up to the newest version of its template (three-way merge that
     /// keeps local edits) and lbc.toml up to the newest schema.
     Upgrade(UpgradeArgs),
@@ -223,6 +236,10 @@ pub struct DeployArgs {
     /// Deploy to an environment with `promote_from` an image that does not run there.
     #[arg(long, env = "LBC_FORCE")]
     pub force: bool,
+    /// Run N containers of the app behind a local load balancer (docker environments;
+    /// wins over `replicas` in lbc.toml). A redeploy replaces them one at a time.
+    #[arg(long, value_name = "N", env = "LBC_REPLICAS", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub replicas: Option<u32>,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -237,6 +254,43 @@ pub struct TargetArgs {
     /// Namespace to use (overrides the environment's `namespace`).
     #[arg(long, env = "LBC_NAMESPACE", value_parser = crate::validate::arg::namespace)]
     pub namespace: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The docker environment to deploy to.
+    #[arg(long, default_value = "local", env = "LBC_ENV", value_parser = crate::validate::arg::plain)]
+    pub env: String,
+    /// How long changes must settle before a build (`300ms`, `1s`).
+    #[arg(long, default_value = "300ms", env = "LBC_DEBOUNCE", value_parser = crate::config::parse_duration)]
+    pub debounce: std::time::Duration,
+    /// On Ctrl-C, leave what was deployed running.
+    #[arg(long, env = "LBC_NO_CLEANUP")]
+    pub no_cleanup: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChaosArgs {
+    /// Environment name from lbc.toml.
+    pub env: String,
+    /// How long to probe and kill (`30s`, `2m`).
+    #[arg(long, default_value = "30s", env = "LBC_DURATION", value_parser = crate::config::parse_duration)]
+    pub duration: std::time::Duration,
+    /// How often to kill a replica.
+    #[arg(long, default_value = "5s", env = "LBC_KILL_EVERY", value_parser = crate::config::parse_duration)]
+    pub kill_every: std::time::Duration,
+    /// The percentage of requests that must be answered (else exit 9).
+    #[arg(long, default_value_t = 99.9, env = "LBC_SLO")]
+    pub slo: f64,
+    /// Probe this URL instead of the environment's own (required on Kubernetes, where lbc
+    /// does not know the service's address).
+    #[arg(long, env = "LBC_URL", value_parser = crate::validate::arg::http_url)]
+    pub url: Option<String>,
+    /// Confirm a protected environment without a prompt.
+    #[arg(long, env = "LBC_YES")]
+    pub yes: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]

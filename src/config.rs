@@ -339,6 +339,12 @@ pub struct Environment {
     /// Environment variables for the container (docker).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vars: BTreeMap<String, String>,
+    /// How many containers of the app run behind a local load balancer (docker; default
+    /// 1: one container publishing the port, no balancer). `lbc deploy --replicas N`
+    /// wins (issue #14).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 16))]
+    pub replicas: Option<u32>,
 
     // --- kind = "kubernetes" ---
     /// Kube context; always passed explicitly to helm and kubectl.
@@ -481,6 +487,10 @@ impl Environment {
     pub fn timeout_or(&self, default: std::time::Duration) -> std::time::Duration {
         self.timeout_value.unwrap_or(default)
     }
+    /// How many containers of the app a docker environment runs (issue #14).
+    pub fn replicas(&self) -> u32 {
+        self.replicas.unwrap_or(1)
+    }
     pub fn host_port(&self) -> u16 {
         self.port.unwrap_or(8080)
     }
@@ -491,6 +501,9 @@ impl Environment {
         self.bind.as_deref().unwrap_or("127.0.0.1")
     }
 }
+
+/// The most replicas a docker environment runs (the load balancer's server slots).
+pub const MAX_REPLICAS: u32 = 16;
 
 /// A loaded configuration with where it came from.
 #[derive(Debug, Clone)]
@@ -757,6 +770,7 @@ fn infer_kind(name: &str, env: &Environment) -> KindResult {
         || env.container_port.is_some()
         || env.bind.is_some()
         || env.health.is_some()
+        || env.replicas.is_some()
         || !env.vars.is_empty();
     let kube = env.context.is_some()
         || env.namespace.is_some()
@@ -1058,6 +1072,15 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                         "write a path like `/healthz`, with %-escapes for anything else",
                     )?;
                 }
+                if let Some(n) = env.replicas {
+                    if !(1..=MAX_REPLICAS).contains(&n) {
+                        return Err(l.error_at(
+                            &["env", name, "replicas"],
+                            &format!("replicas = {n} is out of range"),
+                            Some(format!("choose between 1 and {MAX_REPLICAS}")),
+                        ));
+                    }
+                }
                 for (key, port) in [("port", env.port), ("container_port", env.container_port)] {
                     if port == Some(0) {
                         return Err(l.error_at(
@@ -1092,6 +1115,7 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                     ("bind", env.bind.is_some()),
                     ("health", env.health.is_some()),
                     ("vars", !env.vars.is_empty()),
+                    ("replicas", env.replicas.is_some()),
                 ];
                 if let Some((key, _)) = docker_only.iter().find(|(_, set)| *set) {
                     return Err(l.error_at(

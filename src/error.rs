@@ -16,6 +16,8 @@ pub mod code {
     pub const FLEET_BEHIND: u8 = 7;
     /// Another lbc holds the lock and `--no-wait-lock` was given.
     pub const LOCKED: u8 = 8;
+    /// `lbc chaos`: the availability was below `--slo` (issue #14).
+    pub const BELOW_SLO: u8 = 9;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -80,6 +82,10 @@ pub enum Error {
     /// said not to wait.
     #[error("{message}")]
     Locked { message: String, hint: String },
+    /// `lbc chaos`: fewer requests were answered than the SLO asks (the report is
+    /// printed first).
+    #[error("{message}")]
+    BelowSlo { message: String, hint: String },
     /// The user interrupted lbc (Ctrl-C).
     #[error("interrupted")]
     Interrupted,
@@ -120,6 +126,7 @@ impl Error {
             Error::ChildKilled { .. } | Error::Failed { .. } | Error::Io { .. } => code::FAILURE,
             Error::Refused { .. } | Error::NotApproved { .. } => code::REFUSED,
             Error::Locked { .. } => code::LOCKED,
+            Error::BelowSlo { .. } => code::BELOW_SLO,
             Error::Conflicts { .. } => code::CONFLICT,
             Error::Fleet { code: c, .. } => *c,
             Error::UpgradeAvailable => code::UPGRADE_AVAILABLE,
@@ -137,7 +144,8 @@ impl Error {
             Error::ToolMissing { hint, .. }
             | Error::Unreachable { hint, .. }
             | Error::Refused { hint, .. }
-            | Error::Locked { hint, .. } => Some(hint),
+            | Error::Locked { hint, .. }
+            | Error::BelowSlo { hint, .. } => Some(hint),
             Error::Conflicts { .. } => Some("resolve the conflict markers (<<<<<<< local ... >>>>>>> template) and any FILE.lbc-new, then commit; `git diff` shows everything the upgrade changed"),
             Error::UpgradeAvailable => Some("run `lbc upgrade` (`--dry-run` shows the diff first)"),
             Error::NotApproved { .. } => Some("use approved images (`lbc catalog` lists them), or ask the platform team for the entries listed above"),

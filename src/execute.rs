@@ -229,6 +229,14 @@ fn run_step(runner: &mut Runner, step: &Step, outcome: &mut Outcome) -> Result<(
             timeout,
         } => crate::wait::wait_command(runner, what, container, probe, *timeout)
             .map(|()| (None, String::new())),
+        Action::Balancer {
+            op,
+            balancer,
+            replica,
+            network,
+            timeout,
+        } => crate::wait::balancer(runner, *op, balancer, replica, network, *timeout)
+            .map(|()| (None, String::new())),
     };
     let (code, stdout) = result.map_err(|e| name_failure(step, e))?;
     if let Some(name) = &step.capture_as {

@@ -88,6 +88,7 @@ fn report(e: &Error, runner: Option<&Runner>, json: bool) -> u8 {
             | Error::Conflicts { .. }
             | Error::NotApproved { .. }
             | Error::Fleet { .. }
+            | Error::BelowSlo { .. }
     );
     if matches!(e, Error::UpgradeAvailable) {
     } else if matches!(e, Error::Interrupted) {
@@ -167,7 +168,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         Command::Format => commands::tasks::named(ctx, "format"),
         Command::Complexity => commands::tasks::named(ctx, "complexity"),
         Command::Run => commands::tasks::named(ctx, "run"),
-        Command::Watch => commands::tasks::named(ctx, "watch"),
+        Command::Watch(args) => commands::watch::run(ctx, &args),
         Command::Profile => commands::tasks::named(ctx, "profile"),
         Command::Task { name } => commands::tasks::named(ctx, &name),
         Command::Deploy(args) => commands::deploy::run(ctx, &args),
@@ -181,6 +182,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         Command::Backup(args) => commands::backup::run(ctx, &args),
         Command::Backups(args) => commands::backups::run(ctx, &args),
         Command::Restore(args) => commands::restore::run(ctx, &args),
+        Command::Chaos(args) => commands::chaos::run(ctx, &args),
         Command::Schema
         | Command::Completions { .. }
         | Command::Man

@@ -201,6 +201,31 @@ pub enum Action {
         #[serde(serialize_with = "ser_secs")]
         timeout: Duration,
     },
+    /// A replica on the local load balancer (issue #14), through its statistics page.
+    Balancer {
+        op: BalancerOp,
+        /// The balancer's container.
+        balancer: String,
+        /// The replica's container (its address on `network` names its server slot).
+        replica: String,
+        network: String,
+        #[serde(serialize_with = "ser_secs")]
+        timeout: Duration,
+    },
+}
+
+/// What lbc does with a replica on the load balancer of a local environment (issue #14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BalancerOp {
+    /// Wait until the balancer sends the replica requests (its health check passed),
+    /// while the replica keeps running.
+    WaitServing,
+    /// Stop sending it new requests and wait until its open requests are answered.
+    Drain,
+    /// Clear the drained state of the slots of replicas that were removed, so that a
+    /// new replica found in a slot gets requests.
+    Release,
 }
 
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -394,6 +419,25 @@ impl Plan {
                     probe.display(),
                     timeout.as_secs()
                 )),
+                Action::Balancer {
+                    op,
+                    balancer,
+                    replica,
+                    timeout,
+                    ..
+                } => out.push_str(&match op {
+                    BalancerOp::WaitServing => format!(
+                        "   wait until {balancer} sends requests to {replica} (health check passed; timeout {}s)\n",
+                        timeout.as_secs()
+                    ),
+                    BalancerOp::Drain => format!(
+                        "   {balancer}: drain {replica} (no new requests) and wait for its open requests (at most {}s)\n",
+                        timeout.as_secs()
+                    ),
+                    BalancerOp::Release => format!(
+                        "   {balancer}: make the slot {replica} held ready for a new replica\n"
+                    ),
+                }),
             }
         }
         out

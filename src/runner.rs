@@ -279,10 +279,62 @@ impl Runner {
         })
     }
 
+    /// Start a child that runs beside lbc until [`Background::stop`] (the logs `lbc
+    /// watch` streams, issue #14): echoed, its stdout on lbc's stdout (stderr with
+    /// `--output json`), in a process group of its own off a terminal.
+    pub fn background(&self, exec: &Exec) -> Result<Background, Error> {
+        install_signal_handlers();
+        ui::echo_command(&exec.display());
+        let prog = self.resolve(&exec.argv[0])?;
+        let mut expr = duct::cmd(prog, &exec.argv[1..])
+            .dir(&exec.cwd)
+            .unchecked()
+            .stdin_null();
+        if own_group() {
+            expr = expr.before_spawn(|cmd| {
+                use std::os::unix::process::CommandExt;
+                cmd.process_group(0);
+                Ok(())
+            });
+        }
+        if self.json || exec.progress {
+            expr = expr.stdout_to_stderr();
+        }
+        let handle = expr.start().map_err(|e| {
+            Error::failed(
+                format!("could not start {}: {e}", CommandName(&exec.argv)),
+                None,
+            )
+        })?;
+        Ok(Background(handle))
+    }
+
     /// Results as JSON, for `--output json`.
     pub fn results_json(&self) -> serde_json::Value {
         serde_json::to_value(&self.results).expect("serializable")
     }
+}
+
+/// A child started by [`Runner::background`].
+pub struct Background(duct::Handle);
+
+impl Background {
+    /// Stop it (SIGKILL) and reap it.
+    pub fn stop(self) {
+        let _ = self.0.kill();
+    }
+}
+
+/// Run `f` (a clean-up after an interrupt, such as `lbc watch` removing what it
+/// deployed) with the interrupt cleared, so that its steps run; a new interrupt stops
+/// it. lbc still exits 130 afterwards.
+pub fn after_interrupt<T>(f: impl FnOnce() -> T) -> T {
+    let was = INTERRUPTED.swap(false, Ordering::SeqCst);
+    let out = f();
+    if was {
+        INTERRUPTED.store(true, Ordering::SeqCst);
+    }
+    out
 }
 
 /// Sleep in small slices so that an interrupt is noticed quickly.

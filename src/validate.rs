@@ -381,6 +381,20 @@ pub mod arg {
             "a namespace (a DNS-1123 label)",
         )
     }
+    /// `http://HOST[:PORT][/PATH]` (what `lbc chaos --url` probes, issue #14).
+    pub fn http_url(s: &str) -> Result<String, String> {
+        let rest = s
+            .strip_prefix("http://")
+            .ok_or("not an http:// URL (lbc probes plain HTTP)")?;
+        let host = rest.split('/').next().unwrap_or("");
+        if host.is_empty() {
+            return Err("the URL has no host".into());
+        }
+        if !s.chars().all(|c| c.is_ascii_graphic()) {
+            return Err("visible ASCII only (%-escape anything else)".into());
+        }
+        Ok(s.to_owned())
+    }
 }
 
 #[cfg(test)]

@@ -47,6 +47,8 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("redis", "redis:{version}"),
     // The uploader of a Kubernetes environment's scheduled backups to a bucket (#10).
     ("rclone", "rclone/rclone:1.68"),
+    // The load balancer of a local environment with replicas (issue #14).
+    ("haproxy", "haproxy:2.6"),
 ];
 
 /// What happens to an image the catalogue does not approve.

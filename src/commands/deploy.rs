@@ -8,6 +8,14 @@ use crate::targets::{self, DeployRequest};
 
 pub fn run(ctx: &mut Ctx, args: &DeployArgs) -> Result<(), Error> {
     let target = targets::resolve(ctx, &args.env, &args.target)?;
+    if args.replicas.is_some()
+        && ctx.project.environment(&args.env)?.kind != crate::config::EnvKind::Docker
+    {
+        return Err(Error::usage(
+            "--replicas applies to docker environments (a local load balancer, issue #14)",
+            Some("on Kubernetes, set the chart's replica count: `set` or `values` in lbc.toml (`replicaCount`)".to_owned()),
+        ));
+    }
     let image = target.choose_image(ctx, args.image.as_deref(), args.tag.as_deref())?;
     target.deploy(
         ctx,
@@ -17,6 +25,7 @@ pub fn run(ctx: &mut Ctx, args: &DeployArgs) -> Result<(), Error> {
             allow_dirty: args.allow_dirty,
             force: args.force,
             promotion: None,
+            replicas: args.replicas,
         },
     )
 }

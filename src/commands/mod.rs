@@ -7,6 +7,7 @@ pub mod backup;
 pub mod backups;
 pub mod build;
 pub mod catalog;
+pub mod chaos;
 pub mod completions;
 pub mod config;
 pub mod deploy;
@@ -25,6 +26,7 @@ pub mod schema;
 pub mod status;
 pub mod tasks;
 pub mod upgrade;
+pub mod watch;
 
 use std::collections::BTreeMap;
 

@@ -53,6 +53,7 @@ pub fn run(ctx: &mut Ctx, args: &PromoteArgs) -> Result<(), Error> {
                 from: args.from.clone(),
                 revision: running.revision,
             }),
+            replicas: None,
         },
     )
 }

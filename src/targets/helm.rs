@@ -218,6 +218,10 @@ impl HelmTarget {
 }
 
 impl Target for HelmTarget {
+    fn chaos(&self, ctx: &mut Ctx, req: crate::commands::chaos::ChaosRequest) -> Result<(), Error> {
+        crate::targets::kube_chaos::run(&self.0, ctx, req)
+    }
+
     fn deploy(&self, ctx: &mut Ctx, req: DeployRequest) -> Result<(), Error> {
         let t = &self.0;
         let image = &req.image;

@@ -2,7 +2,8 @@
 //! image on this machine's engine, replacing an earlier container of the same
 //! environment, waits until it is healthy and prints its URL; `status`, `logs`,
 //! `destroy`. A failed deploy shows the container's last log lines and removes it
-//! (on-failure steps of its plan).
+//! (on-failure steps of its plan). With `replicas` > 1 the app runs behind a local load
+//! balancer instead: `local_ha.rs` (issue #14).
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use crate::execute::{self, Guard, Summary};
 use crate::image::ImageRef;
 use crate::plan::{Action, Plan, Step};
 use crate::targets::kube::not_kubernetes;
+use crate::targets::local_ha;
 use crate::targets::{DeployRequest, Running, Target};
 use crate::tools::docker;
 use crate::ui;
@@ -26,13 +28,13 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A docker environment, resolved.
 pub struct Local {
-    env_name: String,
-    env: Environment,
+    pub(super) env_name: String,
+    pub(super) env: Environment,
     /// `lbc-PROJECT-ENV`.
-    container: String,
-    project: String,
-    root: std::path::PathBuf,
-    timeout: Duration,
+    pub(super) container: String,
+    pub(super) project: String,
+    pub(super) root: std::path::PathBuf,
+    pub(super) timeout: Duration,
 }
 
 pub fn container_name(project: &str, env: &str) -> String {
@@ -51,7 +53,7 @@ impl Local {
         })
     }
 
-    fn url(&self) -> String {
+    pub(super) fn url(&self) -> String {
         let host = match self.env.bind_address() {
             "0.0.0.0" => "127.0.0.1",
             "::" => "[::1]",
@@ -70,12 +72,36 @@ impl Local {
         TcpListener::bind((self.env.bind_address(), self.env.host_port())).is_ok()
     }
 
-    fn guard(&self, what: &str, details: Vec<(&'static str, String)>, yes: bool) -> Option<Guard> {
+    pub(super) fn guard(
+        &self,
+        what: &str,
+        details: Vec<(&'static str, String)>,
+        yes: bool,
+    ) -> Option<Guard> {
         Guard::when_protected(self.env.protected, &self.env_name, what, details, yes)
     }
 
+    /// The container whose logs `lbc logs` shows: the app's, or with replicas
+    /// (issue #14) the newest replica's in the first slot (`lbc status` lists them all).
+    fn app_container(&self, ctx: &Ctx) -> Result<String, Error> {
+        if ctx.settings.dry_run
+            || docker::container_inspect(ctx.runner, &self.root, &self.container)?.is_some()
+        {
+            return Ok(self.container.clone());
+        }
+        let ha = local_ha::running(ctx, &self.root, &self.project, &self.env_name)?;
+        Ok(ha
+            .replicas
+            .iter()
+            .filter(|r| r.slot == 1)
+            .max_by_key(|r| r.generation)
+            .or(ha.replicas.first())
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| self.container.clone()))
+    }
+
     /// Does the engine answer? In a dry run an unreachable one is a note.
-    fn reachable(&self, ctx: &Ctx, plan: &mut Plan) -> Result<bool, Error> {
+    pub(super) fn reachable(&self, ctx: &Ctx, plan: &mut Plan) -> Result<bool, Error> {
         match docker::daemon_version(ctx.runner, &self.root) {
             Ok(_) => Ok(true),
             Err(e) if ctx.settings.dry_run => {
@@ -109,11 +135,15 @@ impl Target for Local {
         let root = &self.root;
         let env = &self.env;
         let mut plan = Plan::new(format!("deploy {}", self.env_name));
-        plan.note(format!(
-            "target: Docker engine on this machine, container {name}"
-        ));
         let mut has_healthcheck = false;
         let mut existing = None;
+        let mut ha = local_ha::Running::default();
+        let replicas = req.replicas.unwrap_or_else(|| env.replicas());
+        if replicas == 1 {
+            plan.note(format!(
+                "target: Docker engine on this machine, container {name}"
+            ));
+        }
         let reachable = self.reachable(ctx, &mut plan)?;
         if reachable {
             match docker::image_inspect(ctx.runner, root, &image)? {
@@ -126,8 +156,9 @@ impl Target for Local {
                 }
             }
             existing = docker::container_inspect(ctx.runner, root, name)?;
+            ha = local_ha::running(ctx, root, &self.project, &self.env_name)?;
         }
-        if existing.is_none() && !self.port_free() {
+        if existing.is_none() && ha.balancer.is_none() && !self.port_free() {
             return Err(Error::failed(
                 format!(
                     "port {} on {} is already in use, so {name} cannot publish it",
@@ -150,14 +181,32 @@ impl Target for Local {
             &image,
             reachable,
             self.timeout,
-            existing.as_ref().map(|c| c.config.image.as_str()),
+            existing
+                .as_ref()
+                .map(|c| c.config.image.as_str())
+                .or_else(|| ha.replicas.first().map(|r| r.info.config.image.as_str())),
         )?;
         if let Some(s) = &services {
             plan.notes.extend(s.notes.iter().cloned());
             plan.steps.extend(s.steps.iter().cloned());
         }
+        if replicas > 1 {
+            return self.deploy_replicas(ctx, req, plan, services, existing, ha, replicas);
+        }
         // The first step that touches the app: the on-failure steps start there.
         let app_from = plan.next_number();
+        if !ha.is_empty() {
+            plan.note(format!(
+                "one container replaces the load balancer and its {} replica(s): the port is unanswered for a moment",
+                ha.replicas.len()
+            ));
+            plan.steps.extend(local_ha::remove_steps(
+                root,
+                &self.project,
+                &self.env_name,
+                &ha,
+            ));
+        }
         if let Some(c) = &existing {
             plan.push(Step::exec(
                 format!("Remove the previous container ({})", c.config.image),
@@ -283,6 +332,25 @@ impl Target for Local {
         let env_name = &self.env_name;
         // The backing services (issue #10).
         let (services, services_text) = crate::services::local::status(ctx, env_name)?;
+        // With replicas (issue #14): the balancer and each replica.
+        let ha = local_ha::running(ctx, &self.root, &self.project, env_name)?;
+        if info.is_none() && !ha.is_empty() {
+            let network = crate::services::local::network_name(&self.project, env_name);
+            let (mut doc, text) =
+                local_ha::status(ctx, env_name, &self.project, &network, &self.url(), &ha);
+            if ctx.settings.json {
+                if !services.is_empty() {
+                    doc["services"] = serde_json::Value::Array(services);
+                }
+                ui::print_json(&doc);
+            } else {
+                ui::data(&text);
+                if !services_text.is_empty() {
+                    ui::data(&services_text);
+                }
+            }
+            return Ok(());
+        }
         if ctx.settings.json {
             let mut doc = match &info {
                 None => {
@@ -336,7 +404,7 @@ impl Target for Local {
         crate::runner::find("docker")?;
         let name = &match service {
             Some(s) => crate::services::local::logs_container(&ctx.project, &self.env_name, s)?,
-            None => self.container.clone(),
+            None => self.app_container(ctx)?,
         };
         let mut plan = Plan::new(format!("logs {}", self.env_name));
         plan.push(Step::exec(
@@ -363,14 +431,27 @@ impl Target for Local {
         let name = &self.container;
         let mut plan = Plan::new(format!("destroy {}", self.env_name));
         let reachable = self.reachable(ctx, &mut plan)?;
-        let exists =
+        let single =
             !reachable || docker::container_inspect(ctx.runner, &self.root, name)?.is_some();
-        if exists {
+        if single {
             plan.push(Step::exec(
                 format!("Stop and remove {name}"),
                 docker::remove(&self.root, name),
             ));
         }
+        // The load balancer and the replicas (issue #14).
+        let ha = if reachable {
+            local_ha::running(ctx, &self.root, &self.project, &self.env_name)?
+        } else {
+            local_ha::Running::default()
+        };
+        plan.steps.extend(local_ha::remove_steps(
+            &self.root,
+            &self.project,
+            &self.env_name,
+            &ha,
+        ));
+        let exists = single || !ha.is_empty();
         // The backing services' containers and network, and with `--volumes` their
         // data (issue #10).
         let teardown = if reachable {
@@ -432,5 +513,9 @@ impl Target for Local {
 
     fn running(&self, _ctx: &Ctx) -> Result<Option<Running>, Error> {
         Err(not_kubernetes(&self.env_name))
+    }
+
+    fn chaos(&self, ctx: &mut Ctx, req: crate::commands::chaos::ChaosRequest) -> Result<(), Error> {
+        self.chaos_run(ctx, req)
     }
 }

@@ -10,8 +10,10 @@
 pub mod gitops;
 pub mod helm;
 pub mod kube;
+pub mod kube_chaos;
 pub mod kubectl;
 pub mod local;
+pub mod local_ha;
 
 use crate::cli::TargetArgs;
 use crate::commands::Ctx;
@@ -31,6 +33,9 @@ pub struct DeployRequest {
     pub force: bool,
     /// Set by `lbc promote`.
     pub promotion: Option<Promotion>,
+    /// `--replicas N` (docker environments: containers behind a local load balancer,
+    /// issue #14); wins over the environment's `replicas`.
+    pub replicas: Option<u32>,
 }
 
 /// Where a promoted image came from, recorded on the release.
@@ -87,6 +92,17 @@ pub trait Target {
     fn rollback(&self, ctx: &mut Ctx, revision: Option<u32>, yes: bool) -> Result<(), Error>;
     /// What runs there now (`None`: nothing).
     fn running(&self, ctx: &Ctx) -> Result<Option<Running>, Error>;
+    /// `lbc chaos`: probe the service while killing replicas (issue #14).
+    fn chaos(
+        &self,
+        _ctx: &mut Ctx,
+        _req: crate::commands::chaos::ChaosRequest,
+    ) -> Result<(), Error> {
+        Err(Error::usage(
+            "`lbc chaos` applies to docker environments and Kubernetes environments deployed directly",
+            Some("run it against the environment's cluster directly, or against `local`".to_owned()),
+        ))
+    }
 }
 
 /// Resolve an environment of lbc.toml (with the flags) into its target.

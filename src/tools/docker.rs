@@ -401,6 +401,23 @@ pub struct ContainerInfo {
     pub config: ContainerConfig,
     #[serde(default)]
     pub image: String,
+    #[serde(default)]
+    pub network_settings: Option<NetworkSettings>,
+}
+
+/// Where a container is attached (its address on each network).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkSettings {
+    #[serde(default)]
+    pub networks: Option<BTreeMap<String, Endpoint>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Endpoint {
+    #[serde(rename = "IPAddress", default)]
+    pub ip_address: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -433,6 +450,16 @@ pub struct ContainerConfig {
 impl ContainerInfo {
     pub fn label(&self, key: &str) -> Option<&str> {
         self.config.labels.as_ref()?.get(key).map(String::as_str)
+    }
+    /// Its IP address on `network` (empty while it does not run).
+    pub fn ip_on(&self, network: &str) -> Option<&str> {
+        self.network_settings
+            .as_ref()?
+            .networks
+            .as_ref()?
+            .get(network)
+            .map(|e| e.ip_address.as_str())
+            .filter(|ip| !ip.is_empty())
     }
 }
 
@@ -489,6 +516,11 @@ pub fn remove_all(cwd: &Path, names: &[String], anonymous_volumes: bool) -> Exec
     a.push("--".into());
     a.extend(names.iter().cloned());
     exec(a, cwd).capture()
+}
+
+/// `docker kill -- NAME` (SIGKILL: what `lbc chaos` does to a replica, issue #14).
+pub fn kill(cwd: &Path, name: &str) -> Exec {
+    exec(["kill", "--", name], cwd).capture()
 }
 
 /// `docker start -- NAME`.

@@ -184,6 +184,23 @@ impl Kubectl {
             objects,
         )
     }
+    /// `kubectl delete pod --wait=false NAME`: what `lbc chaos` does to one pod of a
+    /// release (issue #14); not waiting for its graceful end, as a node failure would not.
+    pub fn delete_pod(&self, name: &str) -> Exec {
+        self.cmd(
+            &["delete", "pod"],
+            &["--wait=false".into()],
+            &[name.to_owned()],
+        )
+    }
+    /// `kubectl get poddisruptionbudgets -o json` of the namespace.
+    pub fn pdbs_json(&self) -> Exec {
+        self.cmd(
+            &["get", "poddisruptionbudgets"],
+            &["--output=json".into()],
+            &[],
+        )
+    }
     pub fn logs(&self, selector: &str, tail: u32, follow: bool) -> Exec {
         let mut flags = vec![
             format!("--selector={selector}"),

@@ -7,6 +7,7 @@ pub mod docker;
 pub mod docker_api;
 pub mod git;
 pub mod git_cli;
+pub mod haproxy;
 pub mod helm;
 pub mod kubectl;
 pub mod rclone;

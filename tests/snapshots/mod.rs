@@ -210,6 +210,7 @@ fn snap(
 const CATALOG: &str = r#"[images]
 python = "registry.example.com/approved/python:3.12"
 python-runtime = "registry.example.com/approved/python:3.12-slim"
+haproxy = "registry.example.com/approved/haproxy:2.6"
 "#;
 
 /// A project with an image, tasks of every kind and a local Docker environment.
@@ -561,6 +562,11 @@ fn local_docker_build_and_tasks() {
 
     // deploy local: the last build, on a free port, waiting for /healthz.
     s.snap("deploy_local", &["deploy", "local"]);
+    // #14: three replicas behind the catalogue's HAProxy, started from nothing.
+    s.snap(
+        "deploy_local_replicas",
+        &["deploy", "local", "--replicas", "3"],
+    );
     s.snap(
         "deploy_local_image",
         &["deploy", "local", "--image", &image],
