@@ -36,6 +36,13 @@ pub fn staging() -> Result<tempfile::TempDir, Error> {
 }
 
 pub fn run(ctx: &mut Ctx, args: &BackupArgs) -> Result<(), Error> {
+    // An instance's services are its own (issue #12).
+    crate::instances::with_instance(ctx, &args.env, args.instance.as_deref(), |ctx| {
+        run_plain(ctx, args)
+    })
+}
+
+fn run_plain(ctx: &mut Ctx, args: &BackupArgs) -> Result<(), Error> {
     docker_env(ctx, &args.env)?;
     let dest = backup::destination(ctx, args.backup_dir.as_deref())?;
     docker::daemon_version(ctx.runner, &ctx.project.root)?;
