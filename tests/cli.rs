@@ -19,6 +19,7 @@ mod init_stacks;
 mod init_support;
 mod init_template;
 mod k8s_deploy;
+mod k8s_instances;
 mod services;
 mod snapshots;
 mod upgrade;

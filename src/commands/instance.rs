@@ -281,10 +281,29 @@ fn remove(ctx: &mut Ctx, args: &InstanceRemoveArgs) -> Result<(), Error> {
             args.yes,
         ));
     }
-    plan.note(format!(
-        "then {} is deleted from the repository",
-        inst.path.display()
-    ));
+    // With --env, the instance stays declared for its other environments.
+    let remaining: Option<Vec<String>> = args.env.as_ref().and_then(|gone| {
+        let left: Vec<String> = ctx
+            .project
+            .config
+            .env
+            .keys()
+            .filter(|n| *n != gone && inst.in_env(n))
+            .cloned()
+            .collect();
+        (!left.is_empty()).then_some(left)
+    });
+    match &remaining {
+        None => plan.note(format!(
+            "then {} is deleted from the repository",
+            inst.path.display()
+        )),
+        Some(left) => plan.note(format!(
+            "then `environments` of {} becomes [{}]",
+            inst.path.display(),
+            left.join(", ")
+        )),
+    }
     if ctx.settings.dry_run {
         execute::print_plan(ctx.settings, &plan);
         return Ok(());
@@ -300,7 +319,12 @@ fn remove(ctx: &mut Ctx, args: &InstanceRemoveArgs) -> Result<(), Error> {
         })?;
     }
     execute::execute(ctx.settings, ctx.runner, &plan, None)?;
-    fs_err::remove_file(&inst.path).map_err(|e| crate::fsutil::io_err(&inst.path, e))?;
+    match &remaining {
+        None => {
+            fs_err::remove_file(&inst.path).map_err(|e| crate::fsutil::io_err(&inst.path, e))?
+        }
+        Some(left) => write_environments(&inst.path, left)?,
+    }
     drop(locks);
     execute::finish(
         ctx.settings,
@@ -308,8 +332,12 @@ fn remove(ctx: &mut Ctx, args: &InstanceRemoveArgs) -> Result<(), Error> {
         &plan.verb,
         Summary {
             success: Some(format!(
-                "instance {} removed{}; commit the deletion of {}",
+                "instance {} removed{}{}; commit the change of {}",
                 inst.name,
+                args.env
+                    .as_ref()
+                    .map(|e| format!(" from {e}"))
+                    .unwrap_or_default(),
                 if args.purge {
                     " with its data"
                 } else {
@@ -326,4 +354,18 @@ fn remove(ctx: &mut Ctx, args: &InstanceRemoveArgs) -> Result<(), Error> {
         },
     );
     Ok(())
+}
+
+/// Set `environments` of an instance file, keeping its comments and other keys.
+fn write_environments(path: &std::path::Path, envs: &[String]) -> Result<(), Error> {
+    let raw = crate::fsutil::read_to_string(path)?;
+    let mut doc: toml_edit::DocumentMut = raw.parse().map_err(|e: toml_edit::TomlError| {
+        Error::failed(format!("{}: {e}", path.display()), None)
+    })?;
+    let mut arr = toml_edit::Array::new();
+    for e in envs {
+        arr.push(e.as_str());
+    }
+    doc["environments"] = toml_edit::value(arr);
+    crate::state::write_atomic(path, doc.to_string().as_bytes())
 }

@@ -817,7 +817,7 @@ fn report(
     Err(Error::Fleet {
         message,
         hint: Some(
-            "each failed instance was rolled back on its own and runs its previous revision (the table's `on` column); fix the cause and deploy again: the instances already deployed are no-ops".into(),
+            "each failed instance was rolled back on its own: the RESULT column (JSON: `on`) says which revision runs; fix the cause and deploy again: the instances already deployed are no-ops".into(),
         ),
         code: if crate::runner::interrupted() { code::INTERRUPTED } else { code::FAILURE },
     })
