@@ -570,23 +570,6 @@ fn bad_instances_are_exit_2() {
         !p.path().join("instances/prod.toml").exists(),
         "nothing half-written"
     );
-    // A docker environment: the instance's own container and port, shown by the plan.
-    let plan = p
-        .lbc()
-        .args([
-            "deploy",
-            "local",
-            "--instance",
-            "beta",
-            "--image",
-            "r.example/hello:1",
-            "--dry-run",
-        ])
-        .run()
-        .success()
-        .stdout();
-    assert!(plan.contains("lbc-hello-beta-local"), "{plan}");
-    assert!(plan.contains("18090"), "{plan}");
     p.write(
         "instances/beta.toml",
         "port = 18090\nbackup_schedule = \"every hour\"\n",
