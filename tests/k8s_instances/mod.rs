@@ -581,3 +581,178 @@ fn bad_instances_are_exit_2() {
         .stderr_has("beta.toml:2:")
         .stderr_has("five fields");
 }
+
+/// #12: `lbc deploy local --instance acme` runs one customer's configuration on this
+/// machine next to the project's own: its own container, port and Redis with its own
+/// volume and credentials; `lbc backup/restore --instance` act on its data only;
+/// `lbc instance remove --purge` removes its container and volume.
+#[test]
+fn a_local_instance_has_its_own_container_port_and_data() {
+    use crate::support::{docker, docker_env, docker_ok, free_port, Cleanup};
+    let Some(env) = docker_env("k8s_instances::a_local_instance") else {
+        return;
+    };
+    let name = unique("inst");
+    let state = tempfile::tempdir().unwrap();
+    let backups = tempfile::tempdir().unwrap();
+    let (p1, p2) = (free_port(), free_port());
+    let p = Project::with(&[
+        (
+            "Dockerfile",
+            "FROM lbc-test/debian:bookworm\nCMD [\"sleep\", \"infinity\"]\n",
+        ),
+        (
+            "lbc.toml",
+            &format!(
+                "[project]\nname = \"{name}\"\n[image]\nrepository = \"lbc-tests/{name}\"\n[services.cache]\ntype = \"redis\"\n[env.local]\nkind = \"docker\"\nport = {p1}\n"
+            ),
+        ),
+        ("instances/acme.toml", &format!("port = {p2}\n")),
+    ]);
+    p.git_init();
+    let mut cleanup = Cleanup::new();
+    for c in [
+        format!("lbc-{name}-local"),
+        format!("lbc-{name}-local_cache"),
+        format!("lbc-{name}-acme-local"),
+        format!("lbc-{name}-acme-local_cache"),
+    ] {
+        cleanup.containers.push(c);
+    }
+    cleanup.images.push(format!("lbc-tests/{name}"));
+    let lbc = || {
+        p.lbc()
+            .env("LBC_CATALOG", &env.catalog)
+            .env("XDG_STATE_HOME", state.path())
+    };
+    lbc().args(["build"]).run().success();
+    lbc().args(["deploy", "local"]).run().success();
+    lbc()
+        .args(["deploy", "local", "--instance", "acme"])
+        .run()
+        .success()
+        .stdout_has(&format!("http://127.0.0.1:{p2}"));
+    let ports = docker_ok(&["port", &format!("lbc-{name}-acme-local")]);
+    assert!(ports.contains(&format!(":{p2}")), "{ports}");
+    let creds = state
+        .path()
+        .join(format!("lbc/{name}-acme/local/credentials.toml"));
+    let doc: toml::Value = toml::from_str(&std::fs::read_to_string(&creds).unwrap()).unwrap();
+    let pw = doc["cache"]["password"].as_str().unwrap().to_owned();
+    let redis = |container: &str, args: &[&str]| {
+        let mut a = vec![
+            "exec".to_owned(),
+            "-e".into(),
+            format!("REDISCLI_AUTH={pw}"),
+            container.to_owned(),
+            "redis-cli".into(),
+        ];
+        a.extend(args.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        docker_ok(&a)
+    };
+    let acme_cache = format!("lbc-{name}-acme-local_cache");
+    redis(&acme_cache, &["set", "customer", "acme"]);
+    let dir = backups.path().to_str().unwrap();
+    lbc()
+        .args(["backup", "local", "--instance", "acme", "--backup-dir", dir])
+        .run()
+        .success();
+    let listed = lbc()
+        .args([
+            "backups",
+            "local",
+            "--instance",
+            "acme",
+            "--backup-dir",
+            dir,
+            "--output",
+            "json",
+        ])
+        .run()
+        .success()
+        .json();
+    let file = listed["backups"][0]["file"].as_str().unwrap().to_owned();
+    assert!(file.contains(&format!("{name}-acme")), "{file}");
+    // The project's own environment has no backup of its own.
+    let own = lbc()
+        .args(["backups", "local", "--backup-dir", dir, "--output", "json"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(
+        own["backups"].as_array().map(Vec::len).unwrap_or(0),
+        0,
+        "{own}"
+    );
+    redis(&acme_cache, &["del", "customer"]);
+    lbc()
+        .args([
+            "restore",
+            "local",
+            "--instance",
+            "acme",
+            "--from",
+            &file,
+            "--backup-dir",
+            dir,
+            "--overwrite",
+        ])
+        .run()
+        .success();
+    assert_eq!(redis(&acme_cache, &["get", "customer"]), "acme");
+    // The project's own Redis never saw the key.
+    let own_doc: toml::Value = toml::from_str(
+        &std::fs::read_to_string(
+            state
+                .path()
+                .join(format!("lbc/{name}/local/credentials.toml")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let own_pw = own_doc["cache"]["password"].as_str().unwrap();
+    let out = docker(&[
+        "exec",
+        "-e",
+        &format!("REDISCLI_AUTH={own_pw}"),
+        &format!("lbc-{name}-local_cache"),
+        "redis-cli",
+        "get",
+        "customer",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "");
+    // Removed with --purge: its container and volume go, the project's stay.
+    let vols = docker_ok(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name={name}-acme"),
+    ]);
+    assert_ne!(vols, "", "the instance has a volume of its own");
+    lbc()
+        .args(["instance", "remove", "acme", "--purge"])
+        .run()
+        .success();
+    let left = docker_ok(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("name=lbc-{name}-acme-local"),
+    ]);
+    assert_eq!(left, "", "the instance's containers are removed");
+    let vols = docker_ok(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name={name}-acme"),
+    ]);
+    assert_eq!(vols, "", "--purge removes its volumes");
+    assert!(!p.path().join("instances/acme.toml").exists());
+    lbc()
+        .args(["destroy", "local", "--volumes"])
+        .run()
+        .success();
+}
