@@ -234,7 +234,8 @@ pub fn deploy(
     check_guards(ctx, env_name, &t.env, &t.root, &opts, &mut plan)?;
     // One query for every instance: which ones already run this state.
     let deployed = e.deployed(ctx.runner)?;
-    let major = helm_major(ctx.runner, t)?;
+    // helm's major version (its rollback flag), asked only when an instance changes.
+    let mut major = None;
     let base = e.base_hash()?;
     let values_files: Vec<std::path::PathBuf> =
         t.env.values.iter().map(|v| t.root.join(v)).collect();
@@ -264,6 +265,10 @@ pub fn deploy(
                 chart: t.source.dir(),
                 values_files: &values_files,
                 values,
+            };
+            let major = match major {
+                Some(m) => m,
+                None => *major.insert(helm_major(ctx.runner, t)?),
             };
             let exec = k
                 .helm()
