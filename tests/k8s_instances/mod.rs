@@ -756,3 +756,66 @@ fn a_local_instance_has_its_own_container_port_and_data() {
         .run()
         .success();
 }
+
+/// #12: on a terminal, the production guard asks once for the whole batch, listing its
+/// instances; typing the environment's name deploys them all.
+#[test]
+fn the_guard_asks_once_for_the_batch_on_a_terminal() {
+    let Some(f) = Fleet::new("the_guard_asks_once_for_the_batch_on_a_terminal", false) else {
+        return;
+    };
+    let Ok(python) = which::which("python3") else {
+        assert!(
+            !crate::init_support::expected(),
+            "python3 is needed to drive a terminal"
+        );
+        return;
+    };
+    for n in ["a1", "b2", "c3"] {
+        f.lbc().args(["instance", "add", n]).run().success();
+    }
+    f.project.commit("instances");
+    let (code, _, stderr) = f.deploy("staging", &["--all-instances", "--image", &f.image("1.0")]);
+    assert_eq!(code, 0, "{stderr}");
+    let args = ["promote", "staging", "production", "--all-instances"].join("\x1f");
+    let script = [
+        "Type its name to deploy 3 instances (a1, b2, c3)",
+        "production",
+    ]
+    .join("\x1f");
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            crate::init_template::PTY_DRIVER,
+            crate::support::LBC,
+            &args,
+            &script,
+        ])
+        .current_dir(f.project.path())
+        .envs(f.tool_env())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    assert!(screen.contains("instances: a1, b2, c3"), "{screen}");
+    assert_eq!(screen.matches("<seen>").count(), 1, "{screen}");
+    // dialoguer redraws the answered prompt once; a second question would add more.
+    assert!(
+        screen.matches("Type its name").count() <= 1,
+        "asked once: {screen}"
+    );
+    let st = f
+        .lbc()
+        .args(["status", "production", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    assert!(
+        st["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["state"] == "deployed" && r["image"] == f.image("1.0").as_str()),
+        "{st}"
+    );
+}
