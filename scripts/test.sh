@@ -17,6 +17,6 @@ cd "$ROOT"
 # --rollback-on-failure, and reads release labels from the storage Secret).
 if [ -n "${LBC_TEST_HELM3:-}" ] && [ $# -eq 0 ]; then
   echo "== the Kubernetes scenarios with helm v3 ($("$LBC_TEST_HELM3" version --short))"
-  LBC_TEST_HELM="$LBC_TEST_HELM3" cargo test --locked --test cli k8s_deploy
+  LBC_TEST_HELM="$LBC_TEST_HELM3" cargo test --locked --test cli k8s_  # k8s_deploy and k8s_instances (#12)
 fi
 cargo test --locked "$@"

@@ -246,7 +246,10 @@ pub fn deploy(
         let mut labels = vec![format!("{INSTANCE_LABEL}={}", inst.name)];
         if let Some(p) = &opts.promotion {
             labels.push(format!("lbc-promoted-from={}", p.from));
-            labels.push(format!("lbc-source-revision={}", p.revision));
+            // 0: promoted from instances, whose revisions differ.
+            if p.revision > 0 {
+                labels.push(format!("lbc-source-revision={}", p.revision));
+            }
         }
         let hash = unit_hash(&base, &values, &t.release, &namespace, &labels);
         let before = deployed.get(&namespace);
