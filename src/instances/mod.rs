@@ -474,6 +474,21 @@ mod tests {
         assert_eq!(v["backup"]["schedule"], "0 * * * *");
     }
 
+    #[test]
+    fn schedules() {
+        for ok in [
+            "0 * * * *",
+            "*/15 2-4 1,15 jan mon-fri",
+            "@hourly",
+            "@daily",
+        ] {
+            assert_eq!(check_schedule(ok), Ok(()), "{ok}");
+        }
+        for bad in ["hourly", "0 * * *", "0 * * * * *", "0 * * * $(x)", ""] {
+            assert!(check_schedule(bad).is_err(), "{bad}");
+        }
+    }
+
     /// #12: bad input names the file and line; an unknown instance lists the known ones.
     #[test]
     fn bad_instances_are_refused_with_file_and_line() {
