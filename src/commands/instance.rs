@@ -366,6 +366,15 @@ fn write_environments(path: &std::path::Path, envs: &[String]) -> Result<(), Err
     for e in envs {
         arr.push(e.as_str());
     }
+    let new = !doc.contains_key("environments");
     doc["environments"] = toml_edit::value(arr);
+    // A file of comments only keeps them above the new key.
+    if new && doc.as_table().len() == 1 {
+        let comments = doc.trailing().as_str().unwrap_or_default().to_owned();
+        doc.set_trailing("");
+        if let Some(mut k) = doc.as_table_mut().key_mut("environments") {
+            k.leaf_decor_mut().set_prefix(comments);
+        }
+    }
     crate::state::write_atomic(path, doc.to_string().as_bytes())
 }

@@ -523,6 +523,29 @@ fn fail_fast_starts_no_further_instance() {
     assert_eq!(code, 0);
     assert_eq!(doc["instances"].as_array().unwrap().len(), 1);
     assert_eq!(doc["instances"][0]["image"], f.image("2.0"));
+    // Removed from one environment: it stays declared for the others, comments kept.
+    f.lbc().args(["instance", "add", "e5"]).run().success();
+    f.lbc()
+        .args(["instance", "remove", "e5", "--env", "staging"])
+        .run()
+        .success();
+    let text = f.project.read("instances/e5.toml");
+    assert!(
+        text.contains("environments = [\"production\"]") && text.starts_with("# An instance"),
+        "{text}"
+    );
+    f.lbc()
+        .args([
+            "deploy",
+            "staging",
+            "--instance",
+            "e5",
+            "--image",
+            &f.image("1.0"),
+        ])
+        .run()
+        .code_is(2)
+        .stderr_has("instance `e5` does not run in `staging`");
 }
 
 /// #12: bad input is exit 2 before anything reaches a cluster: an unknown instance
