@@ -128,6 +128,8 @@ pub enum Command {
     /// would); on Kubernetes, pods of the release are deleted, never more than its
     /// PodDisruptionBudget allows.
     Chaos(ChaosArgs),
+    /// Per-customer instances (`instances/NAME.toml`): declare, list, remove.
+    Instance(InstanceArgs),
     /// Bring the repository up to the newest version of its template (three-way merge that
     /// keeps local edits) and lbc.toml up to the newest schema.
     Upgrade(UpgradeArgs),
@@ -242,6 +244,90 @@ pub struct DeployArgs {
     pub replicas: Option<u32>,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub instances: InstanceSelect,
+}
+
+/// Which instances (`instances/NAME.toml`) a deploy or promotion acts on, and how many
+/// at once.
+#[derive(Debug, Args, Clone, Default)]
+pub struct InstanceSelect {
+    /// Only this instance (its own release, namespace and host; on a docker environment
+    /// its own container, port and volumes).
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "LBC_INSTANCE",
+        conflicts_with = "all_instances"
+    )]
+    pub instance: Option<String>,
+    /// Every instance of the environment, `--jobs` at a time, each rolled back on its own
+    /// when it fails.
+    #[arg(long, env = "LBC_ALL_INSTANCES")]
+    pub all_instances: bool,
+    /// Instances deployed at once (default 4).
+    #[arg(long, value_name = "N", default_value_t = 4, env = "LBC_JOBS", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: u32,
+    /// Start no further instance after one failed (the running ones finish).
+    #[arg(long, env = "LBC_FAIL_FAST")]
+    pub fail_fast: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InstanceArgs {
+    #[command(subcommand)]
+    pub action: InstanceAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InstanceAction {
+    /// Declare an instance: writes instances/NAME.toml (never over an existing one).
+    Add(InstanceAddArgs),
+    /// List the instances: environments, namespace, hosts, backup schedule.
+    List,
+    /// Remove an instance's release from its environments and its file; its data (the
+    /// namespace with its volume claims) stays unless --purge.
+    Remove(InstanceRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InstanceAddArgs {
+    /// The instance's name: a DNS label like `acme`.
+    pub name: String,
+    /// An environment it runs in (repeatable; default: every environment).
+    #[arg(long = "env", value_name = "ENV")]
+    pub env: Vec<String>,
+    /// A Helm value of this instance, over the environment's `set` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Its namespace (default PROJECT-NAME).
+    #[arg(long, value_parser = crate::validate::arg::namespace)]
+    pub namespace: Option<String>,
+    /// Its host (default NAME.DOMAIN, DOMAIN being the environment's `domain`).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// When its backups run (cron, e.g. `0 * * * *`).
+    #[arg(long, value_name = "CRON")]
+    pub backup_schedule: Option<String>,
+    /// Docker environments: its host port.
+    #[arg(long)]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct InstanceRemoveArgs {
+    /// The instance's name.
+    pub name: String,
+    /// Only from this environment (default: every environment it runs in).
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Also delete its data: the namespace (volume claims, Secrets), or a docker
+    /// environment's volumes.
+    #[arg(long, env = "LBC_PURGE")]
+    pub purge: bool,
+    /// Confirm a protected environment without a prompt.
+    #[arg(long, env = "LBC_YES")]
+    pub yes: bool,
 }
 
 /// Where a Kubernetes verb acts. Precedence: these flags, then lbc.toml, then the
@@ -297,6 +383,9 @@ pub struct ChaosArgs {
 pub struct BackupArgs {
     /// Environment name from lbc.toml (docker, or kubernetes: its provisioned services).
     pub env: String,
+    /// The instance's services (a docker environment: the instance's own containers and backups).
+    #[arg(long, value_name = "NAME", env = "LBC_INSTANCE")]
+    pub instance: Option<String>,
     /// Only this service (`[services.NAME]`); default: all of them.
     #[arg(long, value_name = "NAME", env = "LBC_SERVICE")]
     pub service: Option<String>,
@@ -313,6 +402,9 @@ pub struct BackupArgs {
 pub struct BackupsArgs {
     /// Environment name from lbc.toml.
     pub env: String,
+    /// The instance's services (a docker environment: the instance's own containers and backups).
+    #[arg(long, value_name = "NAME", env = "LBC_INSTANCE")]
+    pub instance: Option<String>,
     /// Where backups are kept: a directory or `s3://BUCKET/PREFIX` (default: `[backup]
     /// destination` of lbc.toml, else ~/.local/share/lbc/backups/PROJECT).
     #[arg(long, value_name = "DIR|S3-URL", env = "LBC_BACKUP_DIR")]
@@ -323,6 +415,9 @@ pub struct BackupsArgs {
 pub struct RestoreArgs {
     /// Environment name from lbc.toml (docker, or kubernetes: its provisioned services).
     pub env: String,
+    /// The instance's services (a docker environment: the instance's own containers and backups).
+    #[arg(long, value_name = "NAME", env = "LBC_INSTANCE")]
+    pub instance: Option<String>,
     /// A backup file (as listed by `lbc backups`), or an environment whose latest backups
     /// are restored.
     #[arg(long, value_name = "BACKUP|ENV", env = "LBC_FROM")]
@@ -513,6 +608,8 @@ pub struct PromoteArgs {
     /// Promote from a git tree with uncommitted changes.
     #[arg(long, env = "LBC_ALLOW_DIRTY")]
     pub allow_dirty: bool,
+    #[command(flatten)]
+    pub instances: InstanceSelect,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -389,6 +389,10 @@ pub struct Environment {
     /// CronJob (hourly by default for protected environments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<crate::services::kube::EnvBackup>,
+    /// The wildcard DNS domain of the environment's instances (`instances/NAME.toml`):
+    /// instance NAME is served at `NAME.DOMAIN` (docs/instances.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 
     // --- delivery = "gitops" (docs/gitops.md) ---
     /// How a deploy reaches the cluster: `direct` (helm or kubectl, the default) or
@@ -780,6 +784,7 @@ fn infer_kind(name: &str, env: &Environment) -> KindResult {
         || env.promote_from.is_some()
         || env.helm.is_some()
         || env.kubectl.is_some()
+        || env.domain.is_some()
         || env.gitops_keys().iter().any(|(_, set)| *set);
     match (docker, kube) {
         (true, false) => Ok(EnvKind::Docker),
@@ -1044,6 +1049,7 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                     ("promote_from", env.promote_from.is_some()),
                     ("helm", env.helm.is_some()),
                     ("kubectl", env.kubectl.is_some()),
+                    ("domain", env.domain.is_some()),
                 ];
                 if let Some((key, _)) = k8s_only
                     .iter()
@@ -1164,6 +1170,15 @@ fn validate(l: &Loaded) -> Result<(), Error> {
                             Some(format!("use a name like `{}`", suggest_dns_label(ns))),
                         ));
                     }
+                }
+                if let Some(d) = &env.domain {
+                    l.check(
+                        &["env", name, "domain"],
+                        "domain",
+                        d,
+                        validate::hostname,
+                        "write the wildcard domain of the instances, like `apps.example.com`",
+                    )?;
                 }
                 if let Some(k) = &env.kubeconfig {
                     // A kubeconfig usually lives outside the repository (`~/.kube/...`):

@@ -18,6 +18,7 @@ pub mod execute;
 pub mod fleet;
 pub mod fsutil;
 pub mod image;
+pub mod instances;
 pub mod lock;
 pub mod manifests;
 pub mod plan;
@@ -183,6 +184,7 @@ fn dispatch(command: Command, settings: &Settings, runner: &mut Runner) -> Resul
         Command::Backups(args) => commands::backups::run(ctx, &args),
         Command::Restore(args) => commands::restore::run(ctx, &args),
         Command::Chaos(args) => commands::chaos::run(ctx, &args),
+        Command::Instance(args) => commands::instance::run(ctx, &args.action),
         Command::Schema
         | Command::Completions { .. }
         | Command::Man

@@ -21,6 +21,7 @@ mod init_support;
 mod init_template;
 mod k8s_chaos;
 mod k8s_deploy;
+mod k8s_instances;
 mod k8s_services;
 mod local_ha;
 mod services;

@@ -58,6 +58,13 @@ fn plan_for(
 }
 
 pub fn run(ctx: &mut Ctx, args: &BackupArgs) -> Result<(), Error> {
+    // An instance's services are its own (issue #12).
+    crate::instances::with_instance(ctx, &args.env, args.instance.as_deref(), |ctx| {
+        run_plain(ctx, args)
+    })
+}
+
+fn run_plain(ctx: &mut Ctx, args: &BackupArgs) -> Result<(), Error> {
     let kube = kube_env(ctx, &args.env)?;
     let dest = backup::destination(ctx, args.backup_dir.as_deref())?;
     if kube.is_none() {

@@ -8,6 +8,13 @@ use crate::services::backup::{self, Destination};
 use crate::ui;
 
 pub fn run(ctx: &mut Ctx, args: &BackupsArgs) -> Result<(), Error> {
+    // An instance's services are its own (issue #12).
+    crate::instances::with_instance(ctx, &args.env, args.instance.as_deref(), |ctx| {
+        run_plain(ctx, args)
+    })
+}
+
+fn run_plain(ctx: &mut Ctx, args: &BackupsArgs) -> Result<(), Error> {
     ctx.project.environment(&args.env)?;
     let (dir, list) = match backup::destination(ctx, args.backup_dir.as_deref())? {
         Destination::Dir(dir) => {

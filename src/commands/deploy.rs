@@ -7,6 +7,9 @@ use crate::error::Error;
 use crate::targets::{self, DeployRequest};
 
 pub fn run(ctx: &mut Ctx, args: &DeployArgs) -> Result<(), Error> {
+    if args.instances.instance.is_some() || args.instances.all_instances {
+        return crate::instances::batch::deploy_command(ctx, args);
+    }
     let target = targets::resolve(ctx, &args.env, &args.target)?;
     if args.replicas.is_some()
         && ctx.project.environment(&args.env)?.kind != crate::config::EnvKind::Docker

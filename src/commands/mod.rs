@@ -16,6 +16,7 @@ pub mod doctor;
 pub mod fleet;
 pub mod history;
 pub mod init;
+pub mod instance;
 pub mod logs;
 pub mod man;
 pub mod promote;

@@ -15,6 +15,13 @@ use crate::services::backup::{self, Backup, Destination};
 use crate::tools::{docker, rclone};
 
 pub fn run(ctx: &mut Ctx, args: &RestoreArgs) -> Result<(), Error> {
+    // An instance's services are its own (issue #12).
+    crate::instances::with_instance(ctx, &args.env, args.instance.as_deref(), |ctx| {
+        run_plain(ctx, args)
+    })
+}
+
+fn run_plain(ctx: &mut Ctx, args: &RestoreArgs) -> Result<(), Error> {
     let kube = kube_env(ctx, &args.env)?;
     let env = ctx.project.environment(&args.env)?.clone();
     let dest = backup::destination(ctx, args.backup_dir.as_deref())?;

@@ -10,5 +10,9 @@ pub fn run(ctx: &mut Ctx, args: &StatusArgs) -> Result<(), Error> {
     if args.wait {
         target.wait_reconciled(ctx)?;
     }
+    // An environment with instances (issue #12): its own release, then every instance.
+    if crate::instances::report::status(ctx, &args.env, &args.target)? {
+        return Ok(());
+    }
     target.status(ctx)
 }

@@ -98,6 +98,19 @@ impl Kubectl {
             &[],
         )
     }
+    /// `kubectl get KINDS --selector SEL --all-namespaces -o json`: one query for every
+    /// namespace (the instances of an environment, issue #12).
+    pub fn get_selected_all_namespaces_json(&self, kinds: &str, selector: &str) -> Exec {
+        self.cmd(
+            &["get", kinds],
+            &[
+                format!("--selector={selector}"),
+                "--all-namespaces".into(),
+                "--output=json".into(),
+            ],
+            &[],
+        )
+    }
     pub fn events_json(&self) -> Exec {
         self.cmd(&["get", "events"], &["--output=json".into()], &[])
     }
@@ -267,6 +280,8 @@ pub fn parse_items<T: serde::de::DeserializeOwned>(json: &str) -> Vec<T> {
 pub struct ObjectMeta {
     #[serde(default)]
     pub name: String,
+    #[serde(default)]
+    pub namespace: String,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
 }
