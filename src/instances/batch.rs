@@ -251,7 +251,16 @@ pub fn deploy(
         let k = e.in_namespace(&namespace);
         let values = inst.values(&t.env, Some(image), services_values.as_ref());
         // What lbc applies itself counts too (a service's image from the catalogue).
-        let applied = crate::services::kube::to_yaml_stream(&k.applied_manifests(ctx, &services)?);
+        // The services as the instance sees them: its backups' names and schedule.
+        let iproject = crate::instances::kube_project(&ctx.project, env_name, inst);
+        let applied = {
+            let ictx = Ctx {
+                settings: ctx.settings,
+                project: iproject.clone(),
+                runner: &mut *ctx.runner,
+            };
+            crate::services::kube::to_yaml_stream(&k.applied_manifests(&ictx, &services)?)
+        };
         let mut labels = vec![format!("{INSTANCE_LABEL}={}", inst.name)];
         if let Some(p) = &opts.promotion {
             labels.push(format!("lbc-promoted-from={}", p.from));
@@ -280,7 +289,14 @@ pub fn deploy(
             labels.insert(0, format!("{HASH_LABEL}={hash}"));
             // The services first, ready before the release and its migration hook.
             let mut services_plan = Plan::new("services");
-            k.plan_services(ctx, &services, &mut services_plan)?;
+            {
+                let ictx = Ctx {
+                    settings: ctx.settings,
+                    project: iproject.clone(),
+                    runner: &mut *ctx.runner,
+                };
+                k.plan_services(&ictx, &services, &mut services_plan)?;
+            }
             for step in services_plan.steps {
                 if let crate::plan::Action::Exec(x) = &step.action {
                     pre.push(x.clone());

@@ -391,11 +391,22 @@ pub fn with_instance<R>(
     let instances = load(&ctx.project)?;
     let inst = instances.get(name)?;
     let env = ctx.project.environment(env_name)?.clone();
-    if env.kind != crate::config::EnvKind::Docker {
-        return Err(Error::usage(
-            format!("`{env_name}` is a kubernetes environment: its instances have no backups through lbc yet"),
-            Some("back up a Kubernetes instance's database with your platform's tools (docs/instances.md)".into()),
+    if env.kind == crate::config::EnvKind::Kubernetes {
+        // Its release in its own namespace, its services' objects named as the
+        // environment's, its backups named after the instance.
+        let project = kube_project(&ctx.project, env_name, inst);
+        crate::ui::info(&format!(
+            "instance {}: namespace {}, backups named {}",
+            inst.name,
+            inst.namespace(ctx.project.project()),
+            project.project(),
         ));
+        let mut ictx = crate::commands::Ctx {
+            settings: ctx.settings,
+            project,
+            runner: &mut *ctx.runner,
+        };
+        return f(&mut ictx);
     }
     let mut project = ctx.project.clone();
     project.config.project.name = format!("{}-{}", project.project(), inst.name);
@@ -422,6 +433,33 @@ pub fn with_instance<R>(
         runner: &mut *ctx.runner,
     };
     f(&mut ictx)
+}
+
+/// The project as a Kubernetes instance sees it: its namespace in `env_name`, the
+/// release (and so the names of its services' objects) of the environment, the name
+/// `PROJECT-INSTANCE` (its backups' names, in a shared bucket too) and its
+/// `backup_schedule` for the scheduled backup.
+pub fn kube_project(l: &Loaded, env_name: &str, inst: &Instance) -> Loaded {
+    let mut project = l.clone();
+    let release = l
+        .config
+        .deploy
+        .as_ref()
+        .and_then(|d| d.release.clone())
+        .unwrap_or_else(|| l.project().to_owned());
+    project
+        .config
+        .deploy
+        .get_or_insert_with(Default::default)
+        .release = Some(release);
+    project.config.project.name = format!("{}-{}", l.project(), inst.name);
+    if let Some(e) = project.config.env.get_mut(env_name) {
+        e.namespace = Some(inst.namespace(l.project()));
+        if let Some(s) = &inst.spec.backup_schedule {
+            e.backup.get_or_insert_with(Default::default).schedule = Some(s.clone());
+        }
+    }
+    project
 }
 
 /// The text of a new instance file (`lbc instance add`).

@@ -842,3 +842,93 @@ fn the_guard_asks_once_for_the_batch_on_a_terminal() {
         "{st}"
     );
 }
+
+/// #12 with #10: each instance gets its own backing services in its own namespace (the
+/// Secret with its own generated password, the StatefulSet), before its release; a
+/// repeated deploy keeps the password and is a no-op.
+#[test]
+fn each_instance_has_its_own_services() {
+    let Some(f) = Fleet::new("each_instance_has_its_own_services", false) else {
+        return;
+    };
+    let toml = f.project.read("lbc.toml");
+    f.project.write(
+        "lbc.toml",
+        &format!("{toml}\n[services.cache]\ntype = \"redis\"\n"),
+    );
+    for n in ["a1", "b2"] {
+        f.lbc()
+            .args(["instance", "add", n, "--env", "staging"])
+            .run()
+            .success();
+    }
+    f.project.commit("instances with a cache");
+    let (code, _, stderr) = f.deploy(
+        "staging",
+        &["--all-instances", "--image", &f.image("1.0"), "--jobs", "2"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let name = f.name();
+    let password = |inst: &str| {
+        let out = f.kubectl(&[
+            "get",
+            "secret",
+            &format!("{name}-cache"),
+            "--namespace",
+            &format!("{name}-{inst}"),
+            "--output",
+            "jsonpath={.data.password}",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let (a, b) = (password("a1"), password("b2"));
+    assert!(!a.is_empty() && !b.is_empty());
+    assert_ne!(a, b, "each instance has its own generated password");
+    for inst in ["a1", "b2"] {
+        let out = f.kubectl(&[
+            "get",
+            &format!("statefulset/{name}-cache"),
+            "--namespace",
+            &format!("{name}-{inst}"),
+        ]);
+        assert!(out.status.success(), "statefulset in {inst}");
+    }
+    let (code, doc, stderr) = f.deploy("staging", &["--all-instances", "--image", &f.image("1.0")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        doc["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["result"] == "unchanged"),
+        "{doc}"
+    );
+    assert_eq!(password("a1"), a, "the password is kept");
+    // A backup of one instance: in its namespace, named after it.
+    let backups = tempfile::tempdir().unwrap();
+    let plan = f
+        .lbc()
+        .args([
+            "backup",
+            "staging",
+            "--instance",
+            "a1",
+            "--dry-run",
+            "--backup-dir",
+        ])
+        .args([backups.path()])
+        .run()
+        .success()
+        .stdout();
+    assert!(plan.contains(&format!("--namespace={name}-a1")), "{plan}");
+    assert!(
+        plan.contains(&format!("{name}-a1_staging_cache_")),
+        "{plan}"
+    );
+    assert!(!plan.contains(&format!("--namespace={name}-b2")), "{plan}");
+}
