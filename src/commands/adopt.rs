@@ -556,6 +556,12 @@ pub fn adopt(
                 }
             }
         }
+        None if scaffold.as_ref().is_some_and(|s| !s.missing.is_empty()) => {
+            t.insert_str(
+                t.find("[image]").unwrap_or(0),
+                "# No Dockerfile yet: `lbc init --adopt` writes one once it knows how the service\n# starts (see the notes of `lbc init --adopt --dry-run`).\n",
+            );
+        }
         None => {
             t.insert_str(
                 t.find("[image]").unwrap_or(0),

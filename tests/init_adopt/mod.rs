@@ -3,6 +3,7 @@
 //! lbc.toml is written, and lbc's own parser accepts it; an ambiguous repository fails
 //! off a terminal, listing the candidates and the flag; existing lbc.toml is kept.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::init_support::{init, tree};
@@ -10,26 +11,38 @@ use crate::support::{docker_env, unique, Cleanup, Project};
 
 const PY_DOCKERFILE: &str = "ARG PYTHON_IMAGE=python:3.12-slim-bookworm\nFROM ${PYTHON_IMAGE} AS base\nWORKDIR /app\nCOPY . .\nFROM base AS test\nFROM base AS runtime\nEXPOSE 9000\nHEALTHCHECK CMD python3 -c 'print(1)'\nCMD [\"python3\", \"app.py\"]\n";
 
-/// Adopt `p` and check that only lbc.toml appeared; returns the parsed config.
-fn adopt(p: &Project, extra: &[&str]) -> (lbc::config::Config, String) {
+/// Adopt `p`: every file it had is left as it was (issue #11: adoption writes only files
+/// that do not exist yet); returns the parsed config, stderr and the new files' texts.
+fn adopt(p: &Project, extra: &[&str]) -> (lbc::config::Config, String, BTreeMap<String, String>) {
     let before = tree(p.path());
     let mut args = vec!["init", "--adopt", "--yes"];
     args.extend_from_slice(extra);
     let out = p.lbc().args(&args).run().success();
-    let mut after = tree(p.path());
-    let (text, mode) = after.remove("lbc.toml").expect("lbc.toml written");
-    assert_eq!(
-        after, before,
-        "--adopt touched something else than lbc.toml"
-    );
-    assert_eq!(mode & 0o777, 0o644);
-    let text = String::from_utf8(text).unwrap();
-    let loaded = lbc::config::parse(&p.path().join("lbc.toml"), &text)
+    let after = tree(p.path());
+    for (path, content) in &before {
+        assert!(
+            after.get(path) == Some(content),
+            "--adopt changed the repository's own {path}"
+        );
+    }
+    let new: BTreeMap<String, String> = after
+        .iter()
+        .filter(|(k, _)| !before.contains_key(*k))
+        .map(|(k, (bytes, mode))| {
+            assert_eq!(mode & 0o777, 0o644, "{k}");
+            (k.clone(), String::from_utf8(bytes.clone()).unwrap())
+        })
+        .collect();
+    let text = new.get("lbc.toml").expect("lbc.toml written");
+    let loaded = lbc::config::parse(&p.path().join("lbc.toml"), text)
         .unwrap_or_else(|e| panic!("adopted lbc.toml does not parse: {e}\n{text}"));
     let config = p.lbc().args(["config"]).run().success();
     assert!(!config.stderr().contains("warning"), "{}", config.stderr());
-    (loaded.config, out.stderr())
+    (loaded.config, out.stderr(), new)
 }
+
+/// The files every adoption of a stack family writes where the repository has none.
+const CI: &[&str] = &[".github/workflows/lbc.yml", ".gitlab-ci.yml", "Jenkinsfile"];
 
 #[test]
 fn python_repo_with_dockerfile_and_chart() {
@@ -48,10 +61,22 @@ fn python_repo_with_dockerfile_and_chart() {
         ("charts/billing/values-staging.yaml", "replicaCount: 2\n"),
     ]);
     p.git_init();
-    let (c, stderr) = adopt(&p, &[]);
+    let (c, stderr, new) = adopt(&p, &[]);
     assert!(
         stderr.contains("stack: python (pyproject.toml, requirements.txt)"),
         "{stderr}"
+    );
+    // Its own Dockerfile and chart stay; the pipelines and the provenance are added, and
+    // the provenance lists what the repository kept (issue #11).
+    let mut expected: Vec<&str> = CI.to_vec();
+    expected.extend([".lbc/template.toml", "lbc.toml"]);
+    expected.sort();
+    assert_eq!(new.keys().collect::<Vec<_>>(), expected);
+    let prov = &new[".lbc/template.toml"];
+    assert!(prov.contains("name = \"adopt-python\""), "{prov}");
+    assert!(
+        prov.contains("\"Dockerfile\"") && prov.contains("\"deploy/chart/values.yaml\""),
+        "{prov}"
     );
     assert_eq!(c.project.name, "billing-api");
     let image = c.image.unwrap();
@@ -73,20 +98,34 @@ fn python_repo_with_dockerfile_and_chart() {
     assert!(c.env["qualification"].values.is_empty(), "no such file");
     assert!(c.env["production"].protected);
     assert_eq!(c.env["production"].promote_from.as_deref(), Some("staging"));
-    // The repository is still clean apart from the new file.
-    assert_eq!(p.git(&["status", "--porcelain"]), "?? lbc.toml");
+    assert!(
+        c.env["staging"].set.is_empty(),
+        "its own chart: no values of lbc's chart"
+    );
+    // The repository is still clean apart from the new files.
+    assert_eq!(
+        p.git(&["status", "--porcelain"]),
+        "?? .github/\n?? .gitlab-ci.yml\n?? .lbc/\n?? Jenkinsfile\n?? lbc.toml"
+    );
 }
 
 #[test]
 fn node_go_rust_java_and_static_repos() {
-    // (stack, files, expected name, image of test-unit)
-    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+    // (stack, files, flags, expected name, image of test-unit)
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a [&'a str],
+        &'a str,
+        &'a str,
+    );
     let cases: &[Case] = &[
         (
             "node",
             &[("package.json", "{\"name\": \"@acme/web-shop\", \"scripts\": {\"test\": \"node --test\"}}")],
+            &["--set", "start=node server.js", "--set", "port=3000"],
             "web-shop",
-            "node",
+            "",
         ),
         (
             "go",
@@ -94,14 +133,19 @@ fn node_go_rust_java_and_static_repos() {
                 ("go.mod", "module github.com/acme/inventory/v2\n\ngo 1.22\n"),
                 ("Dockerfile", "FROM golang:1.23-bookworm\nEXPOSE 8081\n"),
             ],
+            &[],
             "inventory",
             "go-builder",
         ),
         (
             "rust",
-            &[("Cargo.toml", "[package]\nname = \"ledger\"\nversion = \"0.1.0\"\n")],
+            &[
+                ("Cargo.toml", "[package]\nname = \"ledger\"\nversion = \"0.1.0\"\n"),
+                ("src/main.rs", "fn main() {}\n"),
+            ],
+            &["--set", "port=7000"],
             "ledger",
-            "rust-builder",
+            "",
         ),
         (
             "java",
@@ -109,8 +153,9 @@ fn node_go_rust_java_and_static_repos() {
                 "pom.xml",
                 "<project><parent><artifactId>acme-parent</artifactId></parent><artifactId>orders</artifactId></project>",
             )],
+            &["--set", "start=java -jar target/orders.jar", "--set", "port=8080"],
             "orders",
-            "maven:3-eclipse-temurin-21",
+            "",
         ),
         (
             "java",
@@ -119,14 +164,15 @@ fn node_go_rust_java_and_static_repos() {
                 ("build.gradle", "plugins { id 'java' }\n"),
                 ("gradlew", "#!/bin/sh\n"),
             ],
+            &["--set", "start=java -jar build/libs/payments.jar", "--set", "port=8080"],
             "payments",
-            "java-builder",
+            "",
         ),
-        ("static", &[("public/index.html", "<title>x</title>\n")], "", ""),
+        ("static", &[("public/index.html", "<title>x</title>\n")], &[], "", ""),
     ];
-    for (stack, files, name, test_image) in cases {
+    for (stack, files, flags, name, test_image) in cases {
         let p = Project::with(files);
-        let (c, stderr) = adopt(&p, &[]);
+        let (c, stderr, new) = adopt(&p, flags);
         assert!(
             stderr.contains(&format!("stack: {stack} (")),
             "{stack}: {stderr}"
@@ -142,12 +188,44 @@ fn node_go_rust_java_and_static_repos() {
             );
         }
         assert!(c.env.contains_key("local"), "{stack}");
-        assert!(
-            !c.env.contains_key("production"),
-            "{stack}: no chart, no clusters"
+        if *stack == "static" {
+            // No family template: lbc.toml only, as before.
+            assert_eq!(new.keys().collect::<Vec<_>>(), ["lbc.toml"]);
+            assert!(!c.env.contains_key("production"), "no chart, no clusters");
+            assert!(stderr.contains("no Dockerfile"), "{stderr}");
+            continue;
+        }
+        // Every entry point: the chart with its three environments, the pipelines, and
+        // a Dockerfile unless the repository has one.
+        for f in CI
+            .iter()
+            .chain(&["deploy/chart/Chart.yaml", ".lbc/template.toml"])
+        {
+            assert!(new.contains_key(*f), "{stack}: no {f}: {:?}", new.keys());
+        }
+        assert!(c.env["production"].protected, "{stack}");
+        assert_eq!(
+            c.deploy.as_ref().unwrap().chart.as_deref(),
+            Some("deploy/chart")
         );
-        if !files.iter().any(|(f, _)| *f == "Dockerfile") {
-            assert!(stderr.contains("no Dockerfile"), "{stack}: {stderr}");
+        let own = files.iter().any(|(f, _)| *f == "Dockerfile");
+        assert_eq!(new.contains_key("Dockerfile"), !own, "{stack}");
+        if !own {
+            let d = &new["Dockerfile"];
+            assert!(
+                d.contains("USER 65532:65532") && d.contains("HEALTHCHECK"),
+                "{d}"
+            );
+            let image = c.image.as_ref().unwrap();
+            assert_eq!(image.target.as_deref(), Some("runtime"));
+            assert_eq!(
+                c.tasks["test-unit"].stage.as_deref(),
+                Some("test"),
+                "{stack}"
+            );
+            let port = c.env["local"].container_port.unwrap();
+            assert!(d.contains(&format!("EXPOSE {port}")), "{d}");
+            assert_eq!(c.env["staging"].set["containerPort"], port.to_string());
         }
     }
 }
@@ -166,8 +244,27 @@ fn ambiguous_repository_fails_listing_candidates_and_the_flag() {
         .stderr_has("holds more than one stack: go (go.mod); node (package.json)")
         .stderr_has("hint: choose one with --stack, e.g. `lbc init --adopt --stack go`");
     assert_eq!(tree(p.path()), before, "something was written");
-    let (c, _) = adopt(&p, &["--stack", "node"]);
-    assert_eq!(c.tasks["test-unit"].image.as_deref(), Some("node"));
+    // Without a start command, nothing is written and the flags are named (issue #11).
+    p.lbc()
+        .args(["init", "--adopt", "--stack", "node"])
+        .run()
+        .code_is(2)
+        .stderr_has("could not determine the start command (--set start=COMMAND) and the port (--set port=PORT); nothing was written");
+    assert_eq!(tree(p.path()), before, "something was written");
+    let (c, _, new) = adopt(
+        &p,
+        &[
+            "--stack",
+            "node",
+            "--set",
+            "start=node main.js",
+            "--set",
+            "port=4000",
+        ],
+    );
+    assert_eq!(c.tasks["style"].image.as_deref(), Some("node"));
+    assert!(new["Dockerfile"].contains("CMD [\"node\",\"main.js\"]"));
+    assert!(new["Dockerfile"].contains("EXPOSE 4000"));
 }
 
 #[test]
@@ -200,7 +297,12 @@ fn nothing_detected_or_lbc_toml_present_is_refused() {
         .code_is(2)
         .stderr_has("lbc.toml already exists: nothing was written");
     assert_eq!(q.read("lbc.toml"), "[project]\nname = \"mine\"\n");
-    q.lbc().args(["init", "--adopt", "--force"]).run().success();
+    q.lbc()
+        .args([
+            "init", "--adopt", "--force", "--set", "start=x", "--set", "port=80",
+        ])
+        .run()
+        .success();
     assert!(q.read("lbc.toml").contains("name = \"x\""));
 
     // Dry run: the file's text on stdout, nothing written.
@@ -209,7 +311,8 @@ fn nothing_detected_or_lbc_toml_present_is_refused() {
         .args(["init", "--adopt", "--dry-run"])
         .run()
         .success()
-        .stdout_has("create    lbc.toml")
+        .stdout_has("create       lbc.toml")
+        .stdout_has("undetermined Dockerfile (needs the start command (--set start=COMMAND)")
         .stdout_has("name = \"dry\"");
     assert!(!r.path().join("lbc.toml").exists());
     r.lbc()
@@ -244,7 +347,7 @@ fn adopted_repository_builds_and_tests_for_real() {
         &format!("name = \"{name}-x\""),
     );
     p.write("pyproject.toml", &toml);
-    let (c, _) = adopt(
+    let (c, _, _) = adopt(
         &p,
         &[
             "--set",
@@ -320,20 +423,68 @@ fn dry_run_json_has_the_detection_report_and_the_detected_test_task() {
     assert_eq!(d["migration"]["command"][2], "migrate");
     assert_eq!(d["evidence"][1]["file"], "manage.py");
     assert_eq!(d["evidence"][1]["line"], 8);
-    assert_eq!(doc["files"][0]["path"], "lbc.toml");
+    // Every file it would write, and its text (issue #11).
+    let files = doc["files"].as_array().unwrap();
+    let action = |path: &str| {
+        files
+            .iter()
+            .find(|f| f["path"] == path)
+            .map(|f| f["action"].as_str().unwrap().to_owned())
+    };
+    for f in [
+        "lbc.toml",
+        "Dockerfile",
+        ".dockerignore",
+        "deploy/chart/values-production.yaml",
+        ".lbc/template.toml",
+        ".gitlab-ci.yml",
+    ] {
+        assert_eq!(action(f).as_deref(), Some("create"), "{f}: {files:?}");
+    }
+    assert_eq!(doc["template"], "adopt-python 1.0.0");
+    let dockerfile = doc["contents"]["Dockerfile"].as_str().unwrap();
+    // The dependencies in a layer before the code; the detected start command and port.
+    let deps = dockerfile
+        .find("RUN pip install -r requirements.txt")
+        .unwrap();
+    let code = dockerfile.find("COPY . .").unwrap();
+    assert!(deps < code, "{dockerfile}");
+    assert!(
+        dockerfile.contains("ARG BUILDER_IMAGE=")
+            && dockerfile.contains("FROM ${BUILDER_IMAGE} AS deps")
+    );
+    assert!(dockerfile
+        .contains("CMD [\"gunicorn\",\"mysite.wsgi:application\",\"--bind\",\"0.0.0.0:8000\"]"));
+    assert!(dockerfile.contains("EXPOSE 8000\n") && dockerfile.contains("USER 65532:65532"));
     let toml = doc["lbc_toml"].as_str().unwrap();
     let c = lbc::config::parse(&p.path().join("lbc.toml"), toml)
         .unwrap()
         .config;
     let unit = &c.tasks["test-unit"];
+    // The Dockerfile's test stage has the dependencies: the project's own command, with
+    // its database.
     assert_eq!(
         unit.run,
-        lbc::config::TaskCommand::Shell(
-            "pip install -r requirements.txt && python3 manage.py test".into()
+        lbc::config::TaskCommand::Argv(vec!["python3".into(), "manage.py".into(), "test".into()])
+    );
+    assert_eq!(unit.stage.as_deref(), Some("test"));
+    assert_eq!(unit.services.as_deref(), Some(&["db".to_owned()][..]));
+    assert_eq!(c.env["local"].container_port, Some(8000));
+    // The database, wired to the variables Django's settings read; the migration.
+    let db = &c.services["db"];
+    assert_eq!(db.kind.as_str(), "postgres");
+    assert_eq!(db.env["POSTGRES_HOST"], "{host}");
+    assert_eq!(db.env["POSTGRES_PASSWORD"], "{password}");
+    assert_eq!(
+        c.tasks["migrate"].run,
+        lbc::config::TaskCommand::Argv(
+            ["python3", "manage.py", "migrate", "--noinput"]
+                .map(String::from)
+                .to_vec()
         )
     );
-    assert_eq!(unit.image.as_deref(), Some("python"));
-    assert_eq!(c.env["local"].container_port, Some(8000));
+    assert_eq!(c.env["staging"].set["containerPort"], "8000");
+    assert_eq!(c.env["staging"].set["probes.path"], "/");
 
     // A Laravel application with a package.json is adopted as PHP, its tests run with
     // artisan after composer install.
@@ -361,14 +512,17 @@ fn dry_run_json_has_the_detection_report_and_the_detected_test_task() {
     .config;
     assert_eq!(
         c.tasks["test-unit"].run,
-        lbc::config::TaskCommand::Shell(
-            "composer install --no-interaction --prefer-dist && php artisan test".into()
-        )
+        lbc::config::TaskCommand::Argv(vec!["php".into(), "artisan".into(), "test".into()])
     );
+    let php = doc["contents"]["Dockerfile"].as_str().unwrap();
+    assert!(php.contains("composer install --no-dev"), "{php}");
+    assert!(php.contains("CMD [\"php\",\"artisan\",\"serve\""), "{php}");
 
-    // A test stage: the detected command as an argv; uv's runner when no stage.
+    // A test stage: the detected command as an argv; uv's runner when no stage (its own
+    // Dockerfile has none).
     let f = fixture_project("fastapi");
-    let (c, stderr) = adopt(&f, &[]);
+    f.write("Dockerfile", "FROM python:3.12-slim\nEXPOSE 8000\n");
+    let (c, stderr, _) = adopt(&f, &[]);
     assert!(stderr.contains("framework: fastapi"), "{stderr}");
     assert!(stderr.contains("test: `python3 -m pytest`"), "{stderr}");
     assert_eq!(
@@ -382,7 +536,7 @@ fn dry_run_json_has_the_detection_report_and_the_detected_test_task() {
         "Dockerfile",
         "FROM node:22 AS test\nRUN npm ci\nFROM node:22 AS runtime\nEXPOSE 3000\n",
     );
-    let (c, _) = adopt(&s, &[]);
+    let (c, _, _) = adopt(&s, &[]);
     assert_eq!(c.tasks["test-unit"].stage.as_deref(), Some("test"));
     assert_eq!(
         c.tasks["test-unit"].run,
