@@ -583,3 +583,101 @@ fn undetermined_values_name_their_flag() {
         .code_is(2)
         .stderr_has("bad value for `port`: `http`");
 }
+
+/// A newer release of an adoption template, for the upgrade test: the Dockerfile gains a
+/// STOPSIGNAL, the GitLab pipeline a comment.
+struct Newer;
+
+impl lbc::commands::upgrade::Templates for Newer {
+    fn load(
+        &mut self,
+        recorded: &lbc::template::provenance::Recorded,
+        version: Option<&str>,
+    ) -> Result<lbc::template::Template, lbc::error::Error> {
+        let current = lbc::template::Template::builtin(&recorded.name)?;
+        if version == Some(recorded.version.as_str()) {
+            return Ok(current);
+        }
+        let mut t = current.clone();
+        t.manifest.template.version = "1.1.0".into();
+        t.identity = "sha256:newer".into();
+        for f in &mut t.files {
+            if let lbc::template::source::Content::File { bytes, .. } = &mut f.content {
+                let text = String::from_utf8(bytes.clone()).unwrap();
+                let text = match f.path.as_str() {
+                    "Dockerfile.jinja" => {
+                        text.replace("CMD {{ start }}", "STOPSIGNAL SIGTERM\nCMD {{ start }}")
+                    }
+                    ".gitlab-ci.yml" => format!("{text}# newer\n"),
+                    _ => text,
+                };
+                *bytes = text.into_bytes();
+            }
+        }
+        Ok(t)
+    }
+    fn newest(
+        &mut self,
+        _: &lbc::template::provenance::Recorded,
+    ) -> Result<Option<String>, lbc::error::Error> {
+        Ok(Some("1.1.0".into()))
+    }
+}
+
+/// The files adoption wrote are recorded in the provenance: a newer family template is
+/// three-way-merged into them, keeping local edits; the files the repository already
+/// had are never touched by the upgrade (issue #11).
+#[test]
+fn upgrade_merges_adopted_files_and_never_touches_the_repositorys_own() {
+    let p = fixture_project("django");
+    let own_ci = "# the team's own pipeline\nstages: [test]\n";
+    p.write(".gitlab-ci.yml", own_ci);
+    let (_, _, new) = adopt(&p, &[]);
+    assert!(!new.contains_key(".gitlab-ci.yml"));
+    let prov = &new[".lbc/template.toml"];
+    assert!(prov.contains("kept = [\".gitlab-ci.yml\"]"), "{prov}");
+    p.git_init();
+    p.lbc()
+        .args(["upgrade", "--check"])
+        .run()
+        .success()
+        .stdout_has("up to date");
+    // A local edit of the adopted Dockerfile.
+    let dockerfile = p.read("Dockerfile");
+    let edited = dockerfile.replacen("ARG RUNTIME_IMAGE", "# our own note\nARG RUNTIME_IMAGE", 1);
+    p.write("Dockerfile", &edited);
+
+    let root = p.path().to_owned();
+    let read = |rel: &str| lbc::commands::upgrade::read_ours(&root, rel);
+    let dir_name = root.file_name().unwrap().to_string_lossy().into_owned();
+    let view = lbc::commands::upgrade::RepoView {
+        root: &root,
+        dir_name: &dir_name,
+        read: &read,
+    };
+    let prepared = lbc::commands::upgrade::prepare(&view, None, &mut Newer).unwrap();
+    let outcome = |path: &str| {
+        prepared
+            .changes
+            .iter()
+            .find(|c| c.path == path)
+            .map(|c| c.outcome)
+    };
+    assert_eq!(
+        outcome("Dockerfile"),
+        Some(lbc::upgrade::files::Outcome::Merged)
+    );
+    assert_eq!(outcome(".gitlab-ci.yml"), None, "the repository's own file");
+    assert!(prepared.conflicts().is_empty());
+    lbc::commands::upgrade::write(&root, &prepared, Default::default()).unwrap();
+    let merged = p.read("Dockerfile");
+    assert!(merged.contains("# our own note\n"), "{merged}");
+    assert!(
+        merged.contains("STOPSIGNAL SIGTERM\nCMD [\"gunicorn\""),
+        "{merged}"
+    );
+    assert_eq!(p.read(".gitlab-ci.yml"), own_ci);
+    let prov = p.read(".lbc/template.toml");
+    assert!(prov.contains("version = \"1.1.0\""), "{prov}");
+    assert!(prov.contains("kept = [\".gitlab-ci.yml\"]"), "{prov}");
+}
