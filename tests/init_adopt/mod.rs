@@ -681,3 +681,142 @@ fn upgrade_merges_adopted_files_and_never_touches_the_repositorys_own() {
     assert!(prov.contains("version = \"1.1.0\""), "{prov}");
     assert!(prov.contains("kept = [\".gitlab-ci.yml\"]"), "{prov}");
 }
+
+/// One HTTP/1.0 request to 127.0.0.1:`port`: (status, body).
+fn http(port: u16, method: &str, path: &str, body: Option<(&str, &str)>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
+    if let Some((kind, b)) = body {
+        req.push_str(&format!(
+            "Content-Type: {kind}\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    if let Some((_, b)) = body {
+        req.push_str(b);
+    }
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Fixture repositories written for this (tests/fixtures/adopt/django,
+/// tests/fixtures/adopt-e2e/*), each adopted, built (its dependencies installed from the
+/// package registry through the machine's CA), started with its database by
+/// `lbc deploy local` (the service comes up, the migration runs) and answering a request
+/// that writes to the database and one that reads it back (issue #11).
+#[test]
+fn adopted_fixtures_build_deploy_migrate_and_answer_from_their_database() {
+    let Some(env) =
+        docker_env("adopted_fixtures_build_deploy_migrate_and_answer_from_their_database")
+    else {
+        return;
+    };
+    // (fixture, write request, read path, what the read answers)
+    type Case<'a> = (&'a str, (&'a str, &'a str, &'a str), &'a str, &'a str);
+    let cases: &[Case] = &[
+        (
+            "adopt/django",
+            ("/", "application/x-www-form-urlencoded", "text=from-lbc"),
+            "/",
+            "\"from-lbc\"",
+        ),
+        (
+            "adopt-e2e/fastapi-notes",
+            ("/notes", "application/json", "{\"text\": \"from-lbc\"}"),
+            "/notes",
+            "\"text\":\"from-lbc\"",
+        ),
+        (
+            "adopt-e2e/express-todo",
+            ("/todos", "application/json", "{\"title\": \"from-lbc\"}"),
+            "/todos",
+            "\"title\":\"from-lbc\"",
+        ),
+    ];
+    for (fixture, (write_path, kind, body), read_path, expected) in cases {
+        let p = Project::empty();
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(fixture),
+            p.path(),
+        );
+        let name = unique("adopt-e2e");
+        let port = crate::support::free_port();
+        p.git_init();
+        let (c, _, new) = adopt(
+            &p,
+            &[
+                "--name",
+                &name,
+                "--set",
+                &format!("registry={}/lbc-tests/{name}", env.registry),
+                "--set",
+                &format!("local_port={port}"),
+            ],
+        );
+        assert!(new.contains_key("Dockerfile"), "{fixture}");
+        assert!(
+            c.tasks.contains_key("migrate"),
+            "{fixture}: no migrate task"
+        );
+        assert_eq!(c.services["db"].kind.as_str(), "postgres", "{fixture}");
+        p.commit("adopted by lbc");
+        let mut clean = Cleanup::new();
+        clean.containers.push(format!("lbc-{name}-local"));
+        let image = p
+            .lbc()
+            .trusting_host()
+            .env("LBC_CATALOG", &env.catalog)
+            .args(["build"])
+            .run()
+            .success()
+            .stdout()
+            .trim()
+            .to_owned();
+        clean.images.push(image);
+        let deploy = p
+            .lbc()
+            .env("LBC_CATALOG", &env.catalog)
+            .args(["deploy", "local"])
+            .run();
+        let result = std::panic::catch_unwind(|| {
+            let deploy = deploy.success();
+            assert!(
+                deploy.stderr().contains("migrate"),
+                "{fixture}: {}",
+                deploy.stderr()
+            );
+            let (status, answer) = http(port, "POST", write_path, Some((kind, body)));
+            assert!(
+                (200..300).contains(&status),
+                "{fixture}: POST {write_path}: {status} {answer}"
+            );
+            let (status, answer) = http(port, "GET", read_path, None);
+            assert_eq!(status, 200, "{fixture}: {answer}");
+            assert!(answer.contains(expected), "{fixture}: {answer}");
+        });
+        p.lbc()
+            .args(["destroy", "local", "--volumes", "--yes"])
+            .run()
+            .success();
+        if let Err(e) = result {
+            std::panic::resume_unwind(e);
+        }
+    }
+}
