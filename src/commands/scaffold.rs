@@ -119,6 +119,24 @@ fn family_answers(
                 },
             };
             a.push((s("manager"), s(manager)));
+            // A monorepo's root (a uv workspace, a backend beside a frontend): the
+            // application is the sub-project whose module the start command names, and
+            // it has its own manifest; the root's Dockerfile would be a wrong guess.
+            let sub = start.as_ref().and_then(|argv| {
+                argv.iter().find_map(|w| {
+                    let (module, _) = w.split_once(':')?;
+                    let (top, _) = module.split_once('.')?;
+                    ["pyproject.toml", "requirements.txt", "setup.py", "Pipfile"]
+                        .iter()
+                        .any(|m| root.join(top).join(m).is_file())
+                        .then(|| top.to_owned())
+                })
+            });
+            if let Some(sub) = sub {
+                missing.push(format!(
+                    "the application's root: the start module is in the sub-project {sub}/, which has its own manifest (adopt it there: `lbc init --adopt {sub}`)"
+                ));
+            }
             if manager == "pip" {
                 if let Some(dev) = [
                     "requirements-dev.txt",

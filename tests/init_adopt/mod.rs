@@ -820,3 +820,90 @@ fn adopted_fixtures_build_deploy_migrate_and_answer_from_their_database() {
         }
     }
 }
+
+/// Two misses of docs/adopt.md's table of real applications (issue #11): a Prisma schema
+/// named by package.json (an Nx layout keeps it in src/) declares the database and the
+/// migration; a FastAPI module in a sub-project with its own manifest (a monorepo's
+/// root) is not adopted at the root, and the plan says where to adopt it.
+#[test]
+fn prisma_schema_in_src_and_a_monorepo_root() {
+    let p = Project::with(&[
+        (
+            "package.json",
+            r#"{"name": "api", "scripts": {"start": "node main.js"}, "prisma": {"schema": "src/prisma/schema.prisma"}, "dependencies": {"express": "4", "@prisma/client": "4"}}"#,
+        ),
+        (
+            "src/prisma/schema.prisma",
+            "datasource db {\n  provider = \"postgresql\"\n  url      = env(\"DATABASE_URL\")\n}\n",
+        ),
+        ("main.js", "require('express')().listen(3000)\n"),
+    ]);
+    let doc = p
+        .lbc()
+        .args(["init", "--adopt", "--dry-run", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let d = &doc["detection"];
+    assert_eq!(d["services"][0]["type"], "postgres", "{d}");
+    assert_eq!(
+        d["services"][0]["evidence"][0]["file"],
+        "src/prisma/schema.prisma"
+    );
+    assert_eq!(
+        d["migration"]["command"],
+        serde_json::json!(["npx", "prisma", "migrate", "deploy"])
+    );
+
+    let m = Project::with(&[
+        (
+            "pyproject.toml",
+            "[tool.uv.workspace]\nmembers = [\"backend\"]\n",
+        ),
+        (
+            "backend/pyproject.toml",
+            "[project]\nname = \"app\"\ndependencies = [\"fastapi\", \"uvicorn\"]\n",
+        ),
+        (
+            "backend/app/main.py",
+            "from fastapi import FastAPI\n\napp = FastAPI()\n",
+        ),
+    ]);
+    m.lbc()
+        .args(["init", "--adopt", "--dry-run"])
+        .run()
+        .success()
+        .stdout_has("undetermined Dockerfile (needs the application's root: the start module is in the sub-project backend/");
+    let before = tree(m.path());
+    m.lbc()
+        .args(["init", "--adopt"])
+        .run()
+        .code_is(2)
+        .stderr_has("`lbc init --adopt backend`");
+    assert_eq!(tree(m.path()), before, "something was written");
+    // Adopted where the application is, it is right.
+    let doc = m
+        .lbc()
+        .args([
+            "init",
+            "--adopt",
+            "backend",
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .run()
+        .success()
+        .json();
+    assert_eq!(
+        doc["detection"]["start"]["command"],
+        serde_json::json!([
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "8000"
+        ])
+    );
+}
