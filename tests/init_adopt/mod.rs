@@ -824,9 +824,26 @@ fn adopted_fixtures_build_deploy_migrate_and_answer_from_their_database() {
 /// Two misses of docs/adopt.md's table of real applications (issue #11): a Prisma schema
 /// named by package.json (an Nx layout keeps it in src/) declares the database and the
 /// migration; a FastAPI module in a sub-project with its own manifest (a monorepo's
-/// root) is not adopted at the root, and the plan says where to adopt it.
+/// root) is not adopted at the root, and the plan says where to adopt it; a Go module's
+/// `// indirect` drivers (gorm's dialects) are not the application's database.
 #[test]
-fn prisma_schema_in_src_and_a_monorepo_root() {
+fn prisma_schema_in_src_a_monorepo_root_and_indirect_go_drivers() {
+    let g = Project::with(&[
+        (
+            "go.mod",
+            "module example.com/shop\n\ngo 1.22\n\nrequire (\n\tgithub.com/gin-gonic/gin v1.9.1\n\tgithub.com/lib/pq v1.10.0 // indirect\n)\n",
+        ),
+        ("main.go", "package main\n\nfunc main() {}\n"),
+    ]);
+    let doc = g
+        .lbc()
+        .args(["init", "--adopt", "--dry-run", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    assert_eq!(doc["detection"]["framework"], "gin");
+    assert_eq!(doc["detection"]["services"], serde_json::json!([]));
+
     let p = Project::with(&[
         (
             "package.json",
