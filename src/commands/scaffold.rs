@@ -177,6 +177,10 @@ fn family_answers(
                     a.push((s("binary"), bin.clone()));
                     a.push((s("package"), package));
                     a.push((s("go_sum"), root.join("go.sum").is_file().to_string()));
+                    // A module that needs cgo (mattn/go-sqlite3) does not build without it.
+                    let cgo = fs_err::read_to_string(root.join("go.mod"))
+                        .is_ok_and(|m| m.contains("github.com/mattn/go-sqlite3"));
+                    a.push((s("cgo"), cgo.to_string()));
                     let mut argv = vec![format!("/usr/local/bin/{bin}")];
                     argv.extend(start.into_iter().skip(1));
                     Some(argv)
