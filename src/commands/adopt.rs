@@ -500,6 +500,7 @@ pub fn adopt(
         chart: own_chart.as_deref(),
         common,
         health: health.clone(),
+        start_set: get("start").is_some(),
     })?;
     let written_dockerfile = scaffold.as_ref().and_then(|s| s.dockerfile.clone());
     let dockerfile = own_dockerfile.clone().or(written_dockerfile.clone());
@@ -1307,6 +1308,34 @@ fn tasks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_variables_get_the_value_their_name_says() {
+        use crate::detect::ServiceKind::{Mysql, Postgres, Redis};
+        let cases = [
+            (Postgres, "DATABASE_URL", Some("{url}")),
+            (Postgres, "POSTGRES_HOST", Some("{host}")),
+            (Postgres, "DB_PORT", Some("{port}")),
+            (Postgres, "DB_DATABASE", Some("{database}")),
+            (Postgres, "POSTGRES_DB", Some("{database}")),
+            (Mysql, "DB_USERNAME", Some("{user}")),
+            (Mysql, "DB_PASSWORD", Some("{password}")),
+            (Mysql, "DB_CONNECTION", Some("mysql")),
+            (Postgres, "DB_CONNECTION", Some("pgsql")),
+            (
+                Postgres,
+                "SPRING_DATASOURCE_URL",
+                Some("jdbc:postgresql://{host}:{port}/{database}"),
+            ),
+            (Redis, "REDIS_URL", Some("{url}")),
+            (Redis, "REDIS_HOST", Some("{host}")),
+            (Redis, "REDIS_NAME", None),
+            (Postgres, "PGSSLMODE", None),
+        ];
+        for (kind, var, want) in cases {
+            assert_eq!(service_var(kind, var).as_deref(), want, "{var}");
+        }
+    }
 
     #[test]
     fn dockerfile_stages_and_bases() {

@@ -36,6 +36,8 @@ pub struct Want<'a> {
     /// `--name`, `--set registry=...`: the answers lbc init also takes.
     pub common: Vec<(String, String)>,
     pub health: String,
+    /// `--set start=...`: the user chose the start command (no second-guessing it).
+    pub start_set: bool,
 }
 
 /// One file of the plan.
@@ -122,7 +124,7 @@ fn family_answers(
             // A monorepo's root (a uv workspace, a backend beside a frontend): the
             // application is the sub-project whose module the start command names, and
             // it has its own manifest; the root's Dockerfile would be a wrong guess.
-            let sub = start.as_ref().and_then(|argv| {
+            let sub = start.as_ref().filter(|_| !want.start_set).and_then(|argv| {
                 argv.iter().find_map(|w| {
                     let (module, _) = w.split_once(':')?;
                     let (top, _) = module.split_once('.')?;
