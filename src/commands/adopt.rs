@@ -383,7 +383,7 @@ pub fn adopt(
                 return Err(Error::usage(
                     format!("unknown stack `{s}`"),
                     Some(format!(
-                        "the stacks are: {}, php",
+                        "the stacks are: {}",
                         builtin::names().join(", ")
                     )),
                 ));
@@ -404,7 +404,7 @@ pub fn adopt(
                         }
                     ),
                     Some(format!(
-                        "choose one with --stack ({}, php)",
+                        "choose one with --stack ({})",
                         builtin::names().join(", ")
                     )),
                 ))
