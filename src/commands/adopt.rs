@@ -502,6 +502,9 @@ pub fn adopt(
         health: health.clone(),
         start_set: get("start").is_some(),
     })?;
+    if let Some(s) = &scaffold {
+        notes.extend(s.notes.iter().cloned());
+    }
     let written_dockerfile = scaffold.as_ref().and_then(|s| s.dockerfile.clone());
     let dockerfile = own_dockerfile.clone().or(written_dockerfile.clone());
     let chart = own_chart

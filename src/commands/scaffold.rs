@@ -68,6 +68,9 @@ pub struct Scaffold {
     /// The Dockerfile adoption writes (its stages and base images, for lbc.toml).
     pub dockerfile: Option<DockerfileInfo>,
     pub port: Option<u16>,
+    /// What the user should know about the files written (a Python the catalogue's image
+    /// may not have, ...).
+    pub notes: Vec<String>,
 }
 
 /// The catalogue's builder and runtime images of a family.
@@ -91,6 +94,7 @@ fn family_answers(
     want: &Want,
     report: &Report,
     missing: &mut Vec<String>,
+    notes: &mut Vec<String>,
 ) -> (Vec<(String, String)>, Option<Vec<String>>) {
     let root = want.root;
     let mut a: Vec<(String, String)> = Vec::new();
@@ -121,6 +125,9 @@ fn family_answers(
                 },
             };
             a.push((s("manager"), s(manager)));
+            if let Some(n) = python_version_note(root) {
+                notes.push(n);
+            }
             // A monorepo's root (a uv workspace, a backend beside a frontend): the
             // application is the sub-project whose module the start command names, and
             // it has its own manifest; the root's Dockerfile would be a wrong guess.
@@ -291,13 +298,14 @@ pub fn plan(want: &Want) -> Result<Option<Scaffold>, Error> {
     };
     let template = Template::builtin(&template_name)?;
     let mut missing = Vec::new();
+    let mut notes = Vec::new();
     let mut set = want.common.clone();
     set.push((s("health"), want.health.clone()));
     let mut start = None;
     let mut port = want.dockerfile.and_then(|d| d.expose);
     if let Some(r) = want.report {
         port = r.port.value.or(port);
-        let (family, st) = family_answers(want, r, &mut missing);
+        let (family, st) = family_answers(want, r, &mut missing, &mut notes);
         set.extend(family);
         start = st;
     } else {
@@ -443,5 +451,50 @@ pub fn plan(want: &Want) -> Result<Option<Scaffold>, Error> {
         chart,
         dockerfile,
         port,
+        notes,
     }))
+}
+
+/// The Python the catalogue's default `python` image has.
+const CATALOGUE_PYTHON: (u32, u32) = (3, 12);
+
+/// A note when pyproject.toml's `requires-python` asks for a newer Python than the
+/// catalogue's default image has: the build would fail, or run on the wrong Python.
+fn python_version_note(root: &Path) -> Option<String> {
+    let text = fs_err::read_to_string(root.join("pyproject.toml")).ok()?;
+    let doc: toml::Value = toml::from_str(&text).ok()?;
+    let spec = doc.get("project")?.get("requires-python")?.as_str()?;
+    let re = regex::Regex::new(r">=?\s*(\d+)\.(\d+)").expect("valid regex");
+    let c = re.captures(spec)?;
+    let want: (u32, u32) = (c[1].parse().ok()?, c[2].parse().ok()?);
+    (want > CATALOGUE_PYTHON).then(|| {
+        format!(
+            "pyproject.toml requires Python {spec}: the catalogue's default `python` image has {}.{}; map `python` and `python-runtime` to an image with Python {}.{} (`lbc catalog`)",
+            CATALOGUE_PYTHON.0, CATALOGUE_PYTHON.1, want.0, want.1
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_python_newer_than_the_catalogues_is_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |spec: &str| {
+            std::fs::write(
+                dir.path().join("pyproject.toml"),
+                format!("[project]\nname = \"x\"\nrequires-python = \"{spec}\"\n"),
+            )
+            .unwrap()
+        };
+        write(">=3.14,<4.0");
+        let note = python_version_note(dir.path()).unwrap();
+        assert!(note.contains("with Python 3.14"), "{note}");
+        for fine in [">=3.10", ">=3.12", "~=3.11"] {
+            write(fine);
+            assert_eq!(python_version_note(dir.path()), None, "{fine}");
+        }
+    }
 }
