@@ -924,3 +924,50 @@ fn prisma_schema_in_src_a_monorepo_root_and_indirect_go_drivers() {
         ])
     );
 }
+
+const PINNED: &str = "tests/fixtures/adopt-templates.txt";
+
+/// `adopt-FAMILY VERSION IDENTITY`, one line per adoption template this binary carries
+/// (the current version and the frozen releases).
+fn adoption_templates() -> String {
+    let mut out = String::new();
+    for (stack, _) in lbc::template::builtin::STACKS {
+        if let Some(family) = stack.strip_prefix(lbc::template::builtin::ADOPT_PREFIX) {
+            let t = lbc::template::Template::builtin(stack).unwrap();
+            let v = &t.manifest.template.version;
+            for old in lbc::template::builtin::versions(stack) {
+                let r = lbc::template::Template::builtin_release(stack, old).unwrap();
+                out.push_str(&format!("adopt-{family} {old} {}\n", r.identity));
+            }
+            out.push_str(&format!("adopt-{family} {v} {}\n", t.identity));
+        }
+    }
+    out
+}
+
+/// The templates adoption records in a repository's provenance are pinned (issue #11):
+/// `lbc upgrade` re-renders the recorded version as the merge base, so a version's files
+/// must never change. A change of templates/_dockerfiles/ or templates/_shared/ needs the
+/// family frozen (`scripts/assemble-stack.sh adopt-FAMILY templates/.releases/...`) and
+/// its version bumped; then regenerate with
+/// `cargo test --test cli init_adopt::regenerate_pins -- --ignored` and check that only
+/// new lines appear.
+#[test]
+fn adoption_templates_are_pinned() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(PINNED);
+    let pinned = std::fs::read_to_string(&path).unwrap();
+    let now = adoption_templates();
+    for line in pinned.lines() {
+        assert!(
+            now.lines().any(|l| l == line),
+            "{line}: this version of an adoption template changed (or is gone); freeze it and bump the version (see the doc comment)\nnow:\n{now}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "regenerates tests/fixtures/adopt-templates.txt after a deliberate, versioned change"]
+fn regenerate_pins() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(PINNED);
+    std::fs::write(path, adoption_templates()).unwrap();
+}
