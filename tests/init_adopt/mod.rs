@@ -971,3 +971,43 @@ fn regenerate_pins() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(PINNED);
     std::fs::write(path, adoption_templates()).unwrap();
 }
+
+/// On a terminal, what detection left open is asked (issue #11): which of the binaries of
+/// `cmd/` is the service (a list), and the port. `script` gives lbc a terminal; the keys
+/// are typed ahead (down arrow, Enter, then the port).
+#[test]
+fn on_a_terminal_lbc_asks_for_the_binary_and_the_port() {
+    use std::io::Write;
+    let p = fixture_project("go");
+    let lbc = env!("CARGO_BIN_EXE_lbc");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("'{lbc}' init --adopt"), "/dev/null"])
+        .current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs lbc on a terminal");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\x1b[B\r9000\r")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("Which one is the service?"), "{shown}");
+    assert!(shown.contains("The port the service listens on"), "{shown}");
+    let dockerfile = p.read("Dockerfile");
+    assert!(dockerfile.contains("EXPOSE 9000\n"), "{dockerfile}");
+    assert!(
+        dockerfile.contains("CMD [\"/usr/local/bin/worker\"]"),
+        "{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains("go build -trimpath -ldflags=\"-s -w\" -o /out/worker ./cmd/worker"),
+        "{dockerfile}"
+    );
+}
