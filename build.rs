@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 
 /// The layer every stack is assembled on.
 const SHARED: &str = "_shared";
+/// The families of `lbc init --adopt` (a Dockerfile per family, over the shared layer):
+/// embedded as the stacks `adopt-FAMILY`, which `lbc init --stack` does not list.
+const DOCKERFILES: &str = "_dockerfiles";
 
 fn main() {
     // lbc starts before every task it runs: pack its ~18,000 relative relocations (RELR,
@@ -44,6 +47,15 @@ fn main() {
         writeln!(out, "    ({stack:?}, &[").unwrap();
         embed(&mut out, &assemble(&shared, &root.join(stack), stack));
         out.push_str("    ]),\n");
+    }
+    let families = root.join(DOCKERFILES);
+    if families.is_dir() {
+        for family in subdirs(&families) {
+            let name = format!("adopt-{family}");
+            writeln!(out, "    ({name:?}, &[").unwrap();
+            embed(&mut out, &assemble(&shared, &families.join(&family), &name));
+            out.push_str("    ]),\n");
+        }
     }
     out.push_str("];\n");
     // Earlier releases, kept verbatim so that `lbc upgrade` can re-render exactly what a

@@ -7,6 +7,11 @@
 #
 #   bash scripts/assemble-stack.sh python templates/.releases/python/1.1.0
 #
+# The templates of `lbc init --adopt` are assembled the same way, from
+# templates/_dockerfiles/FAMILY over the shared layer, under the name adopt-FAMILY:
+#
+#   bash scripts/assemble-stack.sh adopt-python templates/.releases/adopt-python/1.0.0
+#
 # DEST must not exist or be empty: nothing is overwritten.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,8 +28,12 @@ case "$stack" in
     exit 2
     ;;
 esac
-if [ ! -f "$ROOT/templates/$stack/template.toml" ]; then
-  echo "error: no built-in stack \`$stack\` (no templates/$stack/template.toml)" >&2
+own="$ROOT/templates/$stack"
+case "$stack" in
+  adopt-*) own="$ROOT/templates/_dockerfiles/${stack#adopt-}" ;;
+esac
+if [ ! -f "$own/template.toml" ]; then
+  echo "error: no built-in stack \`$stack\` (no ${own#"$ROOT"/}/template.toml)" >&2
   exit 2
 fi
 if [ -e "$dest" ] && [ -n "$(ls -A "$dest")" ]; then
@@ -33,4 +42,4 @@ if [ -e "$dest" ] && [ -n "$(ls -A "$dest")" ]; then
 fi
 mkdir -p "$dest"
 cp -R "$ROOT/templates/_shared/." "$dest/"
-cp -R "$ROOT/templates/$stack/." "$dest/"
+cp -R "$own/." "$dest/"

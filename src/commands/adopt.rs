@@ -13,10 +13,13 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog;
 use crate::cli::InitArgs;
+use crate::commands::scaffold;
 use crate::config::{self, check_dns_label, suggest_dns_label};
 use crate::error::Error;
 use crate::settings::Settings;
 use crate::template::builtin;
+use crate::template::render::{OutContent, OutFile};
+use crate::template::write;
 use crate::ui;
 
 /// A stack lbc found evidence for.
@@ -65,6 +68,9 @@ pub struct Adoption {
     /// What the detection engine found (docs/adopt.md); `None` for a static site or a
     /// stack chosen with --stack that the engine does not find.
     pub detection: Option<crate::detect::Report>,
+    /// The Dockerfile, chart and pipelines of the stack's family (`None`: static site).
+    #[serde(skip)]
+    pub scaffold: Option<scaffold::Scaffold>,
 }
 
 const KEYS: &[&str] = &[
@@ -75,6 +81,9 @@ const KEYS: &[&str] = &[
     "port",
     "binary",
     "start",
+    "health",
+    "domain",
+    "ci",
 ];
 
 pub fn run(settings: &Settings, args: &InitArgs) -> Result<(), Error> {
@@ -116,49 +125,120 @@ pub fn run(settings: &Settings, args: &InitArgs) -> Result<(), Error> {
         interactive,
     )?;
     let action = if exists { "overwrite" } else { "create" };
+    let mut plan = vec![scaffold::FilePlan {
+        path: config::FILE_NAME.to_owned(),
+        action,
+        bytes: adoption.text.len(),
+        needs: None,
+    }];
+    let mut files = vec![OutFile {
+        path: config::FILE_NAME.to_owned(),
+        content: OutContent::File {
+            bytes: adoption.text.clone().into_bytes(),
+            executable: false,
+        },
+        source: String::new(),
+    }];
+    if let Some(s) = &adoption.scaffold {
+        plan.extend(s.plan.iter().cloned());
+        files.extend(s.files.iter().cloned());
+    }
+    plan.sort_by(|a, b| a.path.cmp(&b.path));
+    let missing = adoption
+        .scaffold
+        .as_ref()
+        .map(|s| s.missing.clone())
+        .unwrap_or_default();
 
     if settings.dry_run {
+        let mut notes = adoption.notes.clone();
+        if let Some(s) = &adoption.scaffold {
+            notes.push(format!("template {}", s.template));
+        }
+        for m in &missing {
+            notes.push(format!(
+                "undetermined: {m}: no Dockerfile is written without it"
+            ));
+        }
         if settings.json {
             ui::print_json(&serde_json::json!({
                 "dry_run": true,
-                "plan": {"verb": "init --adopt", "notes": adoption.notes, "steps": []},
+                "plan": {"verb": "init --adopt", "notes": notes, "steps": []},
                 "dir": root,
                 "stack": adoption.stack,
-                "files": [{"path": config::FILE_NAME, "action": action, "bytes": adoption.text.len()}],
+                "template": adoption.scaffold.as_ref().map(|s| s.template.clone()),
+                "files": plan,
                 "lbc_toml": adoption.text,
+                "contents": files.iter().filter_map(|f| match &f.content {
+                    OutContent::File { bytes, .. } => Some((f.path.clone(), String::from_utf8_lossy(bytes).into_owned())),
+                    OutContent::Link { .. } => None,
+                }).collect::<std::collections::BTreeMap<_, _>>(),
                 "detection": adoption.detection,
             }));
         } else {
             let mut out = String::from("plan for `lbc init --adopt`\n");
-            for n in &adoption.notes {
+            for n in &notes {
                 out.push_str(&format!("  note: {n}\n"));
             }
+            let writes = plan
+                .iter()
+                .filter(|p| p.action == "create" || p.action == "overwrite")
+                .count();
             out.push_str(&format!(
-                "write 1 file into {} (lbc writes it itself; nothing else is touched):\n  {action:9} {} ({} bytes)\n\n{}",
+                "write {writes} file{} into {} (lbc writes them itself; the repository's own files are kept):\n",
+                if writes == 1 { "" } else { "s" },
                 root.display(),
-                config::FILE_NAME,
-                adoption.text.len(),
-                adoption.text
             ));
+            for p in &plan {
+                let extra = match (&p.needs, p.action) {
+                    (Some(n), _) => format!(" (needs {n})"),
+                    (None, "keep") => " (the repository's own)".to_owned(),
+                    _ => format!(" ({} bytes)", p.bytes),
+                };
+                out.push_str(&format!("  {:12} {}{extra}\n", p.action, p.path));
+            }
+            out.push_str(&format!("\n{}", adoption.text));
             ui::data(&out);
         }
         return Ok(());
     }
+    if !missing.is_empty() {
+        return Err(Error::usage(
+            format!(
+                "lbc cannot write the Dockerfile of {}: it could not determine {}; nothing was written",
+                root.display(),
+                missing.join(" and ")
+            ),
+            Some("pass the values with the flags above (`lbc init --adopt --dry-run` shows what was detected), or run on a terminal to be asked".into()),
+        ));
+    }
     for n in &adoption.notes {
         ui::info(n);
     }
-    crate::state::write_atomic(&target, adoption.text.as_bytes())?;
-    {
-        // A file of the repository, not a secret: the usual mode, not the temp file's 0600.
-        use std::os::unix::fs::PermissionsExt;
-        fs_err::set_permissions(&target, std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| crate::fsutil::io_err(&target, e))?;
-    }
+    // All or nothing, through lbc's one transactional writer (as `lbc init`).
+    let planned = write::compare(&root, &files)?;
+    write::apply(&root, &files, &planned, settings.init_hooks())?;
+    let written: Vec<&str> = plan
+        .iter()
+        .filter(|p| p.action == "create" || p.action == "overwrite")
+        .map(|p| p.path.as_str())
+        .collect();
+    let kept: Vec<&str> = plan
+        .iter()
+        .filter(|p| p.action == "keep")
+        .map(|p| p.path.as_str())
+        .collect();
     ui::success(&format!(
-        "wrote {} for `{}` ({} stack); no other file was touched",
-        target.display(),
+        "adopted `{}` ({} stack): wrote {} file{}{}",
         adoption.name,
-        adoption.stack
+        adoption.stack,
+        written.len(),
+        if written.len() == 1 { "" } else { "s" },
+        if kept.is_empty() {
+            "; no existing file was touched".to_owned()
+        } else {
+            format!("; kept the repository's own {}", kept.join(", "))
+        }
     ));
     if settings.json {
         ui::print_json(&serde_json::json!({
@@ -167,7 +247,8 @@ pub fn run(settings: &Settings, args: &InitArgs) -> Result<(), Error> {
             "dir": root,
             "stack": adoption.stack,
             "name": adoption.name,
-            "files": [{"path": config::FILE_NAME, "action": action, "bytes": adoption.text.len()}],
+            "template": adoption.scaffold.as_ref().map(|s| s.template.clone()),
+            "files": plan,
         }));
     } else {
         ui::data(&target.display().to_string());
@@ -236,13 +317,73 @@ pub fn adopt(
     {
         detection = None;
     }
+    // What detection left open, asked on a terminal when lbc writes the Dockerfile
+    // (elsewhere the plan names the flag, and nothing is guessed).
+    if interactive && find_dockerfile(root).is_none() {
+        if let Some(r) = detection.clone() {
+            let mut again = false;
+            if r.start.command.is_none() {
+                if !r.start.choices.is_empty() {
+                    let items: Vec<String> = r
+                        .start
+                        .choices
+                        .iter()
+                        .map(|c| format!("{} ({})", c.name, c.note))
+                        .collect();
+                    let i = dialoguer::Select::new()
+                        .with_prompt("Which one is the service?")
+                        .items(&items)
+                        .default(0)
+                        .interact()
+                        .map_err(|_| Error::Interrupted)?;
+                    let chosen = r.start.choices[i].name.clone();
+                    if r.start
+                        .flag
+                        .as_deref()
+                        .is_some_and(|f| f.contains("binary"))
+                    {
+                        opts.binary = Some(chosen);
+                    } else {
+                        opts.start = Some(chosen);
+                    }
+                } else {
+                    let cmd: String = dialoguer::Input::new()
+                        .with_prompt(
+                            "The command that starts the service (it must listen on 0.0.0.0)",
+                        )
+                        .interact_text()
+                        .map_err(|_| Error::Interrupted)?;
+                    opts.start = Some(cmd);
+                }
+                again = true;
+            }
+            if r.port.value.is_none() {
+                let port: u16 = dialoguer::Input::new()
+                    .with_prompt("The port the service listens on")
+                    .validate_with(|p: &u16| {
+                        if *p > 0 {
+                            Ok(())
+                        } else {
+                            Err("a port from 1 to 65535")
+                        }
+                    })
+                    .interact_text()
+                    .map_err(|_| Error::Interrupted)?;
+                opts.port = Some(port);
+                again = true;
+            }
+            if again {
+                detection = crate::detect::detect(root, &opts).ok().or(detection);
+            }
+        }
+    }
     let stack = match stack.or(detection.as_ref().map(|r| r.stack.as_str())) {
         Some(s) => {
             if !builtin::names().contains(&s) && !crate::detect::STACKS.contains(&s) {
                 return Err(Error::usage(
                     format!("unknown stack `{s}`"),
                     Some(format!(
-                        "the stacks are: {}, php",
+                        "the stacks are: {}",
                         builtin::names().join(", ")
                     )),
                 ));
@@ -263,7 +404,7 @@ pub fn adopt(
                         }
                     ),
                     Some(format!(
-                        "choose one with --stack ({}, php)",
+                        "choose one with --stack ({})",
                         builtin::names().join(", ")
                     )),
                 ))
@@ -336,8 +477,45 @@ pub fn adopt(
     } else if let Some(c) = candidates.iter().find(|c| c.stack == stack) {
         notes[0].push_str(&format!(" ({})", c.evidence.join(", ")));
     }
-    let dockerfile = find_dockerfile(root);
-    let chart = find_chart(root);
+    let own_dockerfile = find_dockerfile(root);
+    let own_chart = find_chart(root);
+    let mut common = vec![
+        ("name".to_owned(), name.clone()),
+        ("registry".to_owned(), registry.clone()),
+        ("local_port".to_owned(), local_port.to_string()),
+        ("kube_context".to_owned(), context.clone()),
+        ("kube_context_production".to_owned(), context_prod.clone()),
+    ];
+    for k in ["domain", "ci"] {
+        if let Some(v) = get(k) {
+            common.push((k.to_owned(), v));
+        }
+    }
+    let health = get("health").unwrap_or_else(|| "/".to_owned());
+    let scaffold = scaffold::plan(&scaffold::Want {
+        root,
+        stack: &stack,
+        report: detection.as_ref(),
+        dockerfile: own_dockerfile.as_ref(),
+        chart: own_chart.as_deref(),
+        common,
+        health: health.clone(),
+        start_set: get("start").is_some(),
+    })?;
+    if let Some(s) = &scaffold {
+        notes.extend(s.notes.iter().cloned());
+    }
+    let written_dockerfile = scaffold.as_ref().and_then(|s| s.dockerfile.clone());
+    let dockerfile = own_dockerfile.clone().or(written_dockerfile.clone());
+    let chart = own_chart
+        .clone()
+        .or(scaffold.as_ref().and_then(|s| s.chart.clone()));
+    let planned = |p: &str| {
+        root.join(p).is_file()
+            || scaffold
+                .as_ref()
+                .is_some_and(|s| s.files.iter().any(|f| f.path == p))
+    };
     let mut t = String::new();
     t.push_str(&format!(
         "# lbc.toml of {name}, written by `lbc init --adopt` for an existing {stack} repository.\n\
@@ -354,24 +532,39 @@ pub fn adopt(
             if let Some(s) = d.runtime_stage() {
                 t.push_str(&format!("target = {}\n", quote(s)));
             }
-            notes.push(format!(
-                "uses {} (stages: {}{})",
-                d.path,
-                if d.stages.is_empty() {
-                    "none named".to_owned()
-                } else {
-                    d.stages.join(", ")
-                },
-                d.runtime_stage()
-                    .map(|s| format!("; target `{s}`"))
-                    .unwrap_or_default()
-            ));
+            if written_dockerfile.is_some() {
+                notes.push(format!(
+                    "writes a Dockerfile (stages {}; base images {} and {} from the catalogue)",
+                    d.stages.join(", "),
+                    d.bases[0].1,
+                    d.bases[1].1
+                ));
+            } else {
+                notes.push(format!(
+                    "uses {} (stages: {}{})",
+                    d.path,
+                    if d.stages.is_empty() {
+                        "none named".to_owned()
+                    } else {
+                        d.stages.join(", ")
+                    },
+                    d.runtime_stage()
+                        .map(|s| format!("; target `{s}`"))
+                        .unwrap_or_default()
+                ));
+            }
             if !d.bases.is_empty() {
                 t.push_str("\n# Build arguments resolved through the base-image catalogue (`lbc catalog`).\n[image.bases]\n");
                 for (arg, logical) in &d.bases {
                     t.push_str(&format!("{arg} = {}\n", quote(logical)));
                 }
             }
+        }
+        None if scaffold.as_ref().is_some_and(|s| !s.missing.is_empty()) => {
+            t.insert_str(
+                t.find("[image]").unwrap_or(0),
+                "# No Dockerfile yet: `lbc init --adopt` writes one once it knows how the service\n# starts (see the notes of `lbc init --adopt --dry-run`).\n",
+            );
         }
         None => {
             t.insert_str(
@@ -383,9 +576,49 @@ pub fn adopt(
             ));
         }
     }
+    let (services_text, service_names) = match &detection {
+        Some(r) => services_toml(r, &mut notes),
+        None => (String::new(), Vec::new()),
+    };
     t.push('\n');
-    t.push_str(tasks(root, &stack, dockerfile.as_ref(), detection.as_ref()).trim_end());
+    t.push_str(
+        tasks(
+            root,
+            &stack,
+            dockerfile.as_ref(),
+            detection.as_ref(),
+            &service_names,
+        )
+        .trim_end(),
+    );
     t.push('\n');
+    if let Some(m) = detection.as_ref().and_then(|r| r.migration.as_ref()) {
+        match &m.command {
+            Some(argv) => {
+                let run =
+                    toml::Value::Array(argv.iter().cloned().map(toml::Value::String).collect());
+                t.push_str(&format!(
+                    "\n# `lbc deploy local` runs it in the new image before the app is replaced.\n[tasks.migrate]\nrun = {run}\n{}{}description = {}\n",
+                    if dockerfile.as_ref().and_then(DockerfileInfo::test_stage).is_some() {
+                        format!("stage = {}\n", quote(dockerfile.as_ref().and_then(DockerfileInfo::test_stage).unwrap_or("test")))
+                    } else {
+                        String::new()
+                    },
+                    if service_names.is_empty() {
+                        String::new()
+                    } else {
+                        format!("services = {}\n", toml::Value::Array(service_names.iter().cloned().map(toml::Value::String).collect()))
+                    },
+                    quote(&format!("database migrations ({}, detected)", m.tool))
+                ));
+            }
+            None => notes.push(format!(
+                "migration: {} runs when the application starts: no migrate task",
+                m.tool
+            )),
+        }
+    }
+    t.push_str(&services_text);
     let container_port = detection
         .as_ref()
         .and_then(|r| r.port.value)
@@ -401,9 +634,25 @@ pub fn adopt(
     } else {
         t.push_str("# Without `health` (an HTTP path answering 200), lbc waits until the container runs.\n# health = \"/healthz\"\n");
     }
+    // The chart adoption writes listens where the Dockerfile does, and probes the health path.
+    let chart_set = if own_chart.is_none() && chart.is_some() {
+        format!(
+            "set = {{ containerPort = {}, \"probes.path\" = {} }}\n",
+            quote(&container_port.to_string()),
+            quote(&health)
+        )
+    } else {
+        String::new()
+    };
     match &chart {
         Some(c) => {
-            notes.push(format!("uses the Helm chart in {c}"));
+            if own_chart.is_some() {
+                notes.push(format!("uses the Helm chart in {c}"));
+            } else {
+                notes.push(format!(
+                    "writes the Helm chart in {c} with values for qualification, staging and production"
+                ));
+            }
             for (env, ctx, extra) in [
                 ("qualification", &context, ""),
                 ("staging", &context, ""),
@@ -414,13 +663,13 @@ pub fn adopt(
                 ),
             ] {
                 let values_file = format!("{c}/values-{env}.yaml");
-                let values = if root.join(&values_file).is_file() {
+                let values = if planned(&values_file) {
                     format!("values = [{}]\n", quote(&values_file))
                 } else {
                     String::new()
                 };
                 t.push_str(&format!(
-                    "\n[env.{env}]\nkind = \"kubernetes\"\ncontext = {}\nnamespace = {}\n{values}{extra}",
+                    "\n[env.{env}]\nkind = \"kubernetes\"\ncontext = {}\nnamespace = {}\n{values}{chart_set}{extra}",
                     quote(ctx),
                     quote(&format!("{name}-{env}"))
                 ));
@@ -450,6 +699,7 @@ pub fn adopt(
         notes,
         text: t,
         detection,
+        scaffold,
     })
 }
 
@@ -465,6 +715,108 @@ fn detected_test(r: &crate::detect::Report, in_stage: bool) -> Option<(String, S
         TestRun::Shell(line) => quote(&line),
     };
     Some((run, shown))
+}
+
+/// The `[services.NAME]` tables of the services detection found, each wired to the
+/// variables the framework reads; the names, for the tasks that need them.
+fn services_toml(r: &crate::detect::Report, notes: &mut Vec<String>) -> (String, Vec<String>) {
+    use crate::detect::ServiceKind;
+    let mut t = String::new();
+    let mut names = Vec::new();
+    let mut database: Option<ServiceKind> = None;
+    let mut redis = false;
+    for svc in &r.services {
+        let name = match svc.kind {
+            ServiceKind::Redis if !redis => {
+                redis = true;
+                "cache"
+            }
+            ServiceKind::Redis => continue,
+            kind => match database {
+                None => {
+                    database = Some(kind);
+                    "db"
+                }
+                Some(first) => {
+                    notes.push(format!(
+                        "a {} database was found too ({}): the application uses one of them; lbc.toml declares {} (change `type` to switch)",
+                        kind.as_str(),
+                        svc.evidence.first().map(|e| e.file.as_str()).unwrap_or("?"),
+                        first.as_str()
+                    ));
+                    continue;
+                }
+            },
+        };
+        let found = svc
+            .evidence
+            .iter()
+            .map(|e| match e.line {
+                Some(l) => format!("{}:{l}", e.file),
+                None => e.file.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        t.push_str(&format!(
+            "\n# Found in {found}.\n[services.{name}]\ntype = {}\n",
+            quote(svc.kind.as_str())
+        ));
+        let vars: Vec<(String, String)> = svc
+            .env
+            .iter()
+            .filter_map(|v| service_var(svc.kind, v).map(|tpl| (v.clone(), tpl)))
+            .collect();
+        if !vars.is_empty() {
+            t.push_str(&format!("\n[services.{name}.env]\n"));
+            for (v, tpl) in vars {
+                t.push_str(&format!("{v} = {}\n", quote(&tpl)));
+            }
+        }
+        names.push(name.to_owned());
+    }
+    (t, names)
+}
+
+/// The value of a variable the application reads to reach a service, as a template of
+/// `[services.NAME.env]` (`None`: lbc cannot tell what it holds).
+fn service_var(kind: crate::detect::ServiceKind, var: &str) -> Option<String> {
+    use crate::detect::ServiceKind;
+    let v = var.to_ascii_uppercase();
+    let has = |w: &str| v.contains(w);
+    if v == "DB_CONNECTION" {
+        return Some(
+            if kind == ServiceKind::Postgres {
+                "pgsql"
+            } else {
+                "mysql"
+            }
+            .to_owned(),
+        );
+    }
+    if v.ends_with("_URL") || v.ends_with("_URI") || v.ends_with("_DSN") {
+        if v.starts_with("SPRING_DATASOURCE") {
+            let scheme = if kind == ServiceKind::Postgres {
+                "postgresql"
+            } else {
+                "mysql"
+            };
+            return Some(format!("jdbc:{scheme}://{{host}}:{{port}}/{{database}}"));
+        }
+        return Some("{url}".to_owned());
+    }
+    if has("HOST") {
+        Some("{host}".to_owned())
+    } else if has("PORT") {
+        Some("{port}".to_owned())
+    } else if has("PASSWORD") || v.ends_with("_PASS") || v.ends_with("_PWD") {
+        Some("{password}".to_owned())
+    } else if has("USER") {
+        Some("{user}".to_owned())
+    } else if kind != ServiceKind::Redis && (has("NAME") || has("DATABASE") || v.ends_with("_DB")) {
+        Some("{database}".to_owned())
+    } else {
+        None
+    }
 }
 
 /// A TOML basic string.
@@ -728,7 +1080,16 @@ fn tasks(
     stack: &str,
     dockerfile: Option<&DockerfileInfo>,
     detection: Option<&crate::detect::Report>,
+    services: &[String],
 ) -> String {
+    let services_line = if services.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "services = {}\n",
+            toml::Value::Array(services.iter().cloned().map(toml::Value::String).collect())
+        )
+    };
     let test_stage = dockerfile.and_then(DockerfileInfo::test_stage);
     let detected = detection.and_then(|r| detected_test(r, test_stage.is_some()));
     let has = |p: &str| root.join(p).exists();
@@ -755,7 +1116,12 @@ fn tasks(
             _ => (run, description.to_owned()),
         };
         t.push_str(&format!(
-            "[tasks.{name}]\nrun = {run}\n{place}description = {}\n\n",
+            "[tasks.{name}]\nrun = {run}\n{place}{}description = {}\n\n",
+            if name == "test-unit" {
+                services_line.as_str()
+            } else {
+                ""
+            },
             quote(&description)
         ));
     };
@@ -945,6 +1311,34 @@ fn tasks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_variables_get_the_value_their_name_says() {
+        use crate::detect::ServiceKind::{Mysql, Postgres, Redis};
+        let cases = [
+            (Postgres, "DATABASE_URL", Some("{url}")),
+            (Postgres, "POSTGRES_HOST", Some("{host}")),
+            (Postgres, "DB_PORT", Some("{port}")),
+            (Postgres, "DB_DATABASE", Some("{database}")),
+            (Postgres, "POSTGRES_DB", Some("{database}")),
+            (Mysql, "DB_USERNAME", Some("{user}")),
+            (Mysql, "DB_PASSWORD", Some("{password}")),
+            (Mysql, "DB_CONNECTION", Some("mysql")),
+            (Postgres, "DB_CONNECTION", Some("pgsql")),
+            (
+                Postgres,
+                "SPRING_DATASOURCE_URL",
+                Some("jdbc:postgresql://{host}:{port}/{database}"),
+            ),
+            (Redis, "REDIS_URL", Some("{url}")),
+            (Redis, "REDIS_HOST", Some("{host}")),
+            (Redis, "REDIS_NAME", None),
+            (Postgres, "PGSSLMODE", None),
+        ];
+        for (kind, var, want) in cases {
+            assert_eq!(service_var(kind, var).as_deref(), want, "{var}");
+        }
+    }
 
     #[test]
     fn dockerfile_stages_and_bases() {

@@ -206,6 +206,15 @@ fn load_template(
         return Template::directory(&path);
     }
     if let Some(stack) = &args.stack {
+        if stack.starts_with(builtin::ADOPT_PREFIX) {
+            return Err(Error::usage(
+                format!("`{stack}` is the template of `lbc init --adopt`, not a stack"),
+                Some(format!(
+                    "run `lbc init --adopt` in the existing repository; the stacks are: {}",
+                    builtin::names().join(", ")
+                )),
+            ));
+        }
         let current = Template::builtin(stack)?;
         return match &args.template_version {
             None => Ok(current),

@@ -23,6 +23,7 @@ pub mod promote;
 pub mod render;
 pub mod restore;
 pub mod rollback;
+pub mod scaffold;
 pub mod schema;
 pub mod status;
 pub mod tasks;

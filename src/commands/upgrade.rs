@@ -113,6 +113,8 @@ pub fn render(
         .files
         .into_iter()
         .filter(|f| f.path != provenance::PATH)
+        // The repository's own files, which adoption did not write: never the template's.
+        .filter(|f| !recorded.keeps(&f.path))
         .filter_map(|f| match f.content {
             OutContent::File { bytes, executable } => {
                 Some((f.path, FileData { bytes, executable }))
@@ -291,7 +293,9 @@ pub fn prepare(
             let declared: BTreeMap<String, String> = theirs_t.manifest.template.renames.clone();
             let renames = files::renames(&base, &theirs, &declared);
             changes = files::decide(&base, &theirs, &renames, view.read, &label);
-            new_provenance = Some(Provenance::new(&theirs_t, &answers));
+            let mut next = Provenance::new(&theirs_t, &answers);
+            next.kept = prov.kept.clone();
+            new_provenance = Some(next);
         }
     }
 

@@ -87,7 +87,9 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
                     name: strip_major(path),
                     file: "go.mod".into(),
                     line: i + 1,
-                    dev: false,
+                    // `// indirect`: a dependency of a dependency (gorm's dialect
+                    // drivers), not evidence of what the application connects to.
+                    dev: spec.contains("// indirect"),
                 });
             }
         }

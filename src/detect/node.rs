@@ -326,10 +326,25 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
         "yarn" => strs(&["yarn"]),
         _ => strs(&["npx"]),
     };
-    let schema = ["prisma/schema.prisma", "schema.prisma"]
+    // package.json's `prisma.schema` first (Nx and other monorepos keep it in src/).
+    let declared = pkg
+        .get("prisma")
+        .and_then(|p| p.get("schema"))
+        .and_then(|s| s.as_str())
+        .map(|s| s.trim_start_matches("./").to_owned())
+        .filter(|s| !s.starts_with('/') && !s.split('/').any(|c| c == ".."));
+    let schema = declared
         .into_iter()
+        .chain(
+            [
+                "prisma/schema.prisma",
+                "schema.prisma",
+                "src/prisma/schema.prisma",
+            ]
+            .map(str::to_owned),
+        )
         .find(|f| repo.is_file(f));
-    if let Some(schema) = schema {
+    if let Some(schema) = schema.as_deref() {
         let t = repo.read(schema).unwrap_or_default();
         let pre = regex::Regex::new(r#"provider\s*=\s*"(postgresql|postgres|mysql|cockroachdb)""#)
             .expect("valid regex");

@@ -8,9 +8,23 @@
 
 include!(concat!(env!("OUT_DIR"), "/stacks.rs"));
 
-/// The names of the built-in stacks, sorted.
+/// The prefix of the templates `lbc init --adopt` writes an existing repository's
+/// Dockerfile, chart and pipelines from (`templates/_dockerfiles/FAMILY`).
+pub const ADOPT_PREFIX: &str = "adopt-";
+
+/// The names of the built-in stacks of `lbc init --stack`, sorted.
 pub fn names() -> Vec<&'static str> {
-    STACKS.iter().map(|(n, _)| *n).collect()
+    STACKS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !n.starts_with(ADOPT_PREFIX))
+        .collect()
+}
+
+/// The adoption template of a stack family (`adopt-python`), when lbc has one.
+pub fn adopt_template(stack: &str) -> Option<String> {
+    let name = format!("{ADOPT_PREFIX}{stack}");
+    STACKS.iter().any(|(n, _)| *n == name).then_some(name)
 }
 
 /// The files of one built-in stack: (path, content, executable).

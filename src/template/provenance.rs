@@ -23,6 +23,10 @@ pub struct Provenance {
     pub template: Recorded,
     #[serde(default)]
     pub answers: BTreeMap<String, toml::Value>,
+    /// Files of the template that the repository already had when `lbc init --adopt`
+    /// adopted it: they stay the repository's own, and `lbc upgrade` never touches them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +65,13 @@ impl Provenance {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.to_toml()))
                 .collect(),
+            kept: Vec::new(),
         }
+    }
+
+    /// Whether `path` is a file the repository had before it was adopted.
+    pub fn keeps(&self, path: &str) -> bool {
+        self.kept.iter().any(|k| k == path)
     }
 
     /// The file's text: same provenance, same bytes.

@@ -174,6 +174,12 @@ fn stack_java_builds_tests_deploys_and_answers_healthz() {
     full_path("java");
 }
 
+/// The seventh stack (issue #11): Debian's PHP, no Composer package.
+#[test]
+fn stack_php_builds_tests_deploys_and_answers_healthz() {
+    full_path("php");
+}
+
 #[test]
 fn stack_static_builds_tests_deploys_and_answers_healthz() {
     full_path("static");

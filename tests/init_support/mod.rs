@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::{Lbc, Project};
 
-pub const STACKS: &[&str] = &["go", "java", "node", "python", "rust", "static"];
+pub const STACKS: &[&str] = &["go", "java", "node", "php", "python", "rust", "static"];
 
 /// Is the test environment expected here?
 pub fn expected() -> bool {

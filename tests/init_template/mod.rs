@@ -405,7 +405,7 @@ fn no_stack_off_a_terminal_says_how_to_choose() {
         .run()
         .code_is(2)
         .stderr_has("no stack given")
-        .stderr_has("--stack STACK (go, java, node, python, rust, static)");
+        .stderr_has("--stack STACK (go, java, node, php, python, rust, static)");
     assert!(!p.path().join("svc").exists());
 }
 
