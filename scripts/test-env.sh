@@ -635,8 +635,11 @@ dockerfile_for() {
     local pkgs check
     case "$1" in
         postgres|mariadb|redis) service_dockerfile "$1"; return ;;
-        python)   pkgs="python3"; check="python3 --version" ;;
-        node)     pkgs="nodejs"; check="node --version" ;;
+        # pip and venv: the python stack installs its locked requirements into a venv;
+        # npm: the node stack runs `npm ci` (issue #11).
+        python)   pkgs="python3 python3-pip python3-venv"
+                  check="python3 --version && python3 -m venv /tmp/v && /tmp/v/bin/pip --version && rm -rf /tmp/v" ;;
+        node)     pkgs="nodejs npm"; check="node --version && npm --version" ;;
         go)       pkgs="golang-go ca-certificates"; check="go version" ;;
         rust)     pkgs="rustc cargo"; check="rustc --version && cargo --version" ;;
         java-jdk) pkgs="openjdk-17-jdk-headless"; check="javac -version && java -version" ;;
