@@ -641,7 +641,9 @@ dockerfile_for() {
                   check="python3 --version && python3 -m venv /tmp/v && /tmp/v/bin/pip --version && rm -rf /tmp/v" ;;
         node)     pkgs="nodejs npm"; check="node --version && npm --version" ;;
         go)       pkgs="golang-go ca-certificates"; check="go version" ;;
-        rust)     pkgs="rustc cargo"; check="rustc --version && cargo --version" ;;
+        # rustc-web/cargo-web: Debian 12's newer Rust (1.85, built for its browsers): the
+        # rust stack's crates need cargo's sparse index (>= 1.68) and a current compiler.
+        rust)     pkgs="rustc-web cargo-web"; check="rustc --version && cargo --version" ;;
         java-jdk) pkgs="openjdk-17-jdk-headless"; check="javac -version && java -version" ;;
         java-jre) pkgs="openjdk-17-jre-headless"; check="java -version" ;;
         busybox)  pkgs="busybox"
