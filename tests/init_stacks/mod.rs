@@ -102,10 +102,16 @@ fn full_path(stack: &str) {
         lbc(&g, &env).args(["test", "unit"]).run().success()
     });
     let text = format!("{}{}", out.stdout(), out.stderr());
-    let ran = ["PASS", "passed", "OK", "pass 5", "fail 0", "0 failed", "ok  "]
-        .iter()
-        .any(|m| text.contains(m));
+    let ran = [
+        "PASS", "passed", "OK", "pass 5", "fail 0", "0 failed", "ok  ",
+    ]
+    .iter()
+    .any(|m| text.contains(m));
     assert!(ran, "{stack}: no test result in the output:\n{text}");
+    assert!(
+        !text.contains("running 0 tests"),
+        "{stack}: no test ran:\n{text}"
+    );
 
     let url = timed(&format!("{stack}: lbc deploy local"), || {
         lbc(&g, &env)
@@ -269,7 +275,10 @@ fn http_get(url: &str) -> (u16, String) {
     stream.read_to_string(&mut answer).unwrap();
     let code = answer[9..12].parse().unwrap();
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         // One chunk is all these services send: "SIZE\r\nDATA\r\n0\r\n\r\n".
         body.split("\r\n").nth(1).unwrap_or("").to_owned()
     } else {
@@ -363,7 +372,14 @@ fn generated_code_passes_on_the_hosts_current_toolchains() {
                 &["--database", database],
             );
             let mut steps: Vec<&[&str]> = vec![
-                &["clippy", "--locked", "--all-targets", "--", "-D", "warnings"],
+                &[
+                    "clippy",
+                    "--locked",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
                 &["fmt", "--check"],
             ];
             if database == "none" {
@@ -378,7 +394,11 @@ fn generated_code_passes_on_the_hosts_current_toolchains() {
     }
     if have("node") && have("npm") {
         let dir = init(&p, "host-node", "node", &[]);
-        run_in(&dir, "npm", &["ci", "--ignore-scripts", "--no-audit", "--no-fund"]);
+        run_in(
+            &dir,
+            "npm",
+            &["ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+        );
         run_in(&dir, "npm", &["test"]);
     } else {
         eprintln!("skipped the node part: no node or npm on the host");
