@@ -93,6 +93,30 @@ pub struct Image {
     /// catalogue (`lbc catalog`), e.g. `BUILDER_IMAGE = "python"`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bases: BTreeMap<String, String>,
+    /// Which build stages trust the organisation's CA certificates (`lbc doctor` shows
+    /// the bundle): `build` (the default) every stage but the final image's, `image` the
+    /// final image too, `none` no stage.
+    #[serde(default, skip_serializing_if = "CaScope::is_default")]
+    pub ca_certificates: CaScope,
+}
+
+/// `[image] ca_certificates` (issue #11).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CaScope {
+    /// The stages that are not the final image (dependencies are fetched there).
+    #[default]
+    Build,
+    /// Every stage, the final image included.
+    Image,
+    /// None: the Dockerfile is built as written.
+    None,
+}
+
+impl CaScope {
+    pub fn is_default(&self) -> bool {
+        *self == CaScope::Build
+    }
 }
 
 fn default_dockerfile() -> String {

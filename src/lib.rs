@@ -29,6 +29,7 @@ pub mod targets;
 pub mod template;
 pub mod tools;
 pub mod transaction;
+pub mod trust;
 pub mod ui;
 pub mod upgrade;
 pub mod validate;

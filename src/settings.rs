@@ -41,6 +41,9 @@ pub struct Settings {
     /// `$XDG_DATA_HOME/lbc`, else `~/.local/share/lbc`: the default backup directory.
     pub data_home: Option<PathBuf>,
     catalog: OnceLock<Catalog>,
+    /// `LBC_CA_CERTIFICATES`: the CA bundle handed to containers, or `none` (issue #11).
+    pub ca_certificates: Option<String>,
+    trust: OnceLock<Option<crate::trust::Bundle>>,
 }
 
 /// A non-empty environment variable: the one function through which lbc reads one
@@ -109,6 +112,8 @@ impl Settings {
                 .or_else(|| env_var("HOME").map(|h| Path::new(&h).join(".local/share")))
                 .map(|d| d.join("lbc")),
             catalog: OnceLock::new(),
+            ca_certificates: env_var("LBC_CA_CERTIFICATES"),
+            trust: OnceLock::new(),
         }
     }
 
@@ -155,6 +160,19 @@ impl Settings {
             self.cache_home.as_deref(),
         )?;
         Ok(self.catalog.get_or_init(|| c))
+    }
+
+    /// The CA bundle that containers lbc builds and runs trust (`crate::trust`), found
+    /// once per run.
+    pub fn ca_bundle(&self) -> Result<Option<&crate::trust::Bundle>, Error> {
+        if let Some(b) = self.trust.get() {
+            return Ok(b.as_ref());
+        }
+        let b = crate::trust::find(
+            self.ca_certificates.as_deref(),
+            self.catalog()?.network.ca_certificates.as_ref(),
+        )?;
+        Ok(self.trust.get_or_init(|| b).as_ref())
     }
 
     /// DIR relative to where lbc works, without `.` and `..` components.

@@ -7,6 +7,7 @@ mod adopt_detect;
 mod catalog;
 mod core_config;
 mod core_docker;
+mod core_network;
 mod core_tasks;
 mod fleet;
 mod gitops;

@@ -159,6 +159,23 @@ pub struct Prepared {
     /// The rewritten copy lives outside the repository (removed after the run).
     pub rewritten: bool,
     pub bases: Vec<ImageUse>,
+    /// The bases replaced by a derived image that trusts the CA bundle (issue #11),
+    /// in the order of the Dockerfile: (the catalogue's image, the derived tag).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub derived: Vec<(String, String)>,
+}
+
+/// Which `FROM`s get the derived image that trusts the CA bundle.
+#[derive(Debug, Clone, Copy)]
+pub enum Trust<'a> {
+    /// Every stage but those the built target is made of (`target`: `--target`, else
+    /// the last stage): the image that ships does not carry the bundle.
+    Build {
+        bundle: &'a crate::trust::Bundle,
+        target: Option<&'a str>,
+    },
+    /// Every stage (the final image too, or an image for tasks).
+    All { bundle: &'a crate::trust::Bundle },
 }
 
 impl Prepared {
@@ -197,8 +214,43 @@ impl Prepared {
             .iter()
             .filter(|u| u.resolution.changed())
             .map(|u| format!("base {} {}", u.location(), u.resolution.image))
+            .chain(
+                self.derived
+                    .iter()
+                    .map(|(base, tag)| format!("trust {base} {tag}")),
+            )
             .collect()
     }
+}
+
+/// The instruction indexes of the `FROM`s the built image is made of: the target stage
+/// (`--target`, else the last) and the stages it is built `FROM`, transitively.
+fn final_stages(df: &Dockerfile, target: Option<&str>) -> std::collections::BTreeSet<usize> {
+    let froms = df.from_images(&[]);
+    let mut out = std::collections::BTreeSet::new();
+    let mut pos = match target {
+        Some(t) => froms.iter().rposition(|f| {
+            f.stage
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(t))
+        }),
+        None => froms.len().checked_sub(1),
+    };
+    while let Some(i) = pos {
+        let f = &froms[i];
+        if !out.insert(f.index) {
+            break;
+        }
+        pos = match &f.base {
+            Base::Stage(name) => froms[..i].iter().rposition(|g| {
+                g.stage
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(name))
+            }),
+            _ => None,
+        };
+    }
+    out
 }
 
 /// Resolve the project's Dockerfile through the catalogue; refuse under `enforce`;
@@ -210,6 +262,7 @@ pub fn prepare(
     dockerfile_rel: &str,
     build_args: &[(String, String)],
     materialize: bool,
+    trust: Option<Trust>,
 ) -> Result<Prepared, Error> {
     let path = root.join(dockerfile_rel);
     let text = crate::fsutil::read_to_string(&path)?;
@@ -217,16 +270,38 @@ pub fn prepare(
     if let Some(e) = refusal(catalog, &bases) {
         return Err(e);
     }
-    let replacements: BTreeMap<usize, String> = bases
+    let mut replacements: BTreeMap<usize, String> = bases
         .iter()
         .filter(|u| u.resolution.changed())
         .filter_map(|u| Some((u.index?, u.resolution.image.clone())))
         .collect();
+    let mut derived: Vec<(String, String)> = Vec::new();
+    if let Some(trust) = trust {
+        let (bundle, keep) = match trust {
+            Trust::Build { bundle, target } => (bundle, final_stages(&df, target)),
+            Trust::All { bundle } => (bundle, Default::default()),
+        };
+        for u in &bases {
+            let Some(index) = u.index.filter(|i| !keep.contains(i)) else {
+                continue;
+            };
+            if u.resolution.status == Status::Invalid || u.resolution.status == Status::Unknown {
+                continue;
+            }
+            let base = u.resolution.image.clone();
+            let tag = crate::trust::derived_tag(&base, bundle);
+            replacements.insert(index, tag.clone());
+            if !derived.iter().any(|(b, _)| *b == base) {
+                derived.push((base, tag));
+            }
+        }
+    }
     if replacements.is_empty() {
         return Ok(Prepared {
             dockerfile: dockerfile_rel.to_owned(),
             rewritten: false,
             bases,
+            derived,
         });
     }
     let file_name = path
@@ -243,6 +318,7 @@ pub fn prepare(
         dockerfile: dockerfile.display().to_string(),
         rewritten: true,
         bases,
+        derived,
     })
 }
 
@@ -423,7 +499,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("app.Dockerfile"), text).unwrap();
         std::fs::write(dir.path().join("app.Dockerfile.dockerignore"), "secrets\n").unwrap();
-        let prepared = prepare(&warn, dir.path(), "app.Dockerfile", &[], true).unwrap();
+        let prepared = prepare(&warn, dir.path(), "app.Dockerfile", &[], true, None).unwrap();
         assert!(prepared.rewritten);
         let copy = Path::new(&prepared.dockerfile);
         assert!(!copy.starts_with(dir.path()), "outside the repository");
@@ -451,5 +527,62 @@ mod tests {
         warn.policy = Policy::Warn;
         assert!(refusal(&warn, &uses).is_none());
         assert_eq!(warnings(&warn, &uses).len(), 1);
+    }
+
+    /// Issue #11: the stages of the shipped image keep their base; every other stage
+    /// (a stage built FROM another, several stages with one base) gets the derived one.
+    #[test]
+    fn the_final_image_and_its_ancestry_keep_their_base() {
+        let text = "ARG B=python:3.12\nFROM ${B} AS deps\nRUN x\nFROM node:22 AS assets\nFROM ${B} AS base\nFROM base AS runtime\nCOPY --from=deps / /\nFROM base AS test\n";
+        let df = Dockerfile::parse(text);
+        let lines = |set: std::collections::BTreeSet<usize>| -> Vec<usize> {
+            set.iter().map(|i| df.instructions[*i].line).collect()
+        };
+        // Default target: the last stage (`test`), built FROM `base`.
+        assert_eq!(lines(final_stages(&df, None)), vec![5, 8]);
+        assert_eq!(lines(final_stages(&df, Some("runtime"))), vec![5, 6]);
+        let bundle = crate::trust::Bundle {
+            path: "/ca.pem".into(),
+            source: "host".into(),
+            sha256: "ab".into(),
+            certificates: 1,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), text).unwrap();
+        let cat = Catalog::builtin();
+        let p = prepare(
+            &cat,
+            dir.path(),
+            "Dockerfile",
+            &[],
+            true,
+            Some(Trust::Build {
+                bundle: &bundle,
+                target: Some("runtime"),
+            }),
+        )
+        .unwrap();
+        let derived: Vec<&str> = p.derived.iter().map(|(b, _)| b.as_str()).collect();
+        assert_eq!(derived, vec!["python:3.12", "node:22"]);
+        let copy = std::fs::read_to_string(&p.dockerfile).unwrap();
+        let froms: Vec<&str> = copy.lines().filter(|l| l.starts_with("FROM")).collect();
+        assert!(froms[0].starts_with("FROM lbc-trust/python:"), "{froms:?}");
+        assert!(froms[1].starts_with("FROM lbc-trust/node:"), "{froms:?}");
+        assert_eq!(froms[2], "FROM ${B} AS base");
+        assert!(p
+            .inputs()
+            .iter()
+            .any(|i| i.starts_with("trust python:3.12 lbc-trust/")));
+        // Everything for an image of tasks.
+        let all = prepare(
+            &cat,
+            dir.path(),
+            "Dockerfile",
+            &[],
+            false,
+            Some(Trust::All { bundle: &bundle }),
+        )
+        .unwrap();
+        assert_eq!(all.derived.len(), 2);
     }
 }

@@ -72,6 +72,29 @@ struct CatalogFile {
     map: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     registries: BTreeMap<String, RegistryCredentials>,
+    #[serde(default)]
+    network: Option<NetworkFile>,
+}
+
+/// `[network]`: how containers that lbc builds or runs reach the organisation's
+/// package registries (issue #11).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkFile {
+    #[serde(default)]
+    ca_certificates: Option<Spanned<String>>,
+    #[serde(default)]
+    probe: Vec<Spanned<String>>,
+}
+
+/// The catalogue's `[network]` section, paths resolved against the catalogue's file.
+#[derive(Debug, Clone, Default)]
+pub struct Network {
+    /// `ca_certificates`: the bundle (`None` inside: `"none"`, turned off), and where
+    /// it was set (`FILE:LINE`, for messages).
+    pub ca_certificates: Option<(Option<PathBuf>, String)>,
+    /// `probe`: the URLs `lbc doctor` fetches from a build container.
+    pub probe: Vec<String>,
 }
 
 /// Names of the variables holding a registry's credentials, for `lbc catalog lock`.
@@ -110,6 +133,7 @@ pub struct Catalog {
     pub lock: Lock,
     /// Where `lbc catalog lock` writes (file catalogues only).
     pub lock_path: Option<PathBuf>,
+    pub network: Network,
 }
 
 /// What the catalogue says about one image.
@@ -191,6 +215,7 @@ impl Catalog {
             registries: BTreeMap::new(),
             lock: Lock::default(),
             lock_path: None,
+            network: Network::default(),
         }
     }
 
@@ -229,7 +254,7 @@ impl Catalog {
 
     /// Parse a catalogue file's text (`name` is used in messages and as its source).
     pub fn parse(name: &std::path::Path, raw: &str) -> Result<Self, Error> {
-        let hint = "a catalogue file holds `policy = \"warn\"|\"enforce\"`, `allow = [PATTERN, ...]`, [images] with NAME = \"IMAGE\", [map] with \"REFERENCE-OR-PATTERN\" = \"IMAGE\", and [registries.\"HOST\"] (docs/catalog.md)";
+        let hint = "a catalogue file holds `policy = \"warn\"|\"enforce\"`, `allow = [PATTERN, ...]`, [images] with NAME = \"IMAGE\", [map] with \"REFERENCE-OR-PATTERN\" = \"IMAGE\", [registries.\"HOST\"] and [network] (docs/catalog.md)";
         let parsed: CatalogFile = toml::from_str(raw).map_err(|e| Error::Config {
             rendered: crate::config::render_at(name, raw, e.span(), e.message().trim()),
             hint: Some(hint.into()),
@@ -270,6 +295,40 @@ impl Catalog {
             }
             rules.push(Rule { from: f, to: t });
         }
+        let mut network = Network::default();
+        if let Some(n) = &parsed.network {
+            let line_of = |span: std::ops::Range<usize>| {
+                raw[..span.start.min(raw.len())].matches('\n').count() + 1
+            };
+            if let Some(ca) = &n.ca_certificates {
+                let at_line = format!("{}:{}", name.display(), line_of(ca.span()));
+                let value = ca.get_ref().trim();
+                let path =
+                    match value {
+                        "none" => None,
+                        "" => return Err(at(
+                            ca.span(),
+                            "`ca_certificates` is empty",
+                            "give the path of a PEM bundle (relative to this file), or \"none\"",
+                        )),
+                        v => Some(name.parent().unwrap_or(Path::new(".")).join(v)),
+                    };
+                network.ca_certificates = Some((path, at_line));
+            }
+            for u in &n.probe {
+                let v = u.get_ref();
+                if !(v.starts_with("https://") || v.starts_with("http://"))
+                    || v.chars().any(|c| c.is_whitespace() || c.is_control())
+                {
+                    return Err(at(
+                        u.span(),
+                        &format!("`{v}` is not an http(s) URL"),
+                        "`probe` lists URLs such as \"https://pypi.org/simple/pip/\"",
+                    ));
+                }
+                network.probe.push(v.clone());
+            }
+        }
         let mut allow = Vec::new();
         for a in &parsed.allow {
             allow.push(Pattern::parse(a.get_ref()).map_err(|e| {
@@ -291,6 +350,7 @@ impl Catalog {
             registries: parsed.registries,
             lock: Lock::default(),
             lock_path: None,
+            network,
         })
     }
 

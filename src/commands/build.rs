@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::catalog::{self, Catalog};
 use crate::cli::BuildArgs;
 use crate::commands::Ctx;
-use crate::config::{Image, Loaded};
+use crate::config::{CaScope, Image, Loaded};
 use crate::context;
 use crate::error::Error;
 use crate::execute::{self, Summary};
@@ -117,6 +117,7 @@ fn docker_build(
         &docker::Build {
             dockerfile,
             build_args: args,
+            pass_args: &crate::trust::proxy_env(),
             platform: image.platform.as_deref(),
             tags,
             target,
@@ -137,7 +138,14 @@ pub fn stage_build(
     paths(project, image)?;
     let args = build_args(image, settings)?;
     let catalog = settings.catalog()?;
-    let bases = catalog_bases(catalog, project, image, &args, true)?;
+    // An image for tasks never ships: every stage trusts the CA bundle.
+    let trust = match image.ca_certificates {
+        CaScope::None => None,
+        _ => settings
+            .ca_bundle()?
+            .map(|bundle| catalog::bases::Trust::All { bundle }),
+    };
+    let bases = catalog_bases(catalog, project, image, &args, true, trust)?;
     for w in catalog::bases::warnings(catalog, &bases.bases) {
         ui::warn(&w);
     }
@@ -152,11 +160,13 @@ pub fn stage_build(
         &[],
     );
     let mut steps = Vec::new();
-    if let Some((logins, cfg)) =
-        catalog::bases::registry_logins(catalog, &bases.bases, &project.root, true)?
-    {
+    let logins = catalog::bases::registry_logins(catalog, &bases.bases, &project.root, true)?;
+    if let Some((logins, cfg)) = logins {
         steps.extend(logins);
-        exec = exec.env(cfg);
+        exec = exec.env(cfg.clone());
+        steps.extend(derive_steps(settings, project, &bases, true, Some(&cfg))?);
+    } else {
+        steps.extend(derive_steps(settings, project, &bases, true, None)?);
     }
     steps.push(Step::exec(format!("Build the `{stage}` stage for tasks"), exec).hint(BUILD_HINT));
     Ok((steps, reference))
@@ -170,12 +180,51 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
     crate::runner::find("docker")?;
     let args = build_args(image, ctx.settings)?;
     let catalog = ctx.settings.catalog()?;
-    let bases = catalog_bases(catalog, project, image, &args, !ctx.settings.dry_run)?;
+    let trust = match image.ca_certificates {
+        CaScope::None => None,
+        CaScope::Build => ctx
+            .settings
+            .ca_bundle()?
+            .map(|bundle| catalog::bases::Trust::Build {
+                bundle,
+                target: image.target.as_deref(),
+            }),
+        CaScope::Image => ctx
+            .settings
+            .ca_bundle()?
+            .map(|bundle| catalog::bases::Trust::All { bundle }),
+    };
+    let bases = catalog_bases(catalog, project, image, &args, !ctx.settings.dry_run, trust)?;
 
     let git = tools::git::inspect(&project.root);
     let mut plan = Plan::new("build");
     for n in bases.notes(catalog) {
         plan.note(n);
+    }
+    if let Some(b) = ctx
+        .settings
+        .ca_bundle()?
+        .filter(|_| !bases.derived.is_empty())
+    {
+        plan.note(format!(
+            "build stages trust the CA certificates of {} ({}, {} certificate{}){}",
+            b.path.display(),
+            b.source,
+            b.certificates,
+            if b.certificates == 1 { "" } else { "s" },
+            if image.ca_certificates == CaScope::Image {
+                ", the final image too"
+            } else {
+                "; the final image does not carry them"
+            }
+        ));
+    }
+    let proxies = crate::trust::proxies();
+    if !proxies.is_empty() {
+        plan.note(format!(
+            "the build gets {} from this environment",
+            proxies.join(", ")
+        ));
     }
     if !ctx.settings.dry_run {
         for w in catalog::bases::warnings(catalog, &bases.bases) {
@@ -308,14 +357,25 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
                 image.target.as_deref(),
                 &labels,
             );
-            if let Some((logins, cfg)) = catalog::bases::registry_logins(
+            let logins = catalog::bases::registry_logins(
                 catalog,
                 &bases.bases,
                 &project.root,
                 !ctx.settings.dry_run,
-            )? {
+            )?;
+            let cfg = logins.as_ref().map(|(_, cfg)| cfg.clone());
+            if let Some((logins, cfg)) = logins {
                 logins.into_iter().for_each(|s| plan.push(s));
                 exec = exec.env(cfg);
+            }
+            for s in derive_steps(
+                ctx.settings,
+                project,
+                &bases,
+                !ctx.settings.dry_run,
+                cfg.as_ref(),
+            )? {
+                plan.push(s);
             }
             plan.push(
                 Step::exec(
@@ -351,10 +411,43 @@ fn catalog_bases(
     image: &Image,
     args: &[(String, String)],
     materialize: bool,
+    trust: Option<catalog::bases::Trust>,
 ) -> Result<catalog::bases::Prepared, Error> {
-    let prepared =
-        catalog::bases::prepare(catalog, &project.root, &image.dockerfile, args, materialize)?;
+    let prepared = catalog::bases::prepare(
+        catalog,
+        &project.root,
+        &image.dockerfile,
+        args,
+        materialize,
+        trust,
+    )?;
     Ok(prepared)
+}
+
+/// The builds of the derived images that trust the CA bundle (issue #11), one per base
+/// the catalogue's rewrite replaced; `docker_config`: the registry logins of the bases.
+fn derive_steps(
+    settings: &Settings,
+    project: &Loaded,
+    bases: &catalog::bases::Prepared,
+    materialize: bool,
+    docker_config: Option<&crate::plan::EnvVar>,
+) -> Result<Vec<Step>, Error> {
+    let Some(bundle) = settings.ca_bundle()? else {
+        return Ok(Vec::new());
+    };
+    bases
+        .derived
+        .iter()
+        .map(|(base, tag)| {
+            let mut step =
+                crate::trust::derive_step(&project.root, base, tag, bundle, materialize)?;
+            if let (Some(cfg), crate::plan::Action::Exec(e)) = (docker_config, &mut step.action) {
+                *e = e.clone().env(cfg.clone());
+            }
+            Ok(step)
+        })
+        .collect()
 }
 
 /// Credentials for the push, read from the variables `[registry]` names.

@@ -258,6 +258,10 @@ pub fn run(settings: &Settings, runner: &Runner) -> Result<(), Error> {
             true,
         )),
     }
+    // The organisation's network inside build containers (issue #11).
+    let daemon_ok = checks.iter().any(|c| c.name == "docker daemon" && c.ok);
+    network_checks(settings, runner, daemon_ok, &mut checks);
+
     // registry credentials
     if let Some(reg) = project.and_then(|p| p.config.registry.as_ref()) {
         for var in [&reg.username_env, &reg.password_env] {
@@ -305,6 +309,101 @@ pub fn run(settings: &Settings, runner: &Runner) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// The CA bundle lbc hands containers, the proxies, and whether a build container
+/// reaches the package registries through them: the catalogue's `python` image runs a
+/// fetch of each `[network] probe` URL (default: PyPI, npm, crates.io) with the bundle
+/// mounted, as builds and tasks get it.
+fn network_checks(settings: &Settings, runner: &Runner, daemon_ok: bool, checks: &mut Vec<Check>) {
+    let bundle = match settings.ca_bundle() {
+        Ok(b) => b,
+        Err(e) => {
+            checks.push(check(
+                "CA certificates",
+                false,
+                e.to_string(),
+                e.hint().map(str::to_owned),
+                true,
+            ));
+            return;
+        }
+    };
+    checks.push(check(
+        "CA certificates",
+        true,
+        match bundle {
+            Some(b) => format!(
+                "{} ({}, {} certificate{}): trusted by build stages and task containers",
+                b.path.display(),
+                b.source,
+                b.certificates,
+                if b.certificates == 1 { "" } else { "s" }
+            ),
+            None => "none: containers use their own trust store (LBC_CA_CERTIFICATES or the catalogue's [network] ca_certificates sets one)".into(),
+        },
+        None,
+        false,
+    ));
+    let proxies = crate::trust::proxies();
+    if !proxies.is_empty() {
+        checks.push(check(
+            "proxy",
+            true,
+            format!(
+                "{} handed to builds and task containers",
+                proxies.join(", ")
+            ),
+            None,
+            false,
+        ));
+    }
+    if !daemon_ok {
+        return;
+    }
+    let Ok(catalog) = settings.catalog() else {
+        return;
+    };
+    let urls: Vec<String> = if catalog.network.probe.is_empty() {
+        crate::trust::DEFAULT_PROBES
+            .iter()
+            .map(|u| (*u).to_owned())
+            .collect()
+    } else {
+        catalog.network.probe.clone()
+    };
+    let image = match catalog.resolve("python") {
+        Ok(i) => i,
+        Err(_) => return,
+    };
+    let exec = crate::trust::probe_exec(&settings.cwd, &image, bundle, &urls);
+    let (ok, detail) = match runner.query(&exec) {
+        Ok(o) if o.code == Some(0) => (true, o.stdout.trim().replace('\n', "; ")),
+        Ok(o) => {
+            let out = o.stdout.trim();
+            let why = if out.is_empty() {
+                // No line from the probe: the container did not run (image missing).
+                format!(
+                    "the probe did not run: {} (the catalogue's `python` image runs it: `lbc catalog` shows it)",
+                    o.stderr.trim().lines().next().unwrap_or("")
+                )
+            } else {
+                out.replace('\n', "; ")
+            };
+            (false, why)
+        }
+        Err(e) => (false, e.to_string().replace('\n', "; ")),
+    };
+    checks.push(check(
+        "registries",
+        ok,
+        format!("from a build container ({image}): {detail}"),
+        Some(
+            "builds that download dependencies will fail: point LBC_CA_CERTIFICATES (or the catalogue's [network] ca_certificates) at the bundle of your organisation's CA, and export HTTPS_PROXY/NO_PROXY if a proxy is required"
+                .into(),
+        ),
+        false,
+    ));
 }
 
 fn unique(it: impl Iterator<Item = String>, default: &str) -> Vec<String> {

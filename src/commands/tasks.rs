@@ -188,7 +188,16 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
             Some(image) => {
                 let interactive = std::io::stdin().is_terminal();
                 let uid = nix::unistd::getuid();
-                let in_env = env
+                // The organisation's network (issue #11): the CA bundle mounted with
+                // the variables that point the clients at it, and the proxies.
+                let bundle = ctx.settings.ca_bundle()?;
+                // The task's own variables come last and win.
+                let mut all = crate::trust::proxy_env();
+                if bundle.is_some() {
+                    all.extend(crate::trust::ca_env());
+                }
+                all.extend(env);
+                let in_env = all
                     .into_iter()
                     .map(|v| {
                         if v.name == task_vars::ROOT {
@@ -207,6 +216,7 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
                         interactive,
                         tty: interactive && std::io::stdout().is_terminal() && !ctx.settings.json,
                         volume: format!("{}:{WORKSPACE}", project.root.display()),
+                        mounts: bundle.into_iter().map(crate::trust::mount).collect(),
                         workdir: WORKSPACE,
                         user: (!uid.is_root())
                             .then(|| format!("{}:{}", uid, nix::unistd::getgid())),

@@ -105,6 +105,8 @@ pub struct TaskRun<'a> {
     pub tty: bool,
     /// `HOST_DIR:CONTAINER_DIR`.
     pub volume: String,
+    /// More mounts (`HOST:CONTAINER:ro`): the CA bundle (issue #11).
+    pub mounts: Vec<String>,
     pub workdir: &'a str,
     /// `UID:GID` when lbc does not run as root.
     pub user: Option<String>,
@@ -133,6 +135,7 @@ pub fn run_task(cwd: &Path, t: &TaskRun) -> Exec {
         args.push("--tty".into());
     }
     args.push(format!("--volume={}", t.volume));
+    args.extend(t.mounts.iter().map(|m| format!("--volume={m}")));
     args.push(format!("--workdir={}", t.workdir));
     if let Some(u) = &t.user {
         // Files the task writes in the mounted repository stay the user's.
@@ -173,6 +176,9 @@ pub fn task_containers(plan: &crate::plan::Plan) -> Vec<String> {
 pub struct Build<'a> {
     pub dockerfile: &'a str,
     pub build_args: &'a [(String, String)],
+    /// Build arguments passed by name (`--build-arg=NAME`): docker reads the value from
+    /// its environment, which `pass_env` carries (the proxy variables, issue #11).
+    pub pass_args: &'a [EnvVar],
     pub platform: Option<&'a str>,
     pub tags: &'a [String],
     pub target: Option<&'a str>,
@@ -187,6 +193,11 @@ pub fn build(cwd: &Path, b: &Build) -> Exec {
             .iter()
             .map(|(k, v)| format!("--build-arg={k}={v}")),
     );
+    args.extend(
+        b.pass_args
+            .iter()
+            .map(|v| format!("--build-arg={}", v.name)),
+    );
     if let Some(p) = b.platform {
         args.push(format!("--platform={p}"));
     }
@@ -196,7 +207,7 @@ pub fn build(cwd: &Path, b: &Build) -> Exec {
     }
     args.extend(b.labels.iter().map(|(k, v)| format!("--label={k}={v}")));
     args.push(b.context.to_owned());
-    exec(args, cwd)
+    exec(args, cwd).envs(b.pass_args.iter().cloned())
 }
 
 /// `docker pull REF`.

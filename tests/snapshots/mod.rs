@@ -939,3 +939,57 @@ fn no_pending_snapshot_is_committed() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "");
 }
+
+/// `lbc build` with a CA bundle and proxies (issue #11): the derived image of the base
+/// of each stage but the final image's, the proxy variables passed by name (the one with
+/// a password redacted), and the notes that say so.
+#[test]
+fn build_with_the_organisations_ca_and_proxy() {
+    let name = unique("snap-trust");
+    let project = Project::with(&[
+        (
+            "lbc.toml",
+            &format!(
+                "[project]\nname = \"{name}\"\n[image]\nrepository = \"registry.example.com/team/{name}\"\n[image.bases]\nBASE = \"python\"\n"
+            ),
+        ),
+        (
+            "Dockerfile",
+            "ARG BASE\nFROM ${BASE} AS deps\nRUN pip install --target=/deps requests\nFROM ${BASE} AS runtime\nCOPY --from=deps /deps /deps\n",
+        ),
+        ("catalog.toml", CATALOG),
+        (".dockerignore", ".git\n"),
+        (
+            "ca.pem",
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/ca/unrelated-ca.pem"
+            ))
+            .unwrap(),
+        ),
+    ]);
+    project.git_init();
+    let mut redact = Redact::new();
+    redact
+        .path(project.path(), "[ROOT]")
+        .add(&name, "[PROJECT]")
+        .git_head(&project);
+    let password = "proxy-pass-w0rd";
+    snap(
+        "build_trust",
+        project
+            .lbc()
+            .env("LBC_CATALOG", project.path().join("catalog.toml"))
+            .env("LBC_CA_CERTIFICATES", project.path().join("ca.pem"))
+            .env(
+                "HTTPS_PROXY",
+                format!("http://user:{password}@proxy.corp.invalid:3128"),
+            )
+            .env("NO_PROXY", "localhost,.corp.invalid"),
+        &["build"],
+        true,
+        0,
+        &redact,
+    )
+    .nowhere(password);
+}

@@ -150,6 +150,16 @@ pub fn git_in(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// The proxy variables lbc hands containers (`src/trust.rs`).
+pub const PROXY_VARS: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
+
 /// A fluent builder for one run of the real binary.
 pub struct Lbc {
     cmd: Command,
@@ -164,7 +174,20 @@ impl Lbc {
             .env_remove("LBC_IMAGE")
             .env_remove("LBC_TAG")
             .env("NO_COLOR", "1");
+        // Plans must not depend on the machine's CA bundle or proxies (issue #11): a
+        // test that builds or runs something that downloads calls `trusting_host`.
+        cmd.env("LBC_CA_CERTIFICATES", "none");
+        for v in PROXY_VARS {
+            cmd.env_remove(v);
+        }
         Lbc { cmd, stdin: None }
+    }
+    /// Hand containers the host's CA bundle (lbc's default outside the tests): for
+    /// builds and tasks that reach PyPI, npm or crates.io, which on these machines answer
+    /// only through the host's certificate authority.
+    pub fn trusting_host(mut self) -> Self {
+        self.cmd.env_remove("LBC_CA_CERTIFICATES");
+        self
     }
     pub fn current_dir(mut self, d: &Path) -> Self {
         self.cmd.current_dir(d);
