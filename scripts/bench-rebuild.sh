@@ -48,14 +48,25 @@ code_file() {
   esac
 }
 
-# The docker build argv of `lbc build`, one argument per line, with --no-cache.
+# The docker build argv of `lbc build`, one argument per line, with --no-cache. lbc builds
+# from a rewritten copy of the Dockerfile in a private directory that is gone after the
+# build: the copy is made again here (each `FROM ${BUILDER_IMAGE}` on the image lbc
+# derived with the CA bundle, when it derived one) and the argv pointed at it.
 clean_argv() {
   "$LBC" build --force --dry-run --output json | python3 -c '
-import json, sys
-plan = json.load(sys.stdin)["plan"]["steps"]
-argv = [s["argv"] for s in plan if s.get("argv", [])[:2] == ["docker", "build"]][-1]
+import json, re, sys
+steps = json.load(sys.stdin)["plan"]["steps"]
+builds = [s["argv"] for s in steps if s.get("argv", [])[:2] == ["docker", "build"]]
+derived = [a[len("--tag="):] for b in builds for a in b if a.startswith("--tag=lbc-trust/")]
+argv = builds[-1]
+text = open("Dockerfile").read()
+if derived:
+    text = re.sub(r"^FROM \$\{BUILDER_IMAGE\}", "FROM " + derived[0], text, flags=re.M)
+out = sys.argv[1]
+open(out, "w").write(text)
+argv = [("--file=" + out) if a.startswith("--file=") else a for a in argv]
 argv.insert(2, "--no-cache")
-print("\n".join(argv))'
+print("\n".join(argv))' "$1"
 }
 
 printf '| stack | clean build (s) | rebuild after a one-line change (s, mean of %s) | ratio | goal |\n' "$RUNS"
@@ -72,7 +83,7 @@ for stack in "${STACKS[@]}"; do
   log "$stack: first lbc build (warms what lbc derives; not measured)"
   IMAGES+=("$("$LBC" -q build 2>/dev/null)")
 
-  mapfile -t argv < <(clean_argv)
+  mapfile -t argv < <(clean_argv "$WORK/$stack.Dockerfile")
   log "$stack: clean build (docker build --no-cache)"
   t0=$(now)
   "${argv[@]}" >"$WORK/$stack-clean.log" 2>&1 || { tail -20 "$WORK/$stack-clean.log"; exit 1; }

@@ -48,8 +48,11 @@ fn generate_with(env: &TestEnv, stack: &str, extra: &[&str]) -> Generated {
     }
 }
 
+/// python, node and rust builds download their locked dependencies (#11): through the
+/// host's certificate authority, as lbc does outside the tests.
 fn lbc(g: &Generated, env: &TestEnv) -> crate::support::Lbc {
     crate::support::Lbc::new()
+        .trusting_host()
         .current_dir(&g.dir)
         .env("LBC_CATALOG", &env.catalog)
 }

@@ -174,7 +174,7 @@ fn provenance_records_source_version_identity_and_answers() {
     assert_eq!(t["source"].as_str(), Some("builtin:go"));
     assert_eq!(t["kind"].as_str(), Some("builtin"));
     assert_eq!(t["name"].as_str(), Some("go"));
-    assert_eq!(t["version"].as_str(), Some("1.0.0"));
+    assert_eq!(t["version"].as_str(), Some("1.1.0"));
     let identity = t["identity"].as_str().unwrap();
     assert!(
         identity.starts_with("sha256:") && identity.len() == 71,
@@ -235,7 +235,7 @@ fn dry_run_lists_the_files_and_writes_nothing() {
         .stdout_has("plan for `lbc init`")
         .stdout_has("create    lbc.toml")
         .stdout_has("create    .lbc/template.toml")
-        .stdout_has("template python 1.1.0");
+        .stdout_has("template python 1.2.0");
     assert!(out
         .stdout()
         .contains("deploy/chart/templates/deployment.yaml"));
