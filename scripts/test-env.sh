@@ -2,7 +2,9 @@
 # Provision and start the real tools lbc's integration tests drive:
 #   - a Docker engine (Debian's docker.io), started in the background if none answers;
 #   - a registry (Debian's docker-registry) on 127.0.0.1 with htpasswd (bcrypt) auth;
-#   - a debootstrapped Debian base image and per-stack runtime images built from it;
+#   - a debootstrapped Debian base image and per-stack runtime images built from it (python
+#     with pip and venv, node with npm, rust from rustc-web/cargo-web 1.85: the stacks install
+#     locked dependencies from PyPI, npm and crates.io, issue #11);
 #   - PostgreSQL 15, MariaDB 10.11 and Redis 7 server images built from Debian's packages,
 #     with entrypoints that honour the official images' conventions (issue #10);
 #   - helm and kubectl (static binaries shipped inside a PyPI wheel);
