@@ -44,7 +44,7 @@ def server():
     srv = make_server("127.0.0.1", 0, app.app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
-    yield "http://127.0.0.1:%d" % srv.server_port
+    yield f"http://127.0.0.1:{srv.server_port}"
     srv.shutdown()
 
 
