@@ -2,7 +2,9 @@
 # Provision and start the real tools lbc's integration tests drive:
 #   - a Docker engine (Debian's docker.io), started in the background if none answers;
 #   - a registry (Debian's docker-registry) on 127.0.0.1 with htpasswd (bcrypt) auth;
-#   - a debootstrapped Debian base image and per-stack runtime images built from it;
+#   - a debootstrapped Debian base image and per-stack runtime images built from it (python
+#     with pip and venv, node with npm, rust from rustc-web/cargo-web 1.85: the stacks install
+#     locked dependencies from PyPI, npm and crates.io, issue #11);
 #   - PostgreSQL 15, MariaDB 10.11, Redis 7 and HAProxy 2.6 images built from Debian's packages,
 #     with entrypoints that honour the official images' conventions (issue #10);
 #   - helm and kubectl (static binaries shipped inside a PyPI wheel);
@@ -664,10 +666,15 @@ dockerfile_for() {
     local pkgs check
     case "$1" in
         postgres|mariadb|redis|haproxy) service_dockerfile "$1"; return ;;
-        python)   pkgs="python3"; check="python3 --version" ;;
-        node)     pkgs="nodejs"; check="node --version" ;;
+        # pip and venv: the python stack installs its locked requirements into a venv;
+        # npm: the node stack runs `npm ci` (issue #11).
+        python)   pkgs="python3 python3-pip python3-venv"
+                  check="python3 --version && python3 -m venv /tmp/v && /tmp/v/bin/pip --version && rm -rf /tmp/v" ;;
+        node)     pkgs="nodejs npm"; check="node --version && npm --version" ;;
         go)       pkgs="golang-go ca-certificates"; check="go version" ;;
-        rust)     pkgs="rustc cargo"; check="rustc --version && cargo --version" ;;
+        # rustc-web/cargo-web: Debian 12's newer Rust (1.85, built for its browsers): the
+        # rust stack's crates need cargo's sparse index (>= 1.68) and a current compiler.
+        rust)     pkgs="rustc-web cargo-web"; check="rustc --version && cargo --version" ;;
         java-jdk) pkgs="openjdk-17-jdk-headless"; check="javac -version && java -version" ;;
         java-jre) pkgs="openjdk-17-jre-headless"; check="java -version" ;;
         busybox)  pkgs="busybox"

@@ -171,6 +171,15 @@ pub struct InitArgs {
     /// The service's name (the template's `name` variable; default: from DIR).
     #[arg(long, env = "LBC_NAME")]
     pub name: Option<String>,
+    /// A database beside the service: postgres, mysql (MariaDB), redis or none (the
+    /// template's `database` variable: `[services.db]` in lbc.toml and code that uses it).
+    #[arg(
+        long,
+        value_name = "TYPE",
+        env = "LBC_DATABASE",
+        conflicts_with = "adopt"
+    )]
+    pub database: Option<String>,
     /// Set a template variable, e.g. `--set registry=registry.corp.example/team/hello` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,

@@ -159,6 +159,9 @@ fn parse_sets(args: &InitArgs) -> Result<Vec<(String, String)>, Error> {
     if let Some(n) = &args.name {
         out.push(("name".to_owned(), n.clone()));
     }
+    if let Some(d) = &args.database {
+        out.push(("database".to_owned(), d.clone()));
+    }
     Ok(out)
 }
 

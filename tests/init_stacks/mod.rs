@@ -19,21 +19,23 @@ struct Generated {
 }
 
 fn generate(env: &TestEnv, stack: &str) -> Generated {
+    generate_with(env, stack, &[])
+}
+
+fn generate_with(env: &TestEnv, stack: &str, extra: &[&str]) -> Generated {
     let parent = Project::empty();
     let name = unique(&format!("init-{stack}"));
     let port = free_port();
     let registry = format!("{}/lbc-tests/{name}", env.registry);
-    let dir = init(
-        &parent,
-        &name,
-        stack,
-        &[
-            "--set",
-            &format!("registry={registry}"),
-            "--set",
-            &format!("local_port={port}"),
-        ],
-    );
+    let mut args = vec![
+        "--set".to_owned(),
+        format!("registry={registry}"),
+        "--set".to_owned(),
+        format!("local_port={port}"),
+    ];
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let dir = init(&parent, &name, stack, &args);
     let mut clean = Cleanup::new();
     clean.containers.push(format!("lbc-{name}-local"));
     clean.images.push(format!("lbc-task/{name}:test"));
@@ -46,8 +48,11 @@ fn generate(env: &TestEnv, stack: &str) -> Generated {
     }
 }
 
+/// python, node and rust builds download their locked dependencies (#11): through the
+/// host's certificate authority, as lbc does outside the tests.
 fn lbc(g: &Generated, env: &TestEnv) -> crate::support::Lbc {
     crate::support::Lbc::new()
+        .trusting_host()
         .current_dir(&g.dir)
         .env("LBC_CATALOG", &env.catalog)
 }
@@ -100,10 +105,16 @@ fn full_path(stack: &str) {
         lbc(&g, &env).args(["test", "unit"]).run().success()
     });
     let text = format!("{}{}", out.stdout(), out.stderr());
-    let ran = ["PASS", "passed", "OK", "pass 5", "0 failed", "ok  "]
-        .iter()
-        .any(|m| text.contains(m));
+    let ran = [
+        "PASS", "passed", "OK", "pass 5", "fail 0", "0 failed", "ok  ",
+    ]
+    .iter()
+    .any(|m| text.contains(m));
     assert!(ran, "{stack}: no test result in the output:\n{text}");
+    assert!(
+        !text.contains("running 0 tests"),
+        "{stack}: no test ran:\n{text}"
+    );
 
     let url = timed(&format!("{stack}: lbc deploy local"), || {
         lbc(&g, &env)
@@ -185,6 +196,126 @@ fn stack_static_builds_tests_deploys_and_answers_healthz() {
     full_path("static");
 }
 
+/// `lbc init --database TYPE` (#11): the generated service counts visits in a real
+/// database. `lbc test integration` runs the stack's integration test with the service up
+/// for the run; `lbc deploy local` starts the database, runs the `migrate` task (postgres,
+/// mysql) with the new image, then the app; GET /visits counts 1, then 2; a redeploy keeps
+/// the count; `destroy --volumes` removes everything.
+fn with_database(stack: &str, database: &str) {
+    let test = format!("stack_{stack}_with_{database}_counts_visits_in_it");
+    let Some(env) = docker_env(&test) else {
+        return;
+    };
+    let mut g = generate_with(&env, stack, &["--database", database]);
+    let toml = std::fs::read_to_string(g.dir.join("lbc.toml")).unwrap();
+    assert!(
+        toml.contains(&format!("[services.db]\ntype = \"{database}\"")),
+        "{toml}"
+    );
+    let _services = ServiceLeftovers(g.name.clone());
+    let image = timed(&format!("{stack}+{database}: lbc build"), || {
+        lbc(&g, &env)
+            .args(["build"])
+            .run()
+            .success()
+            .stdout()
+            .trim()
+            .to_owned()
+    });
+    g.clean.images.push(image);
+    let out = timed(&format!("{stack}+{database}: lbc test integration"), || {
+        lbc(&g, &env).args(["test", "integration"]).run().success()
+    });
+    let text = format!("{}{}", out.stdout(), out.stderr());
+    assert!(
+        ["1 passed", "# pass 1", "1 passed;"]
+            .iter()
+            .any(|m| text.contains(m)),
+        "{stack}+{database}: the integration test did not run:\n{text}"
+    );
+    let url = timed(&format!("{stack}+{database}: lbc deploy local"), || {
+        lbc(&g, &env)
+            .args(["deploy", "local"])
+            .run()
+            .success()
+            .stdout()
+            .trim()
+            .to_owned()
+    });
+    assert_eq!(http_get(&format!("{url}/visits")), (200, "1\n".to_owned()));
+    assert_eq!(http_get(&format!("{url}/visits")), (200, "2\n".to_owned()));
+    // A redeploy (migration again, new container) keeps the count.
+    lbc(&g, &env).args(["deploy", "local"]).run().success();
+    assert_eq!(http_get(&format!("{url}/visits")), (200, "3\n".to_owned()));
+    lbc(&g, &env)
+        .args(["destroy", "local", "--volumes"])
+        .run()
+        .success();
+}
+
+/// Removes what a failed run of `with_database` left: the database's container, its
+/// volume and the environment's network (a passing run removes them itself).
+struct ServiceLeftovers(String);
+
+impl Drop for ServiceLeftovers {
+    fn drop(&mut self) {
+        let service = format!("lbc-{}-local_db", self.0);
+        let _ = docker(&["rm", "--force", "--volumes", "--", &service]);
+        let _ = docker(&["volume", "rm", "--", &service]);
+        let _ = docker(&["network", "rm", "--", &format!("lbc-{}-local", self.0)]);
+    }
+}
+
+/// GET over plain HTTP/1.1: status and body.
+fn http_get(url: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let code = answer[9..12].parse().unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        // One chunk is all these services send: "SIZE\r\nDATA\r\n0\r\n\r\n".
+        body.split("\r\n").nth(1).unwrap_or("").to_owned()
+    } else {
+        body.to_owned()
+    };
+    (code, body)
+}
+
+#[test]
+fn stack_python_with_postgres_counts_visits_in_it() {
+    with_database("python", "postgres");
+}
+
+#[test]
+fn stack_node_with_mysql_counts_visits_in_it() {
+    with_database("node", "mysql");
+}
+
+#[test]
+fn stack_rust_with_redis_counts_visits_in_it() {
+    with_database("rust", "redis");
+}
+
+#[test]
+fn stack_python_with_redis_counts_visits_in_it() {
+    with_database("python", "redis");
+}
+
 /// Break the unit tests of a generated service: `lbc test unit` must fail.
 #[test]
 fn a_broken_unit_test_fails_lbc_test_unit() {
@@ -224,9 +355,12 @@ fn offline_checks_pass_on_the_generated_code() {
     lbc(&j, &env).args(["style"]).run().success();
 }
 
-/// With the host's newer toolchains where present (rustc/clippy/rustfmt stable, node), the
-/// generated code builds, passes its tests and is lint- and format-clean: the upstream
-/// side of "old Debian toolchains and current upstream ones".
+/// With the host's newer toolchains where present (rustc/clippy/rustfmt stable, node,
+/// python3 with venv), the generated code installs its locked dependencies from the
+/// registries (#11: Cargo.lock, package-lock.json, hashed requirements.txt), builds, passes
+/// its unit tests and is lint- and format-clean: the upstream side of "old Debian
+/// toolchains and current upstream ones". Every `--database` choice is compiled and linted
+/// for rust, whose driver code the unit tests do not otherwise reach.
 #[test]
 fn generated_code_passes_on_the_hosts_current_toolchains() {
     let have = |prog: &str| {
@@ -237,49 +371,87 @@ fn generated_code_passes_on_the_hosts_current_toolchains() {
     };
     let p = Project::empty();
     if have("cargo") {
-        let dir = init(&p, "host-rust", "rust", &[]);
-        for args in [
-            &["test", "--offline", "--locked"][..],
-            &[
-                "clippy",
-                "--offline",
-                "--locked",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ][..],
-            &["fmt", "--check"][..],
-        ] {
-            run_in(&dir, "cargo", args);
+        // One target directory for the four variants: the shared crates build once.
+        let target = p.path().join("rust-target");
+        for database in ["none", "postgres", "mysql", "redis"] {
+            let dir = init(
+                &p,
+                &format!("host-rust-{database}"),
+                "rust",
+                &["--database", database],
+            );
+            let mut steps: Vec<&[&str]> = vec![
+                &[
+                    "clippy",
+                    "--locked",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+                &["fmt", "--check"],
+            ];
+            if database == "none" {
+                steps.insert(0, &["test", "--locked"]);
+            }
+            for args in steps {
+                run_in_with(&dir, "cargo", args, &[("CARGO_TARGET_DIR", &target)]);
+            }
         }
     } else {
         eprintln!("skipped the rust part: no cargo on the host");
     }
-    if have("node") {
+    if have("node") && have("npm") {
         let dir = init(&p, "host-node", "node", &[]);
-        run_in(&dir, "node", &["--test"]);
+        run_in(
+            &dir,
+            "npm",
+            &["ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+        );
+        run_in(&dir, "npm", &["test"]);
     } else {
-        eprintln!("skipped the node part: no node on the host");
+        eprintln!("skipped the node part: no node or npm on the host");
     }
     if have("python3") {
         let dir = init(&p, "host-python", "python", &[]);
+        run_in(&dir, "python3", &["-m", "venv", ".venv"]);
         run_in(
             &dir,
-            "python3",
-            &["-m", "unittest", "discover", "-s", "tests", "-t", "."],
+            ".venv/bin/pip",
+            &[
+                "install",
+                "-q",
+                "--require-hashes",
+                "--no-deps",
+                "-r",
+                "requirements.txt",
+                "-r",
+                "requirements-dev.txt",
+            ],
         );
+        run_in(&dir, ".venv/bin/python", &["-m", "pytest", "-q", "tests"]);
     }
 }
 
 fn run_in(dir: &Path, prog: &str, args: &[&str]) {
-    let out = std::process::Command::new(prog)
-        .args(args)
+    let target = dir.join("target");
+    run_in_with(dir, prog, args, &[("CARGO_TARGET_DIR", &target)]);
+}
+
+fn run_in_with(dir: &Path, prog: &str, args: &[&str], envs: &[(&str, &Path)]) {
+    let prog_path = if prog.starts_with('.') {
+        dir.join(prog)
+    } else {
+        std::path::PathBuf::from(prog)
+    };
+    let mut cmd = std::process::Command::new(prog_path);
+    cmd.args(args)
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", dir.join("target"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap();
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{prog} {args:?} in {}:\n{}\n{}",

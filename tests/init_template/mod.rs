@@ -859,6 +859,10 @@ fn prompts_on_a_terminal_ask_in_order_show_defaults_and_validate() {
         "9090",
         "Go module path [example.com/my-svc]",
         "",
+        // `lbc init --database` on a terminal (#11): a choice, picked with the arrow keys
+        // (none, postgres, mysql, redis).
+        "Database beside the service",
+        "\x1b[B\x1b[B\x1b[B",
     ]
     .join("\x1f");
     let out = std::process::Command::new(python)
@@ -885,4 +889,7 @@ fn prompts_on_a_terminal_ask_in_order_show_defaults_and_validate() {
     assert_eq!(v["answers"]["local_port"].as_integer(), Some(9090));
     assert_eq!(v["answers"]["module"].as_str(), Some("example.com/my-svc"));
     assert_eq!(v["answers"]["ci"].as_str(), Some("gitlab"));
+    assert_eq!(v["answers"]["database"].as_str(), Some("redis"));
+    let toml = std::fs::read_to_string(dir.join("lbc.toml")).unwrap();
+    assert!(toml.contains("[services.db]\ntype = \"redis\""), "{toml}");
 }

@@ -42,6 +42,12 @@ fn status(dir: &Path) -> String {
     git(dir, &["status", "--porcelain"])
 }
 
+/// `lbc` with `LBC_TO=1.1.0`: the python corpus below is the 1.0.0 -> 1.1.0 upgrade (1.2.0,
+/// Flask and pip, came after it, #11).
+fn lbc_to_1_1(dir: &Path) -> crate::support::Lbc {
+    lbc(dir).env("LBC_TO", "1.1.0")
+}
+
 // ---------------------------------------------------------------------------------
 // The embedded python stack, 1.0.0 -> 1.2.0: the HEALTHCHECK moved inline (so
 // healthcheck.py is removed and the Dockerfile changed), tests/test_app.py was renamed to
@@ -59,10 +65,17 @@ fn embedded_stack_corpus() {
     let fresh = generate(
         &parent,
         "fresh",
-        &["--stack", "python", "--set", "name=svc"],
+        &[
+            "--stack",
+            "python",
+            "--template-version",
+            "1.1.0",
+            "--set",
+            "name=svc",
+        ],
     );
 
-    lbc(&repo)
+    lbc_to_1_1(&repo)
         .args(["upgrade", "--check"])
         .run()
         .code_is(6)
@@ -96,12 +109,15 @@ fn embedded_stack_corpus() {
     commit(&repo, "local edits");
 
     // --dry-run: a diff and a summary, nothing changed.
-    let dry = lbc(&repo).args(["upgrade", "--dry-run"]).run().success();
+    let dry = lbc_to_1_1(&repo)
+        .args(["upgrade", "--dry-run"])
+        .run()
+        .success();
     dry.stdout_has("--- a/Dockerfile")
         .stdout_has("upgrade 1.0.0 -> 1.2.0:");
     assert_eq!(status(&repo), "", "--dry-run changed nothing");
 
-    let out = lbc(&repo)
+    let out = lbc_to_1_1(&repo)
         .args(["upgrade"])
         .run()
         .code_is(3)
@@ -160,9 +176,12 @@ fn embedded_stack_corpus() {
         new_toml,
         read(&fresh, "lbc.toml").replace("[project]", "# owned by team-a\n[project]")
     );
-    // Provenance moved to 1.2.0.
-    assert!(read(&repo, ".lbc/template.toml").contains("version = \"1.2.0\""));
-    lbc(&repo).args(["upgrade", "--check"]).run().success();
+    // Provenance moved to 1.1.0.
+    assert!(read(&repo, ".lbc/template.toml").contains("version = \"1.1.0\""));
+    lbc_to_1_1(&repo)
+        .args(["upgrade", "--check"])
+        .run()
+        .success();
 }
 
 #[test]
@@ -176,9 +195,16 @@ fn an_unmodified_repository_becomes_exactly_the_new_version() {
     let fresh = generate(
         &parent,
         "fresh",
-        &["--stack", "python", "--set", "name=svc"],
+        &[
+            "--stack",
+            "python",
+            "--template-version",
+            "1.1.0",
+            "--set",
+            "name=svc",
+        ],
     );
-    lbc(&repo)
+    lbc_to_1_1(&repo)
         .args(["upgrade"])
         .run()
         .success()
