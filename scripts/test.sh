@@ -19,6 +19,7 @@ cd "$ROOT"
 if [ -n "${LBC_TEST_HELM3:-}" ] && [ $# -eq 0 ]; then
   echo "== the Kubernetes scenarios with helm v3 ($("$LBC_TEST_HELM3" version --short))"
   LBC_TEST_HELM="$LBC_TEST_HELM3" cargo test --locked --test cli -- k8s_deploy \
-    k8s_instances k8s_services::provisioned k8s_services::an_external
+    k8s_instances::fail_fast k8s_instances::each_instance \
+    k8s_services::provisioned k8s_services::an_external
 fi
 cargo test --locked "$@"

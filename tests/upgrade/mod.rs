@@ -49,7 +49,7 @@ fn lbc_to_1_1(dir: &Path) -> crate::support::Lbc {
 }
 
 // ---------------------------------------------------------------------------------
-// The embedded python stack, 1.0.0 -> 1.2.0: the HEALTHCHECK moved inline (so
+// The embedded python stack, 1.0.0 -> 1.1.0: the HEALTHCHECK moved inline (so
 // healthcheck.py is removed and the Dockerfile changed), tests/test_app.py was renamed to
 // tests/test_service.py, docs/logo.png changed, README and lbc.toml carry the version.
 
@@ -61,7 +61,7 @@ fn embedded_stack_corpus() {
         "svc",
         &["--stack", "python", "--template-version", "1.0.0"],
     );
-    // What 1.2.0 generates for the same answers, to compare with.
+    // What 1.1.0 generates for the same answers, to compare with.
     let fresh = generate(
         &parent,
         "fresh",
@@ -79,7 +79,7 @@ fn embedded_stack_corpus() {
         .args(["upgrade", "--check"])
         .run()
         .code_is(6)
-        .stdout_has("template 1.0.0 -> 1.2.0");
+        .stdout_has("template 1.0.0 -> 1.1.0");
 
     // Local edits of every kind.
     let readme = read(&repo, "README.md");
@@ -114,7 +114,7 @@ fn embedded_stack_corpus() {
         .run()
         .success();
     dry.stdout_has("--- a/Dockerfile")
-        .stdout_has("upgrade 1.0.0 -> 1.2.0:");
+        .stdout_has("upgrade 1.0.0 -> 1.1.0:");
     assert_eq!(status(&repo), "", "--dry-run changed nothing");
 
     let out = lbc_to_1_1(&repo)
@@ -136,7 +136,7 @@ fn embedded_stack_corpus() {
     assert!(
         d.contains("<<<<<<< local\n")
             && d.contains("||||||| base\n")
-            && d.contains(">>>>>>> template 1.2.0\n"),
+            && d.contains(">>>>>>> template 1.1.0\n"),
         "{d}"
     );
     assert!(
@@ -208,7 +208,7 @@ fn an_unmodified_repository_becomes_exactly_the_new_version() {
         .args(["upgrade"])
         .run()
         .success()
-        .stderr_has("upgraded from 1.0.0 to 1.2.0");
+        .stderr_has("upgraded from 1.0.0 to 1.1.0");
     let keep = |t: std::collections::BTreeMap<String, (Vec<u8>, u32)>| -> std::collections::BTreeMap<String, (Vec<u8>, u32)> {
         t.into_iter()
             .filter(|(p, _)| !p.starts_with(".git/") && p != ".git" && !p.starts_with(".lbc/state/"))
@@ -220,7 +220,7 @@ fn an_unmodified_repository_becomes_exactly_the_new_version() {
     for (path, bytes) in &a {
         assert!(
             bytes == &b[path],
-            "{path} differs from a fresh 1.2.0 rendering"
+            "{path} differs from a fresh 1.1.0 rendering"
         );
     }
 }
@@ -288,7 +288,7 @@ fn an_unknown_version_of_a_stack_is_a_clear_error() {
         .run()
         .code_is(2)
         .stderr_has("does not carry version 0.1.0 of the `python` stack")
-        .stderr_has("1.0.0, 1.1.0, 1.2.0");
+        .stderr_has("1.0.0, 1.1.0");
     assert!(!parent.path().join("svc").exists());
 }
 
