@@ -76,3 +76,19 @@ pub fn private_temp_dir(
         .map_err(|e| io_err(&std::env::temp_dir(), e))?;
     Ok((dir.path().to_owned(), Some(dir)))
 }
+
+/// A new file (never over an existing one) with `mode` from its first byte, holding
+/// `bytes`: the copies lbc writes into its private temporary directories.
+pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |e| io_err(path, e);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io)?
+        .write_all(bytes)
+        .map_err(io)
+}

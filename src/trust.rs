@@ -234,11 +234,15 @@ pub fn derive_step(
 ) -> Result<Step, Error> {
     let (dir, held) = crate::fsutil::private_temp_dir("trust", materialize)?;
     if let Some(held) = held {
-        write_file(&dir.join("Dockerfile"), derived_dockerfile(base).as_bytes())?;
+        crate::fsutil::write_new(
+            &dir.join("Dockerfile"),
+            derived_dockerfile(base).as_bytes(),
+            0o644,
+        )?;
         // World-readable inside the 0700 directory: the classic builder copies the
         // mode, and a build stage that runs as a non-root user must read the bundle.
         let bytes = crate::fsutil::read(&bundle.path)?;
-        write_file(&dir.join("ca-certificates.crt"), &bytes)?;
+        crate::fsutil::write_new(&dir.join("ca-certificates.crt"), &bytes, 0o644)?;
         crate::catalog::keep_temp_dir(held);
     }
     let exec = crate::tools::docker::build(
@@ -263,20 +267,6 @@ pub fn derive_step(
         exec,
     )
     .hint("the base image could not be pulled or read: `lbc catalog` shows which images lbc asks for; LBC_CA_CERTIFICATES=none builds without the CA certificates"))
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |e| crate::fsutil::io_err(path, e);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(path)
-        .map_err(io)?
-        .write_all(bytes)
-        .map_err(io)
 }
 
 /// The probe `lbc doctor` runs in a build container: fetch each URL, print one line per

@@ -407,17 +407,7 @@ fn write_copy(original: &Path, dest: &Path, text: &str) -> Result<(), Error> {
 
 /// A new owner-only file (0600) holding `bytes`.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |e| crate::fsutil::io_err(path, e);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?
-        .write_all(bytes)
-        .map_err(io)
+    crate::fsutil::write_new(path, bytes, 0o600)
 }
 
 /// The image of a task (`image = "..."`) through the catalogue: refused under

@@ -150,16 +150,6 @@ pub fn git_in(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// The proxy variables lbc hands containers (`src/trust.rs`).
-pub const PROXY_VARS: &[&str] = &[
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-];
-
 /// A fluent builder for one run of the real binary.
 pub struct Lbc {
     cmd: Command,
@@ -177,7 +167,7 @@ impl Lbc {
         // Plans must not depend on the machine's CA bundle or proxies (issue #11): a
         // test that builds or runs something that downloads calls `trusting_host`.
         cmd.env("LBC_CA_CERTIFICATES", "none");
-        for v in PROXY_VARS {
+        for v in lbc::trust::PROXY_VARS {
             cmd.env_remove(v);
         }
         Lbc { cmd, stdin: None }
