@@ -379,6 +379,8 @@ pub fn balancer(
             let spinner = ui::spinner(&format!(
                 "waiting for {balancer} to send requests to {replica}"
             ));
+            // The balancer's slot of this replica, once it was made to check it.
+            let mut checked: Option<String> = None;
             let result = loop {
                 runner::check_interrupt()?;
                 let Some(c) = container_inspect(runner, &cwd, replica)? else {
@@ -402,8 +404,20 @@ pub fn balancer(
                     match balancer_servers(runner, balancer) {
                         Ok(servers) => {
                             if let Some(s) = servers.iter().find(|s| s.ip() == ip) {
-                                if s.serving() {
-                                    break Ok(());
+                                if checked.as_deref() == Some(s.name.as_str()) {
+                                    if s.serving() {
+                                        break Ok(());
+                                    }
+                                } else {
+                                    // A slot that gets an address is UP at once when it
+                                    // was UP before (a slot never used, or one a removed
+                                    // replica left): haproxy keeps its last check. Mark
+                                    // it down once so that only a check of this replica
+                                    // brings it up.
+                                    if s.serving() {
+                                        balancer_admin(runner, balancer, &s.name, "hdown")?;
+                                    }
+                                    checked = Some(s.name.clone());
                                 }
                                 last = format!("slot {}: {}", s.name, s.status);
                             }

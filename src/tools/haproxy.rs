@@ -171,7 +171,7 @@ pub fn parse_stats(csv: &str) -> Vec<Server> {
         .collect()
 }
 
-/// The body of the admin form's POST that sets `action` (`drain`, `ready`) on a slot.
+/// The body of the admin form's POST that sets `action` (`drain`, `ready`, `hdown`) on a slot.
 pub fn admin_form(slot: &str, action: &str) -> String {
     format!("s={slot}&action={action}&b={BACKEND}")
 }
