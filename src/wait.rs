@@ -134,10 +134,13 @@ pub fn http_status(url: &str, timeout: Duration) -> std::io::Result<u16> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
+    // One write: `write!` on an unbuffered stream sends each piece of the format as a
+    // TCP segment of its own, and PHP's built-in server closes about one connection in
+    // ten whose request line comes in pieces (issue #11: the php stack's deploy).
+    let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: lbc\r\nConnection: close\r\n\r\n"
-    )?;
+    );
+    stream.write_all(request.as_bytes())?;
     let mut buf = [0u8; 64];
     let mut got = 0;
     while got < 12 {
