@@ -324,6 +324,45 @@ impl Dockerfile {
     }
 }
 
+impl Dockerfile {
+    /// The text with `instruction` (one line, no line ending) added after the last
+    /// instruction of the stage `target` (the last stage when `None`); `None` when there
+    /// is no such stage. The lines before it keep their numbers.
+    pub fn with_instruction_in_stage(
+        &self,
+        target: Option<&str>,
+        instruction: &str,
+    ) -> Option<String> {
+        let froms = self.froms();
+        let at = match target {
+            Some(t) => froms.iter().rposition(|f| {
+                f.stage
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(t))
+            })?,
+            None => froms.len().checked_sub(1)?,
+        };
+        let end = froms
+            .get(at + 1)
+            .map_or(self.instructions.len(), |next| next.index);
+        let last = &self.instructions[end - 1];
+        let mut lines = self.raw_lines.clone();
+        let after = last.lines.end;
+        let ending = lines
+            .iter()
+            .map(|l| line_ending(l))
+            .find(|e| !e.is_empty())
+            .unwrap_or("\n");
+        if let Some(prev) = lines.get_mut(after - 1) {
+            if line_ending(prev).is_empty() {
+                prev.push_str(ending);
+            }
+        }
+        lines.insert(after, format!("{instruction}{ending}"));
+        Some(lines.concat())
+    }
+}
+
 fn line_ending(l: &str) -> &'static str {
     if l.ends_with("\r\n") {
         "\r\n"
@@ -536,6 +575,30 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    /// Issue #14: the build's labels go at the end of the built stage, after its last
+    /// instruction (continuations and all), and no other line moves.
+    #[test]
+    fn an_instruction_lands_at_the_end_of_the_built_stage() {
+        let text = "FROM a AS deps\nRUN x \\\n  y\nFROM b AS runtime\nCOPY . .\nCMD [\"z\"]\nFROM deps AS test\nRUN t";
+        let df = Dockerfile::parse(text);
+        assert_eq!(
+            df.with_instruction_in_stage(Some("runtime"), "LABEL \"k\"=\"v\"").unwrap(),
+            "FROM a AS deps\nRUN x \\\n  y\nFROM b AS runtime\nCOPY . .\nCMD [\"z\"]\nLABEL \"k\"=\"v\"\nFROM deps AS test\nRUN t"
+        );
+        assert_eq!(
+            df.with_instruction_in_stage(Some("DEPS"), "LABEL l").unwrap(),
+            "FROM a AS deps\nRUN x \\\n  y\nLABEL l\nFROM b AS runtime\nCOPY . .\nCMD [\"z\"]\nFROM deps AS test\nRUN t"
+        );
+        // The last stage, a file without a final line ending.
+        assert!(df
+            .with_instruction_in_stage(None, "LABEL l")
+            .unwrap()
+            .ends_with("FROM deps AS test\nRUN t\nLABEL l\n"));
+        assert!(df
+            .with_instruction_in_stage(Some("nope"), "LABEL l")
+            .is_none());
     }
 
     const MULTI: &str = "# syntax=docker/dockerfile:1\n\

@@ -385,6 +385,72 @@ pub fn prepare(
     })
 }
 
+/// The built image's labels as one `LABEL` instruction, quoted for a Dockerfile whose
+/// escape character is `escape`; `None` when a key or value holds a control character
+/// (those stay `--label` options).
+pub fn label_instruction(labels: &[(&str, String)], escape: char) -> Option<String> {
+    let quote = |s: &str| -> Option<String> {
+        if s.chars().any(char::is_control) {
+            return None;
+        }
+        let mut q = String::with_capacity(s.len() + 2);
+        q.push('"');
+        for c in s.chars() {
+            if c == '"' || c == '$' || c == escape {
+                q.push(escape);
+            }
+            q.push(c);
+        }
+        q.push('"');
+        Some(q)
+    };
+    let mut out = String::from("LABEL");
+    for (k, v) in labels {
+        out.push(' ');
+        out.push_str(&quote(k)?);
+        out.push('=');
+        out.push_str(&quote(v)?);
+    }
+    Some(out)
+}
+
+/// Put the image's labels into the rewritten copy of the Dockerfile as one `LABEL` at
+/// the end of the built stage, instead of `--label` options: Docker's classic builder
+/// runs a step (a container, a commit) for each `--label`, one for the whole
+/// instruction here — a second or so of every rebuild on a loaded machine (issue #14,
+/// `lbc watch`). The instruction when the labels are in the copy (or would be, under
+/// `--dry-run`); `None` leaves them to the caller's `--label` options (no copy, or a
+/// value that a Dockerfile cannot hold).
+pub fn fold_labels(
+    prepared: &Prepared,
+    root: &Path,
+    dockerfile_rel: &str,
+    target: Option<&str>,
+    labels: &[(&str, String)],
+    materialize: bool,
+) -> Result<Option<String>, Error> {
+    if !prepared.rewritten || labels.is_empty() {
+        return Ok(None);
+    }
+    let source = if materialize {
+        Path::new(&prepared.dockerfile).to_path_buf()
+    } else {
+        root.join(dockerfile_rel)
+    };
+    let df = Dockerfile::parse(&crate::fsutil::read_to_string(&source)?);
+    let Some(label) = label_instruction(labels, df.escape) else {
+        return Ok(None);
+    };
+    let Some(text) = df.with_instruction_in_stage(target, &label) else {
+        return Ok(None);
+    };
+    if materialize {
+        // The copy is lbc's own file, in its private temporary directory.
+        std::fs::write(&source, text).map_err(|e| crate::fsutil::io_err(&source, e))?;
+    }
+    Ok(Some(label))
+}
+
 /// Write the rewritten Dockerfile to `dest` (in a private temporary directory), with
 /// the Dockerfile's own `NAME.dockerignore` beside it when the repository has one:
 /// BuildKit looks for that file next to the Dockerfile it is given, and falls back to
@@ -497,6 +563,29 @@ pub fn registry_logins(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue #14: one LABEL for every label; quotes, `$` and the escape character are
+    /// escaped (a value is never expanded by Docker); a control character keeps the
+    /// `--label` options.
+    #[test]
+    fn labels_become_one_quoted_instruction() {
+        let labels = [
+            ("org.opencontainers.image.title", "svc".to_owned()),
+            (
+                "org.opencontainers.image.source",
+                "/home/a \"b\" $HOME\\x".to_owned(),
+            ),
+        ];
+        assert_eq!(
+            label_instruction(&labels, '\\').unwrap(),
+            r#"LABEL "org.opencontainers.image.title"="svc" "org.opencontainers.image.source"="/home/a \"b\" \$HOME\\x""#
+        );
+        assert_eq!(
+            label_instruction(&labels, '`').unwrap(),
+            r#"LABEL "org.opencontainers.image.title"="svc" "org.opencontainers.image.source"="/home/a `"b`" `$HOME\x""#
+        );
+        assert!(label_instruction(&[("k", "a\nb".to_owned())], '\\').is_none());
+    }
 
     #[test]
     fn lbc_written_dockerfiles_get_their_bases_as_build_arguments() {

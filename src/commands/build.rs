@@ -354,6 +354,19 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
                     .and_then(|g| g.source.clone())
                     .unwrap_or_else(|| project.root.display().to_string()),
             ));
+            let folded = catalog::bases::fold_labels(
+                &bases,
+                &project.root,
+                &image.dockerfile,
+                image.target.as_deref(),
+                &labels,
+                !ctx.settings.dry_run,
+            )?;
+            if let Some(label) = &folded {
+                plan.note(format!(
+                    "the OCI labels are one instruction at the end of the built stage in the Dockerfile's copy (one build step, not one per --label): {label}"
+                ));
+            }
             let mut exec = docker_build(
                 project,
                 image,
@@ -361,7 +374,7 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
                 &args,
                 &references,
                 image.target.as_deref(),
-                &labels,
+                if folded.is_some() { &[] } else { &labels },
             );
             let logins = catalog::bases::registry_logins(
                 catalog,

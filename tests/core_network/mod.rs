@@ -83,6 +83,33 @@ fn build_stages_trust_the_bundle_and_the_shipped_image_does_not_carry_it() {
         run.stderr()
     );
     assert_eq!(docker_ok(&["run", "--rm", &image]), "yes");
+    // #14: with a rewritten copy, the OCI labels are one instruction in it, not `--label`s
+    // (a build step each in the classic builder), and the image has them all.
+    assert!(
+        run.stderr().contains("the OCI labels are one instruction"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!run.stderr().contains("--label="), "{}", run.stderr());
+    let labels = docker_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}}",
+        &image,
+    ]);
+    for key in [
+        "org.opencontainers.image.title",
+        "org.opencontainers.image.created",
+        "org.opencontainers.image.version",
+        "org.opencontainers.image.source",
+    ] {
+        assert!(labels.contains(key), "{key} in {labels}");
+    }
+    assert!(
+        labels.contains(&format!("\"org.opencontainers.image.title\":\"{name}\"")),
+        "{labels}"
+    );
     // The shipped image has neither the bundle nor the variables.
     let out = docker(&[
         "run",
