@@ -164,9 +164,9 @@ pub fn stage_build(
     if let Some((logins, cfg)) = logins {
         steps.extend(logins);
         exec = exec.env(cfg.clone());
-        steps.extend(derive_steps(settings, project, &bases, true, Some(&cfg))?);
+        steps.extend(derive_steps(settings, None, project, &bases, true, Some(&cfg))?.0);
     } else {
-        steps.extend(derive_steps(settings, project, &bases, true, None)?);
+        steps.extend(derive_steps(settings, None, project, &bases, true, None)?.0);
     }
     steps.push(Step::exec(format!("Build the `{stage}` stage for tasks"), exec).hint(BUILD_HINT));
     Ok((steps, reference))
@@ -387,15 +387,16 @@ pub fn plan(ctx: &Ctx, force: bool) -> Result<(Plan, Target), Error> {
                 logins.into_iter().for_each(|s| plan.push(s));
                 exec = exec.env(cfg);
             }
-            for s in derive_steps(
+            let (derive, notes) = derive_steps(
                 ctx.settings,
+                Some(ctx.runner),
                 project,
                 &bases,
                 !ctx.settings.dry_run,
                 cfg.as_ref(),
-            )? {
-                plan.push(s);
-            }
+            )?;
+            notes.into_iter().for_each(|n| plan.note(n));
+            derive.into_iter().for_each(|s| plan.push(s));
             plan.push(
                 Step::exec(
                     format!("Build {} ({files} files in the context)", references[0]),
@@ -444,29 +445,34 @@ fn catalog_bases(
 }
 
 /// The builds of the derived images that trust the CA bundle (issue #11), one per base
-/// the catalogue's rewrite replaced; `docker_config`: the registry logins of the bases.
+/// the catalogue's rewrite replaced, and a note for each that is up to date (checked
+/// when `runner` is given: a build's plan; the image of tasks always builds);
+/// `docker_config`: the registry logins of the bases.
 fn derive_steps(
     settings: &Settings,
+    runner: Option<&crate::runner::Runner>,
     project: &Loaded,
     bases: &catalog::bases::Prepared,
     materialize: bool,
     docker_config: Option<&crate::plan::EnvVar>,
-) -> Result<Vec<Step>, Error> {
+) -> Result<(Vec<Step>, Vec<String>), Error> {
     let Some(bundle) = settings.ca_bundle()? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
-    bases
-        .derived
-        .iter()
-        .map(|(base, tag)| {
-            let mut step =
-                crate::trust::derive_step(&project.root, base, tag, bundle, materialize)?;
-            if let (Some(cfg), crate::plan::Action::Exec(e)) = (docker_config, &mut step.action) {
-                *e = e.clone().env(cfg.clone());
-            }
-            Ok(step)
-        })
-        .collect()
+    let mut notes = Vec::new();
+    let mut steps = Vec::new();
+    for (base, tag) in &bases.derived {
+        if runner.is_some_and(|r| crate::trust::derived_is_current(r, &project.root, base, tag)) {
+            notes.push(format!("{tag} (derived from {base}) is up to date"));
+            continue;
+        }
+        let mut step = crate::trust::derive_step(&project.root, base, tag, bundle, materialize)?;
+        if let (Some(cfg), crate::plan::Action::Exec(e)) = (docker_config, &mut step.action) {
+            *e = e.clone().env(cfg.clone());
+        }
+        steps.push(step);
+    }
+    Ok((steps, notes))
 }
 
 /// Credentials for the push, read from the variables `[registry]` names.

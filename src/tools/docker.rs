@@ -325,6 +325,16 @@ pub struct ImageInfo {
     pub repo_digests: Option<Vec<String>>,
     #[serde(default)]
     pub config: Option<ImageConfig>,
+    #[serde(default, rename = "RootFS")]
+    pub root_fs: Option<RootFs>,
+}
+
+/// The layers of an image (their content digests, bottom first).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RootFs {
+    #[serde(default)]
+    pub layers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -343,6 +353,10 @@ impl ImageInfo {
             let r = crate::image::ImageRef::parse(d).ok()?;
             r.is_in(repository).then_some(r.digest).flatten()
         })
+    }
+    /// The layers, bottom first (none when the engine did not say).
+    pub fn layers(&self) -> &[String] {
+        self.root_fs.as_ref().map_or(&[], |r| r.layers.as_slice())
     }
     pub fn has_healthcheck(&self) -> bool {
         self.config

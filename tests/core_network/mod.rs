@@ -77,12 +77,27 @@ fn build_stages_trust_the_bundle_and_the_shipped_image_does_not_carry_it() {
         .success();
     let image = built_image(&run.stdout());
     cleanup.images.push(image.clone());
+    assert_eq!(docker_ok(&["run", "--rm", &image]), "yes");
+    // The derived builder image: built once (an earlier test may have built it), then
+    // reused without a `docker build` while it sits on the base's current layers.
+    let plan = p
+        .lbc()
+        .trusting_host()
+        .env("LBC_CATALOG", &env.catalog)
+        .args(["build", "--force", "--dry-run", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let text = plan.to_string();
     assert!(
-        run.stderr().contains("Derive lbc-trust/"),
-        "the plan derives the builder image: {}",
+        run.stderr().contains("Derive lbc-trust/") || text.contains(") is up to date"),
+        "{}",
         run.stderr()
     );
-    assert_eq!(docker_ok(&["run", "--rm", &image]), "yes");
+    assert!(
+        text.contains(") is up to date") && !text.contains("Derive lbc-trust/"),
+        "the derived image is reused: {plan}"
+    );
     // #14: with a rewritten copy, the OCI labels are one instruction in it, not `--label`s
     // (a build step each in the classic builder), and the image has them all.
     assert!(
