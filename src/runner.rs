@@ -245,6 +245,7 @@ impl Runner {
             Stdin::Inherit => expr,
             Stdin::Null => expr.stdin_null(),
             Stdin::Secret(s) | Stdin::Data(s) => expr.stdin_bytes(s.as_bytes().to_vec()),
+            Stdin::File(p) => expr.stdin_path(p),
         };
         if capture {
             expr = expr.stdout_capture();
