@@ -222,6 +222,58 @@ fn the_plan_of_a_kubernetes_redis_restore() {
         .stderr_has("service `cache` of `production` is external (Secret platform-cache): lbc does not restore it")
         .stderr_has("restore it with the platform that manages it");
 
+    // From a bucket: the download comes first, the copy reads the downloaded file with
+    // the object's size, and the on-failure step still follows the restart.
+    if let Some(s3) = crate::services::S3Server::start(test) {
+        s3.bucket("k8s-redis");
+        let up = Command::new("rclone")
+            .args(["--config", "/dev/null", "copyto"])
+            .arg(backups.path().join(name))
+            .arg(format!(":s3:k8s-redis/shop/{name}"))
+            .env("RCLONE_S3_PROVIDER", "Other")
+            .env("RCLONE_S3_ENDPOINT", &s3.endpoint)
+            .env("RCLONE_S3_ACCESS_KEY_ID", "lbc-test-key")
+            .env("RCLONE_S3_SECRET_ACCESS_KEY", "lbc-test-secret-0123456789")
+            .env_remove("AWS_CA_BUNDLE")
+            .output()
+            .unwrap();
+        assert!(
+            up.status.success(),
+            "{}",
+            String::from_utf8_lossy(&up.stderr)
+        );
+        let toml = std::fs::read_to_string(dir.join("lbc.toml")).unwrap();
+        std::fs::write(
+            dir.join("lbc.toml"),
+            format!("{toml}[backup]\nendpoint = \"{}\"\n", s3.endpoint),
+        )
+        .unwrap();
+        let plan = lbc(&dir, &kube.kubectl)
+            .env("AWS_ACCESS_KEY_ID", "lbc-test-key")
+            .env("AWS_SECRET_ACCESS_KEY", "lbc-test-secret-0123456789")
+            .env_remove("AWS_CA_BUNDLE")
+            .args(["restore", "staging", "--from", "staging", "--dry-run"])
+            .args(["--output", "json", "--backup-dir", "s3://k8s-redis/shop"])
+            .run()
+            .success()
+            .json();
+        let steps = plan["plan"]["steps"].as_array().unwrap();
+        let download = strings(&steps[0]["argv"]);
+        assert!(download.contains(&"copyto".to_owned()), "{plan}");
+        assert_eq!(
+            steps[1]["stdin"]["file"].as_str(),
+            download.last().map(String::as_str),
+            "{plan}"
+        );
+        assert_eq!(strings(&steps[1]["argv"]).last().unwrap(), "21", "{plan}");
+        assert!(
+            strings(&steps[3]["argv"]).contains(&format!("pod/{POD}")),
+            "{plan}"
+        );
+        assert_eq!(steps[4]["on_failure_from_step"], 4, "{plan}");
+        std::fs::write(dir.join("lbc.toml"), toml).unwrap();
+    }
+
     // A real run asks the pod whether it holds data before anything: with no cluster
     // it fails there (exit 1) and nothing ran.
     let run = lbc(&dir, &kube.kubectl)
