@@ -1155,9 +1155,10 @@ const REDIS_RECEIVE: &str = "set -eu; umask 077; f=\"$1\"; want=\"$2\"; fail() {
 /// append-only file (it would load that instead); snapshots turned off (saved in `$3`)
 /// so that neither a scheduled snapshot nor the shutdown overwrites it; writes paused
 /// (`CLIENT PAUSE $2 WRITE`) so that none is accepted and then lost; a running
-/// background save waited for. Any failure before the rename puts the server back as it
-/// was. redis-cli exits 0 on an error reply: `r` checks the replies.
-const REDIS_SWAP: &str = "set -eu; tmp=\"$1\"; ms=\"$2\"; keep=\"$3\"; trap 'rm -f \"$tmp\"' EXIT; r() { o=$(redis-cli -h 127.0.0.1 \"$@\") || exit 1; case \"$o\" in ERR*|NOAUTH*|WRONGPASS*|NOPERM*|LOADING*|BUSY*|MISCONF*|READONLY*) echo \"redis $1 $2: $o\" >&2; exit 1;; esac; printf '%s\\n' \"$o\"; }; cfg() { v=$(r CONFIG GET \"$1\"); [ \"$(printf '%s\\n' \"$v\" | sed -n 1p)\" = \"$1\" ] || { echo \"redis CONFIG GET $1: $v\" >&2; exit 1; }; printf '%s\\n' \"$v\" | sed -n 2p; }; aof=$(cfg appendonly); [ \"$aof\" = no ] || { echo \"appendonly is on: redis would load its AOF file at start, not the restored RDB file\" >&2; exit 1; }; dir=$(cfg dir); name=$(cfg dbfilename); cfg save > \"$keep\"; trap 'redis-cli -h 127.0.0.1 CONFIG SET save \"$(cat \"$keep\")\" >/dev/null; redis-cli -h 127.0.0.1 CLIENT UNPAUSE >/dev/null; rm -f \"$keep\" \"$tmp\"' EXIT; r CONFIG SET save '' >/dev/null; r CLIENT PAUSE \"$ms\" WRITE >/dev/null; while :; do i=$(r INFO persistence); case \"$i\" in *rdb_bgsave_in_progress:1*) sleep 1;; *) break;; esac; done; mv -f \"$tmp\" \"$dir/$name\"; trap - EXIT; echo \"replaced $dir/$name: writes paused and no snapshot until the restart\"";
+/// background save (which renames its file over the RDB file when done) waited for
+/// before the pause, and once more after it. Any failure before the rename puts the
+/// server back as it was. redis-cli exits 0 on an error reply: `r` checks the replies.
+const REDIS_SWAP: &str = "set -eu; tmp=\"$1\"; ms=\"$2\"; keep=\"$3\"; trap 'rm -f \"$tmp\"' EXIT; r() { o=$(redis-cli -h 127.0.0.1 \"$@\") || exit 1; case \"$o\" in ERR*|NOAUTH*|WRONGPASS*|NOPERM*|LOADING*|BUSY*|MISCONF*|READONLY*) echo \"redis $1 $2: $o\" >&2; exit 1;; esac; printf '%s\\n' \"$o\"; }; cfg() { v=$(r CONFIG GET \"$1\"); [ \"$(printf '%s\\n' \"$v\" | sed -n 1p)\" = \"$1\" ] || { echo \"redis CONFIG GET $1: $v\" >&2; exit 1; }; printf '%s\\n' \"$v\" | sed -n 2p; }; aof=$(cfg appendonly); [ \"$aof\" = no ] || { echo \"appendonly is on: redis would load its AOF file at start, not the restored RDB file\" >&2; exit 1; }; dir=$(cfg dir); name=$(cfg dbfilename); idle() { while :; do i=$(r INFO persistence); case \"$i\" in *rdb_bgsave_in_progress:1*) sleep 1;; *) return 0;; esac; done; }; cfg save > \"$keep\"; trap 'redis-cli -h 127.0.0.1 CONFIG SET save \"$(cat \"$keep\")\" >/dev/null; redis-cli -h 127.0.0.1 CLIENT UNPAUSE >/dev/null; rm -f \"$keep\" \"$tmp\"' EXIT; r CONFIG SET save '' >/dev/null; idle; r CLIENT PAUSE \"$ms\" WRITE >/dev/null; idle; mv -f \"$tmp\" \"$dir/$name\"; trap - EXIT; echo \"replaced $dir/$name: writes paused and no snapshot until the restart\"";
 
 /// When the restart failed, the server that still runs takes its snapshots (saved in
 /// `$1`) and writes back, and a snapshot of its data replaces the restored file: the
@@ -1187,6 +1188,9 @@ fn plan_redis_swap(
     let inside = format!("{}/.lbc-restore-{pid}.rdb", kind.data_path());
     let keep = format!("/tmp/lbc-restore-{pid}.save");
     let timeout = t.timeout_secs();
+    plan.note(format!(
+        "service `{name}`: Redis reads its RDB file only when it starts, so pod {pod} is restarted; writes wait from the swap until then"
+    ));
     let sh = |script: &str, args: Vec<String>| -> Vec<String> {
         let mut v = vec!["sh".into(), "-c".into(), script.into(), "sh".into()];
         v.extend(args);
