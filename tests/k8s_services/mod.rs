@@ -415,6 +415,41 @@ fn provisioned_services_migration_hook_status_and_destroy() {
     let text = plan.to_string();
     assert!(text.contains("Restart pod shop-cache-0"), "{text}");
     assert!(text.contains(&format!("--namespace={ns}")), "{text}");
+    // Its restart half runs here with the real kubectl (the emulator has no exec): the
+    // pod is deleted, the emulated StatefulSet controller recreates it, and the waits
+    // for its creation and readiness pass on the new pod.
+    let uid = |k: &K| k.get_json(&ns, "pod/shop-cache-0")["metadata"]["uid"].clone();
+    let before = uid(&k);
+    let mut ran = 0;
+    for step in plan["plan"]["steps"].as_array().unwrap() {
+        let argv: Vec<String> = step["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        if step["on_failure_from_step"].is_number()
+            || !["delete", "wait"].contains(&argv[1].as_str())
+        {
+            continue;
+        }
+        let out = Command::new(&k.env.kubectl)
+            .args(&argv[1..])
+            .envs(k.tool_env())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{argv:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ran += 1;
+    }
+    assert_eq!(
+        ran, 3,
+        "delete, wait for creation, wait for readiness: {plan}"
+    );
+    assert_ne!(uid(&k), before, "a new pod");
 
     // status lists the services.
     let status = k
