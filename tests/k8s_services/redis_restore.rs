@@ -402,7 +402,8 @@ fn play(step: &Value, container: &str, probe: &[String]) -> (bool, String) {
 fn a_kubernetes_redis_restore_loads_the_backup_into_the_real_server() {
     // issue #10: backup -> more writes -> restore gives the backup's keys, as the
     // restarted pod's server loads the RDB file the plan put in place; a file that is
-    // not an RDB is refused in the pod before the server is touched; a failed restart
+    // not an RDB, or one of a newer Redis, is refused in the pod before the server is
+    // touched; a failed restart
     // gives the running server its snapshots and writes back with its own data.
     let test =
         "k8s_services::redis_restore::a_kubernetes_redis_restore_loads_the_backup_into_the_real_server";
@@ -489,6 +490,31 @@ fn a_kubernetes_redis_restore_loads_the_backup_into_the_real_server() {
     assert!(out.contains("redis-check-rdb rejects it"), "{out}");
     let (ok, out) = play(steps.last().unwrap(), &container, &probe);
     assert!(ok, "the always-step: {out}");
+    // Nor is an RDB file of a newer format than this server's.
+    let rdb = std::fs::read(backups.path().join(&name)).unwrap();
+    assert_eq!(&rdb[..5], b"REDIS");
+    let newer = "shop_staging_cache_20261129T201700Z_redis-99.0.0.rdb";
+    std::fs::write(
+        backups.path().join(newer),
+        [b"REDIS0099".as_slice(), &rdb[9..]].concat(),
+    )
+    .unwrap();
+    let refused = lbc(&dir, &kube.kubectl)
+        .args([
+            "restore",
+            "staging",
+            "--from",
+            newer,
+            "--overwrite",
+            "--dry-run",
+        ])
+        .args(["--output", "json", "--backup-dir", bdir])
+        .run()
+        .success()
+        .json();
+    let (ok, out) = play(&refused["plan"]["steps"][0], &container, &probe);
+    assert!(!ok, "an RDB file of a newer Redis must be refused: {out}");
+    assert!(out.contains("Can't handle RDB format version 99"), "{out}");
     assert_eq!(cli(&["GET", "later"]), "written-after-the-backup");
     let files = docker_ok(&["exec", &container, "ls", "-A", "/data"]);
     assert_eq!(files, "dump.rdb", "no copy left beside the data");
