@@ -59,6 +59,9 @@ pub enum Stdin {
     Secret(String),
     /// Data lbc produced (rendered manifests), written to the child's stdin.
     Data(String),
+    /// A file's bytes (a backup lbc copies into a pod, issue #10): the file is opened
+    /// when the step runs; the plan shows its path.
+    File(PathBuf),
 }
 
 impl Serialize for Stdin {
@@ -70,6 +73,11 @@ impl Serialize for Stdin {
             Stdin::Data(d) => {
                 let mut m = s.serialize_map(Some(1))?;
                 m.serialize_entry("data", d)?;
+                m.end()
+            }
+            Stdin::File(p) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("file", p)?;
                 m.end()
             }
             Stdin::Inherit => s.serialize_str("inherit"),
@@ -167,6 +175,9 @@ impl Exec {
             .join(" ");
         if let Some(c) = &self.args_from {
             line.push_str(&format!(" <lines of `{c}`>"));
+        }
+        if let Stdin::File(p) = &self.stdin {
+            line.push_str(&format!(" < {}", shell_quote(&p.display().to_string())));
         }
         line
     }
@@ -335,6 +346,17 @@ impl Plan {
     pub fn push(&mut self, step: Step) {
         self.steps.push(step);
     }
+    /// Put `steps` before the plan's own (the downloads of a restore), keeping the
+    /// numbers the on-failure steps refer to.
+    pub fn prepend(&mut self, steps: Vec<Step>) {
+        let n = steps.len();
+        for s in &mut self.steps {
+            if let Some(from) = &mut s.on_failure {
+                *from += n;
+            }
+        }
+        self.steps.splice(0..0, steps);
+    }
     /// The number the next step gets (1-based, as the plan shows it).
     pub fn next_number(&self) -> usize {
         self.steps.len() + 1
@@ -394,6 +416,9 @@ impl Plan {
                             "     stdin: {} lines from lbc (`lbc render` shows them)\n",
                             d.lines().count()
                         )),
+                        Stdin::File(p) => {
+                            out.push_str(&format!("     stdin: the file {}\n", p.display()))
+                        }
                         Stdin::Inherit | Stdin::Null => {}
                     }
                 }
@@ -490,6 +515,32 @@ mod tests {
             json["steps"][0]["stdin"]["data"],
             "{\"image\": {\"tag\": \"1.0\"}}\n"
         );
+    }
+
+    /// #10: a file given on stdin (a backup copied into a pod) is named in the plan, and
+    /// steps put before a plan's own keep its on-failure steps pointing at theirs.
+    #[test]
+    fn a_file_on_stdin_shows_and_prepended_steps_keep_the_numbers() {
+        let mut plan = Plan::new("restore x");
+        plan.push(Step::exec(
+            "copy",
+            Exec::new(["kubectl", "exec", "--stdin"], "/").stdin(Stdin::File("/b/x.rdb".into())),
+        ));
+        plan.push(Step::exec("undo", Exec::new(["true"], "/")).on_failure_from(1));
+        plan.prepend(vec![Step::exec("download", Exec::new(["rclone"], "/"))]);
+        let human = plan.render_human();
+        assert!(
+            human.contains("kubectl exec --stdin < /b/x.rdb\n"),
+            "{human}"
+        );
+        assert!(human.contains("stdin: the file /b/x.rdb\n"), "{human}");
+        assert!(
+            human.contains("[only if step 2 or a later one fails]"),
+            "{human}"
+        );
+        let json = serde_json::to_value(&plan).unwrap();
+        assert_eq!(json["steps"][1]["stdin"]["file"], "/b/x.rdb");
+        assert_eq!(json["steps"][2]["on_failure_from_step"], 2);
     }
 
     #[test]

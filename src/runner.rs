@@ -245,6 +245,11 @@ impl Runner {
             Stdin::Inherit => expr,
             Stdin::Null => expr.stdin_null(),
             Stdin::Secret(s) | Stdin::Data(s) => expr.stdin_bytes(s.as_bytes().to_vec()),
+            // Opened here, so that a missing file is named as such (not as a failed start).
+            Stdin::File(p) => expr.stdin_file(std::fs::File::open(p).map_err(|e| Error::Io {
+                path: p.clone(),
+                source: e,
+            })?),
         };
         if capture {
             expr = expr.stdout_capture();

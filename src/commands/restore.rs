@@ -1,7 +1,7 @@
 //! `lbc restore ENV --from BACKUP|ENV`: load backups into the backing services of a
-//! docker environment, or into the provisioned postgres and mysql services of a
-//! kubernetes one (issue #10); data is replaced only with `--overwrite`, a protected
-//! environment only after its guard.
+//! docker environment, or into the provisioned services of a kubernetes one (issue
+//! #10); data is replaced only with `--overwrite`, a protected environment only after
+//! its guard.
 
 use std::path::PathBuf;
 
@@ -61,7 +61,7 @@ fn run_plain(ctx: &mut Ctx, args: &RestoreArgs) -> Result<(), Error> {
         Some(k) => crate::services::kube::plan_restore(ctx, k, &from, args.overwrite)?,
         None => backup::plan_restore(ctx, &args.env, &env, &from, args.overwrite)?,
     };
-    plan.steps.splice(0..0, downloads);
+    plan.prepend(downloads);
     let names: Vec<String> = from.iter().map(Backup::name).collect();
     let guard = Guard::when_protected(
         env.protected,

@@ -1015,10 +1015,11 @@ pub fn plan_backup(
     Ok((plan, pending))
 }
 
-/// Plan `lbc restore ENV` of a kubernetes environment (postgres and mysql services lbc
-/// provisions): refuse to overwrite a database that holds data unless `overwrite` (read
-/// in the pod while planning; a dry run without a pod that answers says so), copy the
-/// dump into the pod, load it with the server's own tool, remove it from the pod.
+/// Plan `lbc restore ENV` of a kubernetes environment (the services lbc provisions):
+/// refuse to overwrite a database that holds data unless `overwrite` (read in the pod
+/// while planning; a dry run without a pod that answers says so), copy the dump into the
+/// pod, load it with the server's own tool (Redis: [`plan_redis_swap`]), remove it from
+/// the pod.
 pub fn plan_restore(
     ctx: &crate::commands::Ctx,
     t: &crate::targets::kube::Kube,
@@ -1066,15 +1067,6 @@ pub fn plan_restore(
                 Some("restore it with the platform that manages it".into()),
             ));
         }
-        if kind == Kind::Redis {
-            return Err(Error::usage(
-                format!("restoring a redis service of a kubernetes environment (`{name}`) is not supported yet"),
-                Some(format!(
-                    "restore it into a docker environment, or replace /data/dump.rdb of pod {} while redis is stopped",
-                    pod_of(ks).0
-                )),
-            ));
-        }
         let (user, database) = (ks.service.user(project), ks.service.database(project));
         let (pod, container) = pod_of(ks);
         let out = ctx.runner.query(&k.exec_in(
@@ -1113,6 +1105,10 @@ pub fn plan_restore(
                 "service `{name}` holds data: --overwrite replaces it"
             ));
         }
+        if kind == Kind::Redis {
+            plan_redis_swap(&mut plan, t, ks, b);
+            continue;
+        }
         let inside = format!(
             "/tmp/lbc-restore-{}.{}",
             std::process::id(),
@@ -1146,6 +1142,125 @@ pub fn plan_restore(
         );
     }
     Ok(plan)
+}
+
+/// Receive a backup on stdin into `$1` (a temporary name beside the data), owner-only:
+/// exactly `$2` bytes, accepted by the server's own `redis-check-rdb` (a file of another
+/// kind or of a newer Redis is refused here, before the server is touched), then given
+/// to the data directory's owner (the server's user). A failure removes it.
+const REDIS_RECEIVE: &str = "set -eu; umask 077; f=\"$1\"; want=\"$2\"; fail() { rm -f \"$f\"; echo \"$1\" >&2; exit 1; }; cat > \"$f\"; n=$(wc -c < \"$f\"); [ \"$n\" -eq \"$want\" ] || fail \"received $n bytes of $want: the copy is incomplete\"; if command -v redis-check-rdb >/dev/null 2>&1; then out=$(redis-check-rdb \"$f\" 2>&1) || { printf '%s\\n' \"$out\" >&2; fail \"redis-check-rdb rejects it: not an RDB file this server can load\"; }; else [ \"$(head -c 5 \"$f\")\" = REDIS ] || fail \"it is not an RDB file\"; fi; if [ \"$(id -u)\" = 0 ]; then chown \"$(stat -c %u:%g \"${f%/*}\")\" \"$f\"; fi";
+
+/// Put the received file `$1` in place of the server's RDB file (its `dir` and
+/// `dbfilename`), so that the next start loads it: refused when the server keeps an
+/// append-only file (it would load that instead); snapshots turned off (saved in `$3`)
+/// so that neither a scheduled snapshot nor the shutdown overwrites it; writes paused
+/// (`CLIENT PAUSE $2 WRITE`) so that none is accepted and then lost; a running
+/// background save (which renames its file over the RDB file when done) waited for
+/// before the pause, and once more after it. Any failure before the rename puts the
+/// server back as it was. redis-cli exits 0 on an error reply: `r` checks the replies.
+const REDIS_SWAP: &str = "set -eu; tmp=\"$1\"; ms=\"$2\"; keep=\"$3\"; trap 'rm -f \"$tmp\"' EXIT; r() { o=$(redis-cli -h 127.0.0.1 \"$@\") || exit 1; case \"$o\" in ERR*|NOAUTH*|WRONGPASS*|NOPERM*|LOADING*|BUSY*|MISCONF*|READONLY*) echo \"redis $1 $2: $o\" >&2; exit 1;; esac; printf '%s\\n' \"$o\"; }; cfg() { v=$(r CONFIG GET \"$1\"); [ \"$(printf '%s\\n' \"$v\" | sed -n 1p)\" = \"$1\" ] || { echo \"redis CONFIG GET $1: $v\" >&2; exit 1; }; printf '%s\\n' \"$v\" | sed -n 2p; }; aof=$(cfg appendonly); [ \"$aof\" = no ] || { echo \"appendonly is on: redis would load its AOF file at start, not the restored RDB file\" >&2; exit 1; }; dir=$(cfg dir); name=$(cfg dbfilename); idle() { while :; do i=$(r INFO persistence); case \"$i\" in *rdb_bgsave_in_progress:1*) sleep 1;; *) return 0;; esac; done; }; cfg save > \"$keep\"; trap 'redis-cli -h 127.0.0.1 CONFIG SET save \"$(cat \"$keep\")\" >/dev/null; redis-cli -h 127.0.0.1 CLIENT UNPAUSE >/dev/null; rm -f \"$keep\" \"$tmp\"' EXIT; r CONFIG SET save '' >/dev/null; idle; r CLIENT PAUSE \"$ms\" WRITE >/dev/null; idle; mv -f \"$tmp\" \"$dir/$name\"; trap - EXIT; echo \"replaced $dir/$name: writes paused and no snapshot until the restart\"";
+
+/// When the restart failed, the server that still runs takes its snapshots (saved in
+/// `$1`) and writes back, and a snapshot of its data replaces the restored file: the
+/// restore did not happen. In a new pod (no `$1` there) it does nothing.
+const REDIS_RESUME: &str = "set -eu; keep=\"$1\"; [ -f \"$keep\" ] || exit 0; redis-cli -h 127.0.0.1 CONFIG SET save \"$(cat \"$keep\")\"; redis-cli -h 127.0.0.1 CLIENT UNPAUSE; redis-cli -h 127.0.0.1 BGSAVE; rm -f \"$keep\"";
+
+/// The steps of a Redis restore on Kubernetes (issue #10). Redis reads its RDB file only
+/// when it starts, as in a docker environment, where the file is swapped while the
+/// container is stopped; a pod cannot be stopped and kept, so the file goes in beside the
+/// data while the server runs (`kubectl exec --stdin`, no `tar` needed), is checked,
+/// renamed over the server's RDB file with snapshots off and writes paused, and the pod
+/// is deleted: the StatefulSet recreates it on the same volume and the new server loads
+/// the file (a SIGTERM saves nothing without snapshots). lbc then waits for the new pod
+/// to be ready (its probe pings the server, which answers only once the file is loaded).
+fn plan_redis_swap(
+    plan: &mut crate::plan::Plan,
+    t: &crate::targets::kube::Kube,
+    ks: &KubeService,
+    b: &super::backup::Backup,
+) {
+    use crate::plan::Step;
+    let k = t.kubectl();
+    let kind = ks.service.kind;
+    let name = &ks.name;
+    let (pod, container) = pod_of(ks);
+    let pid = std::process::id();
+    let inside = format!("{}/.lbc-restore-{pid}.rdb", kind.data_path());
+    let keep = format!("/tmp/lbc-restore-{pid}.save");
+    let timeout = t.timeout_secs();
+    plan.note(format!(
+        "service `{name}`: Redis reads its RDB file only when it starts, so pod {pod} is restarted; writes wait from the swap until then"
+    ));
+    let sh = |script: &str, args: Vec<String>| -> Vec<String> {
+        let mut v = vec!["sh".into(), "-c".into(), script.into(), "sh".into()];
+        v.extend(args);
+        v
+    };
+    plan.push(Step::exec(
+        format!(
+            "Copy {} into pod {pod} and check it (redis-check-rdb)",
+            b.name()
+        ),
+        k.exec_from_file(
+            &pod,
+            container,
+            &sh(REDIS_RECEIVE, vec![inside.clone(), b.bytes.to_string()]),
+            &b.file,
+        )
+        .capture(),
+    ));
+    plan.push(Step::exec(
+        format!("Put it in place of the RDB file of service `{name}` (snapshots off, writes paused until the restart)"),
+        k.exec_in(
+            &pod,
+            container,
+            &in_pod(
+                kind,
+                sh(
+                    REDIS_SWAP,
+                    vec![inside.clone(), (timeout * 1000).to_string(), keep.clone()],
+                ),
+            ),
+        )
+        .capture(),
+    ));
+    let restart = plan.next_number();
+    plan.push(Step::exec(
+        format!(
+            "Restart pod {pod}: the StatefulSet recreates it and Redis loads the restored file"
+        ),
+        k.delete(&[format!("pod/{pod}")]),
+    ));
+    plan.push(
+        Step::exec(
+            format!("Resume snapshots and writes of service `{name}` if its pod still runs (it keeps its data)"),
+            k.exec_in(&pod, container, &in_pod(kind, sh(REDIS_RESUME, vec![keep])))
+                .capture(),
+        )
+        .on_failure_from(restart),
+    );
+    plan.push(Step::exec(
+        format!("Wait until pod {pod} exists again"),
+        k.wait_for("create", &format!("pod/{pod}"), timeout),
+    ));
+    plan.push(
+        Step::exec(
+            format!("Wait until service `{name}` is ready (Redis answers once the file is loaded)"),
+            k.wait_for("condition=Ready", &format!("pod/{pod}"), timeout),
+        )
+        .hint(format!(
+            "`kubectl logs {pod}` shows whether Redis could load {}",
+            b.name()
+        )),
+    );
+    plan.push(
+        Step::exec(
+            format!("Remove the copy from pod {pod} if it is still there"),
+            k.exec_in(&pod, container, &["rm".into(), "-f".into(), inside])
+                .capture(),
+        )
+        .always(),
+    );
 }
 
 #[cfg(test)]

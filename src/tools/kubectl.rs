@@ -164,6 +164,31 @@ impl Kubectl {
         e.stdin = Stdin::Null;
         e
     }
+    /// `kubectl exec --stdin POD --container=C -- ARGV...` reading a local file on stdin:
+    /// how a backup reaches a pod without `tar` in its image or the file's name in a
+    /// command (issue #10).
+    pub fn exec_from_file(&self, pod: &str, container: &str, argv: &[String], file: &Path) -> Exec {
+        let mut e = self.cmd(
+            &["exec"],
+            &["--stdin".into(), format!("--container={container}")],
+            &[pod.to_owned()],
+        );
+        e.argv.push("--".into());
+        e.argv.extend(argv.iter().cloned());
+        e.stdin = Stdin::File(file.to_owned());
+        e
+    }
+    /// `kubectl wait --for=FOR --timeout=Ns OBJECT` (`create`, `condition=Ready`...).
+    pub fn wait_for(&self, condition: &str, object: &str, timeout_secs: u64) -> Exec {
+        self.cmd(
+            &["wait"],
+            &[
+                format!("--for={condition}"),
+                format!("--timeout={}s", timeout_secs.max(1)),
+            ],
+            &[object.to_owned()],
+        )
+    }
     /// `kubectl cp --container=C FROM TO` (a pod's path is `POD:/path`; the container
     /// needs `tar`).
     pub fn cp(&self, container: &str, from: &str, to: &str) -> Exec {
@@ -419,6 +444,46 @@ mod tests {
                 "--namespace=ns",
                 "--kubeconfig=/k/config",
                 "deployment.apps/x"
+            ]
+        );
+    }
+
+    /// #10: a file reaches a pod on kubectl's stdin (`--stdin`), never through a
+    /// command line; the waits name the object after the options.
+    #[test]
+    fn exec_from_a_file_and_waits() {
+        let c = Cluster {
+            context: "ctx".into(),
+            namespace: "ns".into(),
+            kubeconfig: None,
+        };
+        let k = Kubectl::on("kubectl", Path::new("/"), &c);
+        let e = k.exec_from_file("p-0", "redis", &["cat".into()], Path::new("/b/x.rdb"));
+        assert_eq!(
+            e.argv,
+            [
+                "kubectl",
+                "exec",
+                "--stdin",
+                "--container=redis",
+                "--context=ctx",
+                "--namespace=ns",
+                "p-0",
+                "--",
+                "cat"
+            ]
+        );
+        assert!(matches!(&e.stdin, Stdin::File(p) if p == Path::new("/b/x.rdb")));
+        assert_eq!(
+            k.wait_for("condition=Ready", "pod/p-0", 30).argv,
+            [
+                "kubectl",
+                "wait",
+                "--for=condition=Ready",
+                "--timeout=30s",
+                "--context=ctx",
+                "--namespace=ns",
+                "pod/p-0"
             ]
         );
     }
