@@ -717,11 +717,98 @@ fn http(port: u16, method: &str, path: &str, body: Option<(&str, &str)>) -> (u16
     (status, body)
 }
 
-/// Fixture repositories written for this (tests/fixtures/adopt/django,
-/// tests/fixtures/adopt-e2e/*), each adopted, built (its dependencies installed from the
-/// package registry through the machine's CA), started with its database by
-/// `lbc deploy local` (the service comes up, the migration runs) and answering a request
-/// that writes to the database and one that reads it back (issue #11).
+/// A request of an end-to-end case: (path, content type, body).
+type Write<'a> = (&'a str, &'a str, &'a str);
+
+/// One fixture repository of tests/fixtures (`fixture`), adopted, built (its
+/// dependencies installed from the package registry through the machine's CA), started
+/// with its database by `lbc deploy local` (the service comes up, the migration runs)
+/// and answering a request that writes to the database (`write`) and one that reads it
+/// back (`read`, whose answer contains `expected`). `check` looks at the adopted
+/// lbc.toml and files first. The app and its services are destroyed afterwards.
+fn adopt_build_deploy_and_ask(
+    env: &crate::support::TestEnv,
+    fixture: &str,
+    write: Write,
+    read: &str,
+    expected: &str,
+    check: impl Fn(&lbc::config::Config, &BTreeMap<String, String>),
+) {
+    let (write_path, kind, body) = write;
+    let p = Project::empty();
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(fixture),
+        p.path(),
+    );
+    let name = unique("adopt-e2e");
+    let port = crate::support::free_port();
+    p.git_init();
+    let (c, _, new) = adopt(
+        &p,
+        &[
+            "--name",
+            &name,
+            "--set",
+            &format!("registry={}/lbc-tests/{name}", env.registry),
+            "--set",
+            &format!("local_port={port}"),
+        ],
+    );
+    assert!(new.contains_key("Dockerfile"), "{fixture}");
+    assert!(
+        c.tasks.contains_key("migrate"),
+        "{fixture}: no migrate task"
+    );
+    check(&c, &new);
+    p.commit("adopted by lbc");
+    let mut clean = Cleanup::new();
+    clean.containers.push(format!("lbc-{name}-local"));
+    let image = p
+        .lbc()
+        .trusting_host()
+        .env("LBC_CATALOG", &env.catalog)
+        .args(["build"])
+        .run()
+        .success()
+        .stdout()
+        .trim()
+        .to_owned();
+    clean.images.push(image);
+    let deploy = p
+        .lbc()
+        .env("LBC_CATALOG", &env.catalog)
+        .args(["deploy", "local"])
+        .run();
+    let result = std::panic::catch_unwind(|| {
+        let deploy = deploy.success();
+        assert!(
+            deploy.stderr().contains("migrate"),
+            "{fixture}: {}",
+            deploy.stderr()
+        );
+        let (status, answer) = http(port, "POST", write_path, Some((kind, body)));
+        assert!(
+            (200..300).contains(&status),
+            "{fixture}: POST {write_path}: {status} {answer}"
+        );
+        let (status, answer) = http(port, "GET", read, None);
+        assert_eq!(status, 200, "{fixture}: {answer}");
+        assert!(answer.contains(expected), "{fixture}: {answer}");
+    });
+    p.lbc()
+        .args(["destroy", "local", "--volumes", "--yes"])
+        .run()
+        .success();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+/// Django, FastAPI with Alembic and Express with Knex (tests/fixtures/adopt/django,
+/// tests/fixtures/adopt-e2e/*), each adopted, built, deployed with PostgreSQL, migrated
+/// and asked to write a row and read it back (issue #11).
 #[test]
 fn adopted_fixtures_build_deploy_migrate_and_answer_from_their_database() {
     let Some(env) =
@@ -730,7 +817,7 @@ fn adopted_fixtures_build_deploy_migrate_and_answer_from_their_database() {
         return;
     };
     // (fixture, write request, read path, what the read answers)
-    type Case<'a> = (&'a str, (&'a str, &'a str, &'a str), &'a str, &'a str);
+    type Case<'a> = (&'a str, Write<'a>, &'a str, &'a str);
     let cases: &[Case] = &[
         (
             "adopt/django",
@@ -751,77 +838,54 @@ fn adopted_fixtures_build_deploy_migrate_and_answer_from_their_database() {
             "\"title\":\"from-lbc\"",
         ),
     ];
-    for (fixture, (write_path, kind, body), read_path, expected) in cases {
-        let p = Project::empty();
-        copy_tree(
-            &Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures")
-                .join(fixture),
-            p.path(),
-        );
-        let name = unique("adopt-e2e");
-        let port = crate::support::free_port();
-        p.git_init();
-        let (c, _, new) = adopt(
-            &p,
-            &[
-                "--name",
-                &name,
-                "--set",
-                &format!("registry={}/lbc-tests/{name}", env.registry),
-                "--set",
-                &format!("local_port={port}"),
-            ],
-        );
-        assert!(new.contains_key("Dockerfile"), "{fixture}");
-        assert!(
-            c.tasks.contains_key("migrate"),
-            "{fixture}: no migrate task"
-        );
-        assert_eq!(c.services["db"].kind.as_str(), "postgres", "{fixture}");
-        p.commit("adopted by lbc");
-        let mut clean = Cleanup::new();
-        clean.containers.push(format!("lbc-{name}-local"));
-        let image = p
-            .lbc()
-            .trusting_host()
-            .env("LBC_CATALOG", &env.catalog)
-            .args(["build"])
-            .run()
-            .success()
-            .stdout()
-            .trim()
-            .to_owned();
-        clean.images.push(image);
-        let deploy = p
-            .lbc()
-            .env("LBC_CATALOG", &env.catalog)
-            .args(["deploy", "local"])
-            .run();
-        let result = std::panic::catch_unwind(|| {
-            let deploy = deploy.success();
-            assert!(
-                deploy.stderr().contains("migrate"),
-                "{fixture}: {}",
-                deploy.stderr()
-            );
-            let (status, answer) = http(port, "POST", write_path, Some((kind, body)));
-            assert!(
-                (200..300).contains(&status),
-                "{fixture}: POST {write_path}: {status} {answer}"
-            );
-            let (status, answer) = http(port, "GET", read_path, None);
-            assert_eq!(status, 200, "{fixture}: {answer}");
-            assert!(answer.contains(expected), "{fixture}: {answer}");
+    for (fixture, write, read, expected) in cases {
+        adopt_build_deploy_and_ask(&env, fixture, *write, read, expected, |c, _| {
+            assert_eq!(c.services["db"].kind.as_str(), "postgres", "{fixture}");
         });
-        p.lbc()
-            .args(["destroy", "local", "--volumes", "--yes"])
-            .run()
-            .success();
-        if let Err(e) = result {
-            std::panic::resume_unwind(e);
-        }
     }
+}
+
+/// Flask with Flask-SQLAlchemy, Flask-Migrate and gunicorn on MariaDB, its dependencies
+/// locked by pip-compile with hashes (tests/fixtures/adopt-e2e/flask-bookshelf): adopted,
+/// built, deployed, `flask db upgrade` run, a book written and read back (issue #11).
+/// Its `.env.example` names PyMySQL in the URL (`mysql+pymysql://`): lbc's own `{url}`
+/// (`mysql://`) made SQLAlchemy load MySQLdb, which is not installed, so adoption keeps
+/// the example's scheme.
+#[test]
+fn adopted_flask_on_mariadb_builds_deploys_migrates_and_answers() {
+    let Some(env) = docker_env("adopted_flask_on_mariadb_builds_deploys_migrates_and_answers")
+    else {
+        return;
+    };
+    adopt_build_deploy_and_ask(
+        &env,
+        "adopt-e2e/flask-bookshelf",
+        ("/books", "application/json", "{\"title\": \"from-lbc\"}"),
+        "/books",
+        "\"title\":\"from-lbc\"",
+        |c, new| {
+            assert_eq!(c.services["db"].kind.as_str(), "mysql");
+            let toml = &new["lbc.toml"];
+            assert!(
+                toml.contains(
+                    "DATABASE_URL = \"mysql+pymysql://{user}:{password}@{host}:{port}/{database}\""
+                ),
+                "{toml}"
+            );
+            let docker = &new["Dockerfile"];
+            assert!(
+                docker.contains(
+                    "CMD [\"gunicorn\",\"--bind\",\"0.0.0.0:8000\",\"bookshelf:create_app()\"]"
+                ),
+                "{docker}"
+            );
+            assert!(
+                matches!(&c.tasks["migrate"].run, lbc::config::TaskCommand::Argv(a)
+                    if a == &["flask", "--app", "bookshelf", "db", "upgrade"]),
+                "{toml}"
+            );
+        },
+    );
 }
 
 /// Two misses of docs/adopt.md's table of real applications (issue #11): a Prisma schema
