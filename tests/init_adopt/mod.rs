@@ -888,6 +888,45 @@ fn adopted_flask_on_mariadb_builds_deploys_migrates_and_answers() {
     );
 }
 
+/// A TypeScript Fastify service (tests/fixtures/adopt-e2e/fastify-links: npm lockfile,
+/// `tsc` build, Knex migrations written in TypeScript and run compiled from dist/) on
+/// PostgreSQL with a view counter in Redis: adopted, `npm run build` run in the image,
+/// deployed with both services, migrated, a link written and read back with the
+/// counter Redis keeps (issue #11).
+#[test]
+fn adopted_typescript_fastify_builds_in_the_image_and_answers_from_postgres_and_redis() {
+    let Some(env) = docker_env(
+        "adopted_typescript_fastify_builds_in_the_image_and_answers_from_postgres_and_redis",
+    ) else {
+        return;
+    };
+    adopt_build_deploy_and_ask(
+        &env,
+        "adopt-e2e/fastify-links",
+        (
+            "/links",
+            "application/json",
+            "{\"url\": \"https://example.com/\", \"title\": \"from-lbc\"}",
+        ),
+        "/links",
+        // The row from PostgreSQL, then the first view counted by Redis.
+        "\"title\":\"from-lbc\"}],\"views\":1}",
+        |c, new| {
+            assert_eq!(c.services["db"].kind.as_str(), "postgres");
+            assert_eq!(c.services["cache"].kind.as_str(), "redis");
+            let docker = &new["Dockerfile"];
+            assert!(docker.contains("RUN npm run build"), "{docker}");
+            assert!(docker.contains("CMD [\"npm\",\"start\"]"), "{docker}");
+            assert!(
+                matches!(&c.tasks["migrate"].run, lbc::config::TaskCommand::Argv(a)
+                    if a == &["npx", "knex", "migrate:latest"]),
+                "{}",
+                new["lbc.toml"]
+            );
+        },
+    );
+}
+
 /// Two misses of docs/adopt.md's table of real applications (issue #11): a Prisma schema
 /// named by package.json (an Nx layout keeps it in src/) declares the database and the
 /// migration; a FastAPI module in a sub-project with its own manifest (a monorepo's
