@@ -387,6 +387,38 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
             });
         }
     }
+    if report.migration.is_none() {
+        // node-pg-migrate reads DATABASE_URL and runs migrations/ by default.
+        if let Some(d) = find_dep(&deps, &["node-pg-migrate"]) {
+            let mut cmd = exec.clone();
+            cmd.extend(strs(&["node-pg-migrate", "up"]));
+            report.migration = Some(Migration {
+                tool: "node-pg-migrate".into(),
+                command: Some(cmd),
+                at_start: false,
+                evidence: vec![dep_evidence(d, "dependency")],
+            });
+        }
+    }
+    if let Some(m) = &report.migration {
+        // `lbc deploy` runs the migration in the application's image, which keeps the
+        // production dependencies only: a tool among the devDependencies alone is absent
+        // there (Prisma's own guide puts `prisma` there).
+        let package = match m.tool.as_str() {
+            "prisma" => Some("prisma"),
+            "knex" => Some("knex"),
+            "node-pg-migrate" => Some("node-pg-migrate"),
+            _ => None,
+        };
+        if let Some(d) = package.and_then(|n| deps.iter().find(|d| d.name == n)) {
+            if d.dev && !deps.iter().any(|o| o.name == d.name && !o.dev) {
+                report.notes.push(format!(
+                    "{}:{}: {} is a devDependency: the image keeps the production dependencies only, so the migration cannot run in it; move it to \"dependencies\"",
+                    d.file, d.line, d.name
+                ));
+            }
+        }
+    }
     if let Some(fw) = report.framework.clone() {
         // Another server framework among the dependencies is reported, never ignored
         // (NestJS runs on Express or Fastify: those are its platform, not a second app).

@@ -249,6 +249,75 @@ fn nextjs_with_yarn_and_prisma() {
         argv(&["yarn", "prisma", "migrate", "deploy"])
     );
     assert_eq!(services(&r), [("postgres", vec!["POSTGRES_PRISMA_URL"])]);
+    // `prisma` is a devDependency: absent from the image the migration runs in.
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("prisma is a devDependency")),
+        "{:?}",
+        r.notes
+    );
+}
+
+/// The end-to-end fixtures' conclusions (tests/fixtures/adopt-e2e, whose full runs are in
+/// init_adopt): node-pg-migrate as Next.js's migration, a TypeScript build step, Knex
+/// beside a Redis counter, a driver named in a SQLAlchemy URL (issue #11).
+#[test]
+fn end_to_end_fixtures_are_detected() {
+    let e2e = |name: &str| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/adopt-e2e")
+            .join(name);
+        detect(&dir, &Options::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let r = e2e("nextjs-guestbook");
+    assert_eq!(framework(&r), ("node", Some("nextjs")));
+    assert_eq!(r.start.command, argv(&["npm", "start"]));
+    assert_eq!(
+        r.build.as_ref().map(|b| b.command.clone()),
+        argv(&["npm", "run", "build"])
+    );
+    assert_eq!(migration(&r), argv(&["npx", "node-pg-migrate", "up"]));
+    assert_eq!(services(&r), [("postgres", vec!["DATABASE_URL"])]);
+    assert!(
+        r.notes.iter().all(|n| !n.contains("devDependency")),
+        "{:?}",
+        r.notes
+    );
+
+    let r = e2e("fastify-links");
+    assert_eq!(framework(&r), ("node", Some("fastify")));
+    assert_eq!(
+        r.build.as_ref().map(|b| b.command.clone()),
+        argv(&["npm", "run", "build"])
+    );
+    assert_eq!(
+        (r.port.value, r.port.source),
+        (Some(3000), PortSource::EnvExample)
+    );
+    assert_eq!(migration(&r), argv(&["npx", "knex", "migrate:latest"]));
+    assert_eq!(
+        services(&r),
+        [
+            ("postgres", vec!["DATABASE_URL"]),
+            ("redis", vec!["REDIS_URL"])
+        ]
+    );
+
+    let r = e2e("flask-bookshelf");
+    assert_eq!(framework(&r), ("python", Some("flask")));
+    assert_eq!(
+        migration(&r),
+        argv(&["flask", "--app", "bookshelf", "db", "upgrade"])
+    );
+    assert_eq!(services(&r), [("mysql", vec!["DATABASE_URL"])]);
+    assert_eq!(
+        r.services[0]
+            .schemes
+            .get("DATABASE_URL")
+            .map(String::as_str),
+        Some("mysql+pymysql")
+    );
 }
 
 #[test]
