@@ -444,7 +444,7 @@ fn dry_run_json_has_the_detection_report_and_the_detected_test_task() {
     ] {
         assert_eq!(action(f).as_deref(), Some("create"), "{f}: {files:?}");
     }
-    assert_eq!(doc["template"], "adopt-python 1.0.0");
+    assert_eq!(doc["template"], "adopt-python 1.1.0");
     let dockerfile = doc["contents"]["Dockerfile"].as_str().unwrap();
     // The dependencies in a layer before the code; the detected start command and port.
     let deps = dockerfile
