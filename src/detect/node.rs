@@ -226,6 +226,22 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
     } else {
         report.start.flag = Some("--set start=COMMAND".into());
     }
+    // npm and yarn (not pnpm) run `preSCRIPT` before SCRIPT: a compile there (old NestJS projects'
+    // `prestart:prod: tsc`, lujakob/nestjs-realworld-example-app) would run at every
+    // start, in the container, as a user who cannot write the application's directory.
+    if let Some(script_name) = report
+        .start
+        .command
+        .as_ref()
+        .and_then(|c| c.iter().find(|w| w.starts_with("start")))
+        .filter(|_| pm != "pnpm")
+    {
+        if let Some((pre, l)) = script(&format!("pre{script_name}")) {
+            report.notes.push(format!(
+                "package.json:{l}: `pre{script_name}` (`{pre}`) runs before `{script_name}` on every start of the container, as a non-root user who cannot write /app; a compile belongs in the `build` script, which the image runs"
+            ));
+        }
+    }
     if report.start.command.is_some() && report.strength < Strength::Application {
         report.strength = Strength::Application;
     }

@@ -726,6 +726,28 @@ fn node_edge_cases_placeholder_test_lockfiles_workspaces() {
     assert!(notes.contains("monorepo"), "{notes}");
 }
 
+/// An old NestJS layout (lujakob/nestjs-realworld-example-app, docs/adopt.md's table):
+/// the compile is `prestart:prod`, which npm runs at every start of the container; it
+/// is noted, and no build step is invented (issue #11).
+#[test]
+fn a_compile_before_the_start_script_is_noted() {
+    let p = Project::with(&[
+        ("package.json", "{\"name\": \"x\", \"scripts\": {\"prestart:prod\": \"tsc\", \"start:prod\": \"node dist/main.js\"}, \"dependencies\": {\"@nestjs/core\": \"7\"}}"),
+        ("package-lock.json", "{}"),
+        ("tsconfig.json", "{}"),
+        ("src/main.ts", "app.listen(3000);\n"),
+    ]);
+    let r = detect(p.path(), &Options::default()).unwrap();
+    assert_eq!(framework(&r), ("node", Some("nestjs")));
+    assert_eq!(r.start.command, argv(&["npm", "run", "start:prod"]));
+    assert!(r.build.is_none());
+    let notes = r.notes.join("\n");
+    assert!(
+        notes.contains("package.json:1: `prestart:prod` (`tsc`) runs before `start:prod`"),
+        "{notes}"
+    );
+}
+
 #[test]
 fn go_root_binary_and_plain_php() {
     let g = Project::with(&[
