@@ -226,9 +226,10 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
     } else {
         report.start.flag = Some("--set start=COMMAND".into());
     }
-    // npm and yarn (not pnpm) run `preSCRIPT` before SCRIPT: a compile there (old NestJS projects'
-    // `prestart:prod: tsc`, lujakob/nestjs-realworld-example-app) would run at every
-    // start, in the container, as a user who cannot write the application's directory.
+    // npm and yarn (not pnpm) run `preSCRIPT` before SCRIPT: a compile there (old NestJS
+    // projects' `prestart:prod: tsc`, lujakob/nestjs-realworld-example-app) would run at
+    // every start, in the container, as a user who cannot write the application's
+    // directory.
     if let Some(script_name) = report
         .start
         .command
@@ -420,12 +421,10 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
         // `lbc deploy` runs the migration in the application's image, which keeps the
         // production dependencies only: a tool among the devDependencies alone is absent
         // there (Prisma's own guide puts `prisma` there).
-        let package = match m.tool.as_str() {
-            "prisma" => Some("prisma"),
-            "knex" => Some("knex"),
-            "node-pg-migrate" => Some("node-pg-migrate"),
-            _ => None,
-        };
+        // The tools' packages have the tools' names.
+        let package = ["prisma", "knex", "node-pg-migrate"]
+            .into_iter()
+            .find(|t| *t == m.tool);
         if let Some(d) = package.and_then(|n| deps.iter().find(|d| d.name == n)) {
             if d.dev && !deps.iter().any(|o| o.name == d.name && !o.dev) {
                 report.notes.push(format!(
