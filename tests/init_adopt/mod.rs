@@ -589,6 +589,9 @@ fn undetermined_values_name_their_flag() {
 
 /// A newer release of an adoption template, for the upgrade test: the Dockerfile gains a
 /// STOPSIGNAL, the GitLab pipeline a comment.
+/// A version newer than any the families will have for long, whatever their current one.
+const NEWER: &str = "99.0.0";
+
 struct Newer;
 
 impl lbc::commands::upgrade::Templates for Newer {
@@ -602,7 +605,7 @@ impl lbc::commands::upgrade::Templates for Newer {
             return Ok(current);
         }
         let mut t = current.clone();
-        t.manifest.template.version = "1.1.0".into();
+        t.manifest.template.version = NEWER.into();
         t.identity = "sha256:newer".into();
         for f in &mut t.files {
             if let lbc::template::source::Content::File { bytes, .. } = &mut f.content {
@@ -623,7 +626,7 @@ impl lbc::commands::upgrade::Templates for Newer {
         &mut self,
         _: &lbc::template::provenance::Recorded,
     ) -> Result<Option<String>, lbc::error::Error> {
-        Ok(Some("1.1.0".into()))
+        Ok(Some(NEWER.into()))
     }
 }
 
@@ -681,7 +684,7 @@ fn upgrade_merges_adopted_files_and_never_touches_the_repositorys_own() {
     );
     assert_eq!(p.read(".gitlab-ci.yml"), own_ci);
     let prov = p.read(".lbc/template.toml");
-    assert!(prov.contains("version = \"1.1.0\""), "{prov}");
+    assert!(prov.contains(&format!("version = \"{NEWER}\"")), "{prov}");
     assert!(prov.contains("kept = [\".gitlab-ci.yml\"]"), "{prov}");
 }
 
