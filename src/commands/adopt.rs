@@ -764,7 +764,17 @@ fn services_toml(r: &crate::detect::Report, notes: &mut Vec<String>) -> (String,
         let vars: Vec<(String, String)> = svc
             .env
             .iter()
-            .filter_map(|v| service_var(svc.kind, v).map(|tpl| (v.clone(), tpl)))
+            .filter_map(|v| {
+                let tpl = match svc.schemes.get(v) {
+                    // The driver the example's URL names (`mysql+pymysql`): `{url}`'s
+                    // plain scheme would load another one.
+                    Some(scheme) => {
+                        format!("{scheme}://{{user}}:{{password}}@{{host}}:{{port}}/{{database}}")
+                    }
+                    None => service_var(svc.kind, v)?,
+                };
+                Some((v.clone(), tpl))
+            })
             .collect();
         if !vars.is_empty() {
             t.push_str(&format!("\n[services.{name}.env]\n"));

@@ -119,6 +119,16 @@ fn family_answers(
                 }) {
                     Some(req) => {
                         a.push((s("requirements"), req.clone()));
+                        let (dir, uncopied) = requirements_includes(root, req);
+                        if let Some(dir) = dir {
+                            a.push((s("requirements_dir"), dir));
+                        }
+                        if !uncopied.is_empty() {
+                            notes.push(format!(
+                                "{req} includes {}, which the Dockerfile does not copy before `pip install`: add a COPY for them",
+                                uncopied.join(", ")
+                            ));
+                        }
                         "pip"
                     }
                     None => "pip-project",
@@ -252,6 +262,81 @@ fn family_answers(
 }
 
 /// The directories of a Rust project that hold a Cargo.toml (the root and members).
+/// The files a requirements file includes (`-r FILE`, `-c FILE`, transitively, each
+/// relative to the file that names it), as the Dockerfile must copy them before
+/// `pip install`: the one directory that holds them (wagtail/bakerydemo's
+/// `requirements.txt` is `-r requirements/production.txt`, which is `-r base.txt`), and
+/// the ones that directory does not cover.
+fn requirements_includes(root: &Path, req: &str) -> (Option<String>, Vec<String>) {
+    let re = regex::Regex::new(r"^\s*(?:-r|-c|--requirement|--constraint)(?:\s*=\s*|\s+)?(\S+)")
+        .expect("valid regex");
+    let mut seen: Vec<String> = vec![req.to_owned()];
+    let mut todo = vec![req.to_owned()];
+    let mut found: Vec<String> = Vec::new();
+    while let Some(file) = todo.pop() {
+        if seen.len() > 32 {
+            break;
+        }
+        let path = root.join(&file);
+        // Never through a link (it could lead out of the repository).
+        if !fs_err::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let Ok(text) = fs_err::read_to_string(&path) else {
+            continue;
+        };
+        let base = Path::new(&file).parent().unwrap_or(Path::new(""));
+        for l in text.lines() {
+            let Some(c) = re.captures(l) else { continue };
+            let inc = base.join(&c[1]);
+            // Normalised; an include outside the repository or by URL is not ours to copy.
+            let mut parts: Vec<String> = Vec::new();
+            let mut outside = c[1].contains("://") || inc.is_absolute();
+            for comp in inc.components() {
+                match comp {
+                    std::path::Component::Normal(n) => parts.push(n.to_string_lossy().into_owned()),
+                    std::path::Component::CurDir => {}
+                    std::path::Component::ParentDir if parts.pop().is_some() => {}
+                    _ => outside = true,
+                }
+            }
+            if outside || parts.is_empty() {
+                continue;
+            }
+            let rel = parts.join("/");
+            if !seen.contains(&rel) {
+                seen.push(rel.clone());
+                found.push(rel.clone());
+                todo.push(rel);
+            }
+        }
+    }
+    let dir_of = |f: &str| f.rsplit_once('/').map(|(d, _)| d.to_owned());
+    let mut dirs: Vec<String> = found.iter().filter_map(|f| dir_of(f)).collect();
+    dirs.sort();
+    dirs.dedup();
+    // The shallowest directory holds the others when they are beneath it.
+    let dir = dirs.first().cloned().filter(|d| {
+        dirs.iter()
+            .all(|o| o == d || o.starts_with(&format!("{d}/")))
+            && d.split('/').all(|c| {
+                !c.is_empty()
+                    && c.chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+            })
+    });
+    let uncopied = found
+        .into_iter()
+        .filter(|f| {
+            f != req
+                && !dir
+                    .as_ref()
+                    .is_some_and(|d| f.starts_with(&format!("{d}/")))
+        })
+        .collect();
+    (dir, uncopied)
+}
+
 fn rust_manifests(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
     if root.join("Cargo.toml").is_file() {
@@ -478,6 +563,35 @@ fn python_version_note(root: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// wagtail/bakerydemo's layout: requirements.txt -> requirements/production.txt ->
+    /// base.txt (relative to the including file); a root-level constraint and a link
+    /// out of the directory are reported, a URL and a parent path are not ours (#11).
+    #[test]
+    fn requirements_includes_give_the_directory_to_copy() {
+        let d = tempfile::tempdir().unwrap();
+        let w = |p: &str, t: &str| {
+            let p = d.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, t).unwrap();
+        };
+        w("requirements.txt", "-r requirements/production.txt\n");
+        w(
+            "requirements/production.txt",
+            "-r base.txt\n--constraint=../constraints.txt\nuwsgi\n",
+        );
+        w(
+            "requirements/base.txt",
+            "-r https://example.com/r.txt\n-r ../../x.txt\nDjango\n",
+        );
+        w("constraints.txt", "Django<6\n");
+        let (dir, uncopied) = requirements_includes(d.path(), "requirements.txt");
+        assert_eq!(dir.as_deref(), Some("requirements"));
+        assert_eq!(uncopied, ["constraints.txt"]);
+        // A flat file includes nothing.
+        w("flat.txt", "Flask==3.1.0\n");
+        assert_eq!(requirements_includes(d.path(), "flat.txt"), (None, vec![]));
+    }
 
     #[test]
     fn a_python_newer_than_the_catalogues_is_noted() {

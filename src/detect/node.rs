@@ -226,6 +226,23 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
     } else {
         report.start.flag = Some("--set start=COMMAND".into());
     }
+    // npm and yarn (not pnpm) run `preSCRIPT` before SCRIPT: a compile there (old NestJS
+    // projects' `prestart:prod: tsc`, lujakob/nestjs-realworld-example-app) would run at
+    // every start, in the container, as a user who cannot write the application's
+    // directory.
+    if let Some(script_name) = report
+        .start
+        .command
+        .as_ref()
+        .and_then(|c| c.iter().find(|w| w.starts_with("start")))
+        .filter(|_| pm != "pnpm")
+    {
+        if let Some((pre, l)) = script(&format!("pre{script_name}")) {
+            report.notes.push(format!(
+                "package.json:{l}: `pre{script_name}` (`{pre}`) runs before `{script_name}` on every start of the container, as a non-root user who cannot write /app; a compile belongs in the `build` script, which the image runs"
+            ));
+        }
+    }
     if report.start.command.is_some() && report.strength < Strength::Application {
         report.strength = Strength::Application;
     }
@@ -385,6 +402,36 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
                 at_start: false,
                 evidence: vec![Evidence::file(f, "Knex configuration")],
             });
+        }
+    }
+    if report.migration.is_none() {
+        // node-pg-migrate reads DATABASE_URL and runs migrations/ by default.
+        if let Some(d) = find_dep(&deps, &["node-pg-migrate"]) {
+            let mut cmd = exec.clone();
+            cmd.extend(strs(&["node-pg-migrate", "up"]));
+            report.migration = Some(Migration {
+                tool: "node-pg-migrate".into(),
+                command: Some(cmd),
+                at_start: false,
+                evidence: vec![dep_evidence(d, "dependency")],
+            });
+        }
+    }
+    if let Some(m) = &report.migration {
+        // `lbc deploy` runs the migration in the application's image, which keeps the
+        // production dependencies only: a tool among the devDependencies alone is absent
+        // there (Prisma's own guide puts `prisma` there).
+        // The tools' packages have the tools' names.
+        let package = ["prisma", "knex", "node-pg-migrate"]
+            .into_iter()
+            .find(|t| *t == m.tool);
+        if let Some(d) = package.and_then(|n| deps.iter().find(|d| d.name == n)) {
+            if d.dev && !deps.iter().any(|o| o.name == d.name && !o.dev) {
+                report.notes.push(format!(
+                    "{}:{}: {} is a devDependency: the image keeps the production dependencies only, so the migration cannot run in it; move it to \"dependencies\"",
+                    d.file, d.line, d.name
+                ));
+            }
         }
     }
     if let Some(fw) = report.framework.clone() {

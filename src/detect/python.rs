@@ -192,6 +192,32 @@ fn module_of(file: &str) -> (String, Option<String>) {
     (rest.replace('/', "."), dir)
 }
 
+/// A note for each directory the application's code creates relative to its working
+/// directory (`os.mkdir('logs')`, as miguelgrinberg/microblog does): the image's code
+/// belongs to root and the service runs as a non-root user, so that fails at start
+/// (issue #11, found on the real applications of docs/adopt.md).
+fn relative_dirs_note(repo: &super::evidence::Repo, notes: &mut Vec<String>) {
+    let re = regex::Regex::new(r#"\bos\.(?:mkdir|makedirs)\(\s*['"]([A-Za-z0-9_][\w.\-]*)['"]"#)
+        .expect("valid regex");
+    let mut found = Vec::new();
+    for f in repo.walk("", 4, &[".py"]).iter().take(400) {
+        let name = f.rsplit('/').next().unwrap_or(f);
+        if f.starts_with("tests/") || f.contains("/tests/") || name.starts_with("test") {
+            continue;
+        }
+        let Some(text) = repo.read(f) else { continue };
+        if let Some((line, dir)) = find_re(&text, &re) {
+            found.push(format!("{f}:{line} (`{dir}`)"));
+        }
+    }
+    if !found.is_empty() {
+        notes.push(format!(
+            "the code creates a directory in its working directory: {}; the image runs as a non-root user who cannot write there: point it elsewhere by a setting, or give it a volume",
+            found.join(", ")
+        ));
+    }
+}
+
 pub fn detect(ctx: &Ctx) -> Option<Report> {
     let repo = ctx.repo;
     let mut req_files: Vec<String> = [
@@ -754,6 +780,9 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
             }
         }
     }
+    if report.framework.is_some() {
+        relative_dirs_note(repo, &mut report.notes);
+    }
     report.evidence = evidence;
     report.package_manager = package_manager;
     let env_uses_url = has(&["dj-database-url", "django-environ"]).is_some()
@@ -882,4 +911,32 @@ fn pytest_configured(ctx: &Ctx, deps: &[Dep]) -> Option<Evidence> {
         }
     }
     find_dep(deps, &["pytest", "pytest-django"]).map(|d| super::dep_evidence(d, "dependency"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// miguelgrinberg/microblog's `os.mkdir('logs')` (docs/adopt.md's table, #11) is
+    /// noted; an absolute path, a variable and the tests' directories are not.
+    #[test]
+    fn directories_created_in_the_working_directory_are_noted() {
+        let d = tempfile::tempdir().unwrap();
+        let w = |p: &str, t: &str| {
+            let p = d.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, t).unwrap();
+        };
+        w(
+            "app/__init__.py",
+            "import os\nif True:\n    os.mkdir('logs')\n",
+        );
+        w("app/other.py", "os.makedirs('/var/x')\nos.makedirs(path)\n");
+        w("tests/test_x.py", "os.mkdir('tmp')\n");
+        let mut notes = Vec::new();
+        relative_dirs_note(&super::super::evidence::Repo::new(d.path()), &mut notes);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("app/__init__.py:3 (`logs`)"), "{notes:?}");
+        assert!(!notes[0].contains("tmp"), "{notes:?}");
+    }
 }

@@ -40,6 +40,11 @@ pub struct Service {
     pub kind: ServiceKind,
     /// The variables the application reads to reach it.
     pub env: Vec<String>,
+    /// The URL scheme the example environment file gives a variable when it names a
+    /// driver (`DATABASE_URL=mysql+pymysql://...`, SQLAlchemy's form): the application
+    /// loads that driver only with that scheme, so adoption keeps it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub schemes: BTreeMap<String, String>,
     pub evidence: Vec<Evidence>,
 }
 
@@ -219,6 +224,7 @@ impl Found {
             .map(|(kind, evidence)| Service {
                 kind,
                 env: vars(kind),
+                schemes: BTreeMap::new(),
                 evidence,
             })
             .collect()
@@ -276,6 +282,9 @@ pub(crate) fn complete(
     found.add_env(&ctx.env);
     found.add_compose(ctx.repo);
     report.services = found.finish(vars);
+    for s in &mut report.services {
+        s.schemes = driver_schemes(s.kind, &s.env, &ctx.env);
+    }
     let dbs: Vec<&str> = report
         .services
         .iter()
@@ -290,6 +299,35 @@ pub(crate) fn complete(
             dbs.join(", ")
         ));
     }
+}
+
+/// The schemes with a driver (`postgresql+psycopg`, `mysql+pymysql`) that the example
+/// environment file gives the URL variables of a service of `kind` among `vars`.
+fn driver_schemes(kind: ServiceKind, vars: &[String], env: &[EnvVar]) -> BTreeMap<String, String> {
+    let bases: &[&str] = match kind {
+        ServiceKind::Postgres => &["postgresql", "postgres"],
+        ServiceKind::Mysql => &["mysql", "mariadb"],
+        ServiceKind::Redis => &[],
+    };
+    let mut out = BTreeMap::new();
+    for v in env.iter().filter(|v| vars.contains(&v.name)) {
+        let Some((scheme, _)) = v.value.split_once("://") else {
+            continue;
+        };
+        let scheme = scheme.to_ascii_lowercase();
+        let Some((base, driver)) = scheme.split_once('+') else {
+            continue;
+        };
+        let word = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        if bases.contains(&base) && word(driver) {
+            out.entry(v.name.clone()).or_insert(scheme);
+        }
+    }
+    out
 }
 
 /// The line of a needle in a file, for a settings evidence.
@@ -341,6 +379,31 @@ mod tests {
         );
         // No value appears in the evidence.
         assert!(f.kinds.values().flatten().all(|e| !e.note.contains("u:p")));
+    }
+
+    /// A driver named in the example's URL is kept (#11: the Flask fixture's
+    /// `mysql+pymysql`); a bare scheme, another kind's, or an undeclared variable is not.
+    #[test]
+    fn driver_schemes_of_the_example_urls() {
+        let env = parse_env(
+            ".env.example",
+            "DATABASE_URL=mysql+pymysql://u:p@db/x\nOTHER_URL=postgresql+psycopg://u:p@db/y\nREPLICA_URL=mysql://u:p@db/x\nCACHE_URL=redis+sentinel://c\n",
+        );
+        let vars = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            driver_schemes(
+                ServiceKind::Mysql,
+                &vars(&["DATABASE_URL", "REPLICA_URL", "OTHER_URL"]),
+                &env
+            ),
+            BTreeMap::from([("DATABASE_URL".to_owned(), "mysql+pymysql".to_owned())])
+        );
+        assert_eq!(
+            driver_schemes(ServiceKind::Postgres, &vars(&["OTHER_URL"]), &env),
+            BTreeMap::from([("OTHER_URL".to_owned(), "postgresql+psycopg".to_owned())])
+        );
+        assert!(driver_schemes(ServiceKind::Redis, &vars(&["CACHE_URL"]), &env).is_empty());
+        assert!(driver_schemes(ServiceKind::Postgres, &vars(&["DATABASE_URL"]), &env).is_empty());
     }
 
     #[test]

@@ -249,6 +249,75 @@ fn nextjs_with_yarn_and_prisma() {
         argv(&["yarn", "prisma", "migrate", "deploy"])
     );
     assert_eq!(services(&r), [("postgres", vec!["POSTGRES_PRISMA_URL"])]);
+    // `prisma` is a devDependency: absent from the image the migration runs in.
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("prisma is a devDependency")),
+        "{:?}",
+        r.notes
+    );
+}
+
+/// The end-to-end fixtures' conclusions (tests/fixtures/adopt-e2e, whose full runs are in
+/// init_adopt): node-pg-migrate as Next.js's migration, a TypeScript build step, Knex
+/// beside a Redis counter, a driver named in a SQLAlchemy URL (issue #11).
+#[test]
+fn end_to_end_fixtures_are_detected() {
+    let e2e = |name: &str| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/adopt-e2e")
+            .join(name);
+        detect(&dir, &Options::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let r = e2e("nextjs-guestbook");
+    assert_eq!(framework(&r), ("node", Some("nextjs")));
+    assert_eq!(r.start.command, argv(&["npm", "start"]));
+    assert_eq!(
+        r.build.as_ref().map(|b| b.command.clone()),
+        argv(&["npm", "run", "build"])
+    );
+    assert_eq!(migration(&r), argv(&["npx", "node-pg-migrate", "up"]));
+    assert_eq!(services(&r), [("postgres", vec!["DATABASE_URL"])]);
+    assert!(
+        r.notes.iter().all(|n| !n.contains("devDependency")),
+        "{:?}",
+        r.notes
+    );
+
+    let r = e2e("fastify-links");
+    assert_eq!(framework(&r), ("node", Some("fastify")));
+    assert_eq!(
+        r.build.as_ref().map(|b| b.command.clone()),
+        argv(&["npm", "run", "build"])
+    );
+    assert_eq!(
+        (r.port.value, r.port.source),
+        (Some(3000), PortSource::EnvExample)
+    );
+    assert_eq!(migration(&r), argv(&["npx", "knex", "migrate:latest"]));
+    assert_eq!(
+        services(&r),
+        [
+            ("postgres", vec!["DATABASE_URL"]),
+            ("redis", vec!["REDIS_URL"])
+        ]
+    );
+
+    let r = e2e("flask-bookshelf");
+    assert_eq!(framework(&r), ("python", Some("flask")));
+    assert_eq!(
+        migration(&r),
+        argv(&["flask", "--app", "bookshelf", "db", "upgrade"])
+    );
+    assert_eq!(services(&r), [("mysql", vec!["DATABASE_URL"])]);
+    assert_eq!(
+        r.services[0]
+            .schemes
+            .get("DATABASE_URL")
+            .map(String::as_str),
+        Some("mysql+pymysql")
+    );
 }
 
 #[test]
@@ -655,6 +724,28 @@ fn node_edge_cases_placeholder_test_lockfiles_workspaces() {
     );
     assert!(notes.contains("npm's placeholder"), "{notes}");
     assert!(notes.contains("monorepo"), "{notes}");
+}
+
+/// An old NestJS layout (lujakob/nestjs-realworld-example-app, docs/adopt.md's table):
+/// the compile is `prestart:prod`, which npm runs at every start of the container; it
+/// is noted, and no build step is invented (issue #11).
+#[test]
+fn a_compile_before_the_start_script_is_noted() {
+    let p = Project::with(&[
+        ("package.json", "{\"name\": \"x\", \"scripts\": {\"prestart:prod\": \"tsc\", \"start:prod\": \"node dist/main.js\"}, \"dependencies\": {\"@nestjs/core\": \"7\"}}"),
+        ("package-lock.json", "{}"),
+        ("tsconfig.json", "{}"),
+        ("src/main.ts", "app.listen(3000);\n"),
+    ]);
+    let r = detect(p.path(), &Options::default()).unwrap();
+    assert_eq!(framework(&r), ("node", Some("nestjs")));
+    assert_eq!(r.start.command, argv(&["npm", "run", "start:prod"]));
+    assert!(r.build.is_none());
+    let notes = r.notes.join("\n");
+    assert!(
+        notes.contains("package.json:1: `prestart:prod` (`tsc`) runs before `start:prod`"),
+        "{notes}"
+    );
 }
 
 #[test]

@@ -444,7 +444,7 @@ fn dry_run_json_has_the_detection_report_and_the_detected_test_task() {
     ] {
         assert_eq!(action(f).as_deref(), Some("create"), "{f}: {files:?}");
     }
-    assert_eq!(doc["template"], "adopt-python 1.0.0");
+    assert_eq!(doc["template"], "adopt-python 1.1.0");
     let dockerfile = doc["contents"]["Dockerfile"].as_str().unwrap();
     // The dependencies in a layer before the code; the detected start command and port.
     let deps = dockerfile
@@ -589,6 +589,9 @@ fn undetermined_values_name_their_flag() {
 
 /// A newer release of an adoption template, for the upgrade test: the Dockerfile gains a
 /// STOPSIGNAL, the GitLab pipeline a comment.
+/// A version newer than any the families will have for long, whatever their current one.
+const NEWER: &str = "99.0.0";
+
 struct Newer;
 
 impl lbc::commands::upgrade::Templates for Newer {
@@ -602,7 +605,7 @@ impl lbc::commands::upgrade::Templates for Newer {
             return Ok(current);
         }
         let mut t = current.clone();
-        t.manifest.template.version = "1.1.0".into();
+        t.manifest.template.version = NEWER.into();
         t.identity = "sha256:newer".into();
         for f in &mut t.files {
             if let lbc::template::source::Content::File { bytes, .. } = &mut f.content {
@@ -623,7 +626,7 @@ impl lbc::commands::upgrade::Templates for Newer {
         &mut self,
         _: &lbc::template::provenance::Recorded,
     ) -> Result<Option<String>, lbc::error::Error> {
-        Ok(Some("1.1.0".into()))
+        Ok(Some(NEWER.into()))
     }
 }
 
@@ -681,7 +684,7 @@ fn upgrade_merges_adopted_files_and_never_touches_the_repositorys_own() {
     );
     assert_eq!(p.read(".gitlab-ci.yml"), own_ci);
     let prov = p.read(".lbc/template.toml");
-    assert!(prov.contains("version = \"1.1.0\""), "{prov}");
+    assert!(prov.contains(&format!("version = \"{NEWER}\"")), "{prov}");
     assert!(prov.contains("kept = [\".gitlab-ci.yml\"]"), "{prov}");
 }
 
@@ -717,11 +720,98 @@ fn http(port: u16, method: &str, path: &str, body: Option<(&str, &str)>) -> (u16
     (status, body)
 }
 
-/// Fixture repositories written for this (tests/fixtures/adopt/django,
-/// tests/fixtures/adopt-e2e/*), each adopted, built (its dependencies installed from the
-/// package registry through the machine's CA), started with its database by
-/// `lbc deploy local` (the service comes up, the migration runs) and answering a request
-/// that writes to the database and one that reads it back (issue #11).
+/// A request of an end-to-end case: (path, content type, body).
+type Write<'a> = (&'a str, &'a str, &'a str);
+
+/// One fixture repository of tests/fixtures (`fixture`), adopted, built (its
+/// dependencies installed from the package registry through the machine's CA), started
+/// with its database by `lbc deploy local` (the service comes up, the migration runs)
+/// and answering a request that writes to the database (`write`) and one that reads it
+/// back (`read`, whose answer contains `expected`). `check` looks at the adopted
+/// lbc.toml and files first. The app and its services are destroyed afterwards.
+fn adopt_build_deploy_and_ask(
+    env: &crate::support::TestEnv,
+    fixture: &str,
+    write: Write,
+    read: &str,
+    expected: &str,
+    check: impl Fn(&lbc::config::Config, &BTreeMap<String, String>),
+) {
+    let (write_path, kind, body) = write;
+    let p = Project::empty();
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(fixture),
+        p.path(),
+    );
+    let name = unique("adopt-e2e");
+    let port = crate::support::free_port();
+    p.git_init();
+    let (c, _, new) = adopt(
+        &p,
+        &[
+            "--name",
+            &name,
+            "--set",
+            &format!("registry={}/lbc-tests/{name}", env.registry),
+            "--set",
+            &format!("local_port={port}"),
+        ],
+    );
+    assert!(new.contains_key("Dockerfile"), "{fixture}");
+    assert!(
+        c.tasks.contains_key("migrate"),
+        "{fixture}: no migrate task"
+    );
+    check(&c, &new);
+    p.commit("adopted by lbc");
+    let mut clean = Cleanup::new();
+    clean.containers.push(format!("lbc-{name}-local"));
+    let image = p
+        .lbc()
+        .trusting_host()
+        .env("LBC_CATALOG", &env.catalog)
+        .args(["build"])
+        .run()
+        .success()
+        .stdout()
+        .trim()
+        .to_owned();
+    clean.images.push(image);
+    let deploy = p
+        .lbc()
+        .env("LBC_CATALOG", &env.catalog)
+        .args(["deploy", "local"])
+        .run();
+    let result = std::panic::catch_unwind(|| {
+        let deploy = deploy.success();
+        assert!(
+            deploy.stderr().contains("migrate"),
+            "{fixture}: {}",
+            deploy.stderr()
+        );
+        let (status, answer) = http(port, "POST", write_path, Some((kind, body)));
+        assert!(
+            (200..300).contains(&status),
+            "{fixture}: POST {write_path}: {status} {answer}"
+        );
+        let (status, answer) = http(port, "GET", read, None);
+        assert_eq!(status, 200, "{fixture}: {answer}");
+        assert!(answer.contains(expected), "{fixture}: {answer}");
+    });
+    p.lbc()
+        .args(["destroy", "local", "--volumes", "--yes"])
+        .run()
+        .success();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+/// Django, FastAPI with Alembic and Express with Knex (tests/fixtures/adopt/django,
+/// tests/fixtures/adopt-e2e/*), each adopted, built, deployed with PostgreSQL, migrated
+/// and asked to write a row and read it back (issue #11).
 #[test]
 fn adopted_fixtures_build_deploy_migrate_and_answer_from_their_database() {
     let Some(env) =
@@ -730,7 +820,7 @@ fn adopted_fixtures_build_deploy_migrate_and_answer_from_their_database() {
         return;
     };
     // (fixture, write request, read path, what the read answers)
-    type Case<'a> = (&'a str, (&'a str, &'a str, &'a str), &'a str, &'a str);
+    type Case<'a> = (&'a str, Write<'a>, &'a str, &'a str);
     let cases: &[Case] = &[
         (
             "adopt/django",
@@ -751,77 +841,133 @@ fn adopted_fixtures_build_deploy_migrate_and_answer_from_their_database() {
             "\"title\":\"from-lbc\"",
         ),
     ];
-    for (fixture, (write_path, kind, body), read_path, expected) in cases {
-        let p = Project::empty();
-        copy_tree(
-            &Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures")
-                .join(fixture),
-            p.path(),
-        );
-        let name = unique("adopt-e2e");
-        let port = crate::support::free_port();
-        p.git_init();
-        let (c, _, new) = adopt(
-            &p,
-            &[
-                "--name",
-                &name,
-                "--set",
-                &format!("registry={}/lbc-tests/{name}", env.registry),
-                "--set",
-                &format!("local_port={port}"),
-            ],
-        );
-        assert!(new.contains_key("Dockerfile"), "{fixture}");
-        assert!(
-            c.tasks.contains_key("migrate"),
-            "{fixture}: no migrate task"
-        );
-        assert_eq!(c.services["db"].kind.as_str(), "postgres", "{fixture}");
-        p.commit("adopted by lbc");
-        let mut clean = Cleanup::new();
-        clean.containers.push(format!("lbc-{name}-local"));
-        let image = p
-            .lbc()
-            .trusting_host()
-            .env("LBC_CATALOG", &env.catalog)
-            .args(["build"])
-            .run()
-            .success()
-            .stdout()
-            .trim()
-            .to_owned();
-        clean.images.push(image);
-        let deploy = p
-            .lbc()
-            .env("LBC_CATALOG", &env.catalog)
-            .args(["deploy", "local"])
-            .run();
-        let result = std::panic::catch_unwind(|| {
-            let deploy = deploy.success();
-            assert!(
-                deploy.stderr().contains("migrate"),
-                "{fixture}: {}",
-                deploy.stderr()
-            );
-            let (status, answer) = http(port, "POST", write_path, Some((kind, body)));
-            assert!(
-                (200..300).contains(&status),
-                "{fixture}: POST {write_path}: {status} {answer}"
-            );
-            let (status, answer) = http(port, "GET", read_path, None);
-            assert_eq!(status, 200, "{fixture}: {answer}");
-            assert!(answer.contains(expected), "{fixture}: {answer}");
+    for (fixture, write, read, expected) in cases {
+        adopt_build_deploy_and_ask(&env, fixture, *write, read, expected, |c, _| {
+            assert_eq!(c.services["db"].kind.as_str(), "postgres", "{fixture}");
         });
-        p.lbc()
-            .args(["destroy", "local", "--volumes", "--yes"])
-            .run()
-            .success();
-        if let Err(e) = result {
-            std::panic::resume_unwind(e);
-        }
     }
+}
+
+/// Flask with Flask-SQLAlchemy, Flask-Migrate and gunicorn on MariaDB, its dependencies
+/// locked by pip-compile with hashes (tests/fixtures/adopt-e2e/flask-bookshelf): adopted,
+/// built, deployed, `flask db upgrade` run, a book written and read back (issue #11).
+/// Its `.env.example` names PyMySQL in the URL (`mysql+pymysql://`): lbc's own `{url}`
+/// (`mysql://`) made SQLAlchemy load MySQLdb, which is not installed, so adoption keeps
+/// the example's scheme.
+#[test]
+fn adopted_flask_on_mariadb_builds_deploys_migrates_and_answers() {
+    let Some(env) = docker_env("adopted_flask_on_mariadb_builds_deploys_migrates_and_answers")
+    else {
+        return;
+    };
+    adopt_build_deploy_and_ask(
+        &env,
+        "adopt-e2e/flask-bookshelf",
+        ("/books", "application/json", "{\"title\": \"from-lbc\"}"),
+        "/books",
+        "\"title\":\"from-lbc\"",
+        |c, new| {
+            assert_eq!(c.services["db"].kind.as_str(), "mysql");
+            let toml = &new["lbc.toml"];
+            assert!(
+                toml.contains(
+                    "DATABASE_URL = \"mysql+pymysql://{user}:{password}@{host}:{port}/{database}\""
+                ),
+                "{toml}"
+            );
+            let docker = &new["Dockerfile"];
+            assert!(
+                docker.contains(
+                    "CMD [\"gunicorn\",\"--bind\",\"0.0.0.0:8000\",\"bookshelf:create_app()\"]"
+                ),
+                "{docker}"
+            );
+            assert!(
+                matches!(&c.tasks["migrate"].run, lbc::config::TaskCommand::Argv(a)
+                    if a == &["flask", "--app", "bookshelf", "db", "upgrade"]),
+                "{toml}"
+            );
+        },
+    );
+}
+
+/// A TypeScript Fastify service (tests/fixtures/adopt-e2e/fastify-links: npm lockfile,
+/// `tsc` build, Knex migrations written in TypeScript and run compiled from dist/) on
+/// PostgreSQL with a view counter in Redis: adopted, `npm run build` run in the image,
+/// deployed with both services, migrated, a link written and read back with the
+/// counter Redis keeps (issue #11).
+#[test]
+fn adopted_typescript_fastify_builds_in_the_image_and_answers_from_postgres_and_redis() {
+    let Some(env) = docker_env(
+        "adopted_typescript_fastify_builds_in_the_image_and_answers_from_postgres_and_redis",
+    ) else {
+        return;
+    };
+    adopt_build_deploy_and_ask(
+        &env,
+        "adopt-e2e/fastify-links",
+        (
+            "/links",
+            "application/json",
+            "{\"url\": \"https://example.com/\", \"title\": \"from-lbc\"}",
+        ),
+        "/links",
+        // The row from PostgreSQL, then the first view counted by Redis.
+        "\"title\":\"from-lbc\"}],\"views\":1}",
+        |c, new| {
+            assert_eq!(c.services["db"].kind.as_str(), "postgres");
+            assert_eq!(c.services["cache"].kind.as_str(), "redis");
+            let docker = &new["Dockerfile"];
+            assert!(docker.contains("RUN npm run build"), "{docker}");
+            assert!(docker.contains("CMD [\"npm\",\"start\"]"), "{docker}");
+            assert!(
+                matches!(&c.tasks["migrate"].run, lbc::config::TaskCommand::Argv(a)
+                    if a == &["npx", "knex", "migrate:latest"]),
+                "{}",
+                new["lbc.toml"]
+            );
+        },
+    );
+}
+
+/// Next.js 15 with the app router (tests/fixtures/adopt-e2e/nextjs-guestbook: npm
+/// lockfile, TypeScript, `pg`, node-pg-migrate) on PostgreSQL: adopted, a real
+/// `next build` in the image, deployed, `node-pg-migrate up` run, an entry written
+/// through the route handler and read back in the page the server renders (issue #11).
+/// Ignored in the suite for CI's time: the build alone took 4 min 15 s here with an
+/// empty cache (two `npm ci` of Next.js and its SWC binary, then `next build`); run it
+/// with `cargo test --test cli adopted_nextjs -- --ignored` (docs/adopt.md has the
+/// result).
+#[test]
+#[ignore = "CI time: the Next.js build takes about 4 minutes with an empty cache; run it by hand"]
+fn adopted_nextjs_builds_in_the_image_and_renders_from_postgres() {
+    let Some(env) = docker_env("adopted_nextjs_builds_in_the_image_and_renders_from_postgres")
+    else {
+        return;
+    };
+    adopt_build_deploy_and_ask(
+        &env,
+        "adopt-e2e/nextjs-guestbook",
+        (
+            "/api/entries",
+            "application/json",
+            "{\"name\": \"lbc\", \"message\": \"from-lbc\"}",
+        ),
+        // The page, rendered on the server from the database.
+        "/",
+        "from-lbc</li>",
+        |c, new| {
+            assert_eq!(c.services["db"].kind.as_str(), "postgres");
+            let docker = &new["Dockerfile"];
+            assert!(docker.contains("RUN npm run build"), "{docker}");
+            assert!(
+                matches!(&c.tasks["migrate"].run, lbc::config::TaskCommand::Argv(a)
+                    if a == &["npx", "node-pg-migrate", "up"]),
+                "{}",
+                new["lbc.toml"]
+            );
+        },
+    );
 }
 
 /// Two misses of docs/adopt.md's table of real applications (issue #11): a Prisma schema

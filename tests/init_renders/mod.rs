@@ -58,6 +58,11 @@ fn releases() -> Vec<(String, String)> {
     };
     for s in stacks {
         let s = s.unwrap();
+        // The adoption templates' releases are not `lbc init` stacks: their identities
+        // are pinned by init_adopt::adoption_templates_are_pinned.
+        if s.file_name().to_string_lossy().starts_with("adopt-") {
+            continue;
+        }
         for v in std::fs::read_dir(s.path()).unwrap() {
             let v = v.unwrap();
             out.push((
