@@ -1039,14 +1039,24 @@ fn adopted_go_php_rust_fixtures_build_deploy_and_answer_from_their_database() {
         read: &'a str,
         expected: &'a str,
     }
-    let cases = [Case {
-        fixture: "go-notes",
-        service: ("cache", "redis"),
-        migrates: false,
-        write: ("/notes", "{\"text\": \"from-lbc\"}"),
-        read: "/notes",
-        expected: "\"text\":\"from-lbc\"",
-    }];
+    let cases = [
+        Case {
+            fixture: "go-notes",
+            service: ("cache", "redis"),
+            migrates: false,
+            write: ("/notes", "{\"text\": \"from-lbc\"}"),
+            read: "/notes",
+            expected: "\"text\":\"from-lbc\"",
+        },
+        Case {
+            fixture: "php-guestbook",
+            service: ("db", "postgres"),
+            migrates: true,
+            write: ("/entries", "{\"name\": \"lbc\", \"message\": \"from-lbc\"}"),
+            read: "/entries",
+            expected: "\"message\":\"from-lbc\"",
+        },
+    ];
     for case in &cases {
         let fixture = case.fixture;
         let p = Project::empty();
