@@ -1015,14 +1015,123 @@ fn on_a_terminal_lbc_asks_for_the_binary_and_the_port() {
     );
 }
 
-/// Fixture repositories of Go, PHP and Rust written for this (tests/fixtures/adopt-e2e/),
-/// laid out as real projects are, each adopted, built (from the lockfile alone, through
-/// the machine's CA where it downloads), started by `lbc deploy local` with the service it
-/// declares (migrated when the framework has a migration) and answering a request that
+/// One fixture of tests/fixtures/adopt-e2e/ proven end to end.
+struct E2eCase<'a> {
+    fixture: &'a str,
+    /// The service lbc.toml declares: (name, type).
+    service: (&'a str, &'a str),
+    /// A `[tasks.migrate]` is written (else the note adoption prints instead, if any).
+    migrates: Result<(), Option<&'a str>>,
+    /// POST (path, JSON body), then GET path answers 200 with `expected` in its body.
+    write: (&'a str, &'a str),
+    read: &'a str,
+    expected: &'a str,
+}
+
+/// Adopts `case.fixture`, builds it (through the machine's CA), `lbc deploy local` with
+/// its service (migrated first when it has a migrate task), asks it to write and read,
+/// then destroys the environment and its volumes and removes the image.
+fn adopt_build_deploy_and_ask(env: &crate::support::TestEnv, case: &E2eCase) {
+    let fixture = case.fixture;
+    let p = Project::empty();
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/adopt-e2e")
+            .join(fixture),
+        p.path(),
+    );
+    let name = unique("adopt-e2e");
+    let port = crate::support::free_port();
+    p.git_init();
+    let (c, stderr, new) = adopt(
+        &p,
+        &[
+            "--name",
+            &name,
+            "--set",
+            &format!("registry={}/lbc-tests/{name}", env.registry),
+            "--set",
+            &format!("local_port={port}"),
+        ],
+    );
+    assert!(new.contains_key("Dockerfile"), "{fixture}");
+    match case.migrates {
+        Ok(()) => assert!(
+            c.tasks.contains_key("migrate"),
+            "{fixture}: no migrate task"
+        ),
+        Err(note) => {
+            assert!(
+                !c.tasks.contains_key("migrate"),
+                "{fixture}: a migrate task"
+            );
+            if let Some(note) = note {
+                assert!(stderr.contains(note), "{fixture}: {stderr}");
+            }
+        }
+    }
+    let (service, kind) = case.service;
+    assert_eq!(
+        c.services.get(service).map(|s| s.kind.as_str()),
+        Some(kind),
+        "{fixture}: {:?}",
+        new.get("lbc.toml")
+    );
+    p.commit("adopted by lbc");
+    let mut clean = Cleanup::new();
+    clean.containers.push(format!("lbc-{name}-local"));
+    let image = p
+        .lbc()
+        .trusting_host()
+        .env("LBC_CATALOG", &env.catalog)
+        .args(["build"])
+        .run()
+        .success()
+        .stdout()
+        .trim()
+        .to_owned();
+    clean.images.push(image);
+    let deploy = p
+        .lbc()
+        .env("LBC_CATALOG", &env.catalog)
+        .args(["deploy", "local"])
+        .run();
+    let result = std::panic::catch_unwind(|| {
+        let deploy = deploy.success();
+        if case.migrates.is_ok() {
+            assert!(
+                deploy.stderr().contains("migrate"),
+                "{fixture}: {}",
+                deploy.stderr()
+            );
+        }
+        let (path, body) = case.write;
+        let (status, answer) = http(port, "POST", path, Some(("application/json", body)));
+        assert!(
+            (200..300).contains(&status),
+            "{fixture}: POST {path}: {status} {answer}"
+        );
+        let (status, answer) = http(port, "GET", case.read, None);
+        assert_eq!(status, 200, "{fixture}: {answer}");
+        assert!(answer.contains(case.expected), "{fixture}: {answer}");
+    });
+    p.lbc()
+        .args(["destroy", "local", "--volumes", "--yes"])
+        .run()
+        .success();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+/// Fixture repositories of Go and PHP written for this (tests/fixtures/adopt-e2e/), laid
+/// out as real projects are, each adopted, built, started by `lbc deploy local` with the
+/// service it declares (migrated when it has a migration) and answering a request that
 /// writes to it and one that reads it back (issue #11). Go: the standard library only,
-/// Redis through its wire protocol (the Go module proxy is not reachable here). PHP:
-/// PDO with PostgreSQL from Debian's packages and a composer.json without packages
-/// (Packagist is not reachable), migrated by its `composer migrate` script.
+/// Redis through its wire protocol (the Go module proxy is not reachable here). PHP: PDO
+/// on PostgreSQL with Debian's extensions and a composer.json without packages
+/// (Packagist is not reachable), migrated by its `composer migrate` script. Rust: the
+/// ignored test below.
 #[test]
 fn adopted_go_php_rust_fixtures_build_deploy_and_answer_from_their_database() {
     let Some(env) =
@@ -1030,113 +1139,52 @@ fn adopted_go_php_rust_fixtures_build_deploy_and_answer_from_their_database() {
     else {
         return;
     };
-    struct Case<'a> {
-        fixture: &'a str,
-        /// The service lbc.toml declares: (name, type).
-        service: (&'a str, &'a str),
-        migrates: bool,
-        write: (&'a str, &'a str),
-        read: &'a str,
-        expected: &'a str,
-    }
     let cases = [
-        Case {
+        E2eCase {
             fixture: "go-notes",
             service: ("cache", "redis"),
-            migrates: false,
+            migrates: Err(None),
             write: ("/notes", "{\"text\": \"from-lbc\"}"),
             read: "/notes",
             expected: "\"text\":\"from-lbc\"",
         },
-        Case {
+        E2eCase {
             fixture: "php-guestbook",
             service: ("db", "postgres"),
-            migrates: true,
+            migrates: Ok(()),
             write: ("/entries", "{\"name\": \"lbc\", \"message\": \"from-lbc\"}"),
             read: "/entries",
             expected: "\"message\":\"from-lbc\"",
         },
     ];
     for case in &cases {
-        let fixture = case.fixture;
-        let p = Project::empty();
-        copy_tree(
-            &Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures/adopt-e2e")
-                .join(fixture),
-            p.path(),
-        );
-        let name = unique("adopt-e2e");
-        let port = crate::support::free_port();
-        p.git_init();
-        let (c, _, new) = adopt(
-            &p,
-            &[
-                "--name",
-                &name,
-                "--set",
-                &format!("registry={}/lbc-tests/{name}", env.registry),
-                "--set",
-                &format!("local_port={port}"),
-            ],
-        );
-        assert!(new.contains_key("Dockerfile"), "{fixture}");
-        assert_eq!(
-            c.tasks.contains_key("migrate"),
-            case.migrates,
-            "{fixture}: migrate task"
-        );
-        let (service, kind) = case.service;
-        assert_eq!(
-            c.services.get(service).map(|s| s.kind.as_str()),
-            Some(kind),
-            "{fixture}: {:?}",
-            new.get("lbc.toml")
-        );
-        p.commit("adopted by lbc");
-        let mut clean = Cleanup::new();
-        clean.containers.push(format!("lbc-{name}-local"));
-        let image = p
-            .lbc()
-            .trusting_host()
-            .env("LBC_CATALOG", &env.catalog)
-            .args(["build"])
-            .run()
-            .success()
-            .stdout()
-            .trim()
-            .to_owned();
-        clean.images.push(image);
-        let deploy = p
-            .lbc()
-            .env("LBC_CATALOG", &env.catalog)
-            .args(["deploy", "local"])
-            .run();
-        let result = std::panic::catch_unwind(|| {
-            let deploy = deploy.success();
-            if case.migrates {
-                assert!(
-                    deploy.stderr().contains("migrate"),
-                    "{fixture}: {}",
-                    deploy.stderr()
-                );
-            }
-            let (path, body) = case.write;
-            let (status, answer) = http(port, "POST", path, Some(("application/json", body)));
-            assert!(
-                (200..300).contains(&status),
-                "{fixture}: POST {path}: {status} {answer}"
-            );
-            let (status, answer) = http(port, "GET", case.read, None);
-            assert_eq!(status, 200, "{fixture}: {answer}");
-            assert!(answer.contains(case.expected), "{fixture}: {answer}");
-        });
-        p.lbc()
-            .args(["destroy", "local", "--volumes", "--yes"])
-            .run()
-            .success();
-        if let Err(e) = result {
-            std::panic::resume_unwind(e);
-        }
+        adopt_build_deploy_and_ask(&env, case);
     }
+}
+
+/// The Rust fixture (axum, sqlx on PostgreSQL, `sqlx::migrate!` at start) the same way
+/// (issue #11): its dependencies come from crates.io through the machine's CA. Ignored
+/// because its release build alone takes minutes on these 2-core machines; docs/adopt.md
+/// records the result of running it by hand.
+#[test]
+#[ignore = "the release build of axum and sqlx takes ~3.5 min here; run it by hand: cargo test --test cli init_adopt::adopted_rust -- --ignored"]
+fn adopted_rust_fixture_builds_deploys_and_answers_from_its_database() {
+    let Some(env) = docker_env("adopted_rust_fixture_builds_deploys_and_answers_from_its_database")
+    else {
+        return;
+    };
+    adopt_build_deploy_and_ask(
+        &env,
+        &E2eCase {
+            fixture: "rust-links",
+            service: ("db", "postgres"),
+            migrates: Err(Some("migration: sqlx runs when the application starts")),
+            write: (
+                "/links",
+                "{\"url\": \"https://example.com/\", \"title\": \"from-lbc\"}",
+            ),
+            read: "/links",
+            expected: "\"title\":\"from-lbc\"",
+        },
+    );
 }
