@@ -1033,6 +1033,7 @@ struct E2eCase<'a> {
 /// then destroys the environment and its volumes and removes the image.
 fn adopt_build_deploy_and_ask(env: &crate::support::TestEnv, case: &E2eCase) {
     let fixture = case.fixture;
+    let started = std::time::Instant::now();
     let p = Project::empty();
     copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -1122,6 +1123,8 @@ fn adopt_build_deploy_and_ask(env: &crate::support::TestEnv, case: &E2eCase) {
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
+    // What the case adds to CI's time (docs/adopt.md); a figure, never an assertion.
+    eprintln!("{fixture}: end to end in {:.1?}", started.elapsed());
 }
 
 /// Fixture repositories of Go and PHP written for this (tests/fixtures/adopt-e2e/), laid
