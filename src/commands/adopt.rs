@@ -1287,6 +1287,10 @@ fn tasks(
                 );
             }
         }
+        "php" if detection.is_some() && detected.is_none() => {
+            // No PHPUnit, Pest or framework test command: none is invented.
+            hint = "# No test command was found (PHPUnit, Pest, `php artisan test`): declare yours, e.g.\n# [tasks.test-unit]\n# run = [\"vendor/bin/phpunit\"]\n\n";
+        }
         "php" => {
             // No catalogue image has PHP yet: Composer's own image has php and composer.
             task(

@@ -246,6 +246,21 @@ fn family_answers(
             ));
             start.map(|_| vec![s("java"), s("-jar"), s("/app/app.jar")])
         }
+        "php" => {
+            let (extra, unknown) = php_extensions(root);
+            if !extra.is_empty() {
+                a.push((
+                    s("extensions"),
+                    format!("{PHP_EXTENSIONS} {}", extra.join(" ")),
+                ));
+            }
+            for ext in unknown {
+                notes.push(format!(
+                    "composer.json requires ext-{ext}: Debian has no php8.2-{ext} package lbc knows; install it in the Dockerfile"
+                ));
+            }
+            start
+        }
         _ => start,
     };
     if start.is_none() {
@@ -560,6 +575,142 @@ fn python_version_note(root: &Path) -> Option<String> {
     })
 }
 
+/// The Debian packages of the php family's Dockerfile without any `ext-*` requirement
+/// (the default of `extensions` in templates/_dockerfiles/php/template.toml).
+const PHP_EXTENSIONS: &str = "php8.2-cli php8.2-xml php8.2-mbstring php8.2-curl php8.2-zip php8.2-sqlite3 php8.2-pgsql php8.2-mysql php8.2-intl";
+
+/// Extensions php8.2-cli has (compiled in or from php8.2-common and php8.2-opcache).
+const PHP_BUILT_IN: &[&str] = &[
+    "calendar",
+    "core",
+    "ctype",
+    "date",
+    "exif",
+    "ffi",
+    "fileinfo",
+    "filter",
+    "ftp",
+    "gettext",
+    "hash",
+    "iconv",
+    "json",
+    "libxml",
+    "openssl",
+    "pcntl",
+    "pcre",
+    "pdo",
+    "phar",
+    "posix",
+    "random",
+    "readline",
+    "reflection",
+    "session",
+    "shmop",
+    "sockets",
+    "sodium",
+    "spl",
+    "standard",
+    "sysvmsg",
+    "sysvsem",
+    "sysvshm",
+    "tokenizer",
+    "zend-opcache",
+    "opcache",
+    "zlib",
+];
+
+/// Debian's package of an extension: its own name, or the package that ships it.
+const PHP_PACKAGES: &[(&str, &str)] = &[
+    ("dom", "xml"),
+    ("simplexml", "xml"),
+    ("xmlreader", "xml"),
+    ("xmlwriter", "xml"),
+    ("pdo_pgsql", "pgsql"),
+    ("pdo_mysql", "mysql"),
+    ("mysqli", "mysql"),
+    ("mysqlnd", "mysql"),
+    ("pdo_sqlite", "sqlite3"),
+    ("pdo_odbc", "odbc"),
+    ("pdo_dblib", "sybase"),
+];
+
+/// Extensions with a `php8.2-NAME` package in Debian bookworm (main and PECL's).
+const PHP_DEBIAN: &[&str] = &[
+    "amqp",
+    "apcu",
+    "ast",
+    "bcmath",
+    "bz2",
+    "curl",
+    "dba",
+    "ds",
+    "enchant",
+    "gd",
+    "gmp",
+    "igbinary",
+    "imagick",
+    "imap",
+    "intl",
+    "ldap",
+    "mailparse",
+    "mbstring",
+    "memcache",
+    "memcached",
+    "mongodb",
+    "msgpack",
+    "mysql",
+    "odbc",
+    "pgsql",
+    "redis",
+    "snmp",
+    "soap",
+    "sqlite3",
+    "ssh2",
+    "sybase",
+    "tidy",
+    "uuid",
+    "xml",
+    "xsl",
+    "yaml",
+    "zip",
+    "zmq",
+];
+
+/// The packages composer.json's `ext-*` requirements add to the family's default list,
+/// and the extensions lbc knows no package of.
+fn php_extensions(root: &Path) -> (Vec<String>, Vec<String>) {
+    let json: serde_json::Value = fs_err::read_to_string(root.join("composer.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let (mut extra, mut unknown) = (Vec::new(), Vec::new());
+    let required = json.get("require").and_then(|r| r.as_object());
+    for ext in required.into_iter().flat_map(|r| r.keys()).filter_map(|k| {
+        k.to_ascii_lowercase()
+            .strip_prefix("ext-")
+            .map(str::to_owned)
+    }) {
+        if PHP_BUILT_IN.contains(&ext.as_str()) {
+            continue;
+        }
+        let name = PHP_PACKAGES
+            .iter()
+            .find(|(e, _)| *e == ext)
+            .map_or(ext.as_str(), |(_, p)| p);
+        if !PHP_DEBIAN.contains(&name) {
+            unknown.push(ext.clone());
+            continue;
+        }
+        let package = format!("php8.2-{name}");
+        if !PHP_EXTENSIONS.split(' ').any(|p| p == package) && !extra.contains(&package) {
+            extra.push(package);
+        }
+    }
+    extra.sort();
+    unknown.sort();
+    (extra, unknown)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,6 +742,24 @@ mod tests {
         // A flat file includes nothing.
         w("flat.txt", "Flask==3.1.0\n");
         assert_eq!(requirements_includes(d.path(), "flat.txt"), (None, vec![]));
+    }
+
+    #[test]
+    fn php_extensions_add_debians_packages_to_the_default_list() {
+        let template = include_str!("../../templates/_dockerfiles/php/template.toml");
+        assert!(
+            template.contains(&format!("default = \"{PHP_EXTENSIONS}\"")),
+            "PHP_EXTENSIONS is the template's default"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("composer.json"),
+            r#"{"require": {"php": "^8.2", "ext-pdo_pgsql": "*", "ext-json": "*", "ext-GD": "*", "ext-redis": "*", "ext-bcmath": "*", "ext-frobnicate": "*"}, "require-dev": {"ext-xdebug": "*"}}"#,
+        )
+        .unwrap();
+        let (extra, unknown) = php_extensions(dir.path());
+        assert_eq!(extra, ["php8.2-bcmath", "php8.2-gd", "php8.2-redis"]);
+        assert_eq!(unknown, ["frobnicate"]);
     }
 
     #[test]

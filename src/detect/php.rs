@@ -151,6 +151,9 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
             None => Vec::new(),
         };
     }
+    if report.migration.is_none() {
+        report.migration = plain_migration(&text, &json, &deps, ctx, &mut report.notes);
+    }
     if report.framework.is_some() {
         report.strength = Strength::Framework;
     } else if !choices.is_empty() {
@@ -266,6 +269,89 @@ pub fn detect(ctx: &Ctx) -> Option<Report> {
     Some(report)
 }
 
+/// The composer scripts that name an application's migration, in the order looked at.
+const MIGRATE_SCRIPTS: &[&str] = &["migrate", "db:migrate", "migrations:migrate"];
+
+/// The migration of an application without Laravel's or Symfony's: its own Composer
+/// script (`"migrate": "@php bin/migrate.php"`, run as `php bin/migrate.php`: the image
+/// that runs it has PHP, not Composer), else Phinx with its configuration.
+fn plain_migration(
+    text: &str,
+    json: &serde_json::Value,
+    deps: &[Dep],
+    ctx: &Ctx,
+    notes: &mut Vec<String>,
+) -> Option<Migration> {
+    let scripts = json.get("scripts").and_then(|v| v.as_object());
+    let after = line_of(text, "\"scripts\"").unwrap_or(0);
+    for name in MIGRATE_SCRIPTS {
+        let Some(value) = scripts.and_then(|s| s.get(*name)) else {
+            continue;
+        };
+        let line = super::dep_line(text, &format!("\"{name}\""), after);
+        let lines: Vec<&str> = match value {
+            serde_json::Value::String(s) => vec![s.as_str()],
+            serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        match script_command(&lines) {
+            Some(command) => {
+                return Some(Migration {
+                    tool: "composer-script".into(),
+                    command: Some(command),
+                    at_start: false,
+                    evidence: vec![Evidence::at(
+                        "composer.json",
+                        line,
+                        format!("the Composer script `{name}`"),
+                    )],
+                })
+            }
+            None => notes.push(format!(
+                "composer.json:{line}: the Composer script `{name}` is not one `php FILE` or `vendor/bin/TOOL` command: no migrate task (declare [tasks.migrate] in lbc.toml)"
+            )),
+        }
+        return None;
+    }
+    let phinx = deps
+        .iter()
+        .find(|d| d.name == "robmorgan/phinx" && !d.dev)?;
+    let config = ["phinx.php", "phinx.yml", "phinx.yaml", "phinx.json"]
+        .into_iter()
+        .find(|f| ctx.repo.is_file(f))?;
+    Some(Migration {
+        tool: "phinx".into(),
+        command: Some(strs(&["vendor/bin/phinx", "migrate"])),
+        at_start: false,
+        evidence: vec![
+            super::dep_evidence(phinx, "dependency"),
+            Evidence::file(config, "Phinx configuration"),
+        ],
+    })
+}
+
+/// A Composer script as an argv without Composer: one `php FILE ARGS` (`@php` is
+/// Composer's alias of the PHP it runs) or `vendor/bin/TOOL ARGS` command of plain words;
+/// anything a shell would interpret (or several commands) is not guessed at.
+fn script_command(lines: &[&str]) -> Option<Vec<String>> {
+    let [line] = lines else { return None };
+    if line.contains(|c: char| "&|;<>$`'\"\\(){}*?~".contains(c)) {
+        return None;
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        ["@php" | "php", file, ..] if !file.starts_with('-') => {
+            let mut argv = vec!["php".to_owned()];
+            argv.extend(words[1..].iter().map(|w| (*w).to_owned()));
+            Some(argv)
+        }
+        [tool, ..] if tool.starts_with("vendor/bin/") => {
+            Some(words.iter().map(|w| (*w).to_owned()).collect())
+        }
+        _ => None,
+    }
+}
+
 fn php_server_choices(port: &str) -> Vec<Choice> {
     vec![
         Choice {
@@ -281,4 +367,38 @@ fn php_server_choices(port: &str) -> Vec<Choice> {
                     .into(),
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_command;
+
+    #[test]
+    fn composer_scripts_become_an_argv_only_when_nothing_is_guessed() {
+        let argv = |w: &[&str]| Some(w.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(
+            script_command(&["@php bin/migrate.php --force"]),
+            argv(&["php", "bin/migrate.php", "--force"])
+        );
+        assert_eq!(
+            script_command(&["php bin/migrate.php"]),
+            argv(&["php", "bin/migrate.php"])
+        );
+        assert_eq!(
+            script_command(&["vendor/bin/phinx migrate -e production"]),
+            argv(&["vendor/bin/phinx", "migrate", "-e", "production"])
+        );
+        for shell in [
+            "php bin/migrate.php && php bin/seed.php",
+            "php bin/migrate.php $ENV",
+            "@php -r 'echo 1;'",
+            "php -d memory_limit=1G bin/migrate.php",
+            "@composer dump-autoload",
+            "phinx migrate",
+        ] {
+            assert_eq!(script_command(&[shell]), None, "{shell}");
+        }
+        assert_eq!(script_command(&["php a.php", "php b.php"]), None);
+        assert_eq!(script_command(&[]), None);
+    }
 }

@@ -1074,3 +1074,47 @@ fn setup_py_alone_installs_with_pip() {
     assert_eq!(pm.evidence[0].file, "setup.py");
     assert_eq!(r.start.flag.as_deref(), Some("--set start=COMMAND"));
 }
+
+/// A PHP application without Laravel or Symfony migrates the way small ones do
+/// (issue #11): its own Composer script (`"migrate": "@php bin/migrate.php"`, run as
+/// `php bin/migrate.php`: the image has PHP, not Composer), else Phinx with its
+/// configuration; a script lbc cannot run without a shell is a note, never a guess.
+#[test]
+fn plain_php_migrates_by_its_composer_script_or_phinx() {
+    let script = Project::with(&[
+        ("composer.json", "{\n  \"require\": {\"ext-pdo_pgsql\": \"*\"},\n  \"scripts\": {\n    \"test\": \"phpunit\",\n    \"migrate\": \"@php bin/migrate.php --all\"\n  }\n}\n"),
+        ("public/index.php", "<?php\n"),
+        ("bin/migrate.php", "<?php\n"),
+    ]);
+    let r = detect(script.path(), &Options::default()).unwrap();
+    assert_eq!(migration(&r), argv(&["php", "bin/migrate.php", "--all"]));
+    let m = r.migration.as_ref().unwrap();
+    assert_eq!(m.tool, "composer-script");
+    assert_eq!(m.evidence[0].place(), "composer.json:5");
+
+    let phinx = Project::with(&[
+        (
+            "composer.json",
+            "{\"require\": {\"robmorgan/phinx\": \"^0.16\", \"ext-pdo_mysql\": \"*\"}}",
+        ),
+        ("phinx.php", "<?php return [];\n"),
+        ("index.php", "<?php\n"),
+    ]);
+    let r = detect(phinx.path(), &Options::default()).unwrap();
+    assert_eq!(migration(&r), argv(&["vendor/bin/phinx", "migrate"]));
+
+    // Phinx without its configuration, and a script that needs a shell: no migration.
+    let shell = Project::with(&[
+        ("composer.json", "{\"require\": {\"robmorgan/phinx\": \"^0.16\"}, \"scripts\": {\"migrate\": \"php bin/migrate.php && php bin/seed.php\"}}"),
+        ("public/index.php", "<?php\n"),
+    ]);
+    let r = detect(shell.path(), &Options::default()).unwrap();
+    assert_eq!(r.migration, None);
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("the Composer script `migrate` is not one `php FILE`")),
+        "{:?}",
+        r.notes
+    );
+}

@@ -735,7 +735,7 @@ fn adopt_build_deploy_and_ask(
     write: Write,
     read: &str,
     expected: &str,
-    check: impl Fn(&lbc::config::Config, &BTreeMap<String, String>),
+    check: impl Fn(&lbc::config::Config, &BTreeMap<String, String>, &str),
 ) {
     let (write_path, kind, body) = write;
     let p = Project::empty();
@@ -748,7 +748,8 @@ fn adopt_build_deploy_and_ask(
     let name = unique("adopt-e2e");
     let port = crate::support::free_port();
     p.git_init();
-    let (c, _, new) = adopt(
+    let started = std::time::Instant::now();
+    let (c, stderr, new) = adopt(
         &p,
         &[
             "--name",
@@ -760,11 +761,8 @@ fn adopt_build_deploy_and_ask(
         ],
     );
     assert!(new.contains_key("Dockerfile"), "{fixture}");
-    assert!(
-        c.tasks.contains_key("migrate"),
-        "{fixture}: no migrate task"
-    );
-    check(&c, &new);
+    let migrates = c.tasks.contains_key("migrate");
+    check(&c, &new, &stderr);
     p.commit("adopted by lbc");
     let mut clean = Cleanup::new();
     clean.containers.push(format!("lbc-{name}-local"));
@@ -786,11 +784,13 @@ fn adopt_build_deploy_and_ask(
         .run();
     let result = std::panic::catch_unwind(|| {
         let deploy = deploy.success();
-        assert!(
-            deploy.stderr().contains("migrate"),
-            "{fixture}: {}",
-            deploy.stderr()
-        );
+        if migrates {
+            assert!(
+                deploy.stderr().contains("migrate"),
+                "{fixture}: {}",
+                deploy.stderr()
+            );
+        }
         let (status, answer) = http(port, "POST", write_path, Some((kind, body)));
         assert!(
             (200..300).contains(&status),
@@ -807,6 +807,8 @@ fn adopt_build_deploy_and_ask(
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
+    // What the case adds to CI's time (docs/adopt.md); a figure, never an assertion.
+    eprintln!("{fixture}: end to end in {:.1?}", started.elapsed());
 }
 
 /// Django, FastAPI with Alembic and Express with Knex (tests/fixtures/adopt/django,
@@ -842,7 +844,7 @@ fn adopted_fixtures_build_deploy_migrate_and_answer_from_their_database() {
         ),
     ];
     for (fixture, write, read, expected) in cases {
-        adopt_build_deploy_and_ask(&env, fixture, *write, read, expected, |c, _| {
+        adopt_build_deploy_and_ask(&env, fixture, *write, read, expected, |c, _, _| {
             assert_eq!(c.services["db"].kind.as_str(), "postgres", "{fixture}");
         });
     }
@@ -866,7 +868,7 @@ fn adopted_flask_on_mariadb_builds_deploys_migrates_and_answers() {
         ("/books", "application/json", "{\"title\": \"from-lbc\"}"),
         "/books",
         "\"title\":\"from-lbc\"",
-        |c, new| {
+        |c, new, _| {
             assert_eq!(c.services["db"].kind.as_str(), "mysql");
             let toml = &new["lbc.toml"];
             assert!(
@@ -914,7 +916,7 @@ fn adopted_typescript_fastify_builds_in_the_image_and_answers_from_postgres_and_
         "/links",
         // The row from PostgreSQL, then the first view counted by Redis.
         "\"title\":\"from-lbc\"}],\"views\":1}",
-        |c, new| {
+        |c, new, _| {
             assert_eq!(c.services["db"].kind.as_str(), "postgres");
             assert_eq!(c.services["cache"].kind.as_str(), "redis");
             let docker = &new["Dockerfile"];
@@ -956,7 +958,7 @@ fn adopted_nextjs_builds_in_the_image_and_renders_from_postgres() {
         // The page, rendered on the server from the database.
         "/",
         "from-lbc</li>",
-        |c, new| {
+        |c, new, _| {
             assert_eq!(c.services["db"].kind.as_str(), "postgres");
             let docker = &new["Dockerfile"];
             assert!(docker.contains("RUN npm run build"), "{docker}");
@@ -1158,5 +1160,120 @@ fn on_a_terminal_lbc_asks_for_the_binary_and_the_port() {
     assert!(
         dockerfile.contains("go build -trimpath -ldflags=\"-s -w\" -o /out/worker ./cmd/worker"),
         "{dockerfile}"
+    );
+}
+
+/// One fixture of tests/fixtures/adopt-e2e/ proven end to end.
+struct E2eCase<'a> {
+    fixture: &'a str,
+    /// The service lbc.toml declares: (name, type).
+    service: (&'a str, &'a str),
+    /// A `[tasks.migrate]` is written (else the note adoption prints instead, if any).
+    migrates: Result<(), Option<&'a str>>,
+    /// POST (path, JSON body), then GET path answers 200 with `expected` in its body.
+    write: (&'a str, &'a str),
+    read: &'a str,
+    expected: &'a str,
+}
+
+/// One case of tests/fixtures/adopt-e2e/ through [`adopt_build_deploy_and_ask`]: the
+/// service it declares, and its migrate task or the note adoption prints instead.
+fn adopt_case(env: &crate::support::TestEnv, case: &E2eCase) {
+    let fixture = case.fixture;
+    adopt_build_deploy_and_ask(
+        env,
+        &format!("adopt-e2e/{fixture}"),
+        (case.write.0, "application/json", case.write.1),
+        case.read,
+        case.expected,
+        |c, new, stderr| {
+            match case.migrates {
+                Ok(()) => assert!(
+                    c.tasks.contains_key("migrate"),
+                    "{fixture}: no migrate task"
+                ),
+                Err(note) => {
+                    assert!(
+                        !c.tasks.contains_key("migrate"),
+                        "{fixture}: a migrate task"
+                    );
+                    if let Some(note) = note {
+                        assert!(stderr.contains(note), "{fixture}: {stderr}");
+                    }
+                }
+            }
+            let (service, kind) = case.service;
+            assert_eq!(
+                c.services.get(service).map(|s| s.kind.as_str()),
+                Some(kind),
+                "{fixture}: {:?}",
+                new.get("lbc.toml")
+            );
+        },
+    );
+}
+
+/// Fixture repositories of Go and PHP written for this (tests/fixtures/adopt-e2e/), laid
+/// out as real projects are, each adopted, built, started by `lbc deploy local` with the
+/// service it declares (migrated when it has a migration) and answering a request that
+/// writes to it and one that reads it back (issue #11). Go: the standard library only,
+/// Redis through its wire protocol (the Go module proxy is not reachable here). PHP: PDO
+/// on PostgreSQL with Debian's extensions and a composer.json without packages
+/// (Packagist is not reachable), migrated by its `composer migrate` script. Rust: the
+/// ignored test below.
+#[test]
+fn adopted_go_php_rust_fixtures_build_deploy_and_answer_from_their_database() {
+    let Some(env) =
+        docker_env("adopted_go_php_rust_fixtures_build_deploy_and_answer_from_their_database")
+    else {
+        return;
+    };
+    let cases = [
+        E2eCase {
+            fixture: "go-notes",
+            service: ("cache", "redis"),
+            migrates: Err(None),
+            write: ("/notes", "{\"text\": \"from-lbc\"}"),
+            read: "/notes",
+            expected: "\"text\":\"from-lbc\"",
+        },
+        E2eCase {
+            fixture: "php-guestbook",
+            service: ("db", "postgres"),
+            migrates: Ok(()),
+            write: ("/entries", "{\"name\": \"lbc\", \"message\": \"from-lbc\"}"),
+            read: "/entries",
+            expected: "\"message\":\"from-lbc\"",
+        },
+    ];
+    for case in &cases {
+        adopt_case(&env, case);
+    }
+}
+
+/// The Rust fixture (axum, sqlx on PostgreSQL, `sqlx::migrate!` at start) the same way
+/// (issue #11): its dependencies come from crates.io through the machine's CA. Ignored
+/// because its release build alone takes minutes on these 2-core machines; docs/adopt.md
+/// records the result of running it by hand.
+#[test]
+#[ignore = "the release build of axum and sqlx takes ~3.5 min here; run it by hand: cargo test --test cli init_adopt::adopted_rust -- --ignored"]
+fn adopted_rust_fixture_builds_deploys_and_answers_from_its_database() {
+    let Some(env) = docker_env("adopted_rust_fixture_builds_deploys_and_answers_from_its_database")
+    else {
+        return;
+    };
+    adopt_case(
+        &env,
+        &E2eCase {
+            fixture: "rust-links",
+            service: ("db", "postgres"),
+            migrates: Err(Some("migration: sqlx runs when the application starts")),
+            write: (
+                "/links",
+                "{\"url\": \"https://example.com/\", \"title\": \"from-lbc\"}",
+            ),
+            read: "/links",
+            expected: "\"title\":\"from-lbc\"",
+        },
     );
 }
