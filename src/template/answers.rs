@@ -49,6 +49,9 @@ impl Value {
 #[derive(Debug, Clone, Default)]
 pub struct Answers {
     pub values: Vec<(String, Value)>,
+    /// The variables the template fixes (`when = "false"`) that took their default: the
+    /// provenance does not record them (see `Variable::is_fixed`).
+    pub fixed: Vec<String>,
 }
 
 impl Answers {
@@ -135,6 +138,9 @@ pub fn resolve(template: &Template, inputs: &Inputs) -> Result<Answers, Error> {
             None => true,
         };
         let default = default_of(template, &env, var, &ctx)?;
+        if given.is_none() && var.is_fixed() {
+            answers.fixed.push(var.name.clone());
+        }
         let value = if let Some(text) = given {
             parse(var, text).map_err(|why| bad_value(var, text, &why))?
         } else if !active {

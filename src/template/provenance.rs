@@ -63,6 +63,7 @@ impl Provenance {
             answers: answers
                 .values
                 .iter()
+                .filter(|(k, _)| !answers.fixed.contains(k))
                 .map(|(k, v)| (k.clone(), v.to_toml()))
                 .collect(),
             kept: Vec::new(),
