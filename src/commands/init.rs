@@ -277,8 +277,7 @@ fn print_plan(
         format!(
             "answers: {}",
             answers
-                .values
-                .iter()
+                .shown()
                 .map(|(k, v)| format!("{k}={}", v.display()))
                 .collect::<Vec<_>>()
                 .join(", ")

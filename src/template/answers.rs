@@ -58,10 +58,14 @@ impl Answers {
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
+    /// The answers to show and record: all but the values the template fixes (unless
+    /// given with `--set`).
+    pub fn shown(&self) -> impl Iterator<Item = &(String, Value)> {
+        self.values.iter().filter(|(k, _)| !self.fixed.contains(k))
+    }
     pub fn to_json(&self) -> serde_json::Value {
         let map: serde_json::Map<String, serde_json::Value> = self
-            .values
-            .iter()
+            .shown()
             .map(|(k, v)| (k.clone(), serde_json::to_value(v).expect("serializable")))
             .collect();
         serde_json::Value::Object(map)

@@ -61,9 +61,7 @@ impl Provenance {
                 identity: template.identity.clone(),
             },
             answers: answers
-                .values
-                .iter()
-                .filter(|(k, _)| !answers.fixed.contains(k))
+                .shown()
                 .map(|(k, v)| (k.clone(), v.to_toml()))
                 .collect(),
             kept: Vec::new(),

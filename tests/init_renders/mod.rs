@@ -49,7 +49,9 @@ fn current_stacks() -> Vec<(String, String)> {
         .collect()
 }
 
-/// The earlier releases kept in the source tree: templates/.releases/STACK/VERSION.
+/// The earlier releases kept in the source tree: templates/.releases/STACK/VERSION (not
+/// those of the adoption templates, `adopt-FAMILY`, which `lbc init --stack` refuses and
+/// `init_adopt::adoption_templates_are_pinned` pins).
 fn releases() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/.releases");
     let mut out = Vec::new();
@@ -58,6 +60,9 @@ fn releases() -> Vec<(String, String)> {
     };
     for s in stacks {
         let s = s.unwrap();
+        if s.file_name().to_string_lossy().starts_with("adopt-") {
+            continue;
+        }
         for v in std::fs::read_dir(s.path()).unwrap() {
             let v = v.unwrap();
             out.push((
