@@ -444,7 +444,7 @@ fn dry_run_json_has_the_detection_report_and_the_detected_test_task() {
     ] {
         assert_eq!(action(f).as_deref(), Some("create"), "{f}: {files:?}");
     }
-    assert_eq!(doc["template"], "adopt-python 1.0.0");
+    assert_eq!(doc["template"], "adopt-python 1.1.0");
     let dockerfile = doc["contents"]["Dockerfile"].as_str().unwrap();
     // The dependencies in a layer before the code; the detected start command and port.
     let deps = dockerfile
@@ -602,7 +602,7 @@ impl lbc::commands::upgrade::Templates for Newer {
             return Ok(current);
         }
         let mut t = current.clone();
-        t.manifest.template.version = "1.1.0".into();
+        t.manifest.template.version = "1.2.0".into();
         t.identity = "sha256:newer".into();
         for f in &mut t.files {
             if let lbc::template::source::Content::File { bytes, .. } = &mut f.content {
@@ -623,7 +623,7 @@ impl lbc::commands::upgrade::Templates for Newer {
         &mut self,
         _: &lbc::template::provenance::Recorded,
     ) -> Result<Option<String>, lbc::error::Error> {
-        Ok(Some("1.1.0".into()))
+        Ok(Some("1.2.0".into()))
     }
 }
 
@@ -681,7 +681,7 @@ fn upgrade_merges_adopted_files_and_never_touches_the_repositorys_own() {
     );
     assert_eq!(p.read(".gitlab-ci.yml"), own_ci);
     let prov = p.read(".lbc/template.toml");
-    assert!(prov.contains("version = \"1.1.0\""), "{prov}");
+    assert!(prov.contains("version = \"1.2.0\""), "{prov}");
     assert!(prov.contains("kept = [\".gitlab-ci.yml\"]"), "{prov}");
 }
 
