@@ -49,8 +49,8 @@ impl Value {
 #[derive(Debug, Clone, Default)]
 pub struct Answers {
     pub values: Vec<(String, Value)>,
-    /// The variables the template fixes (`when = "false"`) that took their default: the
-    /// provenance does not record them (see `Variable::is_fixed`).
+    /// The variables the template fixes (`when = "false"`): not shown as answers, not
+    /// recorded in the provenance (see `Variable::is_fixed`).
     pub fixed: Vec<String>,
 }
 
@@ -58,8 +58,7 @@ impl Answers {
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
-    /// The answers to show and record: all but the values the template fixes (unless
-    /// given with `--set`).
+    /// The answers to show and record: all but the values the template fixes.
     pub fn shown(&self) -> impl Iterator<Item = &(String, Value)> {
         self.values.iter().filter(|(k, _)| !self.fixed.contains(k))
     }
@@ -125,6 +124,20 @@ pub fn resolve(template: &Template, inputs: &Inputs) -> Result<Answers, Error> {
             ));
         }
     }
+    for (key, _) in inputs.set {
+        if manifest.variable(key).is_some_and(Variable::is_fixed) {
+            return Err(Error::usage(
+                format!(
+                    "variable `{key}` of template `{}` is fixed by the template (`when = \"false\"`): it cannot be set",
+                    manifest.template.name
+                ),
+                Some(
+                    "edit the generated file instead (`lbc upgrade` keeps local edits)"
+                        .to_owned(),
+                ),
+            ));
+        }
+    }
     let env = render::environment();
     let mut answers = Answers::default();
     for var in &manifest.variables {
@@ -142,7 +155,7 @@ pub fn resolve(template: &Template, inputs: &Inputs) -> Result<Answers, Error> {
             None => true,
         };
         let default = default_of(template, &env, var, &ctx)?;
-        if given.is_none() && var.is_fixed() {
+        if var.is_fixed() {
             answers.fixed.push(var.name.clone());
         }
         let value = if let Some(text) = given {

@@ -99,8 +99,8 @@ pub struct Variable {
 
 impl Variable {
     /// `when = "false"`: a value the template fixes (a built-in stack filling in its
-    /// family's Dockerfile). Never asked, not listed by `lbc init --list`, and not recorded
-    /// in the provenance unless given with `--set`, so that `lbc upgrade` renders every
+    /// family's Dockerfile). Never asked, refused by `--set`, not listed by `lbc init
+    /// --list`, and not recorded in the provenance, so that `lbc upgrade` renders every
     /// version with that version's own value.
     pub fn is_fixed(&self) -> bool {
         self.when.as_deref().map(str::trim) == Some("false")

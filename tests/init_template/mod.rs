@@ -240,6 +240,29 @@ fn list_shows_every_stack_and_its_variables() {
     }
 }
 
+/// A stack's fixed variables (its family's Dockerfile, issue #11) cannot be set: a value
+/// such as `--chown=0` would become an option of a COPY instruction. Exit 2, nothing
+/// written.
+#[test]
+fn fixed_variables_are_refused_by_set() {
+    let p = Project::empty();
+    p.lbc()
+        .args([
+            "init",
+            "svc",
+            "--stack",
+            "python",
+            "--yes",
+            "--set",
+            "code=--chown=0",
+        ])
+        .run()
+        .code_is(2)
+        .stderr_has("variable `code` of template `python` is fixed by the template")
+        .stderr_has("edit the generated file instead");
+    assert!(!p.path().join("svc").exists());
+}
+
 #[test]
 fn dry_run_lists_the_files_and_writes_nothing() {
     let p = Project::empty();
