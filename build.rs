@@ -140,9 +140,9 @@ fn with_family(shared: &Files, family: &Path, stack: &str, own: &Path) -> Files 
     files
 }
 
-/// A stack: the shared layer (with its family's files), then the stack's own files over it. An own file that
-/// repeats the shared one byte for byte is refused: it would hide the next fix of the
-/// shared file from this stack.
+/// A stack: the shared layer (with its family's files), then the stack's own files over
+/// it. An own file that repeats the shared one byte for byte is refused: it would hide
+/// the next fix of the shared file from this stack.
 fn assemble(shared: &Files, dir: &Path, stack: &str) -> Files {
     let mut files = shared.clone();
     for (rel, (abs, exec)) in files_of(dir) {
