@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Assemble a built-in stack into a directory exactly as build.rs embeds it in lbc:
-# templates/_shared/ (the chart and CI pipelines every stack shares), then
+# templates/_shared/ (the chart and CI pipelines every stack shares), then the family's
+# Dockerfile and .dockerignore when templates/_dockerfiles/STACK exists (all of the
+# family but its template.toml; not for java and php, which keep their own), then
 # templates/STACK/ over it (the stack's own files; one with a shared file's path replaces
 # it). Uses: starting a custom template from a stack, the benchmarks, and freezing a
 # stack's current version before its version is bumped (docs/templates.md):
@@ -42,4 +44,16 @@ if [ -e "$dest" ] && [ -n "$(ls -A "$dest")" ]; then
 fi
 mkdir -p "$dest"
 cp -R "$ROOT/templates/_shared/." "$dest/"
+family="$ROOT/templates/_dockerfiles/$stack"
+case "$stack" in
+  adopt-*|java|php) ;;
+  *)
+    if [ -d "$family" ]; then
+      (cd "$family" && find . -type f ! -path ./template.toml) | while IFS= read -r f; do
+        mkdir -p "$dest/$(dirname "$f")"
+        cp -p "$family/$f" "$dest/$f"
+      done
+    fi
+    ;;
+esac
 cp -R "$own/." "$dest/"

@@ -277,8 +277,7 @@ fn print_plan(
         format!(
             "answers: {}",
             answers
-                .values
-                .iter()
+                .shown()
                 .map(|(k, v)| format!("{k}={}", v.display()))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -335,7 +334,7 @@ fn list(settings: &Settings) -> Result<(), Error> {
                     "version": m.template.version,
                     "description": m.template.description,
                     "identity": t.identity,
-                    "variables": m.variables.iter().map(|v| serde_json::json!({
+                    "variables": m.variables.iter().filter(|v| !v.is_fixed()).map(|v| serde_json::json!({
                         "name": v.name,
                         "type": v.kind.as_str(),
                         "default": v.default.as_ref().map(|d| serde_json::to_value(d).unwrap_or_default()),
@@ -359,8 +358,9 @@ fn list(settings: &Settings) -> Result<(), Error> {
             m.template.version,
             m.template.description.as_deref().unwrap_or("")
         ));
-        let width = m.variables.iter().map(|v| v.name.len()).max().unwrap_or(0);
-        for v in &m.variables {
+        let listed: Vec<_> = m.variables.iter().filter(|v| !v.is_fixed()).collect();
+        let width = listed.iter().map(|v| v.name.len()).max().unwrap_or(0);
+        for v in listed {
             let ty = match v.kind {
                 VarType::Choice => format!("choice [{}]", v.choices.join("|")),
                 k => k.as_str().to_owned(),

@@ -91,7 +91,9 @@ pub fn render(
     let set: Vec<(String, String)> = recorded
         .answers
         .iter()
-        .filter(|(k, _)| template.manifest.variable(k).is_some())
+        // A variable the template fixes takes that version's own value, whatever an
+        // earlier version recorded.
+        .filter(|(k, _)| template.manifest.variable(k).is_some_and(|v| !v.is_fixed()))
         .map(|(k, v)| {
             let text = match v {
                 toml::Value::String(s) => s.clone(),

@@ -49,16 +49,22 @@ impl Value {
 #[derive(Debug, Clone, Default)]
 pub struct Answers {
     pub values: Vec<(String, Value)>,
+    /// The variables the template fixes (`when = "false"`): not shown as answers, not
+    /// recorded in the provenance (see `Variable::is_fixed`).
+    pub fixed: Vec<String>,
 }
 
 impl Answers {
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
+    /// The answers to show and record: all but the values the template fixes.
+    pub fn shown(&self) -> impl Iterator<Item = &(String, Value)> {
+        self.values.iter().filter(|(k, _)| !self.fixed.contains(k))
+    }
     pub fn to_json(&self) -> serde_json::Value {
         let map: serde_json::Map<String, serde_json::Value> = self
-            .values
-            .iter()
+            .shown()
             .map(|(k, v)| (k.clone(), serde_json::to_value(v).expect("serializable")))
             .collect();
         serde_json::Value::Object(map)
@@ -118,6 +124,20 @@ pub fn resolve(template: &Template, inputs: &Inputs) -> Result<Answers, Error> {
             ));
         }
     }
+    for (key, _) in inputs.set {
+        if manifest.variable(key).is_some_and(Variable::is_fixed) {
+            return Err(Error::usage(
+                format!(
+                    "variable `{key}` of template `{}` is fixed by the template (`when = \"false\"`): it cannot be set",
+                    manifest.template.name
+                ),
+                Some(
+                    "edit the generated file instead (`lbc upgrade` keeps local edits)"
+                        .to_owned(),
+                ),
+            ));
+        }
+    }
     let env = render::environment();
     let mut answers = Answers::default();
     for var in &manifest.variables {
@@ -135,6 +155,9 @@ pub fn resolve(template: &Template, inputs: &Inputs) -> Result<Answers, Error> {
             None => true,
         };
         let default = default_of(template, &env, var, &ctx)?;
+        if var.is_fixed() {
+            answers.fixed.push(var.name.clone());
+        }
         let value = if let Some(text) = given {
             parse(var, text).map_err(|why| bad_value(var, text, &why))?
         } else if !active {

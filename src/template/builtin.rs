@@ -50,3 +50,46 @@ pub fn versions(stack: &str) -> Vec<&'static str> {
     crate::versions::sort(&mut v);
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file<'a>(files: &'a [EmbeddedFile], path: &str) -> Option<&'a [u8]> {
+        files
+            .iter()
+            .find(|(p, _, _)| *p == path)
+            .map(|(_, b, _)| *b)
+    }
+
+    /// Issue #11: the Dockerfiles of `lbc init` and of `lbc init --adopt` come from one
+    /// source. python, node, go and rust embed their family's Dockerfile.jinja and
+    /// .dockerignore byte for byte, and no Dockerfile of their own.
+    #[test]
+    fn the_stacks_embed_their_familys_dockerfile() {
+        for stack in ["python", "node", "go", "rust"] {
+            let own = files(stack).unwrap();
+            let family = files(&format!("{ADOPT_PREFIX}{stack}")).unwrap();
+            for path in ["Dockerfile.jinja", ".dockerignore"] {
+                assert_eq!(
+                    file(own, path),
+                    file(family, path),
+                    "{stack}: {path} is not its family's"
+                );
+                assert!(file(own, path).is_some(), "{stack}: no {path}");
+            }
+            assert!(
+                file(own, "Dockerfile").is_none(),
+                "{stack}: its own Dockerfile"
+            );
+            assert_ne!(
+                file(own, "template.toml"),
+                file(family, "template.toml"),
+                "{stack}: the family's template.toml"
+            );
+        }
+        // java and php keep their own (build.rs, OWN_DOCKERFILE).
+        assert!(file(files("java").unwrap(), "Dockerfile.jinja").is_some());
+        assert!(file(files("php").unwrap(), "Dockerfile").is_some());
+    }
+}

@@ -97,6 +97,16 @@ pub struct Variable {
     pub name: String,
 }
 
+impl Variable {
+    /// `when = "false"`: a value the template fixes (a built-in stack filling in its
+    /// family's Dockerfile). Never asked, refused by `--set`, not listed by `lbc init
+    /// --list`, and not recorded in the provenance, so that `lbc upgrade` renders every
+    /// version with that version's own value.
+    pub fn is_fixed(&self) -> bool {
+        self.when.as_deref().map(str::trim) == Some("false")
+    }
+}
+
 /// `[[files]]`: the listed paths are generated only when `when` is true.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -61,8 +61,7 @@ impl Provenance {
                 identity: template.identity.clone(),
             },
             answers: answers
-                .values
-                .iter()
+                .shown()
                 .map(|(k, v)| (k.clone(), v.to_toml()))
                 .collect(),
             kept: Vec::new(),

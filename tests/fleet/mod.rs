@@ -503,9 +503,10 @@ fn a_fleet_of_thirty_repositories() {
                     ("acme", "1.0.0") => ("1.2.0", 2),
                     ("acme", "1.1.0") => ("1.2.0", 1),
                     ("acme", _) => ("1.2.0", 0),
-                    // python 1.2.0 (#11) is the newest built-in release.
-                    ("python", "1.0.0") => ("1.2.0", 2),
-                    _ => ("1.2.0", 1),
+                    // python 1.3.0 (#11: the family's Dockerfile) is the newest built-in
+                    // release.
+                    ("python", "1.0.0") => ("1.3.0", 3),
+                    _ => ("1.3.0", 2),
                 };
                 assert_eq!(t["newest"], newest, "{}", m.name);
                 assert_eq!(t["behind"], behind, "{}", m.name);
@@ -612,7 +613,8 @@ fn a_fleet_of_thirty_repositories() {
         .args(["fleet", "status", "--fail-on-behind", "2"])
         .run()
         .code_is(7)
-        .stderr_has("18 of 33 repositories are 2 or more versions behind their template: acme-00,");
+        // The python ones too: 1.0.0 and 1.1.0 are 3 and 2 behind 1.3.0 (#11).
+        .stderr_has("20 of 33 repositories are 2 or more versions behind their template: acme-00,");
     lbc(&f.root)
         .args(["fleet", "status", "--fail-on-behind", "3", "acme-none"])
         .run()
@@ -753,7 +755,12 @@ fn a_fleet_of_thirty_repositories() {
             }
             continue;
         };
-        let newest = "1.2.0"; // acme's newest tag, and python's newest release (#11)
+        // acme's newest tag, and python's newest release (#11)
+        let newest = if *template == "acme" {
+            "1.2.0"
+        } else {
+            "1.3.0"
+        };
         if *version == newest {
             assert_eq!(r["outcome"], "skipped", "{}: {r}", m.name);
             assert_eq!(r["reason"], "up to date");

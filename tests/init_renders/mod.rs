@@ -49,7 +49,9 @@ fn current_stacks() -> Vec<(String, String)> {
         .collect()
 }
 
-/// The earlier releases kept in the source tree: templates/.releases/STACK/VERSION.
+/// The earlier releases kept in the source tree: templates/.releases/STACK/VERSION (not
+/// those of the adoption templates, `adopt-FAMILY`, which `lbc init --stack` refuses and
+/// `init_adopt::adoption_templates_are_pinned` pins).
 fn releases() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/.releases");
     let mut out = Vec::new();

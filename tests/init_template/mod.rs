@@ -174,7 +174,7 @@ fn provenance_records_source_version_identity_and_answers() {
     assert_eq!(t["source"].as_str(), Some("builtin:go"));
     assert_eq!(t["kind"].as_str(), Some("builtin"));
     assert_eq!(t["name"].as_str(), Some("go"));
-    assert_eq!(t["version"].as_str(), Some("1.1.0"));
+    assert_eq!(t["version"].as_str(), Some("1.2.0"));
     let identity = t["identity"].as_str().unwrap();
     assert!(
         identity.starts_with("sha256:") && identity.len() == 71,
@@ -183,6 +183,11 @@ fn provenance_records_source_version_identity_and_answers() {
     assert_eq!(v["answers"]["module"].as_str(), Some("example.org/prov"));
     assert_eq!(v["answers"]["local_port"].as_integer(), Some(9123));
     assert_eq!(v["answers"]["name"].as_str(), Some("prov"));
+    // The values go fixes for its family's Dockerfile are not answers (issue #11): an
+    // upgrade renders each version with its own.
+    for fixed in ["start", "binary", "healthcheck", "go_sum", "port"] {
+        assert!(v["answers"].get(fixed).is_none(), "{fixed} recorded");
+    }
     // The identity is the one `lbc init --list` reports for the embedded stack.
     let list = p
         .lbc()
@@ -222,6 +227,40 @@ fn list_shows_every_stack_and_its_variables() {
         .stdout_has("registry")
         .stdout_has("choice [all|gitlab|github|jenkins|none]");
     assert!(out.stdout().contains("package"), "java's package variable");
+    // The fixed variables of the stacks (their family's Dockerfile, issue #11) are not
+    // listed: nothing to choose.
+    for fixed in ["start", "healthcheck", "manager", "code"] {
+        assert!(
+            !out.stdout()
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{fixed} "))),
+            "{fixed} listed:\n{}",
+            out.stdout()
+        );
+    }
+}
+
+/// A stack's fixed variables (its family's Dockerfile, issue #11) cannot be set: a value
+/// such as `--chown=0` would become an option of a COPY instruction. Exit 2, nothing
+/// written.
+#[test]
+fn fixed_variables_are_refused_by_set() {
+    let p = Project::empty();
+    p.lbc()
+        .args([
+            "init",
+            "svc",
+            "--stack",
+            "python",
+            "--yes",
+            "--set",
+            "code=--chown=0",
+        ])
+        .run()
+        .code_is(2)
+        .stderr_has("variable `code` of template `python` is fixed by the template")
+        .stderr_has("edit the generated file instead");
+    assert!(!p.path().join("svc").exists());
 }
 
 #[test]
@@ -235,7 +274,7 @@ fn dry_run_lists_the_files_and_writes_nothing() {
         .stdout_has("plan for `lbc init`")
         .stdout_has("create    lbc.toml")
         .stdout_has("create    .lbc/template.toml")
-        .stdout_has("template python 1.2.0");
+        .stdout_has("template python 1.3.0");
     assert!(out
         .stdout()
         .contains("deploy/chart/templates/deployment.yaml"));
