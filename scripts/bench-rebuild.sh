@@ -55,9 +55,12 @@ code_file() {
 clean_argv() {
   "$LBC" build --force --dry-run --output json | python3 -c '
 import json, re, sys
-steps = json.load(sys.stdin)["plan"]["steps"]
+plan = json.load(sys.stdin)["plan"]
+steps = plan["steps"]
 builds = [s["argv"] for s in steps if s.get("argv", [])[:2] == ["docker", "build"]]
 derived = [a[len("--tag="):] for b in builds for a in b if a.startswith("--tag=lbc-trust/")]
+# A derived image that is up to date is not built again: the plan names it in a note.
+derived += [m for n in plan.get("notes", []) for m in re.findall(r"(lbc-trust/\S+) \(derived from", n)]
 argv = builds[-1]
 text = open("Dockerfile").read()
 if derived:
