@@ -167,6 +167,11 @@ pub struct Task {
     /// Backing services the task runs with (`test-integration`: all of them unless given).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub services: Option<Vec<String>>,
+    /// Paths of the workspace that the task takes from its image instead of the
+    /// repository (PHP's `vendor`, installed in the stage): each is an anonymous volume
+    /// that Docker fills from the image (issue #11).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub from_image: Vec<String>,
 }
 
 /// The table form of a task.
@@ -190,6 +195,30 @@ struct TaskTable {
     /// connection variables (`test-integration` gets all of them unless it says).
     #[serde(default)]
     services: Option<Vec<String>>,
+    /// Paths of /workspace that come from the task's image, not the repository (e.g.
+    /// `["vendor"]`: the PHP packages the stage installed); only with `stage` or `image`.
+    #[serde(default)]
+    from_image: Vec<String>,
+}
+
+/// A path of `from_image`: relative, plain names only (it becomes a `--volume`).
+fn check_from_image(path: &str) -> Result<(), String> {
+    let ok = !path.is_empty()
+        && path.split('/').all(|c| {
+            !c.is_empty()
+                && c != "."
+                && c != ".."
+                && !c.starts_with('-')
+                && c.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "from_image: {path:?} is not a relative path of plain names (letters, digits, '.', '_', '-', separated by '/'), e.g. \"vendor\""
+        ))
+    }
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -253,6 +282,14 @@ impl<'de> Deserialize<'de> for Task {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Task, A::Error> {
                 let t = TaskTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                for p in &t.from_image {
+                    check_from_image(p).map_err(de::Error::custom)?;
+                }
+                if !t.from_image.is_empty() && t.stage.is_none() && t.image.is_none() {
+                    return Err(de::Error::custom(
+                        "from_image needs `stage` or `image`: it names paths of the task's container",
+                    ));
+                }
                 Ok(Task {
                     run: t.run.into(),
                     stage: t.stage,
@@ -260,6 +297,7 @@ impl<'de> Deserialize<'de> for Task {
                     env: t.env,
                     description: t.description,
                     services: t.services,
+                    from_image: t.from_image,
                 })
             }
         }
@@ -276,6 +314,7 @@ impl Task {
             env: BTreeMap::new(),
             description: None,
             services: None,
+            from_image: Vec::new(),
         }
     }
 }
@@ -1720,6 +1759,41 @@ mod tests {
 
     fn parse_str(s: &str) -> Result<Loaded, Error> {
         parse(Path::new("/repo/lbc.toml"), s)
+    }
+
+    /// #11: `from_image` names plain relative paths of a container task, with the line.
+    #[test]
+    fn from_image_paths_are_plain_and_need_a_container() {
+        let base =
+            "[project]\nname = \"shop\"\n[image]\nrepository = \"r.io/shop\"\n[tasks.migrate]\nrun = [\"php\", \"bin/migrate.php\"]\n";
+        let ok = parse_str(&format!(
+            "{base}stage = \"test\"\nfrom_image = [\"vendor\", \"var/cache\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            ok.config.tasks["migrate"].from_image,
+            ["vendor", "var/cache"]
+        );
+        for bad in [
+            "/vendor",
+            "../x",
+            "a//b",
+            "v:/x",
+            "vendor,dst=/etc",
+            "-v",
+            ".",
+        ] {
+            let e = parse_str(&format!("{base}stage = \"test\"\nfrom_image = [{bad:?}]\n"))
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} accepted"))
+                .to_string();
+            assert!(e.contains("from_image") && e.contains("lbc.toml:5"), "{bad}: {e}");
+        }
+        let e = parse_str(&format!("{base}from_image = [\"vendor\"]\n"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("needs `stage` or `image`"), "{e}");
     }
 
     /// #13: a gitops `path` stays inside the repository; a branch is a branch name.

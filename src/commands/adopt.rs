@@ -39,6 +39,9 @@ pub struct DockerfileInfo {
     pub healthcheck: bool,
     /// Build arguments used in FROM whose default is a catalogue default: (arg, name).
     pub bases: Vec<(String, String)>,
+    /// The test stage installs PHP's packages in /workspace/vendor (the PHP family's
+    /// Dockerfile): the tasks take that directory from the image (`from_image`).
+    pub vendor_in_workspace: bool,
 }
 
 impl DockerfileInfo {
@@ -600,7 +603,15 @@ pub fn adopt(
                 t.push_str(&format!(
                     "\n# `lbc deploy local` runs it in the new image before the app is replaced.\n[tasks.migrate]\nrun = {run}\n{}{}description = {}\n",
                     if dockerfile.as_ref().and_then(DockerfileInfo::test_stage).is_some() {
-                        format!("stage = {}\n", quote(dockerfile.as_ref().and_then(DockerfileInfo::test_stage).unwrap_or("test")))
+                        format!(
+                            "stage = {}\n{}",
+                            quote(dockerfile.as_ref().and_then(DockerfileInfo::test_stage).unwrap_or("test")),
+                            if dockerfile.as_ref().is_some_and(|d| d.vendor_in_workspace) {
+                                "from_image = [\"vendor\"]\n"
+                            } else {
+                                ""
+                            }
+                        )
                     } else {
                         String::new()
                     },
@@ -994,6 +1005,9 @@ pub fn parse_dockerfile(path: &str, text: &str) -> DockerfileInfo {
     }
     let mut info = DockerfileInfo {
         path: path.to_owned(),
+        vendor_in_workspace: lines
+            .iter()
+            .any(|l| l.starts_with("ENV ") && l.contains("COMPOSER_VENDOR_DIR=/workspace/vendor")),
         ..DockerfileInfo::default()
     };
     let mut global_args: Vec<(String, String)> = Vec::new();
@@ -1102,6 +1116,11 @@ fn tasks(
     };
     let test_stage = dockerfile.and_then(DockerfileInfo::test_stage);
     let detected = detection.and_then(|r| detected_test(r, test_stage.is_some()));
+    // PHP's packages of the test stage, over the repository's (none, usually).
+    let vendor = match (test_stage, dockerfile) {
+        (Some(_), Some(d)) if d.vendor_in_workspace => "from_image = [\"vendor\"]\n",
+        _ => "",
+    };
     let has = |p: &str| root.join(p).exists();
     let where_ = |image: &str| match test_stage {
         Some(s) => format!("stage = {}\n", quote(s)),
@@ -1296,7 +1315,7 @@ fn tasks(
             task(
                 "test-unit",
                 r#"["vendor/bin/phpunit"]"#,
-                &where_("composer:2"),
+                &format!("{}{vendor}", where_("composer:2")),
                 &format!(
                     "unit tests (PHPUnit) {}",
                     if test_stage.is_some() {

@@ -216,7 +216,13 @@ pub fn plan(ctx: &Ctx, verb: &Verb) -> Result<Plan, Error> {
                         interactive,
                         tty: interactive && std::io::stdout().is_terminal() && !ctx.settings.json,
                         volume: format!("{}:{WORKSPACE}", project.root.display()),
-                        mounts: bundle.into_iter().map(crate::trust::mount).collect(),
+                        // `from_image`: anonymous volumes over the repository, filled
+                        // by Docker from the image (PHP's vendor/ of the test stage).
+                        mounts: bundle
+                            .into_iter()
+                            .map(crate::trust::mount)
+                            .chain(task.from_image.iter().map(|p| format!("{WORKSPACE}/{p}")))
+                            .collect(),
                         workdir: WORKSPACE,
                         user: (!uid.is_root())
                             .then(|| format!("{}:{}", uid, nix::unistd::getgid())),

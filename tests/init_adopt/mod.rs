@@ -1277,3 +1277,65 @@ fn adopted_rust_fixture_builds_deploys_and_answers_from_its_database() {
         },
     );
 }
+
+/// A PHP application's tasks run in the test stage with the repository mounted at
+/// /workspace, which used to hide the packages and the autoloader Composer installed in
+/// the image: `require vendor/autoload.php` failed. The PHP family's test stage installs
+/// them in /workspace/vendor and the adopted tasks take that directory from the image
+/// (`from_image = ["vendor"]`, an anonymous volume Docker fills from the image), so
+/// `lbc task migrate` runs against its PostgreSQL (issue #11).
+#[test]
+fn adopted_php_tasks_find_the_images_packages_under_the_mounted_repository() {
+    let Some(env) =
+        docker_env("adopted_php_tasks_find_the_images_packages_under_the_mounted_repository")
+    else {
+        return;
+    };
+    let p = Project::empty();
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/adopt-e2e/php-guestbook"),
+        p.path(),
+    );
+    let name = unique("adopt-php-task");
+    p.git_init();
+    let (c, _, new) = adopt(
+        &p,
+        &[
+            "--name",
+            &name,
+            "--set",
+            &format!("registry={}/lbc-tests/{name}", env.registry),
+        ],
+    );
+    let migrate = &c.tasks["migrate"];
+    assert_eq!(
+        migrate.stage.as_deref(),
+        Some("test"),
+        "{:?}",
+        new.get("lbc.toml")
+    );
+    assert_eq!(migrate.from_image, vec!["vendor".to_owned()]);
+    assert!(
+        new["Dockerfile"].contains("ENV COMPOSER_VENDOR_DIR=/workspace/vendor"),
+        "{}",
+        new["Dockerfile"]
+    );
+    p.commit("adopted by lbc");
+    let out = p
+        .lbc()
+        .trusting_host()
+        .env("LBC_CATALOG", &env.catalog)
+        .args(["task", "migrate"])
+        .run();
+    let image = format!("lbc-task/{name}:test");
+    let _ = std::process::Command::new("docker")
+        .args(["image", "rm", "--force", &image])
+        .output();
+    let out = out.success();
+    let text = format!("{}{}", out.stdout(), out.stderr());
+    assert!(
+        text.contains("migrate: applied 001_create_entries"),
+        "{text}"
+    );
+    assert!(text.contains("--volume=/workspace/vendor"), "{text}");
+}
