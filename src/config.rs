@@ -1787,7 +1787,10 @@ mod tests {
                 .err()
                 .unwrap_or_else(|| panic!("{bad:?} accepted"))
                 .to_string();
-            assert!(e.contains("from_image") && e.contains("lbc.toml:5"), "{bad}: {e}");
+            assert!(
+                e.contains("from_image") && e.contains("lbc.toml:5"),
+                "{bad}: {e}"
+            );
         }
         let e = parse_str(&format!("{base}from_image = [\"vendor\"]\n"))
             .err()
