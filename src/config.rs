@@ -201,24 +201,20 @@ struct TaskTable {
     from_image: Vec<String>,
 }
 
-/// A path of `from_image`: relative, plain names only (it becomes a `--volume`).
+/// A path of `from_image`: a path inside the repository ([`check_repo_path`]) made of
+/// plain names only (it becomes a `--volume`).
 fn check_from_image(path: &str) -> Result<(), String> {
-    let ok = !path.is_empty()
-        && path.split('/').all(|c| {
-            !c.is_empty()
-                && c != "."
-                && c != ".."
-                && !c.starts_with('-')
-                && c.chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "from_image: {path:?} is not a relative path of plain names (letters, digits, '.', '_', '-', separated by '/'), e.g. \"vendor\""
-        ))
+    let plain = |ch: char| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-' | '/');
+    match check_repo_path(path) {
+        Ok(()) if path.chars().all(plain) => Ok(()),
+        Ok(()) => Err("it has a character other than letters, digits, '.', '_', '-' and '/'"),
+        Err(why) => Err(why),
     }
+    .map_err(|why| {
+        format!(
+            "from_image: {path:?} is not a relative path of plain names ({why}), e.g. \"vendor\""
+        )
+    })
 }
 
 #[derive(Deserialize, JsonSchema)]
