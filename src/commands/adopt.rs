@@ -45,6 +45,15 @@ pub struct DockerfileInfo {
 }
 
 impl DockerfileInfo {
+    /// The `from_image` line of a task in the test stage: PHP's packages of the image
+    /// over the repository's, when this Dockerfile installs them in /workspace/vendor.
+    fn task_vendor_line(&self) -> &'static str {
+        if self.vendor_in_workspace {
+            "from_image = [\"vendor\"]\n"
+        } else {
+            ""
+        }
+    }
     fn stage(&self, names: &[&str]) -> Option<&str> {
         self.stages
             .iter()
@@ -606,11 +615,7 @@ pub fn adopt(
                         format!(
                             "stage = {}\n{}",
                             quote(dockerfile.as_ref().and_then(DockerfileInfo::test_stage).unwrap_or("test")),
-                            if dockerfile.as_ref().is_some_and(|d| d.vendor_in_workspace) {
-                                "from_image = [\"vendor\"]\n"
-                            } else {
-                                ""
-                            }
+                            dockerfile.as_ref().map_or("", |d| d.task_vendor_line())
                         )
                     } else {
                         String::new()
@@ -1118,7 +1123,7 @@ fn tasks(
     let detected = detection.and_then(|r| detected_test(r, test_stage.is_some()));
     // PHP's packages of the test stage, over the repository's (none, usually).
     let vendor = match (test_stage, dockerfile) {
-        (Some(_), Some(d)) if d.vendor_in_workspace => "from_image = [\"vendor\"]\n",
+        (Some(_), Some(d)) => d.task_vendor_line(),
         _ => "",
     };
     let has = |p: &str| root.join(p).exists();
